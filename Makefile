@@ -1,0 +1,34 @@
+# The README's two commands: `make demo` and `make test`. Both set up what they need first.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
+
+.PHONY: demo test install lint typecheck bench clean
+
+$(STAMP): pyproject.toml constraints.txt scripts/bootstrap-python.sh
+	PY=$(PY) sh scripts/bootstrap-python.sh
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+	$(PIP) install -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/guichets demo
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: install
+	$(BIN)/mypy
+
+test: install
+	$(MAKE) --no-print-directory lint typecheck
+	GUICHETS_TEST_PG="$$(sh scripts/ensure-postgres.sh)" GUICHETS_NO_SKIP=1 $(BIN)/pytest -q
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,3 @@
+from guichets.cli import main
+
+main()
