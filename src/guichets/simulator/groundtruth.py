@@ -113,7 +113,10 @@ def _spans(hours: list[str]) -> list[tuple[time, timedelta]]:
     for item in hours:
         start, end = item.split("-")
         hour, minute = end.split(":")
-        out.append((time.fromisoformat(start), timedelta(hours=int(hour), minutes=int(minute))))
+        stop = timedelta(hours=int(hour), minutes=int(minute))
+        if stop > timedelta(days=1):
+            raise ValueError(f"opening hours {item!r} end after midnight")
+        out.append((time.fromisoformat(start), stop))
     return out
 
 
