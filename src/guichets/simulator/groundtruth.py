@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 PARIS = ZoneInfo("Europe/Paris")
-WARMUP = timedelta(days=120)
+WARMUP_DAYS = 21
 
 # Hourly demand weights (local time), normalised to a mean of 1 over the day: people try to book
 # mostly in office hours and evenings, rarely at night.
@@ -199,7 +199,10 @@ class CounterTruth:
         self.calendar = Calendar(model)
         self.release = ReleasePolicy(model, origin)
         self._lead = timedelta(hours=model.min_lead_hours)
-        self._origin = ensure_utc(origin)
+        # Start the model before the scenario, so that at its start bookings have already eaten
+        # into the window as in a running service (no artificial full stock): one window and
+        # three weeks are enough for the state to forget its empty beginning.
+        self._origin = ensure_utc(origin) - timedelta(days=self.release.max_window + WARMUP_DAYS)
         self._frontier = self._origin
         self._arrivals = stream(seed, service_id, counter.id, "arrivals")
         self._choices = stream(seed, service_id, counter.id, "choices")
@@ -215,6 +218,7 @@ class CounterTruth:
         self._available: SortedList = SortedList()  # (start, index) free and bookable now
         self._changes_at: list[datetime] = []  # log of changes to the available set
         self._changes: list[tuple[int, int]] = []  # (slot, +1 | -1)
+        self._free_cache: tuple[datetime | None, frozenset[int]] = (None, frozenset())
         self._next_arrival = self._draw_arrival(self._origin)
         self._extend(self._origin)
         # Slots whose release lies before the origin are bookable from the start.
@@ -224,7 +228,7 @@ class CounterTruth:
 
     def _extend(self, until: datetime) -> None:
         """Create the slots that can be released up to ``until``, with their events."""
-        last_day = until.astimezone(PARIS).date() + timedelta(days=self.release.max_window + 8)
+        last_day = until.astimezone(PARIS).date() + timedelta(days=self.release.max_window + 15)
         day = self._generated_until + timedelta(days=1)
         while day <= last_day:
             for start in self.calendar.starts_on(day):
@@ -270,6 +274,17 @@ class CounterTruth:
         while True:
             event_at = self._events[0][0] if self._events else None
             arrival = self._next_arrival
+            if (
+                arrival is not None
+                and event_at is not None
+                and arrival < event_at
+                and not self._available
+            ):
+                # Nothing is free until the next event: whoever comes before it finds nothing.
+                # Poisson arrivals are memoryless, so drawing afresh from that event keeps their
+                # law, and it depends only on the model's state, never on who asked when.
+                self._next_arrival = self._draw_arrival(event_at)
+                continue
             if (
                 arrival is not None
                 and arrival <= target
@@ -345,6 +360,8 @@ class CounterTruth:
         """The slots a person could have booked at ``instant``, earliest first."""
         at = ensure_utc(instant)
         self.advance_to(at)
+        if at == self._frontier:
+            return [self.slots[index] for _, index in self._available]
         out = []
         # Slots are created in start order, and both their closing and their release instants
         # grow with their start, so the bookable ones form one run of the list.
@@ -362,10 +379,29 @@ class CounterTruth:
             return "closed"
         slot = self.slots[index]
         at = ensure_utc(instant)
-        self.advance_to(at)
         if not (slot.release_at <= at < slot.closes_at):
             return "past" if at >= slot.closes_at else "closed"
-        return "free" if self._free_at(index, at) else "taken"
+        if self._free_cache[0] != at:
+            self._free_cache = (at, frozenset(s.index for s in self.free_slots(at)))
+        return "free" if index in self._free_cache[1] else "taken"
+
+    def states_of_days(self, first: date, days: int, instant: datetime) -> dict[datetime, str]:
+        """How each slot of ``days`` days from ``first`` shows at ``instant`` (see slot_state)."""
+        at = ensure_utc(instant)
+        free = {s.index for s in self.free_slots(at)}
+        out: dict[datetime, str] = {}
+        for offset in range(days):
+            for start in self.calendar.starts_on(first + timedelta(days=offset)):
+                index = self._by_ts.get(int(start.timestamp()))
+                if index is None:
+                    out[start] = "closed"
+                    continue
+                slot = self.slots[index]
+                if not (slot.release_at <= at < slot.closes_at):
+                    out[start] = "past" if at >= slot.closes_at else "closed"
+                else:
+                    out[start] = "free" if index in free else "taken"
+        return out
 
     def timeline(self, start: datetime, end: datetime) -> list[Segment]:
         """Exact piecewise-constant availability over [start, end)."""
@@ -510,9 +546,7 @@ class World:
     def from_scenario(cls, scenario: ScenarioConfig, seed: int | None = None) -> World:
         chosen = scenario.scenario.seed if seed is None else seed
         world = cls(scenario, chosen)
-        # Start the model well before the scenario so that, at its start, bookings have already
-        # eaten into the window as they would in a running service (no artificial full stock).
-        origin = scenario.scenario.start - WARMUP
+        origin = scenario.scenario.start
         for site in scenario.sites:
             for service in site.services:
                 counters = {

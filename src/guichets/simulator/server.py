@@ -310,7 +310,11 @@ class Simulator:
             return _nginx(404, "404 Not Found")
         if site.robots == "error":
             return _nginx(503, "503 Service Temporarily Unavailable")
-        rules = "Disallow: /booking/\n" if site.robots == "disallow" else "Disallow:\n"
+        rules = (
+            "Disallow: /booking/\nDisallow: /index.php/booking/\n"
+            if site.robots == "disallow"
+            else "Disallow:\n"
+        )
         return web.Response(text=f"User-agent: *\n{rules}", content_type="text/plain")
 
     # -- the truth, the log, the clock ----------------------------------------------------------

@@ -242,7 +242,7 @@ class EzBookingSimulator:
 </div>
 </form>"""  # noqa: E501
         response = _html(_chrome(exchange.site, "Prise de rendez-vous", body, step=0))
-        response.set_cookie(COOKIE, session.id, path="/", httponly=True)
+        response.set_cookie(COOKIE, session.id, path=exchange.site.prefix or "/", httponly=True)
         return response
 
     def _counters(
@@ -362,12 +362,13 @@ jQuery(function() {{ loadBookingPlanning(bookingPlanningUrl); }});
         day_cells = "".join(
             f"<th>{DAYS[d.weekday()][:3]}. {d.day:02d}/{d.month:02d}</th>" for d in days
         )
+        states = counter.states_of_days(monday, 7, exchange.now)
         rows = []
         for when in counter.calendar.times_of_week(monday):
             cells = []
             for day in days:
                 start = datetime.combine(day, when, tzinfo=PARIS)
-                cells.append(self._cell(exchange, service, counter, start))
+                cells.append(self._cell(exchange, service, counter, start, states))
             rows.append(f'<tr><th class="heure">{when:%H:%M}</th>{"".join(cells)}</tr>')
         if not rows:
             rows.append(
@@ -388,9 +389,14 @@ jQuery(function() {{ loadBookingPlanning(bookingPlanningUrl); }});
         return web.Response(text=fragment, content_type="text/html", charset="utf-8")
 
     def _cell(
-        self, exchange: Exchange, service: ServiceTruth, counter: CounterTruth, start: datetime
+        self,
+        exchange: Exchange,
+        service: ServiceTruth,
+        counter: CounterTruth,
+        start: datetime,
+        states: dict[datetime, str],
     ) -> str:
-        state = counter.slot_state(start, exchange.now)
+        state = states.get(start, "closed")
         if state == "free":
             href = (
                 f"{exchange.site.module_base}/booking/create/{service.config.form_id}/5/"
@@ -436,5 +442,5 @@ jQuery(function() {{ loadBookingPlanning(bookingPlanningUrl); }});
 <button type="submit" class="rdv-suivant">Continuer</button>
 </form></section>"""  # noqa: E501
         response = _html(_chrome(exchange.site, "Rendez-vous en ligne", body))
-        response.set_cookie(COOKIE, session.id, path="/", httponly=True)
+        response.set_cookie(COOKIE, session.id, path=exchange.site.prefix or "/", httponly=True)
         return response

@@ -1,41 +1,20 @@
-"""The ``guichets`` command line: arguments in, calls, output. The work lives in the modules."""
+"""``guichets simulate``: the fake prefecture sites, for people, tests and benchmarks."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import signal
-import sys
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from guichets import __version__
+from guichets.cli.app import app, console, fail
 from guichets.clock import Clock, ScaledClock, SimulatedClock, SystemClock, parse_instant
-from guichets.simulator import ScenarioConfig, Simulator, World, load_scenario
-from guichets.simulator.groundtruth import share_without_slot
+from guichets.simulator import ScenarioConfig, Simulator, load_scenario
 from guichets.tomlconfig import ConfigError
-
-app = typer.Typer(
-    name="guichets",
-    help=(
-        "Observatory of access to French prefecture counters through online booking.\n\n"
-        "A robot walks a person's path on booking sites up to the page that shows availability, "
-        "never books, and records what it saw. Everything can be tried offline against the "
-        "bundled simulator:\n\n"
-        "  guichets simulate --scenario france-demo --port 8765\n\n"
-        "  guichets demo --days 30"
-    ),
-    no_args_is_help=True,
-    rich_markup_mode="rich",
-    pretty_exceptions_enable=False,
-)
-console = Console()
-errors = Console(stderr=True)
 
 
 class ClockKind(StrEnum):
@@ -46,27 +25,6 @@ class ClockKind(StrEnum):
 class HostKind(StrEnum):
     path = "path"
     loopback = "loopback"
-
-
-def _version(value: bool) -> None:
-    if value:
-        console.print(f"guichets {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _main(
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
-    ] = False,
-) -> None:
-    """Observatory of access to prefecture counters through online booking."""
-
-
-def fail(message: str, code: int = 2) -> typer.Exit:
-    """Print a usage or input error on stderr; the caller raises what this returns."""
-    errors.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(code)
 
 
 def _load(scenario: str) -> ScenarioConfig:
@@ -149,14 +107,33 @@ def simulate(
       curl -c jar -b jar -L -d condition=on -d nextButton=x \\
         http://127.0.0.1:8765/puy-de-dome/booking/create/7001/0
     """
+    origin = _parse_start(start)
+    if speed is not None and speed <= 0:
+        raise fail("--speed must be a positive number")
+    serve_scenario(
+        scenario, host=host, port=port, hosts=hosts, seed=seed, clock=clock, start=origin,
+        speed=speed,
+    )  # fmt: skip
+
+
+def serve_scenario(
+    scenario: str,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    hosts: HostKind = HostKind.path,
+    seed: int | None = None,
+    clock: ClockKind = ClockKind.frozen,
+    start: datetime | None = None,
+    speed: float | None = None,
+) -> None:
+    """Serve a scenario until Ctrl-C (also used by the demo to let people look around)."""
     config = _load(scenario)
-    origin = _parse_start(start) or config.scenario.start
+    origin = start or config.scenario.start
     sim_clock: Clock
     if clock is ClockKind.system:
         sim_clock = SystemClock()
     elif speed is not None:
-        if speed <= 0:
-            raise fail("--speed must be a positive number")
         sim_clock = ScaledClock(origin, speed)
     else:
         sim_clock = SimulatedClock(origin, autojump=False)
@@ -195,55 +172,3 @@ async def _serve(simulator: Simulator) -> None:
         await stop.wait()
     finally:
         await simulator.stop()
-
-
-@app.command()
-def demo(
-    days: Annotated[int, typer.Option(min=1, max=366, help="Simulated days to cover.")] = 30,
-    seed: Annotated[int | None, typer.Option(help="Seed of the ground truth.")] = None,
-    serve: Annotated[
-        bool, typer.Option("--serve/--no-serve", help="Serve the simulator afterwards.")
-    ] = True,
-    port: Annotated[int, typer.Option(help="Port for serving afterwards.")] = 8765,
-) -> None:
-    """Run the bundled france-demo scenario and show what it holds.
-
-    Until the robot exists this prints, per simulated service, the ground truth over the period:
-    the share of time with no bookable slot, the share of time down, and the first slots at the
-    start; then it serves the simulator so that the sites can be visited.
-    """
-    config = load_scenario("france-demo")
-    world = World.from_scenario(config, seed)
-    start = world.start
-    end = start + timedelta(days=days)
-    table = Table(title=f"france-demo, ground truth from {start:%Y-%m-%d} for {days} days")
-    for column in ("service", "dept", "counter", "no slot", "down", "first slot at start"):
-        table.add_column(column)
-    for service in world:
-        spells = service.outages.between(start, end)
-        down = (
-            sum((min(s.end, end) - max(s.start, start)).total_seconds() for s in spells)
-            / (end - start).total_seconds()
-        )
-        for counter in service.counters.values():
-            share = share_without_slot(counter.timeline(start, end))
-            free = counter.free_slots(start)
-            table.add_row(
-                service.id,
-                service.site.departement,
-                str(counter.counter_id),
-                f"{share:.1%}",
-                f"{down:.1%}",
-                free[0].start.strftime("%Y-%m-%d %H:%M") if free else "-",
-            )
-    console.print(table)
-    if serve:
-        simulate(scenario="france-demo", host="127.0.0.1", port=port, hosts=HostKind.path,
-                 seed=seed, clock=ClockKind.frozen, start=None, speed=None)  # fmt: skip
-
-
-def main() -> None:
-    try:
-        app()
-    except KeyboardInterrupt:
-        sys.exit(130)

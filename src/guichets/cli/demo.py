@@ -1,0 +1,70 @@
+"""``guichets demo``: the robot against the bundled simulated prefectures."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from guichets.cli.app import DbOption, app, console
+from guichets.cli.report import print_summary
+from guichets.cli.simulate import serve_scenario
+from guichets.demo import DEMO_SCENARIO, run_demo
+from guichets.model import Observation
+from guichets.store import Store
+
+
+@app.command()
+def demo(
+    days: Annotated[int, typer.Option(min=1, max=366, help="Simulated days to probe.")] = 30,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed of the simulated world (default: the scenario's).")
+    ] = None,
+    out: Annotated[
+        Path, typer.Option(help="Data directory to write (database, catalogue).")
+    ] = Path("guichets-data"),
+    cadence: Annotated[
+        str, typer.Option(help="Probe each service once per period: 30m, 1h, 3h…")
+    ] = "1h",
+    db: DbOption = None,
+    serve: Annotated[
+        bool,
+        typer.Option("--serve/--no-serve", help="Serve the simulator afterwards, to look around."),
+    ] = True,
+    port: Annotated[int, typer.Option(help="Port for serving afterwards.")] = 8765,
+) -> None:
+    """Run the robot over the france-demo scenario on a simulated clock.
+
+    Starts the simulated prefectures in process (each site on its own loopback address), writes
+    their catalogue to OUT/catalogue.toml, probes every service at the cadence over DAYS simulated
+    days (politely: one request per second per host, in simulated time), stores every observation
+    under OUT, and prints a table per service. Afterwards:
+
+      GUICHETS_HOME=OUT guichets report
+    """
+    started = time.perf_counter()
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed} probes"),
+               TimeElapsedColumn())  # fmt: skip
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task(f"{DEMO_SCENARIO}, {days} simulated days", total=None)
+
+        def seen(obs: Observation) -> None:
+            progress.update(task, advance=1, description=f"{obs.started_at:%Y-%m-%d %H:%M}")
+
+        result = asyncio.run(
+            run_demo(out, days=days, seed=seed, cadence=cadence, db_url=db, on_observation=seen)
+        )
+    elapsed = time.perf_counter() - started
+    with Store.open(db, home=out) as store:
+        print_summary(store.observations(since=result.start, until=result.end))
+    console.print(
+        f"{result.summary.probes} probes from {result.start:%Y-%m-%d} to {result.end:%Y-%m-%d} "
+        f"in {elapsed:.0f} s; forbidden requests seen by the simulator: {result.forbidden}. "
+        f"Data in {out}/ — GUICHETS_HOME={out} guichets report"
+    )
+    if serve:
+        serve_scenario(DEMO_SCENARIO, port=port, seed=seed)

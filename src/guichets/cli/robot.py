@@ -1,0 +1,227 @@
+"""The robot's commands: ``probe`` once, ``run`` a catalogue, ``catalogue check``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from guichets.catalogue import check_report, load_catalogue
+from guichets.cli.app import DbOption, HomeOption, app, console, fail, home_and_db
+from guichets.clock import SystemClock, parse_instant
+from guichets.fetch import DEFAULT_USER_AGENT, HostGates, Politeness
+from guichets.model import Observation
+from guichets.platforms import READERS, Target, reader_for
+from guichets.probe import ProbeSpec, run_probe
+from guichets.runner import Runner, from_catalogue
+from guichets.schedule import Plan
+from guichets.store import Store, StoreError
+from guichets.tomlconfig import ConfigError
+
+catalogue_app = typer.Typer(help="Check a catalogue of services to probe.", no_args_is_help=True)
+app.add_typer(catalogue_app, name="catalogue")
+
+_DURATION = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _politeness(
+    gap: float, timeout: float, user_agent: str | None, ignore: list[str]
+) -> Politeness:
+    overrides: dict[str, str] = {}
+    for item in ignore:
+        host, _, reason = item.partition("=")
+        if not host or not reason.strip():
+            raise fail(
+                f"--ignore-robots-for {item!r}: give HOST=REASON, e.g. "
+                "'127.0.0.1:8765=local test server'; the reason is recorded with every probe"
+            )
+        overrides[host] = reason.strip()
+    if gap < 0 or timeout <= 0:
+        raise fail("--gap must be >= 0 and --timeout > 0 (seconds)")
+    return Politeness(
+        user_agent=user_agent or DEFAULT_USER_AGENT,
+        min_gap=gap,
+        timeout=timeout,
+        robots_overrides=overrides,
+    )
+
+
+GapOption = Annotated[
+    float,
+    typer.Option(help="Seconds between two requests to one host (lower it only for local tests)."),
+]
+TimeoutOption = Annotated[float, typer.Option(help="Seconds allowed per request.")]
+AgentOption = Annotated[
+    str | None,
+    typer.Option(
+        "--user-agent", help="Identifying User-Agent with a contact URL [default: guichets/…]."
+    ),
+]
+IgnoreRobotsOption = Annotated[
+    list[str],
+    typer.Option(
+        "--ignore-robots-for",
+        help="HOST=REASON: do not obey robots.txt for that host (host as in the URL, with :port); "
+        "the override and its reason are recorded with every probe. Repeatable.",
+    ),
+]
+
+
+@app.command()
+def probe(
+    url: Annotated[
+        str,
+        typer.Argument(help="The booking URL, e.g. https://www.isere.gouv.fr/booking/create/4129"),
+    ],
+    platform: Annotated[
+        str, typer.Option(help=f"Booking platform: {', '.join(sorted(READERS))}.")
+    ] = "ezbooking",
+    planning: Annotated[
+        str | None, typer.Option(help="Counter to probe (default: the first one offered).")
+    ] = None,
+    horizon_days: Annotated[
+        int, typer.Option(min=1, max=366, help="How far ahead to look for slots.")
+    ] = 91,
+    gap: GapOption = 1.0,
+    timeout: TimeoutOption = 20.0,
+    user_agent: AgentOption = None,
+    ignore_robots_for: IgnoreRobotsOption = [],  # noqa: B006
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Probe one booking URL once, like a person, and say what was found.
+
+    Walks the platform's path up to the page that shows availability and reads it; never books.
+    Exits 0 whatever the outcome (available, unavailable, barrier, site_error, unrecognized);
+    2 for a usage error. Nothing is stored.
+
+    Example: guichets probe http://127.0.0.1:8765/isere/booking/create/4129 --gap 0 --json
+    """
+    try:
+        reader = reader_for(platform)
+        reader.check_url(url)
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
+    if planning is not None and not planning.isdigit():
+        raise fail(f"--planning {planning!r}: a counter id is a number, e.g. --planning 14202")
+    politeness = _politeness(gap, timeout, user_agent, ignore_robots_for)
+    spec = ProbeSpec(service="adhoc", platform=platform, target=Target(url, planning, horizon_days))
+    clock = SystemClock()
+    observation = asyncio.run(run_probe(spec, HostGates(clock, politeness), clock))
+    if as_json:
+        typer.echo(json.dumps(observation.to_json(), ensure_ascii=False))
+        return
+    _print_observation(observation)
+
+
+def _print_observation(obs: Observation) -> None:
+    console.print(f"[bold]{obs.outcome}[/] ({obs.detail}) — {obs.message}", highlight=False)
+    if obs.counter:
+        console.print(f"counter: {obs.counter}")
+    if obs.slots:
+        console.print("first slots: " + ", ".join(f"{s:%Y-%m-%d %H:%M}" for s in obs.slots[:2]))
+    console.print(
+        f"category: {obs.category or '-'}   requests: {obs.requests}   "
+        f"horizon: {obs.horizon_end:%Y-%m-%d}" if obs.horizon_end else
+        f"category: {obs.category or '-'}   requests: {obs.requests}"
+    )  # fmt: skip
+
+
+@catalogue_app.command("check")
+def catalogue_check(
+    file: Annotated[Path, typer.Argument(help="The catalogue TOML file.")],
+) -> None:
+    """Validate a catalogue: exit 0 when it is sound, 2 with every problem and its line."""
+    code, text = check_report(file)
+    if code:
+        raise fail(text, code)
+    console.print(text, highlight=False)
+
+
+def _until(text: str | None, now: datetime) -> datetime | None:
+    if text is None:
+        return None
+    if text[:-1].isdigit() and text[-1] in _DURATION:
+        return now + timedelta(seconds=int(text[:-1]) * _DURATION[text[-1]])
+    try:
+        return parse_instant(text)
+    except ValueError as exc:
+        raise fail(f"--until {text!r}: give an instant (2026-12-01T00:00:00+01:00) or a "
+                   "duration (90m, 12h, 30d)") from exc  # fmt: skip
+
+
+@app.command()
+def run(
+    catalogue: Annotated[Path, typer.Option(help="The catalogue TOML file of services to probe.")],
+    home: HomeOption = None,
+    db: DbOption = None,
+    once: Annotated[
+        bool, typer.Option("--once", help="Probe every service once, then stop.")
+    ] = False,
+    until: Annotated[
+        str | None, typer.Option(help="Stop at this instant or after this duration (e.g. 24h).")
+    ] = None,
+    gap: GapOption = 1.0,
+    timeout: TimeoutOption = 20.0,
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Hosts probed at once.")] = 4,
+    seed: Annotated[int, typer.Option(help="Seed of the random probe instants.")] = 0,
+    plan: Annotated[
+        Plan,
+        typer.Option(
+            help="'random': a random instant in each period; 'fixed': the same minute every period."
+        ),
+    ] = Plan.RANDOM,
+    user_agent: AgentOption = None,
+    ignore_robots_for: IgnoreRobotsOption = [],  # noqa: B006
+) -> None:
+    """Probe every service of a catalogue at its cadence and store each observation.
+
+    Each service is probed once per period of its cadence, at a random instant within it. A
+    restart goes on where the last run stopped: no period is probed twice. Ctrl-C lets the probes
+    in flight finish and stops cleanly.
+    """
+    if once and until:
+        raise fail("give --once or --until, not both")
+    try:
+        loaded = load_catalogue(catalogue)
+    except ConfigError as exc:
+        raise fail(str(exc)) from exc
+    politeness = _politeness(gap, timeout, user_agent, ignore_robots_for)
+    folder, url = home_and_db(home, db)
+    clock = SystemClock()
+    end = _until(until, clock.now())
+    services = [s for s in loaded.services if s.enabled]
+    try:
+        store = Store.open(url, home=folder)
+    except StoreError as exc:
+        raise fail(str(exc)) from exc
+    with store:
+        runner = Runner(
+            from_catalogue(services), store, clock, HostGates(clock, politeness), seed=seed,
+            plan=plan, concurrency=concurrency, command="run", catalogue_digest=loaded.digest,
+        )  # fmt: skip
+        asyncio.run(_run_with_progress(runner, end, once, len(services)))
+        console.print(f"{store.count()} probes stored in {store.url}")
+
+
+async def _run_with_progress(runner: Runner, end: datetime | None, once: bool, total: int) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, runner.stop.set)
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed} probes"),
+               TimeElapsedColumn())  # fmt: skip
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("probing", total=total if once else None)
+        runner.on_observation = lambda obs: progress.update(
+            task, advance=1, description=f"{obs.service}: {obs.outcome}"
+        )
+        summary = await runner.run(until=end, once=once)
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.by_outcome.items()))
+    console.print(f"run {summary.run_id}: {summary.probes} probes ({counts or 'none'})")

@@ -1,0 +1,99 @@
+"""The demo: the robot against the bundled simulated prefectures, on a simulated clock.
+
+This module wires the two sides together, as the tests and the benchmarks do; the robot's own
+modules never import the simulator. Everything lands in a data directory, like a real run:
+``GUICHETS_HOME=DIR guichets report`` reads it afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from guichets.catalogue import Service, catalogue_to_toml, load_catalogue
+from guichets.clock import SimulatedClock
+from guichets.fetch import Exchange, HostGates, Politeness
+from guichets.model import Observation
+from guichets.runner import Runner, RunSummary, from_catalogue
+from guichets.schedule import Plan
+from guichets.simulator import Simulator, load_scenario
+from guichets.store import Store
+
+__all__ = ["DEMO_SCENARIO", "DemoResult", "run_demo", "simulated_catalogue"]
+
+DEMO_SCENARIO = "france-demo"
+
+
+@dataclass
+class DemoResult:
+    home: Path
+    start: datetime
+    end: datetime
+    summary: RunSummary
+    forbidden: int
+
+
+def simulated_catalogue(simulator: Simulator, cadence: str) -> list[Service]:
+    """One catalogue entry per simulated counter, with the simulator's loopback URLs."""
+    urls = simulator.entry_urls()
+    services = []
+    for site in simulator.scenario.sites:
+        for config in site.services:
+            several = len(config.counters) > 1
+            for counter in config.counters:
+                services.append(
+                    Service(
+                        id=f"{config.id}-{counter.id}" if several else config.id,
+                        departement=site.departement,
+                        site=site.name,
+                        procedure=config.procedure,
+                        platform=site.platform,
+                        url=urls[config.id],
+                        planning=counter.id,
+                        cadence=cadence,
+                        label=f"{config.title} — {counter.label}",
+                    )
+                )
+    return services
+
+
+async def run_demo(
+    home: Path,
+    *,
+    days: int = 30,
+    seed: int | None = None,
+    cadence: str = "1h",
+    gap: float = 1.0,
+    db_url: str | None = None,
+    on_observation: Callable[[Observation], None] | None = None,
+    on_exchange: Callable[[Exchange], None] | None = None,
+) -> DemoResult:
+    """Run the robot over ``days`` simulated days of the demo scenario; store under ``home``."""
+    scenario = load_scenario(DEMO_SCENARIO)
+    start = scenario.scenario.start
+    clock = SimulatedClock(start)
+    home.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240  (once, before anything runs)
+    async with Simulator(scenario, clock=clock, seed=seed, hosts="loopback") as simulator:
+        path = home / "catalogue.toml"
+        path.write_text(catalogue_to_toml(simulated_catalogue(simulator, cadence)), "utf-8")
+        catalogue = load_catalogue(path)
+        gates = HostGates(clock, Politeness(min_gap=gap))
+        end = start + timedelta(days=days)
+        with Store.open(db_url, home=home) as store:
+            runner = Runner(
+                from_catalogue(catalogue.services),
+                store,
+                clock,
+                gates,
+                seed=scenario.scenario.seed if seed is None else seed,
+                plan=Plan.RANDOM,
+                concurrency=1,
+                on_observation=on_observation,
+                on_exchange=on_exchange,
+                command=f"demo --days {days}",
+                catalogue_digest=catalogue.digest,
+            )
+            summary = await runner.run(until=end)
+        return DemoResult(home, start, end, summary, len(simulator.forbidden))

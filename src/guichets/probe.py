@@ -1,0 +1,107 @@
+"""One probe: a fresh polite session, the platform's reader, and an Observation whatever happens.
+
+Whatever goes wrong (a site that hangs, a reader that meets a page it cannot parse, a bug) ends as
+an observation with an honest outcome, never as "no slot" and never as a crash of the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from guichets.clock import Clock
+from guichets.fetch import Exchange, FetchError, ForbiddenRequest, HostGates, PoliteSession
+from guichets.model import Detail, Observation, Outcome
+from guichets.platforms import Reader, Reading, Target, reader_for
+from guichets.platforms.base import classify_fetch_error
+
+__all__ = ["ProbeSpec", "new_probe_id", "run_probe"]
+
+# Bounds a whole probe in wall time, whatever each request's own timeout: a site that answers each
+# request just under its timeout must not hold a worker for ever.
+PROBE_WALL_LIMIT = 300.0
+
+
+def new_probe_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    """A service to probe, as the runner and the one-off command give it."""
+
+    service: str
+    platform: str
+    target: Target
+    departement: str | None = None
+
+
+async def run_probe(
+    spec: ProbeSpec,
+    gates: HostGates,
+    clock: Clock,
+    *,
+    probe_id: str | None = None,
+    on_exchange: Callable[[Exchange], None] | None = None,
+    wall_limit: float = PROBE_WALL_LIMIT,
+) -> Observation:
+    """Probe once and return what was found; never raises for anything the site does."""
+    reader: Reader = reader_for(spec.platform)
+    identity = probe_id or new_probe_id()
+    started = clock.now()
+    cpu = time.process_time()
+    session = PoliteSession(gates, probe_id=identity, on_exchange=on_exchange)
+    try:
+        async with session:
+            reading = await asyncio.wait_for(
+                reader.read(session, spec.target, started), timeout=wall_limit
+            )
+    except FetchError as error:
+        reading = classify_fetch_error(error)
+    except ForbiddenRequest:
+        raise  # a bug that would have booked: stop everything, loudly
+    except TimeoutError:
+        reading = Reading(
+            Outcome.SITE_ERROR, Detail.TIMEOUT, f"the probe took more than {wall_limit:.0f} s"
+        )
+    except Exception as error:  # a reader's bug must not pass for a finding about the site
+        reading = Reading(
+            Outcome.UNRECOGNIZED,
+            "reader_error",
+            f"the reader failed: {error!r}; "
+            + traceback.format_exc(limit=3).replace("\n", " | ")[-600:],
+        )
+    finished = clock.now()
+    return Observation(
+        probe_id=identity,
+        service=spec.service,
+        platform=spec.platform,
+        url=spec.target.url,
+        started_at=started,
+        finished_at=finished,
+        outcome=reading.outcome,
+        detail=str(reading.detail),
+        slots=reading.slots,
+        horizon_end=reading.horizon_end,
+        counter=reading.counter or spec.target.counter,
+        requests=session.requests,
+        http_status=reading.http_status,
+        message=reading.message,
+        departement=spec.departement,
+        trail=tuple(session.trail),
+        kept_page=reading.kept_page,
+        kept_url=reading.kept_url,
+        cpu_seconds=time.process_time() - cpu,
+        extra=_extra(reading, session),
+    )
+
+
+def _extra(reading: Reading, session: PoliteSession) -> dict[str, str]:
+    extra = dict(reading.extra)
+    if session.overrides_used:
+        extra["robots_override"] = ", ".join(sorted(session.overrides_used))
+    return extra

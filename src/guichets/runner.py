@@ -1,0 +1,239 @@
+"""The run loop: probe every service at its cadence, store each observation as it comes.
+
+Several hosts are probed at once (``concurrency``), one request at a time per host (the shared
+:class:`~guichets.fetch.HostGates`). Each probe is stored in its own transaction with its period's
+key, so a run killed at any moment loses at most the probes in flight, and a restart probes the
+periods that are still open and no period twice. A stop request (Ctrl-C) lets the probes in flight
+finish, then ends the run cleanly.
+
+On a simulated clock, use ``concurrency=1``: the clock jumps when every task waits on it, which is
+exact only if no probe is waiting on real network I/O meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import socket
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from guichets import __version__
+from guichets.catalogue import Service
+from guichets.clock import Clock
+from guichets.fetch import Exchange, HostGates
+from guichets.model import Observation
+from guichets.platforms import Target
+from guichets.probe import ProbeSpec, new_probe_id, run_probe
+from guichets.schedule import Plan, period_key, period_start, planned_at
+from guichets.store import Store
+
+__all__ = ["RunSummary", "Runner", "Scheduled", "from_catalogue"]
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    """A service and how often to probe it."""
+
+    spec: ProbeSpec
+    cadence_seconds: int
+
+
+def from_catalogue(services: Sequence[Service]) -> list[Scheduled]:
+    """The runner's view of catalogue entries."""
+    return [
+        Scheduled(
+            ProbeSpec(
+                service=s.id,
+                platform=s.platform,
+                target=Target(
+                    s.url, None if s.planning is None else str(s.planning), s.horizon_days
+                ),
+                departement=s.departement,
+            ),
+            s.cadence_seconds,
+        )
+        for s in services
+    ]
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    probes: int = 0
+    skipped_periods: int = 0
+    by_outcome: dict[str, int] = field(default_factory=dict)
+
+
+class Runner:
+    """Probes a catalogue's services on a clock and stores what it finds."""
+
+    def __init__(
+        self,
+        services: Sequence[Scheduled],
+        store: Store,
+        clock: Clock,
+        gates: HostGates,
+        *,
+        seed: int = 0,
+        plan: Plan = Plan.RANDOM,
+        concurrency: int = 4,
+        on_exchange: Callable[[Exchange], None] | None = None,
+        on_observation: Callable[[Observation], None] | None = None,
+        heartbeat_seconds: float = 300.0,
+        command: str = "run",
+        catalogue_digest: str | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.services = list(services)
+        self.store = store
+        self.clock = clock
+        self.gates = gates
+        self.seed = seed
+        self.plan = plan
+        self.concurrency = concurrency
+        self.on_exchange = on_exchange
+        self.on_observation = on_observation
+        self.heartbeat_seconds = heartbeat_seconds
+        self.command = command
+        self.catalogue_digest = catalogue_digest
+        self.stop = asyncio.Event()
+
+    async def run(self, *, until: datetime | None = None, once: bool = False) -> RunSummary:
+        run_id = self.store.start_run(
+            command=self.command,
+            version=__version__,
+            catalogue_digest=self.catalogue_digest,
+            at=self.clock.now(),
+            hostname=socket.gethostname(),
+        )
+        summary = RunSummary(run_id)
+        try:
+            if once:
+                await self._once(summary)
+            else:
+                await self._loop(summary, until)
+        finally:
+            self.store.end_run(run_id, self.clock.now())
+        return summary
+
+    # -- one pass -------------------------------------------------------------------------------
+
+    async def _once(self, summary: RunSummary) -> None:
+        now = self.clock.now()
+        slots = asyncio.Semaphore(self.concurrency)
+
+        async def one(item: Scheduled) -> None:
+            start = period_start(now, item.cadence_seconds)
+            key = period_key(start, item.cadence_seconds)
+            done = self.store.period_keys(item.spec.service, start)
+            async with slots:
+                await self._probe(item, key if key not in done else None, None, summary)
+
+        await asyncio.gather(*(one(item) for item in self.services))
+
+    # -- the loop -------------------------------------------------------------------------------
+
+    def _first_due(self, item: Scheduled, now: datetime) -> tuple[datetime, datetime]:
+        """The next period of a service still without its probe, and when to probe it."""
+        start = period_start(now, item.cadence_seconds)
+        done = self.store.period_keys(item.spec.service, start)
+        while period_key(start, item.cadence_seconds) in done:
+            start += timedelta(seconds=item.cadence_seconds)
+        return max(now, self._planned(item, start)), start
+
+    def _planned(self, item: Scheduled, start: datetime) -> datetime:
+        return planned_at(
+            item.spec.service, start, item.cadence_seconds, seed=self.seed, plan=self.plan
+        )
+
+    async def _loop(self, summary: RunSummary, until: datetime | None) -> None:
+        now = self.clock.now()
+        order = itertools.count()
+        queue: list[tuple[datetime, int, int, datetime]] = []
+        for index, item in enumerate(self.services):
+            due, start = self._first_due(item, now)
+            heapq.heappush(queue, (due, next(order), index, start))
+        slots = asyncio.Semaphore(self.concurrency)
+        running: set[asyncio.Task[None]] = set()
+        last_beat = now
+        try:
+            while queue and not self.stop.is_set():
+                due, _, index, start = queue[0]
+                if until is not None and due >= until:
+                    break
+                # Take a worker before waiting, so that the clock never jumps while probes run
+                # with concurrency 1 (see the module's docstring).
+                await slots.acquire()
+                if not await self._wait_until(due):
+                    slots.release()
+                    break
+                heapq.heappop(queue)
+                item = self.services[index]
+                key = period_key(start, item.cadence_seconds)
+                task = asyncio.create_task(self._probe_and_release(item, key, due, summary, slots))
+                running.add(task)
+                task.add_done_callback(running.discard)
+                following = start + timedelta(seconds=item.cadence_seconds)
+                heapq.heappush(
+                    queue, (self._planned(item, following), next(order), index, following)
+                )
+                if (self.clock.now() - last_beat).total_seconds() >= self.heartbeat_seconds:
+                    last_beat = self.clock.now()
+                    self.store.heartbeat(summary.run_id, last_beat)
+        finally:
+            if running:
+                await asyncio.gather(*running, return_exceptions=True)
+
+    async def _wait_until(self, due: datetime) -> bool:
+        """Sleep on the clock until ``due``; False when asked to stop meanwhile."""
+        delay = (due - self.clock.now()).total_seconds()
+        if delay <= 0:
+            return not self.stop.is_set()
+        sleeper = asyncio.ensure_future(self.clock.sleep(delay))
+        stopper = asyncio.ensure_future(self.stop.wait())
+        done, pending = await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        return sleeper in done and not self.stop.is_set()
+
+    async def _probe_and_release(
+        self,
+        item: Scheduled,
+        key: str,
+        due: datetime,
+        summary: RunSummary,
+        slots: asyncio.Semaphore,
+    ) -> None:
+        try:
+            await self._probe(item, key, due, summary)
+        finally:
+            slots.release()
+
+    async def _probe(
+        self, item: Scheduled, key: str | None, due: datetime | None, summary: RunSummary
+    ) -> None:
+        observation = await run_probe(
+            item.spec, self.gates, self.clock, probe_id=new_probe_id(), on_exchange=self.on_exchange
+        )
+        stored = self.store.save(
+            observation,
+            run_id=summary.run_id,
+            period_key=key,
+            scheduled_for=due,
+            robots_override=observation.extra.get("robots_override"),
+        )
+        if not stored:
+            summary.skipped_periods += 1
+            return
+        summary.probes += 1
+        outcome = str(observation.outcome)
+        summary.by_outcome[outcome] = summary.by_outcome.get(outcome, 0) + 1
+        if self.on_observation is not None:
+            self.on_observation(observation)

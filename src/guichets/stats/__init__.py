@@ -1,0 +1,1 @@
+"""Figures from observations: pure functions, no I/O."""
