@@ -18,7 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from guichets.clock import SimulatedClock
+from guichets.clock import Clock, SimulatedClock, SystemClock
 from guichets.simulator import Simulator, World, load_scenario
 from guichets.simulator.server import HostMode
 
@@ -27,11 +27,17 @@ class SimulatorThread:
     """Runs a :class:`Simulator` on its own event loop in a daemon thread."""
 
     def __init__(
-        self, scenario: str | Path, *, hosts: HostMode = "path", seed: int | None = None
+        self,
+        scenario: str | Path,
+        *,
+        hosts: HostMode = "path",
+        seed: int | None = None,
+        system_clock: bool = False,
     ) -> None:
         config = load_scenario(scenario)
         self.clock = SimulatedClock(config.scenario.start, autojump=False)
-        self.sim = Simulator(config, clock=self.clock, seed=seed, hosts=hosts)
+        clock: Clock = SystemClock() if system_clock else self.clock
+        self.sim = Simulator(config, clock=clock, seed=seed, hosts=hosts)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 

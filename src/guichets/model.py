@@ -7,6 +7,7 @@ apart and never counted as "no slot".
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -21,10 +22,18 @@ __all__ = [
     "Outcome",
     "Step",
     "categorise",
+    "unique_instants",
 ]
 
 PARIS = ZoneInfo("Europe/Paris")
 MONTH = timedelta(days=30)  # "one month" of the original robot's categories
+
+
+def unique_instants(instants: Iterable[datetime]) -> tuple[datetime, ...]:
+    """Sorted, unique by instant: 02:30 before and after the autumn clock change are two slots,
+    though Python compares wall-clock times of one zone as equal."""
+    by_stamp = {i.timestamp(): i for i in instants}
+    return tuple(by_stamp[k] for k in sorted(by_stamp))
 
 
 class Outcome(StrEnum):
@@ -140,8 +149,9 @@ class Observation:
     def __post_init__(self) -> None:
         if self.started_at.utcoffset() is None or self.finished_at.utcoffset() is None:
             raise ValueError("probe instants must be timezone-aware")
-        if list(self.slots) != sorted(set(self.slots)):
-            raise ValueError("slots must be sorted and unique")
+        stamps = [s.timestamp() for s in self.slots]
+        if any(s.utcoffset() is None for s in self.slots) or stamps != sorted(set(stamps)):
+            raise ValueError("slots must be aware, sorted and unique instants")
         if self.slots and self.outcome is not Outcome.AVAILABLE:
             raise ValueError(f"a probe with slots cannot be {self.outcome}")
         if self.outcome is Outcome.AVAILABLE and not self.slots:

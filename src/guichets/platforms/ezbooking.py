@@ -21,7 +21,7 @@ from urllib.parse import urljoin, urlsplit
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from guichets.fetch import ForbiddenRequest, PoliteSession, Response
-from guichets.model import PARIS, Detail, Outcome
+from guichets.model import PARIS, Detail, Outcome, unique_instants
 from guichets.platforms.base import (
     Reading,
     Target,
@@ -107,7 +107,7 @@ def parse_week(fragment: str) -> Week:
         if "status-1" not in classes or "free" not in classes:
             continue
         free.append(_slot_of(cell, monday))
-    return Week(monday, tuple(sorted(set(free))))
+    return Week(monday, unique_instants(free))
 
 
 def _slot_of(cell: LexborNode, monday: date) -> datetime:
@@ -320,7 +320,7 @@ class _Walk:
             if len(slots) >= 2 or expected > last_day:
                 break
             offset += 7
-        found_slots = tuple(sorted(set(slots)))
+        found_slots = unique_instants(slots)
         extra = {"weeks_read": str(weeks)}
         if found_slots:
             return Reading(
