@@ -1,4 +1,4 @@
-"""The run loop on both backends: cadence, restart without double probes, clean stop, bad targets."""
+"""The run loop on both backends: cadence, restarts without double probes, stops, bad targets."""
 
 from __future__ import annotations
 
@@ -165,7 +165,7 @@ async def test_misbehaving_targets_are_classified_and_never_stop_the_run(
                 platform="ezbooking",
                 url=f"{misbehaving}/{name}/booking/create/1",
                 cadence="1h",
-            )  # fmt: skip
+            )
             for name in names
         ]
         with Store.open(None, home=tmp_path) as store:
