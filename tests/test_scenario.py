@@ -61,8 +61,10 @@ def test_weekly_batch_goes_within_minutes() -> None:
         elif current:
             spells.append(current)
             current = 0.0
-    assert len(spells) >= 4, "one batch a week"
-    assert statistics.median(spells) < 30 * 60, "gone within minutes"
+    batches = [s for s in spells if s > 10 * 60]  # the rest: a cancelled slot, soon retaken
+    assert len(batches) >= 4, "one batch a week"
+    assert max(batches) < 90 * 60, "gone within the hour or so"
+    assert statistics.median(spells) < 5 * 60
     openings = [
         s.start.astimezone(PARIS)
         for s, prev in zip(segments[1:], segments, strict=False)

@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 PARIS = ZoneInfo("Europe/Paris")
-WARMUP_DAYS = 21
+WARMUP_DAYS = 120
 
 # Hourly demand weights (local time), normalised to a mean of 1 over the day: people try to book
 # mostly in office hours and evenings, rarely at night.
@@ -200,9 +200,10 @@ class CounterTruth:
         self.release = ReleasePolicy(model, origin)
         self._lead = timedelta(hours=model.min_lead_hours)
         # Start the model before the scenario, so that at its start bookings have already eaten
-        # into the window as in a running service (no artificial full stock): one window and
-        # three weeks are enough for the state to forget its empty beginning.
-        self._origin = ensure_utc(origin) - timedelta(days=self.release.max_window + WARMUP_DAYS)
+        # into the window as in a running service (no artificial full stock). A shortage drains
+        # the first full window slowly (demand minus supply a day), hence months, not weeks.
+        warmup = max(WARMUP_DAYS, self.release.max_window + 21)
+        self._origin = ensure_utc(origin) - timedelta(days=warmup)
         self._frontier = self._origin
         self._arrivals = stream(seed, service_id, counter.id, "arrivals")
         self._choices = stream(seed, service_id, counter.id, "choices")
