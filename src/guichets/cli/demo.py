@@ -40,9 +40,11 @@ def demo(
     """Run the robot over the france-demo scenario on a simulated clock.
 
     Starts the simulated prefectures in process (each site on its own loopback address), writes
-    their catalogue to OUT/catalogue.toml, probes every service at the cadence over DAYS simulated
-    days (politely: one request per second per host, in simulated time), stores every observation
-    under OUT, and prints a table per service. Afterwards:
+    their catalogue to OUT/catalogue.toml, probes every service once per CADENCE period over DAYS
+    simulated days (politely: one request per second per host, in simulated time), stores every
+    observation under OUT, and prints a table per service. The default cadence, 3h, keeps the demo
+    near a minute; --cadence 1h probes hourly like the original robot (about 3.5 min here).
+    Afterwards:
 
       GUICHETS_HOME=OUT guichets report
     """

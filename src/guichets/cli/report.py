@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from rich import box
 from rich.table import Table
 
 from guichets.cli.app import DbOption, HomeOption, app, console, fail, home_and_db
@@ -13,28 +14,36 @@ from guichets.store import Store, StoreError
 
 
 def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0%}"
+    return "-" if value is None else f"{value * 100:.0f}"
 
 
 def print_summary(observations: Iterable[Observation]) -> None:
-    """Per service: probes, the five categories, failure rate, and what is kept apart from them."""
-    table = Table(title="Probes per service (shares of valid probes; failure rate = E)")
-    for column in ("service", "dept", "probes", "valid", "A", "B", "C", "D", "E", "failure",
-                   "site errors", "barriers", "unrecognized"):  # fmt: skip
-        table.add_column(column, justify="left" if column == "service" else "right")
+    """Per service: probes, the five categories, and what is kept apart from them."""
+    table = Table(
+        title="Probes per service",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        padding=(0, 1, 0, 0),
+    )
+    table.add_column("service", overflow="ellipsis")
+    for column in ("probes", "valid", "A", "B", "C", "D", "E", "error", "barr.", "unrec."):
+        table.add_column(column, justify="right", no_wrap=True, min_width=max(3, len(column)))
     for row in summarise(observations):
         table.add_row(
             row.service,
-            row.departement or "",
             str(row.probes),
             str(row.valid),
             *(_pct(row.share(c)) for c in "ABCDE"),
-            _pct(row.failure_rate),
             str(row.outcomes[Outcome.SITE_ERROR]),
             str(row.outcomes[Outcome.BARRIER]),
             str(row.outcomes[Outcome.UNRECOGNIZED]),
         )
     console.print(table)
+    console.print(
+        "A-E: % of valid probes (available + unavailable); E is the failure rate. "
+        "Site errors, barriers and unrecognized pages are counted apart, never as E.",
+        highlight=False,
+    )
 
 
 @app.command()
