@@ -32,3 +32,9 @@ test: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+# What one probe costs, robot against headless browser (figures, no assertions): docs/benchmarks.md.
+bench: install
+	$(PIP) install -c constraints.txt -e '.[bench]'
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+	$(BIN)/python bench/probe.py
