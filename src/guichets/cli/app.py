@@ -25,7 +25,7 @@ app = typer.Typer(
         "  guichets simulate --scenario france-demo --port 8765"
     ),
     no_args_is_help=True,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )

@@ -28,8 +28,9 @@ def demo(
         Path, typer.Option(help="Data directory to write (database, catalogue).")
     ] = Path("guichets-data"),
     cadence: Annotated[
-        str, typer.Option(help="Probe each service once per period: 30m, 1h, 3h…")
-    ] = "1h",
+        str,
+        typer.Option(help="Probe each service once per period, at a random instant: 30m, 1h, 3h…"),
+    ] = "3h",
     db: DbOption = None,
     serve: Annotated[
         bool,

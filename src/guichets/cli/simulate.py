@@ -87,25 +87,19 @@ def simulate(
     Every site of the scenario is served as the real booking module serves it (steps 0-4, the
     eZSESSID session, the AJAX week grid, error pages). Beside the sites:
 
-    [bold]GET /_sites[/]                      the sites and the booking URL of every service
+    * **GET /_sites**: the sites and the booking URL of every service
+    * **GET /_truth**: every service, its URL and counters
+    * **GET /_truth/SERVICE?at=INSTANT**: what was bookable at an instant (&planning=ID)
+    * **GET /_truth/SERVICE/timeline?from=&to=**: the exact timeline of a period
+    * **GET /_forbidden**: requests a person sends only to book (must stay empty)
+    * **GET|POST /_clock**: the simulated time; POST {"advance": 3600} or
+      {"set": "2026-10-06T09:00:00+02:00"}
 
-    [bold]GET /_truth[/]                      every service, its URL and counters
+    A person's path with curl:
 
-    [bold]GET /_truth/SERVICE?at=INSTANT[/]   what was bookable at an instant (&planning=ID)
-
-    [bold]GET /_truth/SERVICE/timeline?from=&to=[/]  the exact timeline of a period
-
-    [bold]GET /_forbidden[/]                  requests a person sends only to book (must stay empty)
-
-    [bold]GET|POST /_clock[/]                 the simulated time;
-    POST {"advance": 3600} or {"set": "2026-10-06T09:00:00+02:00"}
-
-    Example, a person's path with curl:
-
-      curl -c jar -b jar http://127.0.0.1:8765/puy-de-dome/booking/create/7001/0
-
-      curl -c jar -b jar -L -d condition=on -d nextButton=x \\
-        http://127.0.0.1:8765/puy-de-dome/booking/create/7001/0
+        curl -c jar -b jar http://127.0.0.1:8765/puy-de-dome/booking/create/7001/0
+        curl -c jar -b jar -L -d condition=on -d nextButton=x \\
+          http://127.0.0.1:8765/puy-de-dome/booking/create/7001/0
     """
     origin = _parse_start(start)
     if speed is not None and speed <= 0:
