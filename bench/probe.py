@@ -238,6 +238,8 @@ def counters(base: str, user_agent: str) -> tuple[list[Probed], list[str]]:
     excluded: list[str] = []
     for site in config.sites:
         reasons = []
+        if site.platform != "ezbooking":
+            reasons.append(f"{site.platform}, not the legacy module this benchmark walks")
         if site.throttle is not None:
             limit = site.throttle
             reasons.append(f"throttles {limit.max_requests} requests / {limit.per_seconds:g} s")

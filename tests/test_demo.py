@@ -1,9 +1,10 @@
 """A demo run, probe by probe, against the simulator's truth.
 
 For every stored probe, the truth is asked at the instant each page was served (the trail records
-it): a "no slot" page must meet an empty calendar, each week grid must show exactly the truth's
-free slots of that week, an error must meet an outage, a barrier a block. Nothing the robot sent
-may be a booking request.
+it): a "no slot" page must meet an empty calendar, each week grid (or RDV-Préfecture slot page)
+must show exactly the truth's free slots of that week, an eAppointment date page the first free
+day's slots, an error must meet an outage, a barrier a block, a captcha or a firewall. Nothing the
+robot sent may be a booking request or a captcha answer.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from pathlib import Path
 import pytest
 
 from guichets.demo import run_demo
-from guichets.model import PARIS, Detail, Observation, Outcome
+from guichets.model import PARIS, Detail, Extra, Observation, Outcome
 from guichets.simulator import World, load_scenario
 from guichets.simulator.groundtruth import ServiceTruth
 from guichets.store import Store
+from tests.test_simulator_rdvpref import expected_slots
 
 DAYS = 7
 OUTAGE_DETAILS = {"http_502", "http_503", "http_504", Detail.OVERLOADED, Detail.CLOSED}
@@ -27,7 +29,7 @@ OUTAGE_DETAILS = {"http_502", "http_503", "http_504", Detail.OVERLOADED, Detail.
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Observation], int]:
     home = tmp_path_factory.mktemp("demo")
-    result = asyncio.run(run_demo(home, days=DAYS))
+    result = asyncio.run(run_demo(home, days=DAYS, evidence=False))  # evidence: own tests
     with Store.open(None, home=home) as store:
         observations = list(store.observations())
     return home, observations, result.forbidden
@@ -45,8 +47,95 @@ def _grid_requests(obs: Observation) -> list[datetime]:
     return [s.at for s in obs.trail if "bookingserver::planning::assign" in s.url]
 
 
+def _check_rdvpref(service: ServiceTruth, obs: Observation) -> None:
+    """A démarche: its captcha on every probe, or its slot pages equal to the truth."""
+    last = obs.trail[-1].at
+    spell = service.outages.at(last)
+    if spell is not None and spell.kind == "firewall":
+        assert (obs.outcome, obs.detail) == (Outcome.BARRIER, Detail.BLOCKED), obs.service
+        assert obs.extra[Extra.FIREWALL] == "imperva" and obs.http_status == 200
+        return
+    if obs.outcome is Outcome.SITE_ERROR:
+        assert spell is not None and obs.detail == spell.kind, f"{obs.service} at {last}"
+        return
+    assert obs.detail != Detail.BLOCKED, f"{obs.service} blocked at {last} without a firewall"
+    if service.config.captcha:
+        assert (obs.outcome, obs.detail) == (Outcome.BARRIER, Detail.CAPTCHA), obs.service
+        assert obs.extra[Extra.CAPTCHA] == "captchetat"
+        assert obs.trail[-1].url.endswith("/cgu/") and obs.trail[-1].method == "GET"
+        return
+    assert obs.outcome.valid, f"unexpected {obs.outcome}/{obs.detail} for {obs.service}"
+    assert all(service.outages.at(step.at) is None for step in obs.trail)
+    counter = service.counter()
+    if obs.detail == Detail.NO_SLOT_PAGE:
+        assert counter.free_slots(last) == [], f"{obs.service} said no slot at {last}"
+        if counter.model.release == "weekly":
+            assert obs.extra[Extra.NEXT_RELEASE] == _next_release(service, last).isoformat()
+        return
+    if obs.detail == Detail.NONE_WITHIN_HORIZON:
+        first = counter.free_slots(last)[0].start
+        assert obs.horizon_end is not None and first > obs.horizon_end, obs.service
+        return
+    assert list(obs.slots) == expected_slots(counter, obs), obs.service
+
+
+def _next_release(service: ServiceTruth, after: datetime) -> datetime:
+    """The next weekly release after an instant, from the scenario's words."""
+    model = service.counter().model
+    weekday = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"].index(model.release_weekday)
+    hour, minute = (int(x) for x in model.release_time.split(":"))
+    day = after.astimezone(PARIS).date()
+    while True:
+        at = datetime(day.year, day.month, day.day, hour, minute, tzinfo=PARIS)
+        if day.weekday() == weekday and at > after:
+            return at
+        day += timedelta(days=1)
+
+
+def _check_eappointment(world: World, service: ServiceTruth, obs: Observation) -> None:
+    """An office and motive: the alert when nothing, else the first free day's slots."""
+    choice = obs.trail[-1]
+    assert choice.method == "POST", "every probe of an office ends with its choice of motive"
+    spell = service.outages.at(choice.at)
+    if obs.outcome is Outcome.SITE_ERROR:
+        assert spell is not None, f"{obs.service} error {obs.detail} at {choice.at}"
+        own = spell.kind in ("closed", "overloaded")
+        assert obs.detail == (Detail.APP_ERROR if own else spell.kind)
+        return
+    assert obs.outcome.valid and spell is None, f"{obs.outcome}/{obs.detail} for {obs.service}"
+    free = service.counter().free_slots(choice.at)
+    if obs.outcome is Outcome.UNAVAILABLE:
+        assert not free, f"{obs.service} said no slot at {choice.at}"
+        office = [s for s in world if s.config.sitekey == service.config.sitekey]
+        others = any(s.counter().free_slots(choice.at) for s in office)
+        assert obs.extra[Extra.NO_SLOT_MESSAGE] == ("motifs" if others else "service")
+        return
+    assert obs.horizon_end is not None
+    first = free[0].start.date()
+    assert list(obs.slots) == [
+        s.start for s in free if s.start.date() == first and s.start <= obs.horizon_end
+    ], obs.service
+    # The datepicker shows the month of the first free day and the next one.
+    months = {(first.year, first.month), (first.year + first.month // 12, first.month % 12 + 1)}
+    last_day = obs.horizon_end.date()
+    shown = sorted(
+        {
+            s.start.date().isoformat()
+            for s in free
+            if (s.start.year, s.start.month) in months and s.start.date() <= last_day
+        }
+    )
+    assert obs.extra[Extra.AVAILABLE_DAYS] == ",".join(shown), obs.service
+
+
 def _check(world: World, obs: Observation) -> None:
     service, counter_id = _service_of(world, obs.service)
+    if service.site.platform == "rdvpref":
+        _check_rdvpref(service, obs)
+        return
+    if service.site.platform == "eappointment":
+        _check_eappointment(world, service, obs)
+        return
     counter = service.counter(counter_id)
     booking = [s for s in obs.trail if "/booking/create/" in s.url]
     assert booking, "every probe that was not refused before starting walks the module"
@@ -98,12 +187,22 @@ def test_every_probe_of_the_demo_equals_the_truth(
     world = World.from_scenario(load_scenario("france-demo"))
     assert forbidden == 0
     services = {o.service for o in observations}
-    assert len(services) >= 28  # one catalogue entry per counter
+    assert len(services) >= 39  # one catalogue entry per counter, three platforms
     assert len(observations) >= len(services) * DAYS * 24 * 0.95
     for obs in observations:
         _check(world, obs)
     outcomes = {o.outcome for o in observations}
     assert outcomes == set(Outcome) - ({Outcome.UNRECOGNIZED} if DAYS < 15 else set())
+    # Every platform measured something, and the barriers were reported as such.
+    seen = {(o.platform, o.outcome, o.detail) for o in observations}
+    for platform in ("rdvpref", "eappointment"):
+        assert (platform, Outcome.AVAILABLE, Detail.SLOTS_SEEN) in seen
+        assert (platform, Outcome.UNAVAILABLE, Detail.NO_SLOT_PAGE) in seen
+    assert ("rdvpref", Outcome.BARRIER, Detail.CAPTCHA) in seen
+    assert ("rdvpref", Outcome.BARRIER, Detail.BLOCKED) in seen
+    assert ("eappointment", Outcome.SITE_ERROR, Detail.APP_ERROR) in seen
+    wordings = {o.extra.get(Extra.NO_SLOT_MESSAGE) for o in observations if o.extra}
+    assert {"motifs", "service", "from_date"} <= wordings
 
 
 def test_demo_data_directory_is_readable_by_report(

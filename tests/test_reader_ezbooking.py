@@ -106,16 +106,20 @@ async def test_variants_read_like_the_truth(service_id: str) -> None:
 
 
 async def test_none_within_horizon_when_grids_are_read_to_the_end() -> None:
+    """Slots exist, but none within a short horizon: unavailable, read to the horizon."""
     async with bench() as b:
-        service = b.world.services["77-melun-aes"]
-        obs = await b.probe("77-melun-aes", horizon_days=3)
-        truth = [s for s in service.counter().free_slots(b.clock.now())
-                 if s.start <= b.clock.now() + timedelta(days=3)]  # fmt: skip
-    if truth:
-        assert obs.outcome is Outcome.AVAILABLE
-    else:
-        assert (obs.outcome, obs.detail) == (Outcome.UNAVAILABLE, Detail.NONE_WITHIN_HORIZON)
-        assert obs.category is Category.E
+        service = b.world.services["92-nanterre-naturalisation"]
+        counter = service.counter()
+
+        def far_only(t: datetime) -> bool:
+            free = counter.free_slots(t)
+            return _up(service, t) and bool(free) and free[0].start > t + timedelta(days=8)
+
+        b.at(_first_instant(service, b.world.start, far_only))
+        obs = await b.probe(service.id, horizon_days=7)
+    assert (obs.outcome, obs.detail) == (Outcome.UNAVAILABLE, Detail.NONE_WITHIN_HORIZON)
+    assert obs.category is Category.E and obs.slots == ()
+    assert int(obs.extra["weeks_read"]) in (2, 3)
 
 
 async def test_layout_change_is_unrecognized_with_the_page_kept() -> None:
@@ -316,17 +320,20 @@ async def test_network_error_is_a_site_error() -> None:
 def test_guard_refuses_every_booking_step() -> None:
     base = "https://www.isere.gouv.fr/booking/create/4129"
     for ok in (base, f"{base}/0", f"{base}/3"):
-        guard(ok, "GET")
-    guard(f"{base}/2", "POST", {"nextButton": "Etape suivante"})
-    guard(f"{base}/4", "GET")
-    with pytest.raises(ForbiddenRequest):
-        guard(f"{base}/4", "POST", {"nextButton": "Etape suivante"})
-    with pytest.raises(ForbiddenRequest):
-        guard(f"{base}/5/4130/1791356400", "GET")
-    with pytest.raises(ForbiddenRequest):
-        guard(f"{base}/9", "GET")
-    with pytest.raises(ForbiddenRequest):
-        guard(f"{base}/2", "POST", {"nextButton": "Première plage horaire libre"})
+        guard("GET", ok)
+    guard("POST", f"{base}/2", {"nextButton": "Etape suivante"})
+    guard("GET", f"{base}/4")
+    refused = [
+        ("POST", f"{base}/4", {"nextButton": "Etape suivante"}),
+        ("GET", f"{base}/5/4130/1791356400", {}),
+        ("GET", f"{base}/9", {}),
+        ("GET", f"{base}/%35", {}),  # sent as /5
+        ("POST", f"{base}/2", {"nextButton": "Première plage horaire libre"}),
+        ("POST", f"{base}/2", {"nextButton": "  PREMIÈRE plage  horaire libre "}),
+    ]
+    for method, url, data in refused:
+        with pytest.raises(ForbiddenRequest):
+            guard(method, url, data)
 
 
 def test_check_url_says_what_a_booking_url_looks_like() -> None:
@@ -378,3 +385,100 @@ def test_parse_week_reads_header_and_timestamps_not_the_legend() -> None:
 def test_parse_week_refuses_what_it_cannot_be_sure_of(fragment: str) -> None:
     with pytest.raises(GridError):
         parse_week(fragment)
+
+
+@pytest.fixture
+async def leading_site() -> AsyncIterator[tuple[str, list[str]]]:
+    """A site whose pages lead into booking steps: by redirect, or by an encoded form action."""
+    seen: list[str] = []
+    form = (
+        '<form id="FormBookingCreate" name="create" method="post" action="{action}">'
+        '<input type="checkbox" name="condition" id="condition" />'
+        '<input type="submit" name="nextButton" value="Effectuer une demande de rendez-vous" />'
+        "</form>"
+    )
+
+    async def conditions(request: web.Request) -> web.Response:
+        seen.append(f"{request.method} {request.path}")
+        action = "/encoded/booking/create/1/%35" if "encoded" in request.path else request.path
+        return web.Response(text=form.format(action=action), content_type="text/html")
+
+    async def redirect(request: web.Request) -> web.Response:
+        seen.append(f"{request.method} {request.path}")
+        raise web.HTTPTemporaryRedirect("/redirect/booking/create/1/5")  # 307 keeps the POST
+
+    async def anything(request: web.Request) -> web.Response:
+        seen.append(f"{request.method} {request.path}")
+        return web.Response(text="booked!", content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/redirect/booking/create/1", conditions)
+    app.router.add_post("/redirect/booking/create/1", redirect)
+    app.router.add_get("/encoded/booking/create/1", conditions)
+    app.router.add_route("*", "/{tail:.*}", anything)
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    yield f"http://127.0.0.1:{runner.addresses[0][1]}", seen
+    await runner.cleanup()
+
+
+async def test_the_guard_sees_every_hop_and_the_decoded_path(
+    leading_site: tuple[str, list[str]],
+) -> None:
+    base, seen = leading_site
+    for path in ("redirect", "encoded"):
+        obs = await _probe_url(f"{base}/{path}/booking/create/1")
+        assert (obs.outcome, obs.detail) == (Outcome.UNRECOGNIZED, Detail.BOOKING_STEP_REFUSED)
+    assert not [s for s in seen if "/5" in s], f"a booking step was sent: {seen}"
+    assert "POST /redirect/booking/create/1" in seen  # the walk went as far as it may
+
+
+def _grid(
+    cells: str, header: str = "Semaine du lundi 05 octobre 2026 au dimanche 11 octobre 2026"
+) -> str:
+    return f'<table><thead><tr><th colspan="7">{header}</th></tr></thead><tbody><tr>{cells}</tr></tbody></table>'  # noqa: E501
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [
+        "",  # a grid without cells
+        '<td class="status-1 libre"><a href="/x/1791356400">libre</a></td>',  # renamed class
+        "<td>Erreur interne</td>",
+        '<td class="status-1">x</td>',  # status-1 without "free"
+        '<td class="status-2 free"><a href="/x/1791356400">x</a></td>',
+    ],
+)
+def test_a_grid_with_unknown_cells_is_not_an_empty_week(cells: str) -> None:
+    with pytest.raises(GridError):
+        parse_week(_grid(cells))
+
+
+def test_grid_cells_of_known_kinds_and_the_empty_week_row() -> None:
+    week = parse_week(_grid('<td class="status-0 closed"></td><td class="status-2 busy">r</td>'
+                            '<td class="status-3 past"></td>'))  # fmt: skip
+    assert week.free == ()
+    empty = parse_week(_grid('<td colspan="7" class="vide">Aucune plage horaire</td>'))
+    assert empty.free == ()
+
+
+def test_headers_across_the_new_year_and_the_first_of_the_month() -> None:
+    ts = 1798790400  # 2027-01-01 09:00 Paris
+    week = parse_week(_grid(
+        f'<td class="status-1 free"><a href="/b/5/1/{ts}">libre</a></td>',
+        "Semaine du lundi 28 décembre 2026 au dimanche 03 janvier 2027",
+    ))  # fmt: skip
+    assert (
+        str(week.monday) == "2026-12-28" and week.free[0].isoformat() == "2027-01-01T09:00:00+01:00"
+    )
+    header = "Semaine du lundi 1er février 2027 au dimanche 07 février 2027"
+    first = parse_week(_grid('<td class="status-0"></td>', header))
+    assert str(first.monday) == "2027-02-01"
+
+
+async def test_a_single_counter_site_showing_another_planning_is_not_read_as_asked() -> None:
+    async with bench() as b:
+        obs = await b.probe("69-lyon-etudiants", counter="9999")
+    assert (obs.outcome, obs.detail) == (Outcome.UNRECOGNIZED, Detail.COUNTER_MISSING)
+    assert "2202" in obs.message

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -18,7 +19,7 @@ from guichets.model import Detail, Outcome
 from guichets.runner import Runner, from_catalogue
 from guichets.schedule import Plan, period_key, period_start, planned_at
 from guichets.simulator import Simulator, load_scenario
-from guichets.store import Store
+from guichets.store import Store, StoreError
 from tests.dbfixtures import db_url
 
 __all__ = ["db_url"]
@@ -184,3 +185,67 @@ async def test_misbehaving_targets_are_classified_and_never_stop_the_run(
     assert found["38-garbage"][0] is Outcome.UNRECOGNIZED
     assert found["974-saint-denis-titre-sejour"][0] is Outcome.AVAILABLE
     assert all(o is not Outcome.UNAVAILABLE for o, _ in (found[f"38-{n}"] for n in names))
+
+
+async def test_a_failing_store_stops_the_run_loudly(tmp_path: Path) -> None:
+    """The robot's own failure (here the store) must not pass silently while sites are probed."""
+    clock = SimulatedClock(START)
+    async with Simulator(SCENARIO, clock=clock, hosts="loopback") as sim:
+        store = Store.open(None, home=tmp_path)
+        runner = Runner(
+            from_catalogue(_services(sim)), store, clock,
+            HostGates(clock, Politeness(min_gap=1.0)), concurrency=1,
+        )  # fmt: skip
+        calls = 0
+
+        def broken_save(*args: object, **kwargs: object) -> bool:
+            nonlocal calls
+            calls += 1
+            raise StoreError("the disk is full")
+
+        store.save = broken_save  # type: ignore[method-assign]
+        with pytest.raises(StoreError, match="disk is full"):
+            await runner.run(until=START + timedelta(days=2))
+        runs = store.runs()
+        store.close()
+    assert calls == 1, "stopped at the first failure"
+    assert runs[0].ended_at is None, "a crashed run is not marked as ended"
+
+
+async def test_heartbeats_are_written_while_waiting(tmp_path: Path) -> None:
+    clock = SimulatedClock(START)
+    async with Simulator(SCENARIO, clock=clock, hosts="loopback") as sim:
+        services = [s for s in simulated_catalogue(sim, "1d") if s.id in CHOSEN]
+        with Store.open(None, home=tmp_path) as store:
+            runner = Runner(
+                from_catalogue(services), store, clock,
+                HostGates(clock, Politeness(min_gap=1.0)), concurrency=1, heartbeat_seconds=600,
+            )  # fmt: skip
+            beats: list[object] = []
+            original = store.heartbeat
+
+            def spy(run_id: str, at: object) -> None:
+                beats.append(at)
+                original(run_id, at)  # type: ignore[arg-type]
+
+            store.heartbeat = spy  # type: ignore[method-assign]
+            await runner.run(until=START + timedelta(days=2))
+    # One probe a day per service, yet a beat every ten minutes of (simulated) waiting.
+    instants = sorted(beats)  # type: ignore[type-var]
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(instants)]  # type: ignore[attr-defined]
+    assert len(instants) > 24 * 6, "more than a day of beats"
+    assert max(gaps) <= 600
+
+
+async def test_once_probes_each_open_period_once(tmp_path: Path) -> None:
+    clock = SimulatedClock(START + timedelta(minutes=30))
+    async with Simulator(SCENARIO, clock=clock, hosts="loopback") as sim:
+        with Store.open(None, home=tmp_path) as store:
+            for expected in (3, 0):
+                runner = Runner(
+                    from_catalogue(_services(sim)), store, clock,
+                    HostGates(clock, Politeness(min_gap=1.0)), concurrency=1,
+                )  # fmt: skip
+                summary = await runner.run(once=True)
+                assert summary.probes == expected
+            assert store.count() == 3

@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from guichets.departements import DEPARTEMENTS, closest_codes
+from guichets.platforms import reader_for
 from guichets.tomlconfig import (
     ConfigError,
     LineIndex,
@@ -76,9 +77,15 @@ _EXAMPLE_URLS = {
     "ezbooking": "https://www.isere.gouv.fr/booking/create/4129",
     "rdvpref": "https://www.rdv-prefecture.interieur.gouv.fr/rdvpref/reservation/demarche/3720/",
     "eappointment": (
-        "https://rdv-etrangers-94.interieur.gouv.fr/eAppointmentpref94/element/jsp/specific/"
-        "pref94.jsp"
+        "https://rdv-etrangers-94.interieur.gouv.fr/eAppointmentpref94/appointment.do"
+        "?sitekey=P941#motif=20"
     ),
+}
+# What each platform's booking URL holds, for messages; the rule itself is the reader's check_url.
+_URL_SHAPES = {
+    "ezbooking": "opens a booking form: its path holds /booking/create/<form id>",
+    "rdvpref": "opens a démarche: its path holds /rdvpref/reservation/demarche/<id>/",
+    "eappointment": "opens an office: its path holds /eAppointment… and its query sitekey=<key>",
 }
 _DEFER_CROSS_CHECKS = "guichets.catalogue.defer_cross_checks"
 
@@ -249,15 +256,18 @@ def _cross_checks(
                 )
             )
     platform = values.get("platform") if usable("platform") else None
-    if platform == "ezbooking" and usable("url") and _form_id(values["url"]) is None:
-        path = urlsplit(values["url"]).path or "/"
-        found.append(
-            (
-                "url",
-                "an ezbooking URL opens a booking form: its path holds /booking/create/<form id>, "
-                f"e.g. {_EXAMPLE_URLS['ezbooking']} (found the path {path!r})",
+    if platform in _URL_SHAPES and usable("url"):
+        try:
+            reader_for(platform).check_url(values["url"])
+        except ValueError as exc:
+            path = urlsplit(values["url"]).path or "/"
+            found.append(
+                (
+                    "url",
+                    f"an {platform} URL {_URL_SHAPES[platform]}, e.g. {_EXAMPLE_URLS[platform]} "
+                    f"(found the path {path!r}; the reader says: {exc})",
+                )
             )
-        )
     planning = values.get("planning") if usable("planning") else None
     if planning is not None and platform is not None and platform != "ezbooking":
         found.append(

@@ -7,6 +7,7 @@ modules never import the simulator. Everything lands in a data directory, like a
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from guichets.catalogue import Service, catalogue_to_toml, load_catalogue
 from guichets.clock import SimulatedClock
+from guichets.evidence.archive import EvidenceArchive
 from guichets.fetch import Exchange, HostGates, Politeness
 from guichets.model import Observation
 from guichets.runner import Runner, RunSummary, from_catalogue
@@ -36,7 +38,11 @@ class DemoResult:
 
 
 def simulated_catalogue(simulator: Simulator, cadence: str) -> list[Service]:
-    """One catalogue entry per simulated counter, with the simulator's loopback URLs."""
+    """One catalogue entry per simulated counter, with the simulator's loopback URLs.
+
+    Only the legacy module names its counter (``planning``); a démarche of RDV-Préfecture or an
+    eAppointment office and motive is one calendar, named by its URL alone.
+    """
     urls = simulator.entry_urls()
     services = []
     for site in simulator.scenario.sites:
@@ -51,7 +57,7 @@ def simulated_catalogue(simulator: Simulator, cadence: str) -> list[Service]:
                         procedure=config.procedure,
                         platform=site.platform,
                         url=urls[config.id],
-                        planning=counter.id,
+                        planning=counter.id if site.platform == "ezbooking" else None,
                         cadence=cadence,
                         label=f"{config.title} — {counter.label}",
                     )
@@ -69,8 +75,14 @@ async def run_demo(
     db_url: str | None = None,
     on_observation: Callable[[Observation], None] | None = None,
     on_exchange: Callable[[Exchange], None] | None = None,
+    evidence: bool = True,
 ) -> DemoResult:
-    """Run the robot over ``days`` simulated days of the demo scenario; store under ``home``."""
+    """Run the robot over ``days`` simulated days of the demo scenario; store under ``home``.
+
+    With ``evidence`` (the default) every exchange is archived under ``home/evidence`` with its
+    digests and ledger entries, as a real run does, so that ``guichets evidence verify`` and
+    ``guichets evidence dossier`` work on the demo's data.
+    """
     scenario = load_scenario(DEMO_SCENARIO)
     start = scenario.scenario.start
     clock = SimulatedClock(start)
@@ -81,7 +93,11 @@ async def run_demo(
         catalogue = load_catalogue(path)
         gates = HostGates(clock, Politeness(min_gap=gap))
         end = start + timedelta(days=days)
-        with Store.open(db_url, home=home) as store:
+        with Store.open(db_url, home=home) as store, contextlib.ExitStack() as stack:
+            archive = None
+            if evidence:
+                info = {"http-header-user-agent": gates.politeness.user_agent}
+                archive = stack.enter_context(EvidenceArchive(home, store, clock, info=info))
             runner = Runner(
                 from_catalogue(catalogue.services),
                 store,
@@ -94,6 +110,7 @@ async def run_demo(
                 on_exchange=on_exchange,
                 command=f"demo --days {days}",
                 catalogue_digest=catalogue.digest,
+                evidence=archive,
             )
             summary = await runner.run(until=end)
         return DemoResult(home, start, end, summary, len(simulator.forbidden))

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from types import SimpleNamespace, TracebackType
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -46,12 +46,16 @@ __all__ = [
     "Exchange",
     "FetchError",
     "ForbiddenRequest",
+    "Guard",
     "HostGates",
     "PoliteSession",
     "Politeness",
     "Response",
     "host_key",
 ]
+
+# A platform's check of a request before it is sent: (method, URL as sent, form fields).
+Guard = Callable[[str, URL, Mapping[str, str]], None]
 
 DEFAULT_USER_AGENT = (
     "guichets/0.1 (+https://github.com/guichets/guichets; observatoire de l'acces aux guichets)"
@@ -364,6 +368,7 @@ class PoliteSession:
         self.trail: list[Step] = []  # one Step per request sent
         self.overrides_used: set[str] = set()  # hosts whose robots.txt was overridden
         self._on_exchange = on_exchange
+        self._guards: list[Guard] = []
         self._session: aiohttp.ClientSession | None = None
         self._unreachable: dict[str, _RobotsVerdict] = {}  # robots.txt, this probe only
 
@@ -411,6 +416,15 @@ class PoliteSession:
 
     # -- public ---------------------------------------------------------------------------------
 
+    def add_guard(self, guard: Guard) -> None:
+        """Check every request, redirect hops included, before it is sent.
+
+        A reader adds its platform's guard here, so that a redirect or a form action chosen by the
+        site cannot lead the robot into a booking step: the guard sees the URL as it will be sent
+        (percent-encoding decoded) and the form fields, and raises ForbiddenRequest to refuse.
+        """
+        self._guards.append(guard)
+
     async def get(self, url: str) -> Response:
         """GET ``url``, following redirects; raises FetchError or ForbiddenRequest."""
         target = _absolute(url)
@@ -430,6 +444,10 @@ class PoliteSession:
         """Each hop is its own request: it passes robots.txt, the gate, and the evidence hook."""
         history: list[str] = []
         while True:
+            if self._guards:
+                fields = dict(parse_qsl(body.decode("ascii"))) if body else {}
+                for guard in self._guards:
+                    guard(method, target, fields)
             await self._check_robots(target)
             got = await self._exchange(method, target, body)
             following = self._next_hop(target, got) if got.status in _REDIRECTS else None

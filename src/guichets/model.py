@@ -18,6 +18,7 @@ __all__ = [
     "PARIS",
     "Category",
     "Detail",
+    "Extra",
     "Observation",
     "Outcome",
     "Step",
@@ -70,6 +71,7 @@ class Detail(StrEnum):
     TOO_LARGE = "too_large"
     REDIRECT_LOOP = "redirect_loop"
     CIRCUIT_OPEN = "circuit_open"
+    APP_ERROR = "app_error"  # the platform's own error page (eAppointment's "Erreur")
     # unrecognized
     LAYOUT_CHANGED = "layout_changed"
     UNEXPECTED_PAGE = "unexpected_page"
@@ -77,11 +79,29 @@ class Detail(StrEnum):
     COUNTER_MISSING = "counter_missing"
     SESSION_LOST = "session_lost"
     NOT_HTML = "not_html"
+    INCONSISTENT_PAGE = "inconsistent_page"  # the page's data and its markup disagree
+    BOOKING_STEP_REFUSED = "booking_step_refused"  # the guard refused; nothing was sent
 
     @staticmethod
     def http(status: int) -> str:
         """``http_502`` and the like: the status is the finding."""
         return f"http_{status}"
+
+
+class Extra(StrEnum):
+    """Keys of ``Observation.extra``: what a platform told beyond the outcome, kept as findings
+    (the statistics report them, e.g. "captcha on 100 % of probes", by kind)."""
+
+    WEEKS_READ = "weeks_read"  # how many week pages or grids were read
+    CAPTCHA = "captcha"  # the captcha service met: "captchetat"
+    CAPTCHA_STYLE = "captcha_style"  # CaptchEtat's style name, e.g. "captchaFR"
+    FIREWALL = "firewall"  # the firewall whose block page was met: "imperva"
+    FIREWALL_INCIDENT = "firewall_incident"  # the incident number on its block page
+    NEXT_RELEASE = "next_release"  # announced next release of slots (ISO 8601, Paris)
+    LAST_RELEASE = "last_release"  # announced last release of slots (ISO 8601, Paris)
+    FIRST_AVAILABLE_DAY = "first_available_day"  # the platform's own first available date
+    AVAILABLE_DAYS = "available_days"  # days shown as available, ISO dates, comma-separated
+    NO_SLOT_MESSAGE = "no_slot_message"  # which of the platform's no-slot wordings was shown
 
 
 class Category(StrEnum):

@@ -7,6 +7,7 @@ an observation with an honest outcome, never as "no slot" and never as a crash o
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import traceback
 import uuid
@@ -20,6 +21,8 @@ from guichets.platforms import Reader, Reading, Target, reader_for
 from guichets.platforms.base import classify_fetch_error
 
 __all__ = ["ProbeSpec", "new_probe_id", "run_probe"]
+
+log = logging.getLogger(__name__)
 
 # Bounds a whole probe in wall time, whatever each request's own timeout: a site that answers each
 # request just under its timeout must not hold a worker for ever.
@@ -50,20 +53,29 @@ async def run_probe(
     wall_limit: float = PROBE_WALL_LIMIT,
 ) -> Observation:
     """Probe once and return what was found; never raises for anything the site does."""
-    reader: Reader = reader_for(spec.platform)
     identity = probe_id or new_probe_id()
     started = clock.now()
     cpu = time.process_time()
     session = PoliteSession(gates, probe_id=identity, on_exchange=on_exchange)
     try:
+        reader: Reader = reader_for(spec.platform)
         async with session:
             reading = await asyncio.wait_for(
                 reader.read(session, spec.target, started), timeout=wall_limit
             )
     except FetchError as error:
         reading = classify_fetch_error(error)
-    except ForbiddenRequest:
-        raise  # a bug that would have booked: stop everything, loudly
+    except ForbiddenRequest as refusal:
+        # Nothing was sent: the guard refused before. Whether the site led there (a redirect, a
+        # form action) or the reader erred, the probe is no finding about availability; say so
+        # loudly, keep the probe, and go on with the others.
+        log.error("probe %s of %s refused a booking request: %s", identity, spec.service, refusal)
+        reading = Reading(
+            Outcome.UNRECOGNIZED,
+            Detail.BOOKING_STEP_REFUSED,
+            f"the path led to a request that would select or book a slot; the robot refused to "
+            f"send it ({refusal})",
+        )
     except TimeoutError:
         reading = Reading(
             Outcome.SITE_ERROR, Detail.TIMEOUT, f"the probe took more than {wall_limit:.0f} s"
@@ -103,5 +115,8 @@ async def run_probe(
 def _extra(reading: Reading, session: PoliteSession) -> dict[str, str]:
     extra = dict(reading.extra)
     if session.overrides_used:
-        extra["robots_override"] = ", ".join(sorted(session.overrides_used))
+        reasons = session.gates.politeness.robots_overrides
+        extra["robots_override"] = "; ".join(
+            f"{host}: {reasons.get(host, '')}" for host in sorted(session.overrides_used)
+        )
     return extra

@@ -8,6 +8,10 @@ finish, then ends the run cleanly.
 
 On a simulated clock, use ``concurrency=1``: the clock jumps when every task waits on it, which is
 exact only if no probe is waiting on real network I/O meanwhile.
+
+With an :class:`~guichets.evidence.archive.EvidenceArchive`, each probe's exchanges are archived
+as WARC records, written to disk before the probe is stored with their digests and its ledger
+entry (``docs/evidence.md``): a kill at any moment leaves no probe without its records.
 """
 
 from __future__ import annotations
@@ -17,14 +21,15 @@ import contextlib
 import heapq
 import itertools
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from guichets import __version__
 from guichets.catalogue import Service
 from guichets.clock import Clock
-from guichets.fetch import Exchange, HostGates
+from guichets.evidence.archive import EvidenceArchive
+from guichets.fetch import Exchange, HostGates, host_key
 from guichets.model import Observation
 from guichets.platforms import Target
 from guichets.probe import ProbeSpec, new_probe_id, run_probe
@@ -86,6 +91,8 @@ class Runner:
         heartbeat_seconds: float = 300.0,
         command: str = "run",
         catalogue_digest: str | None = None,
+        evidence: EvidenceArchive | None = None,
+        on_stored: Callable[[Observation], Awaitable[None]] | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -101,7 +108,13 @@ class Runner:
         self.heartbeat_seconds = heartbeat_seconds
         self.command = command
         self.catalogue_digest = catalogue_digest
+        self.evidence = evidence  # opened and closed by the caller
+        self.on_stored = on_stored  # e.g. a screenshot of the archived page, at probe time
         self.stop = asyncio.Event()
+        self._failure: Exception | None = None
+        self._run_id = ""
+        self._last_beat = clock.now()
+        self._hosts: dict[str, asyncio.Lock] = {}
 
     async def run(self, *, until: datetime | None = None, once: bool = False) -> RunSummary:
         run_id = self.store.start_run(
@@ -112,27 +125,33 @@ class Runner:
             hostname=socket.gethostname(),
         )
         summary = RunSummary(run_id)
-        try:
-            if once:
-                await self._once(summary)
-            else:
-                await self._loop(summary, until)
-        finally:
-            self.store.end_run(run_id, self.clock.now())
+        self._run_id = run_id
+        if once:
+            await self._once(summary)
+        else:
+            await self._loop(summary, until)
+        # Only a run that ends as asked is marked ended; a crashed one keeps its last heartbeat,
+        # which is what statistics use to show the robot's own gaps.
+        self.store.end_run(run_id, self.clock.now())
         return summary
 
     # -- one pass -------------------------------------------------------------------------------
 
     async def _once(self, summary: RunSummary) -> None:
+        """Probe every service whose current period has no probe yet (a period is probed once:
+        a second probe would weigh twice in the statistics)."""
         now = self.clock.now()
         slots = asyncio.Semaphore(self.concurrency)
 
         async def one(item: Scheduled) -> None:
             start = period_start(now, item.cadence_seconds)
             key = period_key(start, item.cadence_seconds)
-            done = self.store.period_keys(item.spec.service, start)
+            if key in self.store.period_keys(item.spec.service, start):
+                summary.skipped_periods += 1
+                return
             async with slots:
-                await self._probe(item, key if key not in done else None, None, summary)
+                if not self.stop.is_set():
+                    await self._probe(item, key, None, summary)
 
         await asyncio.gather(*(one(item) for item in self.services))
 
@@ -160,7 +179,7 @@ class Runner:
             heapq.heappush(queue, (due, next(order), index, start))
         slots = asyncio.Semaphore(self.concurrency)
         running: set[asyncio.Task[None]] = set()
-        last_beat = now
+        self._last_beat = now
         try:
             while queue and not self.stop.is_set():
                 due, _, index, start = queue[0]
@@ -174,34 +193,45 @@ class Runner:
                     break
                 heapq.heappop(queue)
                 item = self.services[index]
-                key = period_key(start, item.cadence_seconds)
-                task = asyncio.create_task(self._probe_and_release(item, key, due, summary, slots))
-                running.add(task)
-                task.add_done_callback(running.discard)
                 following = start + timedelta(seconds=item.cadence_seconds)
                 heapq.heappush(
                     queue, (self._planned(item, following), next(order), index, following)
                 )
-                if (self.clock.now() - last_beat).total_seconds() >= self.heartbeat_seconds:
-                    last_beat = self.clock.now()
-                    self.store.heartbeat(summary.run_id, last_beat)
+                if self.clock.now() >= following:
+                    # The robot fell behind (a suspended machine, slow probes): a period that
+                    # is over is a gap, not a burst of late probes.
+                    summary.skipped_periods += 1
+                    slots.release()
+                    continue
+                key = period_key(start, item.cadence_seconds)
+                task = asyncio.create_task(self._probe_and_release(item, key, due, summary, slots))
+                running.add(task)
+                task.add_done_callback(running.discard)
         finally:
             if running:
                 await asyncio.gather(*running, return_exceptions=True)
+        if self._failure is not None:
+            raise self._failure
 
     async def _wait_until(self, due: datetime) -> bool:
-        """Sleep on the clock until ``due``; False when asked to stop meanwhile."""
-        delay = (due - self.clock.now()).total_seconds()
-        if delay <= 0:
-            return not self.stop.is_set()
-        sleeper = asyncio.ensure_future(self.clock.sleep(delay))
-        stopper = asyncio.ensure_future(self.stop.wait())
-        done, pending = await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        return sleeper in done and not self.stop.is_set()
+        """Sleep on the clock until ``due``, beating the heartbeat on the way; False on stop."""
+        while True:
+            now = self.clock.now()
+            if (now - self._last_beat).total_seconds() >= self.heartbeat_seconds:
+                self._last_beat = now
+                self.store.heartbeat(self._run_id, now)
+            if self.stop.is_set():
+                return False
+            if now >= due:
+                return True
+            wake = min(due, self._last_beat + timedelta(seconds=self.heartbeat_seconds))
+            sleeper = asyncio.ensure_future(self.clock.sleep((wake - now).total_seconds()))
+            stopper = asyncio.ensure_future(self.stop.wait())
+            _, pending = await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     async def _probe_and_release(
         self,
@@ -213,22 +243,41 @@ class Runner:
     ) -> None:
         try:
             await self._probe(item, key, due, summary)
+        except Exception as error:
+            # A probe never raises for what a site does; this is a failure of the robot itself
+            # (the store is gone, a bug): stop probing, and let the run fail with it.
+            if self._failure is None:
+                self._failure = error
+            self.stop.set()
         finally:
             slots.release()
 
     async def _probe(
         self, item: Scheduled, key: str | None, due: datetime | None, summary: RunSummary
     ) -> None:
-        observation = await run_probe(
-            item.spec, self.gates, self.clock, probe_id=new_probe_id(), on_exchange=self.on_exchange
-        )
-        stored = self.store.save(
-            observation,
-            run_id=summary.run_id,
-            period_key=key,
-            scheduled_for=due,
-            robots_override=observation.extra.get("robots_override"),
-        )
+        probe_id = new_probe_id()
+        archive = self.evidence
+        recorder = None if archive is None else archive.recorder(probe_id, item.spec.service)
+        hooks = [h for h in (None if recorder is None else recorder.on_exchange, self.on_exchange)
+                 if h is not None]  # fmt: skip
+        # One probe at a time per host: a probe's time limit then counts its own requests, not
+        # a queue of the robot's other probes of the same site.
+        lock = self._hosts.setdefault(host_key(item.spec.target.url), asyncio.Lock())
+        async with lock:
+            observation = await run_probe(
+                item.spec, self.gates, self.clock, probe_id=probe_id, on_exchange=_each(hooks)
+            )
+        override = observation.extra.get("robots_override")
+        if archive is not None and recorder is not None:
+            stored = archive.commit(
+                recorder, observation, run_id=summary.run_id, period_key=key, scheduled_for=due,
+                robots_override=override,
+            )  # fmt: skip
+        else:
+            stored = self.store.save(
+                observation, run_id=summary.run_id, period_key=key, scheduled_for=due,
+                robots_override=override,
+            )  # fmt: skip
         if not stored:
             summary.skipped_periods += 1
             return
@@ -237,3 +286,19 @@ class Runner:
         summary.by_outcome[outcome] = summary.by_outcome.get(outcome, 0) + 1
         if self.on_observation is not None:
             self.on_observation(observation)
+        if self.on_stored is not None:
+            await self.on_stored(observation)
+
+
+def _each(hooks: Sequence[Callable[[Exchange], None]]) -> Callable[[Exchange], None] | None:
+    """One exchange hook that calls each of ``hooks`` (None when there are none)."""
+    if not hooks:
+        return None
+    if len(hooks) == 1:
+        return hooks[0]
+
+    def call(exchange: Exchange) -> None:
+        for hook in hooks:
+            hook(exchange)
+
+    return call

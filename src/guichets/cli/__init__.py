@@ -11,6 +11,8 @@ from guichets.cli.app import app
 
 # Importing a command module registers its commands.
 from guichets.cli import demo, report, robot, simulate  # noqa: F401  isort: skip
+from guichets.cli import export  # noqa: F401  isort: skip
+from guichets.cli import evidence  # noqa: F401  isort: skip
 
 __all__ = ["app", "main"]
 

@@ -30,21 +30,29 @@ def demo(
     cadence: Annotated[
         str,
         typer.Option(help="Probe each service once per period, at a random instant: 30m, 1h, 3h…"),
-    ] = "3h",
+    ] = "6h",
     db: DbOption = None,
     serve: Annotated[
         bool,
         typer.Option("--serve/--no-serve", help="Serve the simulator afterwards, to look around."),
     ] = True,
     port: Annotated[int, typer.Option(help="Port for serving afterwards.")] = 8765,
+    evidence: Annotated[
+        bool,
+        typer.Option(
+            "--evidence/--no-evidence",
+            help="Archive every exchange under OUT/evidence (WARC, digests, ledger), like a run.",
+        ),
+    ] = True,
 ) -> None:
     """Run the robot over the france-demo scenario on a simulated clock.
 
     Starts the simulated prefectures in process (each site on its own loopback address), writes
     their catalogue to OUT/catalogue.toml, probes every service once per CADENCE period over DAYS
     simulated days (politely: one request per second per host, in simulated time), stores every
-    observation under OUT, and prints a table per service. The default cadence, 3h, keeps the demo
-    near a minute; --cadence 1h probes hourly like the original robot (about 3.5 min here).
+    observation and its evidence under OUT, and prints a table per service. The default cadence,
+    6h (four probes a day per service at random instants), keeps the demo near a minute; --cadence
+    1h probes hourly like the original robot (several minutes).
     Afterwards:
 
       GUICHETS_HOME=OUT guichets report
@@ -58,9 +66,11 @@ def demo(
         def seen(obs: Observation) -> None:
             progress.update(task, advance=1, description=f"{obs.started_at:%Y-%m-%d %H:%M}")
 
-        result = asyncio.run(
-            run_demo(out, days=days, seed=seed, cadence=cadence, db_url=db, on_observation=seen)
-        )
+        demo_run = run_demo(
+            out, days=days, seed=seed, cadence=cadence, db_url=db, on_observation=seen,
+            evidence=evidence,
+        )  # fmt: skip
+        result = asyncio.run(demo_run)
     elapsed = time.perf_counter() - started
     with Store.open(db, home=out) as store:
         print_summary(store.observations(since=result.start, until=result.end))

@@ -14,8 +14,10 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from guichets.catalogue import check_report, load_catalogue
-from guichets.cli.app import DbOption, HomeOption, app, console, fail, home_and_db
+from guichets.cli.app import DbOption, HomeOption, app, console, errors, fail, home_and_db
 from guichets.clock import SystemClock, parse_instant
+from guichets.evidence.archive import EvidenceArchive
+from guichets.evidence.screenshot import ProbeTimeScreenshots, Renderer, ScreenshotError
 from guichets.fetch import DEFAULT_USER_AGENT, HostGates, Politeness
 from guichets.model import Observation
 from guichets.platforms import READERS, Target, reader_for
@@ -179,6 +181,21 @@ def run(
     ] = Plan.RANDOM,
     user_agent: AgentOption = None,
     ignore_robots_for: IgnoreRobotsOption = [],  # noqa: B006
+    evidence: Annotated[
+        bool,
+        typer.Option(
+            "--evidence/--no-evidence",
+            help="Archive every request and response (WARC, digests, ledger) under HOME/evidence.",
+        ),
+    ] = True,
+    screenshots: Annotated[
+        bool,
+        typer.Option(
+            "--screenshots",
+            help="After each probe, render its archived page to HOME/evidence/screenshots "
+            "(headless Chromium).",
+        ),
+    ] = False,
 ) -> None:
     """Probe every service of a catalogue at its cadence and store each observation.
 
@@ -188,6 +205,8 @@ def run(
     """
     if once and until:
         raise fail("give --once or --until, not both")
+    if screenshots and not evidence:
+        raise fail("--screenshots renders the archived pages: it needs --evidence")
     try:
         loaded = load_catalogue(catalogue)
     except ConfigError as exc:
@@ -201,16 +220,45 @@ def run(
         store = Store.open(url, home=folder)
     except StoreError as exc:
         raise fail(str(exc)) from exc
-    with store:
+    with store, contextlib.ExitStack() as stack:
+        archive = None
+        if evidence:
+            info = {"http-header-user-agent": politeness.user_agent}
+            try:
+                archive = stack.enter_context(EvidenceArchive(folder, store, clock, info=info))
+            except OSError as exc:
+                raise fail(f"cannot write the evidence under {folder}/evidence: {exc}") from exc
+            for line in archive.recovery.lines() if archive.recovery else []:
+                console.print(f"evidence: {line}", highlight=False, soft_wrap=True)
         runner = Runner(
             from_catalogue(services), store, clock, HostGates(clock, politeness), seed=seed,
             plan=plan, concurrency=concurrency, command="run", catalogue_digest=loaded.digest,
+            evidence=archive,
         )  # fmt: skip
-        asyncio.run(_run_with_progress(runner, end, once, len(services)))
+        shots = (folder, store) if screenshots else None
+        asyncio.run(_run_with_progress(runner, end, once, len(services), shots))
         console.print(f"{store.count()} probes stored in {store.url}")
 
 
-async def _run_with_progress(runner: Runner, end: datetime | None, once: bool, total: int) -> None:
+async def _run_with_progress(
+    runner: Runner,
+    end: datetime | None,
+    once: bool,
+    total: int,
+    shots: tuple[Path, Store] | None = None,
+) -> None:
+    if shots is not None:  # one browser for the whole run
+        try:
+            renderer = Renderer()
+        except ScreenshotError as exc:
+            raise fail(str(exc)) from exc
+        async with renderer:
+            taker = runner.on_stored = ProbeTimeScreenshots(*shots, renderer)
+            await _run_with_progress(runner, end, once, total)
+        console.print(f"{taker.taken} screenshots in {shots[0] / 'evidence' / 'screenshots'}")
+        for failure in taker.failed:
+            errors.print(f"no screenshot for {failure}", highlight=False, soft_wrap=True)
+        return
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):

@@ -8,12 +8,16 @@ further. Readers are pure of storage and scheduling: they get a polite session a
 from __future__ import annotations
 
 from guichets.platforms.base import Reader, Reading, Target
+from guichets.platforms.eappointment import EAppointmentReader
 from guichets.platforms.ezbooking import EzBookingReader
+from guichets.platforms.rdvpref import RdvPrefReader
 
 __all__ = ["READERS", "Reader", "Reading", "Target", "reader_for"]
 
 READERS: dict[str, Reader] = {
     EzBookingReader.name: EzBookingReader(),
+    RdvPrefReader.name: RdvPrefReader(),
+    EAppointmentReader.name: EAppointmentReader(),
 }
 
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import ClassVar, Protocol
 
 from guichets.fetch import FetchError, PoliteSession, Response
-from guichets.model import Detail, Outcome
+from guichets.model import Detail, Extra, Outcome
 
 __all__ = [
     "Reader",
@@ -135,6 +135,9 @@ CAPTCHA_MARKERS = (
 LOGIN_MARKERS = ('type="password"', "type='password'", "type=password")
 _OVERLOADED = re.compile(r"<h1[^>]*>\s*Service surcharg(?:é|&eacute;|&#233;)", re.IGNORECASE)
 CLOSED_TEXT = "Cette page n'est pas disponible pour le moment"
+# Imperva (Incapsula) answers a blocked client with HTTP 200 and this page: a status check alone
+# would take it for content.
+_IMPERVA = re.compile(r"Incapsula incident ID:?\s*([0-9-]+)")
 
 
 def classify_page(response: Response) -> Reading | None:
@@ -148,6 +151,16 @@ def classify_page(response: Response) -> Reading | None:
             "not a web page", response,
         )  # fmt: skip
     text = response.text
+    firewall = _IMPERVA.search(text) if "Incapsula" in text else None
+    if firewall is not None or "/_Incapsula_Resource" in text:
+        seen: dict[str, str] = {Extra.FIREWALL: "imperva"}
+        if firewall is not None:
+            seen[Extra.FIREWALL_INCIDENT] = firewall.group(1)
+        return Reading(
+            Outcome.BARRIER, Detail.BLOCKED, "the site's firewall (Imperva) refused the robot "
+            f"at {response.url}", http_status=response.status, kept_page=response.body,
+            kept_url=response.url, extra=seen,
+        )  # fmt: skip
     if _OVERLOADED.search(text):
         return Reading(
             Outcome.SITE_ERROR, Detail.OVERLOADED, "the site says it is overloaded "

@@ -13,12 +13,14 @@ submission of step 4, and the "Première plage horaire libre" button. No code pa
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import ClassVar
 from urllib.parse import urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
+from yarl import URL
 
 from guichets.fetch import ForbiddenRequest, PoliteSession, Response
 from guichets.model import PARIS, Detail, Outcome, unique_instants
@@ -37,7 +39,7 @@ NO_SLOT_TEXT = (
     "Veuillez recommencer ultérieurement."
 )
 # Buttons a person presses only to pick or book a slot.
-FORBIDDEN_BUTTONS = frozenset({"Première plage horaire libre"})
+FORBIDDEN_BUTTONS = frozenset({"première plage horaire libre"})  # compared casefolded
 LAST_ALLOWED_STEP = 4
 
 _MONTH_NAMES = (
@@ -53,15 +55,22 @@ _ASSIGN = re.compile(
     r"(?P<planning>\d+)::)(?P<offset>-?\d+)"
 )
 _HEADER = re.compile(
-    r"^(?:Semaine du|Week from)\s+\w+\s+(?P<d1>\d{1,2})\s+(?P<m1>[a-zéû]+)\s+(?P<y1>\d{4})\s+"
-    r"(?:au|to)\s+\w+\s+(?P<d2>\d{1,2})\s+(?P<m2>[a-zéû]+)\s+(?P<y2>\d{4})$"
+    r"^(?:Semaine du|Week from)\s+\w+\s+(?P<d1>\d{1,2})(?:er)?\s+(?P<m1>[a-zéû]+)\s+"
+    r"(?P<y1>\d{4})\s+(?:au|to)\s+\w+\s+(?P<d2>\d{1,2})(?:er)?\s+(?P<m2>[a-zéû]+)\s+"
+    r"(?P<y2>\d{4})$"
 )
+_STATUS = re.compile(r"^status-\d+$")
 _MAX_STEPS = 8
 
 
-def guard(url: str, method: str, data: dict[str, str] | None = None) -> None:
-    """Refuse, before anything is sent, a request that would select or book a slot."""
-    match = _CREATE.match(urlsplit(url).path)
+def guard(method: str, url: str | URL, data: Mapping[str, str] | None = None) -> None:
+    """Refuse, before anything is sent, a request that would select or book a slot.
+
+    The session calls it for every request, redirect hops included, with the path as it will be
+    sent: ``/booking/create/1/%35`` is step 5.
+    """
+    path = (url if isinstance(url, URL) else URL(url)).path
+    match = _CREATE.match(path)
     if match and match.group("step") is not None:
         step = int(match.group("step"))
         if step > LAST_ALLOWED_STEP or match.group("rest"):
@@ -69,7 +78,7 @@ def guard(url: str, method: str, data: dict[str, str] | None = None) -> None:
         if step == LAST_ALLOWED_STEP and method != "GET":
             raise ForbiddenRequest(f"submitting step 4 selects a slot: {url}")
     for value in (data or {}).values():
-        if value in FORBIDDEN_BUTTONS:
+        if normalise_space(value).casefold() in FORBIDDEN_BUTTONS:
             raise ForbiddenRequest(f"the button {value!r} selects a slot")
 
 
@@ -101,12 +110,22 @@ def parse_week(fragment: str) -> Week:
     sunday = date(int(match["y2"]), _month(match["m2"]), int(match["d2"]))
     if monday.weekday() != 0 or sunday - monday != timedelta(days=6):
         raise GridError(f"the header does not span a Monday-to-Sunday week: {match.group(0)!r}")
+    # Every cell must say what it is: a week whose cells are not all known is not "no slot".
+    cells = tree.css("td")
+    if not cells:
+        raise GridError("a week grid without cells")
     free = []
-    for cell in tree.css("td"):
+    for cell in cells:
         classes = (cell.attributes.get("class") or "").split()
-        if "status-1" not in classes or "free" not in classes:
-            continue
-        free.append(_slot_of(cell, monday))
+        statuses = [c for c in classes if _STATUS.match(c)]
+        if not statuses:
+            if classes == ["vide"] and len(cells) == 1:
+                continue  # the module's own "no time slot this week" row
+            raise GridError(f"a grid cell of unknown kind: {cell.html!r}")
+        if ("status-1" in statuses) != ("free" in classes) or len(statuses) > 1:
+            raise GridError(f"a grid cell whose status is ambiguous: {cell.html!r}")
+        if "free" in classes:
+            free.append(_slot_of(cell, monday))
     return Week(monday, unique_instants(free))
 
 
@@ -141,6 +160,7 @@ class EzBookingReader:
             raise ValueError(f"{url!r} points into the flow; give the form's URL (step 0)")
 
     async def read(self, session: PoliteSession, target: Target, now: datetime) -> Reading:
+        session.add_guard(guard)
         walk = _Walk(session, target, now)
         return await walk.run()
 
@@ -157,26 +177,13 @@ class _Walk:
         self.counter: str | None = target.counter
 
     async def _get(self, url: str) -> Response:
-        guard(url, "GET")
-        return await self.session.get(url)
+        return await self.session.get(url)  # the session applies guard() to every hop
 
     async def _post(self, url: str, data: dict[str, str]) -> Response:
-        guard(url, "POST", data)
         return await self.session.post(url, data)
 
     def _done(self, reading: Reading) -> Reading:
-        return Reading(
-            reading.outcome,
-            reading.detail,
-            reading.message,
-            reading.slots,
-            self.horizon_end,
-            self.counter,
-            reading.http_status,
-            reading.kept_page,
-            reading.kept_url,
-            reading.extra,
-        )
+        return replace(reading, horizon_end=self.horizon_end, counter=self.counter)
 
     async def run(self) -> Reading:
         page = await self._get(self.target.url)
@@ -212,7 +219,7 @@ class _Walk:
     def _next_button(form: LexborNode) -> str | None:
         for node in form.css("input[name=nextButton]"):
             value = node.attributes.get("value")
-            if value and value not in FORBIDDEN_BUTTONS:
+            if value and normalise_space(value).casefold() not in FORBIDDEN_BUTTONS:
                 return value
         return None
 
@@ -286,6 +293,14 @@ class _Walk:
             )  # fmt: skip
         if self.counter is None:
             self.counter = match["planning"]
+        elif self.counter != match["planning"]:
+            # A site with one counter skips the choice: the planning it shows must be the one
+            # asked for, or the probe would record another counter's slots under its name.
+            return unrecognized(
+                Detail.COUNTER_MISSING,
+                f"counter {self.counter} was asked for; the date page shows {match['planning']}",
+                page,
+            )
         base = urljoin(page.url, match["path"])
         offset = int(match["offset"])
         today = self.now.astimezone(PARIS).date()
@@ -293,6 +308,8 @@ class _Walk:
         slots: list[datetime] = []
         expected: date | None = None
         weeks = 0
+        # Bounded: the first week must hold today, each next one the following week, and the
+        # loop ends past the horizon (at most horizon_days / 7 + 2 grids).
         while True:
             grid = await self._get(f"{base}{offset}")
             found = classify_page(grid)
@@ -302,10 +319,11 @@ class _Walk:
                 week = parse_week(grid.text)
             except GridError as exc:
                 return unrecognized(Detail.UNREADABLE_GRID, str(exc), grid)
-            if expected is None and week.monday > today:
+            if expected is None and not 0 <= (today - week.monday).days <= 6:
                 return unrecognized(
                     Detail.UNREADABLE_GRID,
-                    f"the first week shown starts on {week.monday}, after today ({today})",
+                    f"the first week shown starts on {week.monday}, not the week of today "
+                    f"({today})",
                     grid,
                 )
             if expected is not None and week.monday != expected:
@@ -329,13 +347,13 @@ class _Walk:
                 f"{len(found_slots)} free slot(s) seen, the first on "
                 f"{found_slots[0]:%Y-%m-%d %H:%M}",
                 slots=found_slots,
-                http_status=200,
+                http_status=grid.status,
                 extra=extra,
             )
         return Reading(
             Outcome.UNAVAILABLE,
             Detail.NONE_WITHIN_HORIZON,
             f"week grids read up to {last_day}: no free slot",
-            http_status=200,
+            http_status=grid.status,
             extra=extra,
         )

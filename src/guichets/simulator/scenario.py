@@ -35,10 +35,26 @@ __all__ = [
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-OutageKind = Literal["http_502", "http_503", "http_504", "overloaded", "closed"]
+OutageKind = Literal["http_502", "http_503", "http_504", "overloaded", "closed", "firewall"]
+Platform = Literal["ezbooking", "rdvpref", "eappointment"]
+PageVariant = Literal["standard", "early", "small-screen", "soonest"]
+# What each platform may set, beside the defaults every platform accepts.
+PLATFORM_VARIANTS: dict[str, tuple[str, ...]] = {
+    "ezbooking": ("standard",),
+    "rdvpref": ("standard", "early", "small-screen"),
+    "eappointment": ("standard", "soonest"),
+}
+_GATEWAY_KINDS = frozenset({"http_502", "http_503", "http_504", "firewall"})
+PLATFORM_OUTAGES: dict[str, frozenset[str]] = {
+    "ezbooking": _GATEWAY_KINDS | {"overloaded", "closed"},
+    "rdvpref": _GATEWAY_KINDS,
+    "eappointment": _GATEWAY_KINDS | {"overloaded", "closed"},
+}
 _DEFAULT_KINDS: tuple[OutageKind, ...] = ("http_502",)
 _HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_SITEKEY = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+_POSTCODE = re.compile(r"^\d[0-9AB]\d{3}$")
 
 
 class _Strict(BaseModel):
@@ -150,6 +166,24 @@ class ServiceConfig(_Strict):
     notice: bool = False
     step2_page: bool = False
     layout_change_at: datetime | None = None
+    captcha: bool = True  # rdvpref: the CaptchEtat gate on the conditions page
+    sitekey: str | None = None  # eappointment: the site (office) whose calendar this is
+    postcodes: list[str] = Field(default_factory=list)  # eappointment: entry page's routing
+
+    @field_validator("sitekey")
+    @classmethod
+    def _sitekey(cls, value: str | None) -> str | None:
+        if value is not None and not _SITEKEY.match(value):
+            raise ValueError(f"{value!r} is not a sitekey like 'P941' (letters, digits)")
+        return value
+
+    @field_validator("postcodes")
+    @classmethod
+    def _postcodes(cls, value: list[str]) -> list[str]:
+        for code in value:
+            if not _POSTCODE.match(code):
+                raise ValueError(f"{code!r} is not a postcode like '94000' (five characters)")
+        return value
 
     @field_validator("id")
     @classmethod
@@ -212,7 +246,8 @@ class SiteConfig(_Strict):
     name: str
     host: str
     departement: str
-    platform: Literal["ezbooking"] = "ezbooking"
+    platform: Platform = "ezbooking"
+    page_variant: PageVariant = "standard"
     index_php: bool = False
     header_language: Literal["fr", "en"] = "fr"
     offset_origin: Literal["today"] | date = "today"
@@ -234,6 +269,54 @@ class SiteConfig(_Strict):
         if isinstance(value, date) and value.weekday() != 0:
             raise ValueError(f"{value.isoformat()} is not a Monday; week offsets start on Mondays")
         return value
+
+    @model_validator(mode="after")
+    def _fits_platform(self) -> SiteConfig:
+        """Keys that mean something on one platform only are refused on the others, so that a
+        scenario never silently simulates something other than what it says."""
+        problems = _platform_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+def _platform_problems(site: SiteConfig) -> list[str]:
+    platform = site.platform
+    found: list[str] = []
+    variants = PLATFORM_VARIANTS[platform]
+    if site.page_variant not in variants:
+        allowed = ", ".join(repr(v) for v in variants)
+        found.append(f"page_variant {site.page_variant!r} is not one of {platform}'s ({allowed})")
+    if platform != "ezbooking":
+        legacy = {
+            "index_php": site.index_php,
+            "header_language": site.header_language != "fr",
+            "offset_origin": site.offset_origin != "today",
+        }
+        found += [f"{key} applies to ezbooking sites only" for key, on in legacy.items() if on]
+    for service in site.services:
+        where = f"service {service.id}"
+        if platform != "ezbooking":
+            if len(service.counters) != 1:
+                found.append(f"{where}: a {platform} service has exactly one counter")
+            for key in ("notice", "step2_page", "layout_change_at"):
+                if getattr(service, key):
+                    found.append(f"{where}: {key} applies to ezbooking services only")
+        if platform != "rdvpref" and not service.captcha:
+            found.append(f"{where}: captcha applies to rdvpref démarches only")
+        if platform == "eappointment" and service.sitekey is None:
+            found.append(f"{where}: an eappointment service needs its sitekey, e.g. 'P941'")
+        if platform != "eappointment" and (service.sitekey is not None or service.postcodes):
+            found.append(f"{where}: sitekey and postcodes apply to eappointment services only")
+        outages = service.outages
+        kinds = {s.kind for s in outages.scheduled} | (
+            set(outages.kinds) if outages.per_week > 0 else set()
+        )
+        wrong = sorted(kinds - PLATFORM_OUTAGES[platform])
+        if wrong:
+            allowed = ", ".join(sorted(PLATFORM_OUTAGES[platform]))
+            found.append(f"{where}: outage kinds {wrong} do not exist on {platform} ({allowed})")
+    return found
 
 
 class ScenarioInfo(_Strict):
@@ -262,9 +345,11 @@ class ScenarioConfig(_Strict):
                 if service.id in seen:
                     raise ValueError(f"service id {service.id!r} is used twice")
                 seen[service.id] = "service"
-            forms = [s.form_id for s in site.services]
+            # eAppointment's motive keys repeat across its sitekeys; a pair names one calendar.
+            forms = [(s.sitekey or "", s.form_id) for s in site.services]
             if len(forms) != len(set(forms)):
-                raise ValueError(f"form ids repeat within site {site.slug!r}: {forms}")
+                shown = [f"{k}/{f}" if k else f for k, f in forms]
+                raise ValueError(f"form ids repeat within site {site.slug!r}: {shown}")
         return self
 
 

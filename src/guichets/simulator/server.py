@@ -24,7 +24,13 @@ from multidict import MultiDict, MultiDictProxy
 from guichets.clock import Clock, SimulatedClock, ensure_utc, parse_instant
 from guichets.simulator.groundtruth import ServiceTruth, World
 from guichets.simulator.platforms import PLATFORMS
-from guichets.simulator.platforms.base import PERSONAL_FIELDS, Exchange, SiteContext
+from guichets.simulator.platforms.base import (
+    PERSONAL_FIELDS,
+    Exchange,
+    PlatformExtras,
+    PlatformSimulator,
+    SiteContext,
+)
 from guichets.simulator.scenario import ScenarioConfig, SiteConfig
 
 __all__ = ["ForbiddenRequest", "HostMode", "Simulator", "require_loopback"]
@@ -283,11 +289,15 @@ class Simulator:
         client = f"{request.remote}|{user_agent}"
         refusal = self._clients[site.config.slug].refusal(client, user_agent, now)
         if refusal is not None:
+            if refusal.status == 403 and isinstance(platform, PlatformExtras):
+                return platform.blocked_page(exchange)  # the site's firewall answers itself
             return refusal
         if path == "/robots.txt":
-            return self._robots(site.config)
+            return self._robots(site, platform)
         service = platform.service_of(exchange)
         spell = service.outages.at(now) if service else None
+        if spell is not None and spell.kind == "firewall":
+            return self._blocked(platform, exchange)
         if spell is not None:
             page = platform.outage(exchange, spell)
             if page is not None:
@@ -305,13 +315,23 @@ class Simulator:
         return None
 
     @staticmethod
-    def _robots(site: SiteConfig) -> web.Response:
+    def _blocked(platform: PlatformSimulator, exchange: Exchange) -> web.StreamResponse:
+        if isinstance(platform, PlatformExtras):
+            return platform.blocked_page(exchange)
+        return _Clients._forbidden()
+
+    @staticmethod
+    def _robots(context: SiteContext, platform: PlatformSimulator) -> web.Response:
+        site = context.config
         if site.robots == "missing":
             return _nginx(404, "404 Not Found")
         if site.robots == "error":
             return _nginx(503, "503 Service Temporarily Unavailable")
+        paths = ["/booking/", "/index.php/booking/"]
+        if isinstance(platform, PlatformExtras):
+            paths = platform.robots_disallow(context)
         rules = (
-            "Disallow: /booking/\nDisallow: /index.php/booking/\n"
+            "".join(f"Disallow: {path}\n" for path in paths)
             if site.robots == "disallow"
             else "Disallow:\n"
         )
@@ -334,6 +354,7 @@ class Simulator:
                 "platform": s.site.platform,
                 "url": urls[s.id],
                 "plannings": list(s.counters),
+                "captcha": s.site.platform == "rdvpref" and s.config.captcha,
             }
             for s in self.world
         ]

@@ -1,7 +1,8 @@
-"""Per-service counts of a set of probes: the table the demo and ``guichets run`` print.
+"""Per-service counts of a set of probes, for a quick look (tests, one-off scripts).
 
-The failure rate is E over valid probes (available + unavailable): barriers, site errors and
-unrecognized pages are counted apart and never enter it.
+A thin view over :class:`~guichets.stats.tally.Tally`, so that the counts are those of the reports:
+the failure rate is E over valid probes (available + unavailable); barriers, site errors and
+unrecognized pages are counted apart (``details``, as ``outcome/detail``) and never enter it.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from guichets.model import Category, Observation, Outcome
+from guichets.stats.tally import Tally, facts_of
 
 __all__ = ["ServiceSummary", "summarise"]
 
@@ -18,14 +20,32 @@ __all__ = ["ServiceSummary", "summarise"]
 class ServiceSummary:
     service: str
     departement: str | None
-    probes: int = 0
-    categories: dict[str, int] = field(default_factory=lambda: {c.value: 0 for c in Category})
-    outcomes: dict[str, int] = field(default_factory=lambda: {o.value: 0 for o in Outcome})
-    details: dict[str, int] = field(default_factory=dict)
+    tally: Tally = field(default_factory=Tally)
+
+    @property
+    def probes(self) -> int:
+        return self.tally.probes
+
+    @property
+    def categories(self) -> dict[str, int]:
+        return self.tally.categories
+
+    @property
+    def outcomes(self) -> dict[str, int]:
+        return self.tally.outcomes
+
+    @property
+    def details(self) -> dict[str, int]:
+        """Probes that measured nothing, by ``outcome/detail``."""
+        return {
+            f"{outcome}/{detail}": n
+            for (outcome, detail), n in sorted(self.tally.details.items())
+            if not Outcome(outcome).valid
+        }
 
     @property
     def valid(self) -> int:
-        return self.outcomes[Outcome.AVAILABLE] + self.outcomes[Outcome.UNAVAILABLE]
+        return self.tally.valid
 
     def share(self, category: str) -> float | None:
         return self.categories[category] / self.valid if self.valid else None
@@ -41,11 +61,5 @@ def summarise(observations: Iterable[Observation]) -> list[ServiceSummary]:
         row = rows.get(obs.service)
         if row is None:
             row = rows[obs.service] = ServiceSummary(obs.service, obs.departement)
-        row.probes += 1
-        row.outcomes[obs.outcome] += 1
-        if obs.category is not None:
-            row.categories[obs.category] += 1
-        if not obs.outcome.valid:
-            key = f"{obs.outcome}/{obs.detail}"
-            row.details[key] = row.details.get(key, 0) + 1
+        row.tally.add(facts_of(obs))
     return sorted(rows.values(), key=lambda r: r.service)

@@ -12,10 +12,10 @@ import re
 import socket
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Self
@@ -41,11 +41,32 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 from sqlalchemy.pool import StaticPool
 
+from guichets.evidence.ledger import GENESIS, entry_digest, probe_digest, records_digest
 from guichets.model import PARIS, Observation, Outcome, Step
+from guichets.stats import rollups as daily
+from guichets.stats.periods import DateRange, local_day
+from guichets.stats.tally import facts_of
 from guichets.store import migrate
-from guichets.store.schema import kept_pages, metadata, probes, runs
+from guichets.store.schema import (
+    evidence_files,
+    evidence_heads,
+    evidence_ledger,
+    evidence_records,
+    kept_pages,
+    metadata,
+    probes,
+    runs,
+)
 
-__all__ = ["Run", "Store", "StoreError", "metadata"]
+__all__ = [
+    "EvidenceFile",
+    "EvidenceRecord",
+    "LedgerEntry",
+    "Run",
+    "Store",
+    "StoreError",
+    "metadata",
+]
 
 DEFAULT_HOME: Final = Path("guichets-data")
 DB_FILE: Final = "guichets.sqlite"
@@ -221,6 +242,54 @@ def _row_to_run(row: Any) -> Run:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class EvidenceFile:
+    """A WARC file of the evidence (``evidence_files``): digest and size once closed."""
+
+    name: str
+    created_at: datetime
+    hostname: str
+    software: str
+    clock: str
+    closed_at: datetime | None = None
+    size: int | None = None
+    sha256: str | None = None
+    pruned_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceRecord:
+    """A WARC record (``evidence_records``): whose, what, its digest and where its bytes are."""
+
+    record_id: str
+    probe_id: str | None
+    ordinal: int
+    kind: str
+    uri: str
+    status: int | None
+    sha256: str
+    file: str
+    position: int | None
+    size: int | None
+    pruned_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """A probe's entry in its service's hash chain (``evidence_ledger``)."""
+
+    probe_id: str
+    service: str
+    seq: int
+    records: int
+    records_sha256: str
+    probe_sha256: str
+    entry_sha256: str
+
+
+_IN_CHUNK: Final = 500  # ids per IN (...) list
+
+
 class Store:
     """Probes and runs in one database. Open with :meth:`open`; safe to share between threads."""
 
@@ -236,6 +305,7 @@ class Store:
             .on_conflict_do_nothing(index_elements=[probes.c.service, probes.c.period_key])
             .returning(probes.c.probe_id)  # rowcount is not reliable here on every driver
         )
+        self._rollups = daily.RollupWriter(engine.dialect.name)  # see stats/rollups.py
 
     # -- opening --------------------------------------------------------------------------------
 
@@ -443,10 +513,20 @@ class Store:
         after a restart the earlier probe stands. Probes without a period key always store.
         """
         row = self._probe_row(observation, run_id, period_key, scheduled_for, robots_override)
+        return self._save(observation, row)
+
+    def _save(
+        self,
+        observation: Observation,
+        row: dict[str, Any],
+        also: Callable[[Connection, dict[str, Any]], None] | None = None,
+    ) -> bool:
+        """The probe's transaction; ``also`` adds to it (the evidence's rows and ledger entry)."""
         try:
             with self._writing("save a probe") as conn:
                 if conn.execute(self._insert_probe, row).first() is None:
                     return False
+                self._rollups.add(conn, facts_of(observation))  # its day, same transaction
                 if observation.kept_page is not None:
                     conn.execute(
                         kept_pages.insert().values(
@@ -455,6 +535,8 @@ class Store:
                             body=observation.kept_page,
                         )
                     )
+                if also is not None:
+                    also(conn, row)
         except IntegrityError as exc:
             raise StoreError(
                 f"cannot save probe {observation.probe_id!r} in {self.url!r}: "
@@ -610,6 +692,255 @@ class Store:
         with self._guard("count probes"), self._connect() as conn:
             return int(conn.execute(select(func.count()).select_from(probes)).scalar_one())
 
+    # -- daily rollups (guichets.stats.rollups) -------------------------------------------------
+
+    def rollups(
+        self, days: DateRange, *, service: str | None = None, departement: str | None = None
+    ) -> list[daily.DayRollup]:
+        """What each service's probes add up to, day by day (Paris dates), as stored.
+
+        ``save`` keeps them up to date; call :meth:`refresh_rollups` first to make sure.
+        """
+        with self._guard("read rollups"), self._connect() as conn:
+            return daily.read(conn, days, service, departement)
+
+    def refresh_rollups(
+        self, days: DateRange, *, service: str | None = None, departement: str | None = None
+    ) -> int:
+        """Rebuild the rollups of ``days`` if they do not count the probes stored; returns the
+        service-days rebuilt (0 when they were right).
+
+        A database from before the rollups, or probes written by other means, are caught here.
+        """
+        with self._guard("check rollups"), self._connect() as conn:
+            behind = daily.stale(conn, days, service, departement)
+        if not behind:
+            return 0
+        return self.rebuild_rollups(days, service=service, departement=departement)
+
+    def rebuild_rollups(
+        self, days: DateRange, *, service: str | None = None, departement: str | None = None
+    ) -> int:
+        """Recompute the rollups of ``days`` from the raw probes, a month at a time (bounded
+        memory, short transactions); returns the service-days written."""
+        written = 0
+        first = days.first
+        while first <= days.last:
+            chunk = DateRange(first, min(days.last, first + timedelta(days=30)))
+            with self._writing("rebuild rollups") as conn:
+                written += daily.rebuild(conn, chunk, service, departement)
+            first = chunk.last + timedelta(days=1)
+        return written
+
+    def probe_days(self) -> DateRange | None:
+        """The Paris dates of the first and the last stored probe; None without probes."""
+        query = select(func.min(probes.c.started_at), func.max(probes.c.started_at))
+        with self._guard("read the probes' dates"), self._connect() as conn:
+            first, last = conn.execute(query).one()
+        if first is None or last is None:
+            return None
+        return DateRange(local_day(first), local_day(last))
+
+    def services(self) -> list[str]:
+        """The ids of the services that have stored probes, sorted."""
+        query = select(probes.c.service).distinct().order_by(probes.c.service)
+        with self._guard("read service ids"), self._connect() as conn:
+            return [service for (service,) in conn.execute(query)]
+
+    def probe_points(
+        self, days: DateRange, *, service: str | None = None, departement: str | None = None
+    ) -> list[tuple[str, datetime, str, str | None]]:
+        """(service, started_at, outcome, category) of every probe of ``days``, by service and
+        time: the sequence the release analysis reads, without loading whole observations."""
+        query = select(
+            probes.c.service, probes.c.started_at, probes.c.outcome, probes.c.category
+        ).where(probes.c.started_at >= days.start, probes.c.started_at < days.end)
+        if service is not None:
+            query = query.where(probes.c.service == service)
+        if departement is not None:
+            query = query.where(probes.c.departement == departement)
+        query = query.order_by(probes.c.service, probes.c.started_at)
+        with self._guard("read probes"), self._connect() as conn:
+            return [(s, at, o, c) for s, at, o, c in conn.execute(query)]
+
+    # -- evidence (guichets.evidence, docs/evidence.md) -----------------------------------------
+
+    def save_with_evidence(
+        self,
+        observation: Observation,
+        records: Sequence[EvidenceRecord],
+        *,
+        run_id: str | None = None,
+        period_key: str | None = None,
+        scheduled_for: datetime | None = None,
+        robots_override: str | None = None,
+    ) -> bool:
+        """Store one probe, its WARC records' rows and its ledger entry in one transaction.
+
+        The records' bytes must already be in their file (flushed to disk): a probe never exists
+        without its records. Returns False, storing nothing, like :meth:`save`.
+        """
+        row = self._probe_row(observation, run_id, period_key, scheduled_for, robots_override)
+
+        def chain(conn: Connection, stored: dict[str, Any]) -> None:
+            if records:
+                conn.execute(evidence_records.insert(), [_record_values(r) for r in records])
+            service = observation.service
+            head = conn.execute(
+                select(evidence_heads.c.seq, evidence_heads.c.entry_sha256)
+                .where(evidence_heads.c.service == service)
+                .with_for_update()
+            ).first()
+            seq, previous = (1, GENESIS) if head is None else (head.seq + 1, head.entry_sha256)
+            probe_sha = probe_digest(stored, observation.kept_page)
+            records_sha = records_digest((r.record_id, r.sha256) for r in records)
+            entry = entry_digest(
+                previous, service=service, seq=seq, probe_id=observation.probe_id,
+                probe_sha256=probe_sha, records=len(records), records_sha256=records_sha,
+            )  # fmt: skip
+            conn.execute(
+                evidence_ledger.insert().values(
+                    probe_id=observation.probe_id, service=service, seq=seq, records=len(records),
+                    records_sha256=records_sha, probe_sha256=probe_sha, entry_sha256=entry,
+                )
+            )  # fmt: skip
+            if head is None:
+                conn.execute(
+                    evidence_heads.insert().values(service=service, seq=seq, entry_sha256=entry)
+                )
+            else:
+                conn.execute(
+                    update(evidence_heads)
+                    .where(evidence_heads.c.service == service)
+                    .values(seq=seq, entry_sha256=entry)
+                )
+
+        return self._save(observation, row, chain)
+
+    def add_evidence_file(self, file: EvidenceFile, warcinfo: EvidenceRecord) -> None:
+        """Record a new WARC file and its first record (warcinfo), already on disk."""
+        _aware("created_at", file.created_at)
+        with self._writing("record an evidence file") as conn:
+            conn.execute(evidence_files.insert().values(**_file_values(file)))
+            conn.execute(evidence_records.insert().values(**_record_values(warcinfo)))
+
+    def close_evidence_file(self, name: str, *, size: int, sha256: str, at: datetime) -> None:
+        """Record that a WARC file is complete: its size and SHA-256 are final."""
+        _aware("at", at)
+        with self._writing("close an evidence file") as conn:
+            conn.execute(
+                update(evidence_files)
+                .where(evidence_files.c.name == name)
+                .values(closed_at=at, size=size, sha256=sha256)
+            )
+
+    def retire_evidence(
+        self,
+        *,
+        at: datetime,
+        pruned: Collection[str] = (),
+        moved: Sequence[tuple[str, str, int, int]] = (),
+        new_files: Sequence[EvidenceFile] = (),
+        retired_files: Collection[str] = (),
+    ) -> None:
+        """Retention, in one transaction: records whose bytes are dropped (their rows and digests
+        stay), records copied into a new file ``(record_id, file, position, size)``, new files
+        already on disk, and files whose bytes are gone (their digests stay)."""
+        _aware("at", at)
+        with self._writing("retire evidence") as conn:
+            for file in new_files:
+                conn.execute(evidence_files.insert().values(**_file_values(file)))
+            for record_id, file_name, position, size in moved:
+                conn.execute(
+                    update(evidence_records)
+                    .where(evidence_records.c.record_id == record_id)
+                    .values(file=file_name, position=position, size=size)
+                )
+            ids = list(pruned)
+            for start in range(0, len(ids), _IN_CHUNK):
+                conn.execute(
+                    update(evidence_records)
+                    .where(evidence_records.c.record_id.in_(ids[start : start + _IN_CHUNK]))
+                    .values(position=None, size=None, pruned_at=at)
+                )
+            if retired_files:
+                conn.execute(
+                    update(evidence_files)
+                    .where(evidence_files.c.name.in_(list(retired_files)))
+                    .values(pruned_at=at)
+                )
+
+    def evidence_files(self) -> list[EvidenceFile]:
+        """Every WARC file ever recorded, oldest first (pruned ones included)."""
+        query = select(evidence_files).order_by(evidence_files.c.created_at, evidence_files.c.name)
+        with self._guard("read evidence files"), self._connect() as conn:
+            return [EvidenceFile(**row._mapping) for row in conn.execute(query)]
+
+    def evidence_records(
+        self, *, file: str | None = None, probe_ids: Collection[str] | None = None
+    ) -> list[EvidenceRecord]:
+        """Record rows of one file (by position) or of some probes (by probe, then order);
+        every record without either."""
+        order = [evidence_records.c.file, evidence_records.c.position]
+        base = select(evidence_records)
+        if file is not None:
+            base = base.where(evidence_records.c.file == file)
+        if probe_ids is None:
+            with self._guard("read evidence records"), self._connect() as conn:
+                return [_record(row) for row in conn.execute(base.order_by(*order))]
+        ids = list(probe_ids)
+        found: list[EvidenceRecord] = []
+        with self._guard("read evidence records"), self._connect() as conn:
+            for start in range(0, len(ids), _IN_CHUNK):
+                chunk = base.where(evidence_records.c.probe_id.in_(ids[start : start + _IN_CHUNK]))
+                found += [_record(row) for row in conn.execute(chunk)]
+        return sorted(found, key=lambda r: (r.probe_id or "", r.ordinal))
+
+    def ledger(
+        self, *, service: str | None = None, probe_ids: Collection[str] | None = None
+    ) -> list[LedgerEntry]:
+        """Ledger entries (of a service, of some probes) by service, then sequence number."""
+        query = select(evidence_ledger).order_by(evidence_ledger.c.service, evidence_ledger.c.seq)
+        if service is not None:
+            query = query.where(evidence_ledger.c.service == service)
+        ids = None if probe_ids is None else list(probe_ids)
+        with self._guard("read the ledger"), self._connect() as conn:
+            if ids is None:
+                return [LedgerEntry(**row._mapping) for row in conn.execute(query)]
+            found: list[LedgerEntry] = []
+            for start in range(0, len(ids), _IN_CHUNK):
+                chunk = query.where(evidence_ledger.c.probe_id.in_(ids[start : start + _IN_CHUNK]))
+                found += [LedgerEntry(**row._mapping) for row in conn.execute(chunk)]
+            return sorted(found, key=lambda e: (e.service, e.seq))
+
+    def ledger_heads(self) -> dict[str, tuple[int, str]]:
+        """Each service's last ledger entry: (seq, entry_sha256)."""
+        with self._guard("read the ledger heads"), self._connect() as conn:
+            return {
+                row.service: (row.seq, row.entry_sha256)
+                for row in conn.execute(select(evidence_heads))
+            }
+
+    def probe_digests(self, *, service: str | None = None) -> Iterator[tuple[str, str, str]]:
+        """``(probe_id, service, probe_sha256)`` of every stored probe, recomputed from its row
+        as it is now (the ledger holds what it was when stored)."""
+        query = (
+            select(probes, kept_pages.c.body.label("kept_body"))
+            .select_from(probes.outerjoin(kept_pages))
+            .order_by(probes.c.service, probes.c.started_at, probes.c.probe_id)
+        )
+        if service is not None:
+            query = query.where(probes.c.service == service)
+        with self._guard("read probes"), self._connect() as conn:
+            for row in conn.execution_options(yield_per=PAGE).execute(query):
+                values = row._mapping
+                body = values["kept_body"]
+                yield (
+                    values["probe_id"],
+                    values["service"],
+                    probe_digest(values, None if body is None else bytes(body)),
+                )
+
     # -- closing --------------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -630,3 +961,15 @@ class Store:
 
     def __repr__(self) -> str:
         return f"Store({self.url!r})"
+
+
+def _file_values(file: EvidenceFile) -> dict[str, Any]:
+    return {name: getattr(file, name) for name in EvidenceFile.__slots__}
+
+
+def _record_values(record: EvidenceRecord) -> dict[str, Any]:
+    return {name: getattr(record, name) for name in EvidenceRecord.__slots__}
+
+
+def _record(row: Any) -> EvidenceRecord:
+    return EvidenceRecord(**row._mapping)

@@ -11,8 +11,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     Double,
     ForeignKey,
@@ -29,7 +31,20 @@ from sqlalchemy.types import TypeDecorator
 
 from guichets.model import Category, Outcome
 
-__all__ = ["NAMING_CONVENTION", "UTCDateTime", "kept_pages", "metadata", "probes", "runs"]
+__all__ = [
+    "NAMING_CONVENTION",
+    "UTCDateTime",
+    "daily_details",
+    "daily_rollups",
+    "evidence_files",
+    "evidence_heads",
+    "evidence_ledger",
+    "evidence_records",
+    "kept_pages",
+    "metadata",
+    "probes",
+    "runs",
+]
 
 # Named constraints and indexes: migrations (and SQLite's batch mode) can only alter what has a
 # stable name.
@@ -145,4 +160,112 @@ kept_pages = Table(
     Column("probe_id", Text, ForeignKey("probes.probe_id"), primary_key=True),
     Column("url", Text, nullable=False),
     Column("body", LargeBinary, nullable=False),
+)
+
+
+# -- evidence (docs/evidence.md) -----------------------------------------------------------------
+# The raw exchanges live in WARC files under the data directory; these tables say where each
+# record is and what its SHA-256 must be, so that a changed byte, a removed record or a removed
+# probe shows.
+
+# One WARC file: its digest is stored when it is closed (a file still open has none yet).
+evidence_files = Table(
+    "evidence_files",
+    metadata,
+    Column("name", Text, primary_key=True),  # file name under evidence/warc/
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("closed_at", UTCDateTime, nullable=True),
+    Column("size", BigInteger, nullable=True),  # bytes, once closed
+    Column("sha256", Text, nullable=True),  # hex, of the whole file, once closed
+    Column("hostname", Text, nullable=False),
+    Column("software", Text, nullable=False),  # guichets, warcio and Python versions
+    Column("clock", Text, nullable=False),  # "system" or "simulated": where WARC-Date comes from
+    Column("pruned_at", UTCDateTime, nullable=True),  # removed by retention; digest kept
+)
+
+# One WARC record (a gzip member of its file). Retention may drop the bytes, never the row.
+evidence_records = Table(
+    "evidence_records",
+    metadata,
+    Column("record_id", Text, primary_key=True),  # WARC-Record-ID, <urn:uuid:...>
+    Column("probe_id", Text, ForeignKey("probes.probe_id"), nullable=True),  # null: warcinfo
+    Column("ordinal", Integer, nullable=False),  # order within the probe
+    Column("kind", Text, nullable=False),  # WARC-Type: request, response, metadata, warcinfo
+    Column("uri", Text, nullable=False),
+    Column("status", Integer, nullable=True),  # HTTP status of a response record
+    Column("sha256", Text, nullable=False),  # hex, of the uncompressed record
+    Column("file", Text, ForeignKey("evidence_files.name"), nullable=False),
+    Column("position", BigInteger, nullable=True),  # byte offset of its gzip member; null if pruned
+    Column("size", BigInteger, nullable=True),  # bytes of its gzip member
+    Column("pruned_at", UTCDateTime, nullable=True),
+    Index("ix_evidence_records_probe_id_ordinal", "probe_id", "ordinal"),
+    Index("ix_evidence_records_file_position", "file", "position"),
+)
+
+# The ledger: one entry per probe, chained per service (each entry's digest covers the previous).
+evidence_ledger = Table(
+    "evidence_ledger",
+    metadata,
+    Column("probe_id", Text, ForeignKey("probes.probe_id"), primary_key=True),
+    Column("service", Text, nullable=False),
+    Column("seq", Integer, nullable=False),  # 1, 2, 3... per service
+    Column("records", Integer, nullable=False),
+    Column("records_sha256", Text, nullable=False),  # over the records' digests, in order
+    Column("probe_sha256", Text, nullable=False),  # over the probe's stored row, canonical
+    Column("entry_sha256", Text, nullable=False),  # over the previous entry's and this one's
+    UniqueConstraint("service", "seq"),
+)
+
+# The last entry of each service's chain: without it, removing the newest probes would not show.
+evidence_heads = Table(
+    "evidence_heads",
+    metadata,
+    Column("service", Text, primary_key=True),
+    Column("seq", Integer, nullable=False),
+    Column("entry_sha256", Text, nullable=False),
+)
+
+
+# -- daily rollups (docs/method.md) --------------------------------------------------------------
+# What each service's probes of one Paris day add up to (guichets.stats.tally), kept up to date by
+# Store.save in the probe's own transaction, so that a report over years reads days, not probes.
+# Rebuilt from the probes by Store.rollups when their counts disagree (guichets.stats.rollups).
+daily_rollups = Table(
+    "daily_rollups",
+    metadata,
+    Column("service", Text, primary_key=True),
+    Column("day", Date, primary_key=True),  # the Paris date on which the probes started
+    Column("departement", Text, nullable=True),
+    Column("site", Text, nullable=False),  # the booking site's host name
+    Column("probes", Integer, nullable=False),
+    Column("available", Integer, nullable=False),
+    Column("unavailable", Integer, nullable=False),
+    Column("barrier", Integer, nullable=False),
+    Column("site_error", Integer, nullable=False),
+    Column("unrecognized", Integer, nullable=False),
+    Column("cat_a", Integer, nullable=False),
+    Column("cat_b", Integer, nullable=False),
+    Column("cat_c", Integer, nullable=False),
+    Column("cat_d", Integer, nullable=False),
+    Column("cat_e", Integer, nullable=False),
+    Column("first_slot", UTCDateTime, nullable=True),  # the earliest slot seen that day
+    Column("slots_seen", Integer, nullable=False),
+    # Lead times in whole seconds, comma-separated: first slot minus probe time for probes that
+    # found one, horizon minus probe time for probes that found nothing (censored).
+    Column("leads", Text, nullable=False),
+    Column("censored", Text, nullable=False),
+    Index("ix_daily_rollups_day", "day"),
+    Index("ix_daily_rollups_departement_day", "departement", "day"),
+)
+
+# The same days, counted by outcome and detail: barriers by kind, errors by kind.
+daily_details = Table(
+    "daily_details",
+    metadata,
+    Column("service", Text, primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("outcome", Text, primary_key=True),
+    Column("detail", Text, primary_key=True),
+    Column("probes", Integer, nullable=False),
+    Index("ix_daily_details_day", "day"),
 )

@@ -11,7 +11,7 @@ import html
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import ClassVar, Protocol
+from typing import ClassVar, Protocol, runtime_checkable
 
 from aiohttp import web
 from multidict import MultiDictProxy
@@ -22,6 +22,7 @@ from guichets.simulator.scenario import SiteConfig
 __all__ = [
     "PERSONAL_FIELDS",
     "Exchange",
+    "PlatformExtras",
     "PlatformSimulator",
     "Session",
     "SessionStore",
@@ -30,6 +31,8 @@ __all__ = [
 ]
 
 # Field names that carry a person's identity on the real platforms. No probe may ever send them.
+# The robot's session keeps its own list (fetch.PERSONAL_FIELDS) on purpose: this one checks that
+# one, so it must not be the same object, or a field missing from both would go unseen.
 PERSONAL_FIELDS = (
     "email",
     "emailcheck",
@@ -95,6 +98,7 @@ class SiteContext:
     prefix: str  # URL path before the site's own paths: "/isere" or "" when it has its own host
     services: list[ServiceTruth]
     sessions: SessionStore = field(default_factory=SessionStore)
+    state: dict[str, dict[str, str]] = field(default_factory=dict)  # a platform's own, by name
 
     @property
     def module_base(self) -> str:
@@ -136,4 +140,18 @@ class PlatformSimulator(Protocol):
 
     def urls(self, site: SiteContext, base_url: str) -> dict[str, list[str]]:
         """Entry URLs of each service of a site, for listings and catalogues."""
+        ...
+
+
+@runtime_checkable
+class PlatformExtras(Protocol):
+    """Optional hooks: a platform fronted by its own firewall, or whose paths differ from the
+    legacy module's. Without them the server serves its generic refusal and ``robots.txt``."""
+
+    def blocked_page(self, exchange: Exchange) -> web.StreamResponse:
+        """The page a client gets when the site blocks it (its firewall's, not the server's)."""
+        ...
+
+    def robots_disallow(self, site: SiteContext) -> list[str]:
+        """The paths ``robots = "disallow"`` forbids on this platform's sites."""
         ...

@@ -1,0 +1,84 @@
+"""Lead time: how long after a probe its first bookable date was, with "nothing found" kept in.
+
+A probe that found nothing up to its horizon says the wait is longer than the horizon; dropping it
+would describe only the lucky probes and make a closed counter look fast. So each probe that found
+nothing is *censored* at its horizon, and quantiles come from the Kaplan-Meier estimate of the
+share of probes still without a date after t. With every horizon beyond every date seen (the usual
+case) this is simply: the median lead is the smallest t such that at least half of the valid probes
+found a date within t; when more than half found nothing, the median lies beyond the horizon, and
+is reported so, never as a number.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+__all__ = ["DAY_SECONDS", "LeadQuantile", "kaplan_meier", "lead_quantile"]
+
+DAY_SECONDS: Final = 86_400
+_EPSILON: Final = 1e-12  # products of survival factors are not exact in floating point
+
+
+@dataclass(frozen=True, slots=True)
+class LeadQuantile:
+    """A quantile of the lead time: in days, or beyond ``beyond_days`` (the horizon searched)."""
+
+    days: float | None
+    beyond_days: float | None = None
+
+    @property
+    def censored(self) -> bool:
+        return self.days is None
+
+
+def lead_quantile(leads: Sequence[int], censored: Sequence[int], q: float) -> LeadQuantile | None:
+    """The ``q`` quantile (0 < q < 1) of lead times given in seconds; None without valid probes.
+
+    ``leads``: first slot minus probe time, for probes that found a slot; ``censored``: horizon
+    minus probe time, for probes that found nothing.
+    """
+    if not 0 < q < 1:
+        raise ValueError(f"a quantile needs 0 < q < 1, got {q}")
+    at_risk = len(leads) + len(censored)
+    if at_risk == 0:
+        return None
+    events = sorted(leads)
+    cuts = sorted(censored)
+    if not events or not cuts or cuts[0] >= events[-1]:
+        return _uncensored_before(events, cuts, q)
+    return kaplan_meier(events, cuts, q)
+
+
+def _uncensored_before(events: list[int], cuts: list[int], q: float) -> LeadQuantile:
+    """The usual case, fast: nobody leaves the risk set before the last date seen, so the
+    estimate is the share of probes with a date by t, read off the sorted dates."""
+    needed = max(1, math.ceil((len(events) + len(cuts)) * (q - _EPSILON)))
+    if needed <= len(events):
+        return LeadQuantile(events[needed - 1] / DAY_SECONDS)
+    return LeadQuantile(None, (cuts[-1] if cuts else 0) / DAY_SECONDS)
+
+
+def kaplan_meier(events: list[int], cuts: list[int], q: float) -> LeadQuantile:
+    """The ``q`` quantile of the Kaplan-Meier estimate, from sorted dates and censoring times."""
+    at_risk = len(events) + len(cuts)
+    survival = 1.0
+    target = 1 - q + _EPSILON
+    i = j = 0
+    while i < len(events):
+        t = events[i]
+        # Censored before t leave the risk set first; censored at t are still at risk at t.
+        while j < len(cuts) and cuts[j] < t:
+            at_risk -= 1
+            j += 1
+        deaths = 0
+        while i < len(events) and events[i] == t:
+            deaths += 1
+            i += 1
+        survival *= 1 - deaths / at_risk
+        at_risk -= deaths
+        if survival <= target:
+            return LeadQuantile(t / DAY_SECONDS)
+    return LeadQuantile(None, (cuts[-1] if cuts else 0) / DAY_SECONDS)

@@ -1,0 +1,265 @@
+"""Report rows: the indicators of each service (or site, département, France) and period.
+
+Rows are built from daily rollups, so that a month over hundreds of services reads thousands of
+service-days, not hundreds of thousands of probes. Above the service level, probes are pooled:
+a département's failure rate is its services' E probes over their valid probes; its longest
+blocked spell is the longest of its services'.
+
+:meth:`ReportRow.to_json` is the ``guichets report --format json`` contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from guichets.departements import DEPARTEMENTS
+from guichets.model import PARIS, Category, Outcome
+from guichets.stats.indicators import (
+    barrier_rate,
+    barrier_rates_by_kind,
+    category_share,
+    day_status,
+    downtime_rate,
+    failure_rate,
+    lead_time,
+    longest_blocked_spell,
+    opening_rate,
+    robot_gaps,
+    short_horizon_rate,
+    unrecognized_rate,
+)
+from guichets.stats.leadtime import LeadQuantile
+from guichets.stats.periods import DateRange, Grain, local_day, period_days, period_label
+from guichets.stats.rollups import DayRollup
+from guichets.stats.tally import ProbeFacts, Tally
+from guichets.stats.wilson import Share
+
+__all__ = ["Level", "ReportRow", "build_report", "rollups_of"]
+
+
+class Level(StrEnum):
+    SERVICE = "service"
+    SITE = "site"
+    DEPARTEMENT = "departement"
+    FRANCE = "france"
+
+
+def _round(value: float | None, digits: int = 3) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _share(share: Share) -> tuple[float | None, list[float] | None]:
+    interval = share.interval
+    return share.value, None if interval is None else [interval[0], interval[1]]
+
+
+def _lead(q: LeadQuantile | None) -> tuple[float | None, float | None]:
+    if q is None:
+        return None, None
+    return _round(q.days), _round(q.beyond_days)
+
+
+@dataclass
+class ReportRow:
+    """One service (or site, département, France) over one period."""
+
+    level: Level
+    key: str  # the service id, site host, département code, or "FR"
+    period: str
+    days: DateRange
+    tally: Tally = field(default_factory=Tally)
+    service: str | None = None
+    site: str | None = None
+    departement: str | None = None
+    services: set[str] = field(default_factory=set)
+    probed_days: set[date] = field(default_factory=set)
+    longest_blocked_days: int = 0
+    robot_down_hours: float | None = None
+    label: str | None = None
+
+    # -- indicators ------------------------------------------------------------------------------
+
+    @property
+    def valid(self) -> int:
+        return self.tally.valid
+
+    @property
+    def failure(self) -> Share:
+        return failure_rate(self.tally)
+
+    def lead(self, q: float) -> LeadQuantile | None:
+        return lead_time(self.tally, q)
+
+    @property
+    def first_slot(self) -> datetime | None:
+        first = self.tally.first_slot
+        return None if first is None else first.astimezone(PARIS)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON contract of ``guichets report``; shares with their 95 % Wilson interval."""
+        t = self.tally
+        row: dict[str, Any] = {
+            "level": str(self.level),
+            "service": self.service,
+            "label": self.label,
+            "site": self.site,
+            "departement": self.departement,
+            "departement_name": DEPARTEMENTS.get(self.departement or ""),
+            "period": self.period,
+            "from": self.days.first.isoformat(),
+            "to": self.days.last.isoformat(),
+            "services": len(self.services),
+            "probes": t.probes,
+            "valid": t.valid,
+            **{o.value: t.outcomes[o] for o in Outcome if not o.valid},
+            "available": t.outcomes[Outcome.AVAILABLE],
+            "unavailable": t.outcomes[Outcome.UNAVAILABLE],
+            **{c.value: t.categories[c] for c in Category},
+        }
+        shares = {
+            "failure_rate": failure_rate(t),
+            "opening_rate": opening_rate(t),
+            "short_horizon_rate": short_horizon_rate(t),
+            **{f"{c.value}_rate": category_share(t, c) for c in Category},
+            "site_error_rate": downtime_rate(t),
+            "barrier_rate": barrier_rate(t),
+            "unrecognized_rate": unrecognized_rate(t),
+        }
+        for name, share in shares.items():
+            row[name], row[f"{name}_ci"] = _share(share)
+        row["few_probes"] = failure_rate(t).few
+        row["barrier_by_kind"] = {
+            kind: {"count": s.count, "rate": s.value, "ci": _share(s)[1]}
+            for kind, s in barrier_rates_by_kind(t).items()
+        }
+        row["site_error_by_kind"] = t.kinds(Outcome.SITE_ERROR)
+        row["unrecognized_by_kind"] = t.kinds(Outcome.UNRECOGNIZED)
+        first = self.first_slot
+        row["first_slot"] = None if first is None else first.isoformat()
+        row["median_lead_days"], row["median_lead_beyond_days"] = _lead(self.lead(0.5))
+        row["p90_lead_days"], row["p90_lead_beyond_days"] = _lead(self.lead(0.9))
+        row["slots_seen"] = t.slots_seen
+        row["days"] = self.days.days
+        row["days_probed"] = len(self.probed_days)
+        row["valid_per_day"] = _round(t.valid / self.days.days, 2)
+        row["longest_blocked_days"] = self.longest_blocked_days
+        row["robot_down_hours"] = _round(self.robot_down_hours, 2)
+        return row
+
+
+def rollups_of(facts: Iterable[ProbeFacts]) -> list[DayRollup]:
+    """Daily rollups computed straight from probes: what the database holds, recomputed."""
+    days: dict[tuple[str, date], DayRollup] = {}
+    for probe in facts:
+        key = (probe.service, local_day(probe.started_at))
+        rollup = days.get(key)
+        if rollup is None:
+            rollup = days[key] = DayRollup(key[0], key[1], probe.departement, probe.site, Tally())
+        rollup.tally.add(probe)
+    return sorted(days.values(), key=lambda r: (r.service, r.day))
+
+
+def _down_hours(
+    alive: Sequence[tuple[datetime, datetime]] | None, days: DateRange, until: datetime | None
+) -> float | None:
+    """Hours of the period when no run of the robot was alive; None when nobody can tell."""
+    if not alive or until is None:
+        return None
+    end = min(days.end, until)
+    if end <= days.start:
+        return None
+    gaps = robot_gaps(alive, days.start, end)
+    return sum((b - a).total_seconds() for a, b in gaps) / 3600
+
+
+def _group_key(level: Level, row: ReportRow) -> tuple[str, str | None, str | None, str | None]:
+    """(key, service, site, departement) of the row a service row adds up to at ``level``."""
+    if level is Level.SITE:
+        return row.site or "?", None, row.site, row.departement
+    if level is Level.DEPARTEMENT:
+        return row.departement or "?", None, None, row.departement
+    return "FR", None, None, None
+
+
+def build_report(
+    rollups: Iterable[DayRollup],
+    whole: DateRange,
+    *,
+    level: Level = Level.SERVICE,
+    grain: Grain = Grain.ALL,
+    alive: Sequence[tuple[datetime, datetime]] | None = None,
+    until: datetime | None = None,
+    labels: Mapping[str, str] | None = None,
+) -> list[ReportRow]:
+    """Rows of ``level`` for each period of ``grain`` within ``whole``.
+
+    ``alive``: each run's start and last sign of life, to show the robot's own gaps; ``until``:
+    the last instant anything was recorded (later is the future, not a gap).
+    """
+    per_day: dict[tuple[str, str], dict[date, Tally]] = {}
+    rows: dict[tuple[str, str], ReportRow] = {}
+    for r in rollups:
+        if r.day not in whole:
+            continue
+        period = period_label(r.day, grain, whole)
+        key = (r.service, period)
+        row = rows.get(key)
+        if row is None:
+            row = rows[key] = ReportRow(
+                Level.SERVICE,
+                r.service,
+                period,
+                period_days(period, grain, whole),
+                service=r.service,
+                site=r.site,
+                departement=r.departement,
+                services={r.service},
+                label=(labels or {}).get(r.service),
+            )
+            per_day[key] = {}
+        row.tally += r.tally
+        days = per_day[key]
+        existing = days.get(r.day)
+        if existing is None:
+            days[r.day] = r.tally
+        else:  # two rows of one service-day (not from the database): add them up in a copy
+            merged = Tally()
+            merged += existing
+            merged += r.tally
+            days[r.day] = merged
+        if r.tally.probes:
+            row.probed_days.add(r.day)
+    down: dict[str, float | None] = {}
+    for key, row in rows.items():
+        days = per_day[key]
+        row.longest_blocked_days = longest_blocked_spell(day_status(days.get(d)) for d in row.days)
+        if row.period not in down:
+            down[row.period] = _down_hours(alive, row.days, until)
+        row.robot_down_hours = down[row.period]
+    services = sorted(rows.values(), key=lambda r: (r.days.first, r.key))
+    if level is Level.SERVICE:
+        return services
+    groups: dict[tuple[str, str], ReportRow] = {}
+    for row in services:
+        name, service, site, departement = _group_key(level, row)
+        group = groups.get((name, row.period))
+        if group is None:
+            group = groups[(name, row.period)] = ReportRow(
+                level,
+                name,
+                row.period,
+                row.days,
+                service=service,
+                site=site,
+                departement=departement,
+                robot_down_hours=row.robot_down_hours,
+            )
+        group.tally += row.tally
+        group.services |= row.services
+        group.probed_days |= row.probed_days
+        group.longest_blocked_days = max(group.longest_blocked_days, row.longest_blocked_days)
+    return sorted(groups.values(), key=lambda r: (r.days.first, r.key))

@@ -1,0 +1,280 @@
+"""Daily rollups in the database: one row per service and Paris day, and its details by kind.
+
+``Store.save`` adds each probe to its day in the probe's own transaction (an upsert that adds
+counts and appends lead times, atomic on SQLite and PostgreSQL alike), so the rollups are never
+behind the probes. When they are anyway (a database from before the rollups, rows written by
+other means), :func:`stale` sees it from two counts read in one statement and :func:`rebuild`
+recomputes the days from the raw probes, with the same :class:`~guichets.stats.tally.Tally` code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Final
+
+from sqlalchemy import Connection, RowMapping, and_, case, delete, func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.elements import ColumnElement
+
+from guichets.model import Category, Outcome
+from guichets.stats.periods import DateRange, local_day
+from guichets.stats.tally import ProbeFacts, Tally, site_of
+from guichets.store.schema import daily_details, daily_rollups, probes
+
+__all__ = ["DayRollup", "RollupWriter", "read", "rebuild", "stale"]
+
+OUTCOME_COLUMNS: Final = {o.value: o.value for o in Outcome}
+CATEGORY_COLUMNS: Final = {c.value: f"cat_{c.value.lower()}" for c in Category}
+COUNT_COLUMNS: Final = (
+    "probes",
+    *OUTCOME_COLUMNS.values(),
+    *CATEGORY_COLUMNS.values(),
+    "slots_seen",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DayRollup:
+    """What the probes of one service on one Paris day add up to."""
+
+    service: str
+    day: date
+    departement: str | None
+    site: str
+    tally: Tally
+
+
+def _join(values: Iterable[int]) -> str:
+    return ",".join(str(v) for v in values)
+
+
+def _split(text_value: str) -> list[int]:
+    return list(map(int, text_value.split(","))) if text_value else []
+
+
+def _row(service: str, day: date, departement: str | None, site: str, t: Tally) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "service": service,
+        "day": day,
+        "departement": departement,
+        "site": site,
+        "probes": t.probes,
+        "first_slot": t.first_slot,
+        "slots_seen": t.slots_seen,
+        "leads": _join(t.leads),
+        "censored": _join(t.censored),
+    }
+    for outcome, column in OUTCOME_COLUMNS.items():
+        row[column] = t.outcomes[outcome]
+    for category, column in CATEGORY_COLUMNS.items():
+        row[column] = t.categories[category]
+    return row
+
+
+def _tally(row: RowMapping) -> Tally:
+    t = Tally(
+        probes=row["probes"],
+        first_slot=row["first_slot"],
+        slots_seen=row["slots_seen"],
+        leads=_split(row["leads"]),
+        censored=_split(row["censored"]),
+    )
+    for outcome, column in OUTCOME_COLUMNS.items():
+        t.outcomes[outcome] = row[column]
+    for category, column in CATEGORY_COLUMNS.items():
+        t.categories[category] = row[column]
+    return t
+
+
+def _appended(old: Any, new: Any) -> ColumnElement[Any]:
+    """``old,new`` as text, without a stray comma when either side is empty."""
+    return case((new == "", old), (old == "", new), else_=old + "," + new)
+
+
+class RollupWriter:
+    """The upserts that add one probe to its day; built once per dialect, run per probe."""
+
+    def __init__(self, dialect: str) -> None:
+        insert = (postgresql if dialect == "postgresql" else sqlite).insert
+        day = insert(daily_rollups)
+        old, new = daily_rollups.c, day.excluded
+        updates: dict[str, Any] = {c: old[c] + new[c] for c in COUNT_COLUMNS}
+        updates["first_slot"] = case(
+            (new.first_slot.is_(None), old.first_slot),
+            (old.first_slot.is_(None) | (new.first_slot < old.first_slot), new.first_slot),
+            else_=old.first_slot,
+        )
+        updates["leads"] = _appended(old.leads, new.leads)
+        updates["censored"] = _appended(old.censored, new.censored)
+        self._day = day.on_conflict_do_update(index_elements=["service", "day"], set_=updates)
+        detail = insert(daily_details)
+        self._detail = detail.on_conflict_do_update(
+            index_elements=["service", "day", "outcome", "detail"],
+            set_={"probes": daily_details.c.probes + detail.excluded.probes},
+        )
+
+    def add(self, conn: Connection, probe: ProbeFacts) -> None:
+        """Add one probe to the rollups, in the caller's (the probe's) transaction."""
+        tally = Tally()
+        tally.add(probe)
+        day = local_day(probe.started_at)
+        conn.execute(self._day, _row(probe.service, day, probe.departement, probe.site, tally))
+        conn.execute(
+            self._detail,
+            {
+                "service": probe.service,
+                "day": day,
+                "outcome": probe.outcome,
+                "detail": probe.detail,
+                "probes": 1,
+            },
+        )
+
+
+def _filters(table: Any, service: str | None, departement: str | None) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    if service is not None:
+        where.append(table.c.service == service)
+    if departement is not None:
+        where.append(table.c.departement == departement)
+    return where
+
+
+def _in_days(days: DateRange) -> ColumnElement[bool]:
+    return and_(daily_rollups.c.day >= days.first, daily_rollups.c.day <= days.last)
+
+
+def stale(
+    conn: Connection, days: DateRange, service: str | None = None, departement: str | None = None
+) -> bool:
+    """Whether the rollups of these days count fewer or more probes than are stored.
+
+    Both counts come from one statement, hence one snapshot, even on PostgreSQL.
+    """
+    raw = (
+        select(func.count())
+        .select_from(probes)
+        .where(
+            probes.c.started_at >= days.start,
+            probes.c.started_at < days.end,
+            *_filters(probes, service, departement),
+        )
+        .scalar_subquery()
+    )
+    rolled = (
+        select(func.coalesce(func.sum(daily_rollups.c.probes), 0))
+        .where(_in_days(days), *_filters(daily_rollups, service, departement))
+        .scalar_subquery()
+    )
+    found, counted = conn.execute(select(raw, rolled)).one()
+    return int(found) != int(counted)
+
+
+def rebuild(
+    conn: Connection, days: DateRange, service: str | None = None, departement: str | None = None
+) -> int:
+    """Recompute the rollups of these days from the raw probes; returns the service-days written.
+
+    Runs in the caller's write transaction. On PostgreSQL it first locks the probes against
+    writers, so that no probe is saved (and added to a day) between the read and the write.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("LOCK TABLE probes IN SHARE ROW EXCLUSIVE MODE"))
+    conn.execute(
+        delete(daily_rollups).where(_in_days(days), *_filters(daily_rollups, service, departement))
+    )
+    detail_days = and_(daily_details.c.day >= days.first, daily_details.c.day <= days.last)
+    detail_where: list[ColumnElement[bool]] = [detail_days]
+    if service is not None:
+        detail_where.append(daily_details.c.service == service)
+    if departement is not None:
+        # Details have no département: drop those of the services that have one here.
+        services = select(daily_rollups.c.service).where(daily_rollups.c.departement == departement)
+        in_range = select(probes.c.service).where(probes.c.departement == departement)
+        detail_where.append(daily_details.c.service.in_(services.union(in_range)))
+    conn.execute(delete(daily_details).where(*detail_where))
+    query = select(
+        probes.c.service,
+        probes.c.departement,
+        probes.c.url,
+        probes.c.started_at,
+        probes.c.outcome,
+        probes.c.detail,
+        probes.c.category,
+        probes.c.first_slot,
+        probes.c.slots_count,
+        probes.c.horizon_end,
+    ).where(
+        probes.c.started_at >= days.start,
+        probes.c.started_at < days.end,
+        *_filters(probes, service, departement),
+    )
+    found: dict[tuple[str, date], tuple[str | None, str, Tally]] = {}
+    sites: dict[str, str] = {}
+    for r in conn.execute(query):
+        site = sites.get(r.url)
+        if site is None:
+            site = sites[r.url] = site_of(r.url)
+        facts = ProbeFacts(
+            r.service,
+            r.departement,
+            site,
+            r.started_at,
+            r.outcome,
+            r.detail,
+            r.category,
+            r.first_slot,
+            r.slots_count,
+            r.horizon_end,
+        )
+        key = (r.service, local_day(r.started_at))
+        entry = found.get(key)
+        if entry is None:
+            entry = found[key] = (r.departement, site, Tally())
+        entry[2].add(facts)
+    if found:
+        conn.execute(
+            daily_rollups.insert(),
+            [_row(s, d, dep, site, t) for (s, d), (dep, site, t) in found.items()],
+        )
+        conn.execute(
+            daily_details.insert(),
+            [
+                {"service": s, "day": d, "outcome": o, "detail": k, "probes": n}
+                for (s, d), (_, _, t) in found.items()
+                for (o, k), n in t.details.items()
+            ],
+        )
+    return len(found)
+
+
+def read(
+    conn: Connection, days: DateRange, service: str | None = None, departement: str | None = None
+) -> list[DayRollup]:
+    """The rollups of these days, with their details, ordered by service and day."""
+    where = [_in_days(days), *_filters(daily_rollups, service, departement)]
+    rows = conn.execute(
+        select(daily_rollups).where(*where).order_by(daily_rollups.c.service, daily_rollups.c.day)
+    )
+    out: dict[tuple[str, date], DayRollup] = {}
+    for row in rows:
+        m = row._mapping
+        out[(m["service"], m["day"])] = DayRollup(
+            m["service"], m["day"], m["departement"], m["site"], _tally(m)
+        )
+    details = select(
+        daily_details.c.service,
+        daily_details.c.day,
+        daily_details.c.outcome,
+        daily_details.c.detail,
+        daily_details.c.probes,
+    ).where(daily_details.c.day >= days.first, daily_details.c.day <= days.last)
+    if service is not None:
+        details = details.where(daily_details.c.service == service)
+    for s, d, outcome, detail, n in conn.execute(details):
+        rollup = out.get((s, d))
+        if rollup is not None:  # a détail of a service outside the départment asked
+            rollup.tally.details[(outcome, detail)] += n
+    return list(out.values())

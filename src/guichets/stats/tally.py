@@ -1,0 +1,130 @@
+"""What a set of probes adds up to, in a form that can be added again.
+
+A :class:`Tally` holds counts (outcomes, categories A-E, details), the earliest slot seen, and the
+lead times in whole seconds. Two tallies add up to the tally of the union of their probes, so the
+same code serves a service-day (the daily rollup), a month of a département, and a recomputation
+from raw observations: the figures cannot drift apart between those paths.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import NamedTuple
+from urllib.parse import urlsplit
+
+from guichets.model import Category, Observation, Outcome
+
+__all__ = ["ProbeFacts", "Tally", "facts_of", "site_of"]
+
+
+def site_of(url: str) -> str:
+    """The site a service belongs to: the booking site's host name."""
+    return urlsplit(url).hostname or url
+
+
+class ProbeFacts(NamedTuple):
+    """The few facts of one probe that statistics use."""
+
+    service: str
+    departement: str | None
+    site: str
+    started_at: datetime
+    outcome: str
+    detail: str
+    category: str | None
+    first_slot: datetime | None
+    slots_count: int
+    horizon_end: datetime | None
+
+
+def facts_of(observation: Observation) -> ProbeFacts:
+    category = observation.category
+    return ProbeFacts(
+        observation.service,
+        observation.departement,
+        site_of(observation.url),
+        observation.started_at,
+        str(observation.outcome),
+        str(observation.detail),
+        None if category is None else str(category),
+        observation.first_slot,
+        len(observation.slots),
+        observation.horizon_end,
+    )
+
+
+def _seconds(later: datetime, earlier: datetime) -> int:
+    """Whole seconds between two instants, in UTC (Paris wall-clock differences lie twice a
+    year)."""
+    return int((later.astimezone(UTC) - earlier.astimezone(UTC)).total_seconds())
+
+
+def _outcomes() -> dict[str, int]:
+    return {o.value: 0 for o in Outcome}
+
+
+def _categories() -> dict[str, int]:
+    return {c.value: 0 for c in Category}
+
+
+@dataclass
+class Tally:
+    """Counts and lead times of a set of probes; ``+=`` adds another set."""
+
+    probes: int = 0
+    outcomes: dict[str, int] = field(default_factory=_outcomes)
+    categories: dict[str, int] = field(default_factory=_categories)
+    details: Counter[tuple[str, str]] = field(default_factory=Counter)
+    first_slot: datetime | None = None  # UTC
+    slots_seen: int = 0
+    leads: list[int] = field(default_factory=list)  # seconds, probes that found a slot
+    censored: list[int] = field(default_factory=list)  # seconds to the horizon, found nothing
+
+    def add(self, probe: ProbeFacts) -> None:
+        self.probes += 1
+        self.outcomes[probe.outcome] += 1
+        self.details[(probe.outcome, probe.detail)] += 1
+        if probe.category is not None:
+            self.categories[probe.category] += 1
+        self.slots_seen += probe.slots_count
+        if probe.outcome == Outcome.AVAILABLE and probe.first_slot is not None:
+            first = probe.first_slot.astimezone(UTC)
+            if self.first_slot is None or first < self.first_slot:
+                self.first_slot = first
+            self.leads.append(_seconds(first, probe.started_at))
+        elif probe.outcome == Outcome.UNAVAILABLE:
+            # No horizon known: censored at 0, which tells nothing about the wait (as if dropped).
+            horizon = probe.horizon_end
+            self.censored.append(0 if horizon is None else _seconds(horizon, probe.started_at))
+
+    def __iadd__(self, other: Tally) -> Tally:
+        self.probes += other.probes
+        for outcome, n in other.outcomes.items():
+            self.outcomes[outcome] += n
+        for category, n in other.categories.items():
+            self.categories[category] += n
+        self.details.update(other.details)
+        if other.first_slot is not None and (
+            self.first_slot is None or other.first_slot < self.first_slot
+        ):
+            self.first_slot = other.first_slot
+        self.slots_seen += other.slots_seen
+        self.leads.extend(other.leads)
+        self.censored.extend(other.censored)
+        return self
+
+    @property
+    def valid(self) -> int:
+        return self.outcomes[Outcome.AVAILABLE] + self.outcomes[Outcome.UNAVAILABLE]
+
+    @property
+    def found_a_date(self) -> int:
+        """Valid probes in A to D."""
+        return self.valid - self.categories[Category.E]
+
+    def kinds(self, outcome: str) -> dict[str, int]:
+        """Probes of ``outcome`` by detail, most frequent first."""
+        found = {d: n for (o, d), n in self.details.items() if o == outcome}
+        return dict(sorted(found.items(), key=lambda item: (-item[1], item[0])))

@@ -1,0 +1,107 @@
+"""``guichets run`` killed with SIGKILL at random moments: never a probe without its records nor
+records without their probe once the next run has started, and verify passes at the end.
+
+The robot runs in its own process against the simulator (on the machine's clock, so that the two
+agree on the time); the kill moments are drawn at random in real time, which is the point here.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from guichets.catalogue import catalogue_to_toml
+from guichets.demo import simulated_catalogue
+from guichets.evidence.verify import verify
+from guichets.store import Store
+from tests.simthread import SimulatorThread
+
+GUICHETS = [sys.executable, "-m", "guichets"]
+COPIES = 10  # each counter several times under other ids: runs long enough to be cut
+KILLS = 6
+
+
+@pytest.fixture(scope="module")
+def live() -> Iterator[SimulatorThread]:
+    with SimulatorThread("france-demo", hosts="loopback", system_clock=True) as sim:
+        yield sim
+
+
+def _catalogue(live: SimulatorThread, path: Path) -> int:
+    services = []
+    for service in simulated_catalogue(live.sim, "1d"):
+        for copy in range(COPIES):
+            services.append(service.model_copy(update={"id": f"{service.id}-x{copy}"}))
+    path.write_text(catalogue_to_toml(services), "utf-8")
+    return len(services)
+
+
+def _run(home: Path, catalogue: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [*GUICHETS, "run", "--catalogue", str(catalogue), "--home", str(home), "--once",
+         "--gap", "0", "--concurrency", "4"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=dict(os.environ, COLUMNS="200", NO_COLOR="1"),
+    )  # fmt: skip
+
+
+def _stored_part_is_whole(home: Path) -> None:
+    """Right after a kill: every stored probe has its ledger entry and all its records, intact;
+    the only thing allowed to be wrong is what the kill left after the last stored record."""
+    with Store.open(None, home=home) as store:
+        result = verify(home, store)
+    for problem in result.problems:
+        assert problem.kind == "file", str(problem)
+        assert "after its last stored record" in problem.text or "not in the database" in (
+            problem.text
+        ), str(problem)
+
+
+def test_sigkill_at_random_moments_loses_nothing_stored(
+    live: SimulatorThread, tmp_path: Path
+) -> None:
+    home, catalogue = tmp_path / "data", tmp_path / "catalogue.toml"
+    total = _catalogue(live, catalogue)
+    rng = random.Random()
+    seed = rng.randrange(1 << 30)
+    rng.seed(seed)
+    kills: list[tuple[float, int]] = []  # (seconds after start, probes stored by then)
+    deadline = time.monotonic() + 25
+    while len(kills) < KILLS and time.monotonic() < deadline:
+        process = _run(home, catalogue)
+        moment = rng.uniform(1.2, 3.0)  # the command takes over a second to start
+        try:
+            process.wait(timeout=moment)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=10)
+            with Store.open(None, home=home) as store:
+                kills.append((round(moment, 2), store.count()))
+            _stored_part_is_whole(home)
+        else:
+            assert process.returncode == 0, process.stderr.read() if process.stderr else ""
+            break  # everything was probed before the kill came
+    final = _run(home, catalogue)
+    _, err = final.communicate(timeout=120)
+    assert final.returncode == 0, err.decode()
+    assert len(kills) >= 3, f"seed {seed}: only {kills} kills landed during a run"
+    counts = [n for _, n in kills]
+    assert counts == sorted(counts) and counts[-1] <= total, (seed, kills)
+    with Store.open(None, home=home) as store:
+        result = verify(home, store)
+        per_service = Counter(o.service for o in store.observations())
+        files = store.evidence_files()
+    assert result.intact, (seed, kills, [str(p) for p in result.problems])
+    # Every counter probed once in its period, whatever was cut: no double probe, none lost.
+    assert len(per_service) == total and set(per_service.values()) == {1}, (seed, kills)
+    assert files and all(f.closed_at is not None for f in files)  # recovery closed each one
