@@ -91,7 +91,7 @@ def _sql_instant(at: datetime) -> str:
 def services(count: int, rng: random.Random) -> list[tuple[str, str, str, tuple[float, ...]]]:
     """(id, département, url, kind) of ``count`` services spread over the départements."""
     codes = list(DEPARTEMENTS)[:101]
-    found = []
+    found: list[tuple[str, str, str, tuple[float, ...]]] = []
     weights = [k[0] for k in KINDS]
     for n in range(count):
         dep = codes[n % len(codes)]
@@ -228,7 +228,14 @@ def timed(argv: list[str], repeat: int = 3) -> dict[str, float]:
     }
 
 
-def new_run(store: Store, after: datetime, count: int, rng: random.Random) -> dict[str, float]:
+def _latest(store: Store) -> datetime:
+    """A little before the last stored probe: new probes go after everything stored."""
+    days = store.probe_days()
+    assert days is not None
+    return datetime.combine(days.last, datetime.min.time(), tzinfo=PARIS)
+
+
+def new_run(store: Store, after: datetime, count: int) -> dict[str, float]:
     """Save ``count`` new probes as a run would; time the rollup statements within the saves."""
     spent = {"rollups": 0.0, "statements": 0}
     engine = store._engine  # the bench looks inside: which statements the saves ran
@@ -244,13 +251,14 @@ def new_run(store: Store, after: datetime, count: int, rng: random.Random) -> di
             spent["statements"] += 1
 
     chosen = services(500, random.Random(1))
+    run, saved = uuid.uuid4().hex[:8], 0  # a fresh tag: the stored periods never clash
     began = time.perf_counter()
     days = set()
     for n in range(count):
         sid, dep, url, _ = chosen[n % len(chosen)]
         at = after + timedelta(seconds=n * 7)
         slots = () if n % 3 else ((at + timedelta(days=3 + n % 40)).astimezone(PARIS),)
-        store.save(
+        saved += store.save(
             Observation(
                 uuid.uuid4().hex,
                 sid,
@@ -264,7 +272,7 @@ def new_run(store: Store, after: datetime, count: int, rng: random.Random) -> di
                 horizon_end=(at + timedelta(days=91)).astimezone(PARIS),
                 departement=dep,
             ),
-            period_key=f"new-{n}",
+            period_key=f"{at:%Y-%m-%dT%H:%M:%SZ}/bench-{run}-{n}",
         )
         days.add(at.astimezone(PARIS).date())
     total = time.perf_counter() - began
@@ -278,6 +286,7 @@ def new_run(store: Store, after: datetime, count: int, rng: random.Random) -> di
     store.rebuild_rollups(touched)
     rebuild = time.perf_counter() - began
     return {
+        "saved": saved,
         "saves_seconds": round(total, 3),
         "rollup_statements_seconds": round(spent["rollups"], 3),
         "rollup_statements": spent["statements"],
@@ -354,10 +363,8 @@ def main(argv: list[str]) -> int:
         result["report_month_press"] = timed([*base, "--press", "--month", month], repeat=1)
         result["startup_only"] = timed([sys.executable, "-m", "guichets", "--version"])
         with Store.open(None, home=home) as store:
-            last = max(r.heartbeat_at for r in store.runs())
-            result["run_of_1000"] = new_run(
-                store, last + timedelta(minutes=1), 1000, random.Random(3)
-            )
+            last = max(o.started_at for o in store.observations(since=_latest(store)))
+            result["run_of_1000"] = new_run(store, last + timedelta(minutes=1), 1000)
         result["month"] = month
         result["machine"] = {
             "cpus": os.cpu_count(),

@@ -15,20 +15,22 @@ from pathlib import Path
 
 import pytest
 
-from guichets.demo import run_demo
+from guichets.demo import DEMO_CADENCE, run_demo
 from guichets.model import PARIS, Detail, Extra, Observation, Outcome
 from guichets.simulator import World, load_scenario
 from guichets.simulator.groundtruth import ServiceTruth
 from guichets.store import Store
 from tests.test_simulator_rdvpref import expected_slots
 
-DAYS = 7
+DAYS = 30  # the full demo, as `guichets demo` runs it
+PER_DAY = 4  # its cadence: one probe every 6 hours
 OUTAGE_DETAILS = {"http_502", "http_503", "http_504", Detail.OVERLOADED, Detail.CLOSED}
 
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Observation], int]:
     home = tmp_path_factory.mktemp("demo")
+    assert DEMO_CADENCE == "6h"
     result = asyncio.run(run_demo(home, days=DAYS, evidence=False))  # evidence: own tests
     with Store.open(None, home=home) as store:
         observations = list(store.observations())
@@ -188,7 +190,7 @@ def test_every_probe_of_the_demo_equals_the_truth(
     assert forbidden == 0
     services = {o.service for o in observations}
     assert len(services) >= 39  # one catalogue entry per counter, three platforms
-    assert len(observations) >= len(services) * DAYS * 24 * 0.95
+    assert len(observations) >= len(services) * DAYS * PER_DAY * 0.95
     for obs in observations:
         _check(world, obs)
     outcomes = {o.outcome for o in observations}

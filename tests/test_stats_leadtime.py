@@ -62,3 +62,12 @@ def test_the_fast_path_agrees_with_kaplan_meier() -> None:
         cuts = [91 * D] * rng.randrange(0 if events else 1, 30)
         for q in (0.1, 0.5, 0.9, 0.99):
             assert lead_quantile(events, cuts, q) == kaplan_meier(events, cuts, q), (events, q)
+
+
+def test_the_fast_path_agrees_when_some_dates_lie_beyond_a_horizon() -> None:
+    rng = random.Random(12)
+    for _ in range(500):
+        events = sorted(rng.randrange(1, 120) * D for _ in range(rng.randrange(1, 30)))
+        cuts = sorted(rng.choice((60, 91)) * D for _ in range(rng.randrange(0, 30)))
+        for q in (0.1, 0.5, 0.9):
+            assert lead_quantile(events, cuts, q) == kaplan_meier(events, cuts, q), (events, q)

@@ -23,9 +23,11 @@ from guichets.schedule import Plan
 from guichets.simulator import Simulator, load_scenario
 from guichets.store import Store
 
-__all__ = ["DEMO_SCENARIO", "DemoResult", "run_demo", "simulated_catalogue"]
+__all__ = ["DEMO_CADENCE", "DEMO_SCENARIO", "DemoResult", "run_demo", "simulated_catalogue"]
 
 DEMO_SCENARIO = "france-demo"
+# Four probes a day per service, at random instants: 30 simulated days in about a minute here.
+DEMO_CADENCE = "6h"
 
 
 @dataclass
@@ -70,7 +72,7 @@ async def run_demo(
     *,
     days: int = 30,
     seed: int | None = None,
-    cadence: str = "1h",
+    cadence: str = DEMO_CADENCE,
     gap: float = 1.0,
     db_url: str | None = None,
     on_observation: Callable[[Observation], None] | None = None,

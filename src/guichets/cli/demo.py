@@ -13,7 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from guichets.cli.app import DbOption, app, console
 from guichets.cli.report import print_summary
 from guichets.cli.simulate import serve_scenario
-from guichets.demo import DEMO_SCENARIO, run_demo
+from guichets.demo import DEMO_CADENCE, DEMO_SCENARIO, run_demo
 from guichets.model import Observation
 from guichets.store import Store
 
@@ -30,7 +30,7 @@ def demo(
     cadence: Annotated[
         str,
         typer.Option(help="Probe each service once per period, at a random instant: 30m, 1h, 3h…"),
-    ] = "6h",
+    ] = DEMO_CADENCE,
     db: DbOption = None,
     serve: Annotated[
         bool,

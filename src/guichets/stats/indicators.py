@@ -17,7 +17,7 @@ Definitions (docs/method.md states them for readers):
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import datetime
 from enum import StrEnum
 
 from guichets.model import Category, Outcome
@@ -30,7 +30,6 @@ __all__ = [
     "barrier_rate",
     "barrier_rates_by_kind",
     "category_share",
-    "day_status",
     "downtime_rate",
     "failure_rate",
     "lead_time",
@@ -97,12 +96,6 @@ class DayStatus(StrEnum):
     GAP = "gap"  # no probe at all: nobody looked
 
 
-def day_status(t: Tally | None) -> DayStatus:
-    if t is None or t.probes == 0:
-        return DayStatus.GAP
-    return DayStatus.OPEN if t.found_a_date else DayStatus.BLOCKED
-
-
 def longest_blocked_spell(statuses: Iterable[DayStatus]) -> int:
     """The longest run of consecutive blocked days."""
     best = run = 0
@@ -132,18 +125,3 @@ def robot_gaps(
     if cursor < end:
         gaps.append((cursor, end))
     return gaps
-
-
-def days_of(
-    rollups: Iterable[tuple[date, Tally]],
-) -> dict[date, Tally]:
-    """Tallies by day, adding up several rows of one day."""
-    out: dict[date, Tally] = {}
-    for day, t in rollups:
-        if day in out:
-            out[day] += t
-        else:
-            merged = Tally()
-            merged += t
-            out[day] = merged
-    return out

@@ -47,18 +47,14 @@ def lead_quantile(leads: Sequence[int], censored: Sequence[int], q: float) -> Le
         return None
     events = sorted(leads)
     cuts = sorted(censored)
-    if not events or not cuts or cuts[0] >= events[-1]:
-        return _uncensored_before(events, cuts, q)
-    return kaplan_meier(events, cuts, q)
-
-
-def _uncensored_before(events: list[int], cuts: list[int], q: float) -> LeadQuantile:
-    """The usual case, fast: nobody leaves the risk set before the last date seen, so the
-    estimate is the share of probes with a date by t, read off the sorted dates."""
-    needed = max(1, math.ceil((len(events) + len(cuts)) * (q - _EPSILON)))
-    if needed <= len(events):
+    # The usual case, fast: until the first probe leaves the risk set (the first horizon), the
+    # estimate is the share of probes with a date by t, read off the sorted dates.
+    needed = max(1, math.ceil(at_risk * (q - _EPSILON)))
+    if needed <= len(events) and (not cuts or events[needed - 1] <= cuts[0]):
         return LeadQuantile(events[needed - 1] / DAY_SECONDS)
-    return LeadQuantile(None, (cuts[-1] if cuts else 0) / DAY_SECONDS)
+    if not events or not cuts or cuts[0] >= events[-1]:
+        return LeadQuantile(None, (cuts[-1] if cuts else 0) / DAY_SECONDS)
+    return kaplan_meier(events, cuts, q)
 
 
 def kaplan_meier(events: list[int], cuts: list[int], q: float) -> LeadQuantile:

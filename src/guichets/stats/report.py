@@ -19,10 +19,10 @@ from typing import Any
 from guichets.departements import DEPARTEMENTS
 from guichets.model import PARIS, Category, Outcome
 from guichets.stats.indicators import (
+    DayStatus,
     barrier_rate,
     barrier_rates_by_kind,
     category_share,
-    day_status,
     downtime_rate,
     failure_rate,
     lead_time,
@@ -200,7 +200,9 @@ def build_report(
     ``alive``: each run's start and last sign of life, to show the robot's own gaps; ``until``:
     the last instant anything was recorded (later is the future, not a gap).
     """
-    per_day: dict[tuple[str, str], dict[date, Tally]] = {}
+    # Only what a day was (open, blocked) is kept per day: the tallies add up into the rows and
+    # are let go, so that a year of hundreds of services streams through.
+    opened: dict[tuple[str, str], set[date]] = {}
     rows: dict[tuple[str, str], ReportRow] = {}
     for r in rollups:
         if r.day not in whole:
@@ -220,23 +222,19 @@ def build_report(
                 services={r.service},
                 label=(labels or {}).get(r.service),
             )
-            per_day[key] = {}
+            opened[key] = set()
         row.tally += r.tally
-        days = per_day[key]
-        existing = days.get(r.day)
-        if existing is None:
-            days[r.day] = r.tally
-        else:  # two rows of one service-day (not from the database): add them up in a copy
-            merged = Tally()
-            merged += existing
-            merged += r.tally
-            days[r.day] = merged
         if r.tally.probes:
             row.probed_days.add(r.day)
+        if r.tally.found_a_date:
+            opened[key].add(r.day)
     down: dict[str, float | None] = {}
     for key, row in rows.items():
-        days = per_day[key]
-        row.longest_blocked_days = longest_blocked_spell(day_status(days.get(d)) for d in row.days)
+        row.longest_blocked_days = longest_blocked_spell(
+            DayStatus.OPEN if d in opened[key] else
+            DayStatus.BLOCKED if d in row.probed_days else DayStatus.GAP
+            for d in row.days
+        )  # fmt: skip
         if row.period not in down:
             down[row.period] = _down_hours(alive, row.days, until)
         row.robot_down_hours = down[row.period]

@@ -9,18 +9,26 @@ recomputes the days from the raw probes, with the same :class:`~guichets.stats.t
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from array import array
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final
 
-from sqlalchemy import Connection, RowMapping, and_, case, delete, func, select, text
+from sqlalchemy import Connection, and_, case, delete, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
 from guichets.model import Category, Outcome
 from guichets.stats.periods import DateRange, local_day
-from guichets.stats.tally import ProbeFacts, Tally, site_of
+from guichets.stats.tally import (
+    CATEGORIES,
+    OUTCOMES,
+    ProbeFacts,
+    Tally,
+    seconds_list,
+    site_of,
+)
 from guichets.store.schema import daily_details, daily_rollups, probes
 
 __all__ = ["DayRollup", "RollupWriter", "read", "rebuild", "stale"]
@@ -50,8 +58,8 @@ def _join(values: Iterable[int]) -> str:
     return ",".join(str(v) for v in values)
 
 
-def _split(text_value: str) -> list[int]:
-    return list(map(int, text_value.split(","))) if text_value else []
+def _split(text_value: str) -> array[int]:
+    return array("q", map(int, text_value.split(","))) if text_value else seconds_list()
 
 
 def _row(service: str, day: date, departement: str | None, site: str, t: Tally) -> dict[str, Any]:
@@ -71,21 +79,6 @@ def _row(service: str, day: date, departement: str | None, site: str, t: Tally) 
     for category, column in CATEGORY_COLUMNS.items():
         row[column] = t.categories[category]
     return row
-
-
-def _tally(row: RowMapping) -> Tally:
-    t = Tally(
-        probes=row["probes"],
-        first_slot=row["first_slot"],
-        slots_seen=row["slots_seen"],
-        leads=_split(row["leads"]),
-        censored=_split(row["censored"]),
-    )
-    for outcome, column in OUTCOME_COLUMNS.items():
-        t.outcomes[outcome] = row[column]
-    for category, column in CATEGORY_COLUMNS.items():
-        t.categories[category] = row[column]
-    return t
 
 
 def _appended(old: Any, new: Any) -> ColumnElement[Any]:
@@ -250,31 +243,62 @@ def rebuild(
     return len(found)
 
 
+_READ: Final = (
+    "service", "day", "departement", "site", "probes", *OUTCOME_COLUMNS.values(),
+    *CATEGORY_COLUMNS.values(), "first_slot", "slots_seen", "leads", "censored",
+)  # fmt: skip
+_N_OUT, _N_CAT = len(OUTCOMES), len(CATEGORIES)
+
+
+def _ordered(conn: Connection, column: Any) -> Any:
+    """``column`` for ORDER BY in code-point order, as Python compares strings (PostgreSQL would
+    otherwise sort by its locale, which ignores hyphens)."""
+    return column.collate("C") if conn.dialect.name == "postgresql" else column
+
+
 def read(
     conn: Connection, days: DateRange, service: str | None = None, departement: str | None = None
-) -> list[DayRollup]:
-    """The rollups of these days, with their details, ordered by service and day."""
-    where = [_in_days(days), *_filters(daily_rollups, service, departement)]
+) -> Iterator[DayRollup]:
+    """The rollups of these days with their details, by service and day, one at a time.
+
+    Rows and details are read side by side in the same order (a merge join), so that a year of
+    hundreds of services never sits in memory at once.
+    """
+    table, more = daily_rollups, daily_details
     rows = conn.execute(
-        select(daily_rollups).where(*where).order_by(daily_rollups.c.service, daily_rollups.c.day)
+        select(*(table.c[name] for name in _READ))
+        .where(_in_days(days), *_filters(table, service, departement))
+        .order_by(_ordered(conn, table.c.service), table.c.day)
+        .execution_options(stream_results=True, yield_per=2000)
     )
-    out: dict[tuple[str, date], DayRollup] = {}
-    for row in rows:
-        m = row._mapping
-        out[(m["service"], m["day"])] = DayRollup(
-            m["service"], m["day"], m["departement"], m["site"], _tally(m)
-        )
-    details = select(
-        daily_details.c.service,
-        daily_details.c.day,
-        daily_details.c.outcome,
-        daily_details.c.detail,
-        daily_details.c.probes,
-    ).where(daily_details.c.day >= days.first, daily_details.c.day <= days.last)
+    details = select(more.c.service, more.c.day, more.c.outcome, more.c.detail, more.c.probes)
+    details = details.where(more.c.day >= days.first, more.c.day <= days.last)
     if service is not None:
-        details = details.where(daily_details.c.service == service)
-    for s, d, outcome, detail, n in conn.execute(details):
-        rollup = out.get((s, d))
-        if rollup is not None:  # a détail of a service outside the départment asked
-            rollup.tally.details[(outcome, detail)] += n
-    return list(out.values())
+        details = details.where(more.c.service == service)
+    found = iter(
+        conn.execute(
+            details.order_by(_ordered(conn, more.c.service), more.c.day).execution_options(
+                stream_results=True, yield_per=2000
+            )
+        )
+    )
+    pending = next(found, None)
+    for row in rows:
+        name, day = row[0], row[1]
+        counts = row[4 : 5 + _N_OUT + _N_CAT]
+        t = Tally(
+            probes=counts[0],
+            outcomes=dict(zip(OUTCOMES, counts[1 : 1 + _N_OUT], strict=True)),
+            categories=dict(zip(CATEGORIES, counts[1 + _N_OUT :], strict=True)),
+            first_slot=row[-4],
+            slots_seen=row[-3],
+            leads=_split(row[-2]),
+            censored=_split(row[-1]),
+        )
+        # Details of services outside a département asked for sort before and are passed by.
+        while pending is not None and (pending[0], pending[1]) < (name, day):
+            pending = next(found, None)
+        while pending is not None and (pending[0], pending[1]) == (name, day):
+            t.details[(pending[2], pending[3])] += pending[4]
+            pending = next(found, None)
+        yield DayRollup(name, day, row[2], row[3], t)

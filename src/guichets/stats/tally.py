@@ -8,15 +8,16 @@ from raw observations: the figures cannot drift apart between those paths.
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import Final, NamedTuple
 from urllib.parse import urlsplit
 
 from guichets.model import Category, Observation, Outcome
 
-__all__ = ["ProbeFacts", "Tally", "facts_of", "site_of"]
+__all__ = ["CATEGORIES", "OUTCOMES", "ProbeFacts", "Tally", "facts_of", "seconds_list", "site_of"]
 
 
 def site_of(url: str) -> str:
@@ -61,12 +62,21 @@ def _seconds(later: datetime, earlier: datetime) -> int:
     return int((later.astimezone(UTC) - earlier.astimezone(UTC)).total_seconds())
 
 
+OUTCOMES: Final = tuple(o.value for o in Outcome)
+CATEGORIES: Final = tuple(c.value for c in Category)
+
+
 def _outcomes() -> dict[str, int]:
-    return {o.value: 0 for o in Outcome}
+    return dict.fromkeys(OUTCOMES, 0)
 
 
 def _categories() -> dict[str, int]:
-    return {c.value: 0 for c in Category}
+    return dict.fromkeys(CATEGORIES, 0)
+
+
+def seconds_list() -> array[int]:
+    """Lead times, compact: a year of probes of hundreds of services holds millions of them."""
+    return array("q")
 
 
 @dataclass
@@ -79,8 +89,8 @@ class Tally:
     details: Counter[tuple[str, str]] = field(default_factory=Counter)
     first_slot: datetime | None = None  # UTC
     slots_seen: int = 0
-    leads: list[int] = field(default_factory=list)  # seconds, probes that found a slot
-    censored: list[int] = field(default_factory=list)  # seconds to the horizon, found nothing
+    leads: array[int] = field(default_factory=seconds_list)  # seconds, probes that found a slot
+    censored: array[int] = field(default_factory=seconds_list)  # to the horizon, found nothing
 
     def add(self, probe: ProbeFacts) -> None:
         self.probes += 1

@@ -696,13 +696,14 @@ class Store:
 
     def rollups(
         self, days: DateRange, *, service: str | None = None, departement: str | None = None
-    ) -> list[daily.DayRollup]:
-        """What each service's probes add up to, day by day (Paris dates), as stored.
+    ) -> Iterator[daily.DayRollup]:
+        """What each service's probes add up to, day by day (Paris dates), as stored, by service
+        and day; read lazily in one transaction (a year of hundreds of services is not held).
 
         ``save`` keeps them up to date; call :meth:`refresh_rollups` first to make sure.
         """
         with self._guard("read rollups"), self._connect() as conn:
-            return daily.read(conn, days, service, departement)
+            yield from daily.read(conn, days, service, departement)
 
     def refresh_rollups(
         self, days: DateRange, *, service: str | None = None, departement: str | None = None
