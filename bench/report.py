@@ -44,6 +44,7 @@ from guichets.departements import DEPARTEMENTS
 from guichets.model import PARIS, Category, Observation, Outcome, categorise
 from guichets.stats.periods import DateRange
 from guichets.store import Store
+from guichets.store.schema import probes
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
 HOUR = 3600
@@ -54,33 +55,8 @@ KINDS = (  # (share of services, failure rate, site errors, barriers)
     (0.25, 0.8, 0.03, 0.01),  # shortage
     (0.05, 0.6, 0.02, 0.3),  # blocks robots a third of the time
 )
-COLUMNS = (
-    "probe_id",
-    "run_id",
-    "service",
-    "departement",
-    "platform",
-    "url",
-    "counter",
-    "period_key",
-    "scheduled_for",
-    "started_at",
-    "finished_at",
-    "outcome",
-    "detail",
-    "category",
-    "first_slot",
-    "slots_count",
-    "slots",
-    "horizon_end",
-    "requests",
-    "http_status",
-    "message",
-    "trail",
-    "extra",
-    "cpu_seconds",
-    "robots_override",
-)
+# The probes table as the store defines it: the rows below are built in this order.
+COLUMNS = tuple(probes.c.keys())
 
 
 def _sql_instant(at: datetime) -> str:
