@@ -13,6 +13,7 @@ from guichets.cli.app import app
 from guichets.cli import demo, report, robot, simulate  # noqa: F401  isort: skip
 from guichets.cli import export  # noqa: F401  isort: skip
 from guichets.cli import evidence  # noqa: F401  isort: skip
+from guichets.cli import site  # noqa: F401  isort: skip
 
 __all__ = ["app", "main"]
 

@@ -12,10 +12,12 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from guichets.cli.app import DbOption, app, console
 from guichets.cli.report import print_summary
-from guichets.cli.simulate import serve_scenario
+from guichets.cli.site import DEFAULT_CONTACT, build_into, serve_site
 from guichets.demo import DEMO_CADENCE, DEMO_SCENARIO, run_demo
 from guichets.model import Observation
 from guichets.store import Store
+
+DEMO_SCREENSHOTS = 1  # latest probes per service shown with their screenshot on the demo's site
 
 
 @app.command()
@@ -32,11 +34,17 @@ def demo(
         typer.Option(help="Probe each service once per period, at a random instant: 30m, 1h, 3h…"),
     ] = DEMO_CADENCE,
     db: DbOption = None,
+    site: Annotated[
+        bool,
+        typer.Option(
+            "--site/--no-site", help="Build the public website of the demo into OUT/site."
+        ),
+    ] = True,
     serve: Annotated[
         bool,
-        typer.Option("--serve/--no-serve", help="Serve the simulator afterwards, to look around."),
+        typer.Option("--serve/--no-serve", help="Serve the demo's website afterwards on loopback."),
     ] = True,
-    port: Annotated[int, typer.Option(help="Port for serving afterwards.")] = 8765,
+    port: Annotated[int, typer.Option(help="Port for serving the website afterwards.")] = 8765,
     evidence: Annotated[
         bool,
         typer.Option(
@@ -50,7 +58,8 @@ def demo(
     Starts the simulated prefectures in process (each site on its own loopback address), writes
     their catalogue to OUT/catalogue.toml, probes every service once per CADENCE period over DAYS
     simulated days (politely: one request per second per host, in simulated time), stores every
-    observation and its evidence under OUT, and prints a table per service. The default cadence,
+    observation and its evidence under OUT, prints a table per service, builds the public website
+    into OUT/site and serves it on http://127.0.0.1:PORT/ until Ctrl-C. The default cadence,
     6h (four probes a day per service at random instants), keeps the demo near a minute; --cadence
     1h probes hourly like the original robot (several minutes).
     Afterwards:
@@ -79,5 +88,10 @@ def demo(
         f"in {elapsed:.0f} s; forbidden requests seen by the simulator: {result.forbidden}. "
         f"Data in {out}/ — GUICHETS_HOME={out} guichets report"
     )
+    if not site:
+        return
+    shots = DEMO_SCREENSHOTS if evidence else 0
+    built = build_into(out, db, None, None, DEFAULT_CONTACT, screenshots=shots)
+    console.print(f"Website: {built.pages} pages in {built.out}/ in {built.seconds:.1f} s")
     if serve:
-        serve_scenario(DEMO_SCENARIO, port=port, seed=seed)
+        serve_site(built.out, port=port)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import Annotated, Any, TextIO
 
 import typer
 
@@ -22,8 +22,7 @@ from guichets.cli.report import (
     open_store,
     select,
 )
-from guichets.model import Observation
-from guichets.stats.export import write_csv, write_jsonl
+from guichets.stats.export import export_rows, write_csv, write_jsonl
 
 export_app = typer.Typer(help="Export the stored data as open data.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
@@ -34,7 +33,7 @@ class ExportFormat(StrEnum):
     CSV = "csv"
 
 
-def _write(fmt: ExportFormat, rows: Iterable[Observation], out: TextIO) -> int:
+def _write(fmt: ExportFormat, rows: Iterable[Sequence[Any]], out: TextIO) -> int:
     writer = write_csv if fmt is ExportFormat.CSV else write_jsonl
     return writer(rows, out)
 
@@ -70,7 +69,8 @@ def observations(
         check_service(store, chosen.service)
         days = chosen.days(store)
         rows = (
-            store.observations(
+            export_rows(
+                store,
                 service=chosen.service,
                 departement=chosen.departement,
                 since=days.start,

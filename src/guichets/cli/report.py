@@ -32,7 +32,7 @@ from guichets.stats.tally import facts_of
 from guichets.store import Store, StoreError
 from guichets.tomlconfig import ConfigError
 
-__all__ = ["Selection", "open_store", "print_summary", "select"]
+__all__ = ["Selection", "catalogue_of", "open_store", "print_summary", "select"]
 
 
 class Format(StrEnum):
@@ -165,7 +165,7 @@ def check_service(store: Store, service: str | None) -> None:
     raise fail(f"--service {service!r}: no probe of that service is stored{hint}")
 
 
-def _catalogue(path: Path | None, folder: Path) -> Catalogue | None:
+def catalogue_of(path: Path | None, folder: Path) -> Catalogue | None:
     """The catalogue that names the services: the one given, or the data directory's own."""
     chosen = path if path is not None else folder / "catalogue.toml"
     if path is None and not chosen.exists():
@@ -280,7 +280,7 @@ def report(
         raise fail("--press already describes batch releases; drop --releases")
     with open_store(home, db) as (store, folder):
         check_service(store, chosen.service)
-        names = _names(_catalogue(catalogue, folder))
+        names = _names(catalogue_of(catalogue, folder))
         days = chosen.days(store)
         if press and chosen.month is not None:
             print(_press(store, chosen, chosen.month, names), end="")

@@ -287,7 +287,13 @@ class Renderer:
         self._page: Any = None
 
     async def __aenter__(self) -> Self:
-        from playwright.async_api import async_playwright
+        try:
+            from playwright.async_api import async_playwright
+        except ImportError as exc:
+            raise ScreenshotError(
+                "screenshots need Playwright: pip install 'guichets[screenshots]' "
+                "(make install has it)"
+            ) from exc
 
         self._playwright = await async_playwright().start()
         try:

@@ -26,6 +26,7 @@ __all__ = [
     "Change",
     "ChangeKind",
     "ServiceName",
+    "change_text",
     "changes",
     "interval_text",
     "pct",
@@ -269,7 +270,8 @@ def changes(now: Sequence[ReportRow], before: Sequence[ReportRow]) -> list[Chang
     return sorted(found, key=lambda c: (order.index(c.kind), c.service))
 
 
-def _change_text(change: Change, previous: str, names: Mapping[str, ServiceName]) -> str:
+def change_text(change: Change, previous: str, names: Mapping[str, ServiceName]) -> str:
+    """One change as a sentence in French (Markdown); ``previous`` names the earlier month."""
     row = change.now or change.before
     assert row is not None
     who = f"**{_where(row)} — {_name(row, names)}**"
@@ -402,7 +404,7 @@ def press_summary(
     else:
         found = changes(now, before)
         if found:
-            lines += [f"- {_change_text(c, previous, names)}" for c in found]
+            lines += [f"- {change_text(c, previous, names)}" for c in found]
         else:
             lines.append(f"Pas de changement marqué par rapport à {previous}.")
     lines.append("")

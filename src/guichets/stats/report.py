@@ -38,7 +38,7 @@ from guichets.stats.rollups import DayRollup
 from guichets.stats.tally import ProbeFacts, Tally
 from guichets.stats.wilson import Share
 
-__all__ = ["Level", "ReportRow", "build_report", "rollups_of"]
+__all__ = ["Level", "ReportRow", "build_report", "group_rows", "rollups_of"]
 
 
 class Level(StrEnum):
@@ -239,8 +239,12 @@ def build_report(
             down[row.period] = _down_hours(alive, row.days, until)
         row.robot_down_hours = down[row.period]
     services = sorted(rows.values(), key=lambda r: (r.days.first, r.key))
-    if level is Level.SERVICE:
-        return services
+    return services if level is Level.SERVICE else group_rows(services, level)
+
+
+def group_rows(services: Iterable[ReportRow], level: Level) -> list[ReportRow]:
+    """Service rows added up to ``level`` (site, département, France), period by period: the
+    site builder computes the service rows once and groups them at every level."""
     groups: dict[tuple[str, str], ReportRow] = {}
     for row in services:
         name, service, site, departement = _group_key(level, row)

@@ -1,0 +1,490 @@
+"""The public website over three years of probes: ``read_figures`` + ``build_site`` timed.
+
+Makes (once, then reuses) a data directory like a robot's after three years: 500 services over
+the 101 départements (overseas included), one probe per service per cadence (hourly by default,
+at a random minute), the mix of closed, fine, half-open, short and robot-blocking services of
+``bench/report.py`` (whose row maker it imports), the robot's own outages as gaps between five
+runs (one of which died without ending), daily rollups built with ``Store.rebuild_rollups``, and a
+``catalogue.toml`` naming every service. Then, in one process, side by side:
+
+- **first build**: ``read_figures`` then ``build_site`` into an empty folder, each timed, with
+  the pages and files written, the folder's files and bytes, and the peak resident memory;
+- **after one new run**: one probe per service at the next period, saved with ``Store.save``
+  inside ``start_run``/``end_run`` as the robot does, then the same two calls into the same
+  folder: time, files rewritten (``BuildResult.written``) and which;
+- **no-op rebuild**: nothing new, the same ``generated_at``; then once more with a new
+  ``generated_at`` (the instant printed on every page), as two builds minutes apart would be;
+- **profiles** (cProfile) of a first build and of a rebuild after a new run, into a second
+  folder: the top functions by cumulative and by own time; the ``.prof`` files stay in the
+  data directory (``python -m pstats``).
+
+The new runs are deleted from the store when the script starts and when it ends, so that the
+cached directory stays as generated. Figures only; nothing is asserted (exit 1 on errors only).
+
+    .venv/bin/python bench/site.py                    # 500 services, 1095 days, hourly
+    .venv/bin/python bench/site.py --cadence-hours 6 --days 365 --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import random
+import re
+import resource
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from guichets import __version__
+from guichets.catalogue import Service, catalogue_to_toml, load_catalogue
+from guichets.departements import DEPARTEMENTS
+from guichets.model import PARIS, Observation, Outcome
+from guichets.stats.periods import DateRange
+from guichets.store import Store
+from report import COLUMNS, _sql_instant, probe_row, services  # bench/report.py, a sibling
+
+START = datetime(2023, 11, 15, tzinfo=UTC)  # 1095 days end on 2026-11-14: mid-month
+SEED = 11
+CONTACT = "https://example.org/guichets-robot"
+NEW_RUN = "bench site: one new run"  # the command of the runs this script adds, then deletes
+# The robot's own outages (no probe, no run alive): (day from the start, hours).
+OUTAGES = ((100, 26), (380, 72), (650, 8), (900, 50))
+DIED = 2  # the run (0-based) that died: no ended_at, its last heartbeat at its last probe
+KEY = COLUMNS.index("period_key")
+PROCEDURES = ("titre-de-sejour", "naturalisation", "renouvellement", "etudiants", "permis")
+
+
+def data_home(args: argparse.Namespace) -> Path:
+    name = f"guichets-bench-site-s{args.services}-d{args.days}-c{args.cadence_hours}h"
+    return Path(args.cache) / name
+
+
+# -- the synthetic data directory ---------------------------------------------------------------
+
+
+def _segments(days: int, step: int) -> list[tuple[datetime, datetime]]:
+    """[start, end) of each run: the whole span cut by the outages, slots of ``step`` hours."""
+    end = START + timedelta(days=days)
+    cuts = [(START + timedelta(days=d), START + timedelta(days=d, hours=h)) for d, h in OUTAGES]
+    cuts = [(a, b) for a, b in cuts if b < end]
+    segments, at = [], START
+    for a, b in cuts:
+        segments.append((at, a))
+        at = b
+    segments.append((at, end))
+
+    def slot(t: datetime) -> datetime:  # the first slot at or after t
+        n = -(-int((t - START).total_seconds()) // (step * 3600))
+        return START + timedelta(hours=n * step)
+
+    return [(slot(a), slot(b)) for a, b in segments]
+
+
+def catalogue_services(chosen: list[tuple[str, str, str, Any]], cadence: str) -> list[Service]:
+    found = []
+    for n, (sid, dep, url, _) in enumerate(chosen):
+        name = DEPARTEMENTS[dep]
+        procedure = PROCEDURES[n % len(PROCEDURES)]
+        found.append(
+            Service(
+                id=sid,
+                departement=dep,
+                site=f"Préfecture — {name}",
+                procedure=procedure,
+                platform="ezbooking",
+                url=url,
+                cadence=cadence,
+                label=f"{name} ({dep}) — {procedure.replace('-', ' ')} n° {n}",
+            )
+        )
+    return found
+
+
+def generate(home: Path, count: int, days: int, step: int) -> dict[str, Any]:
+    """Fill ``home`` with the store, its rollups and its catalogue; returns what it took."""
+    if home.exists():
+        shutil.rmtree(home)
+    home.mkdir(parents=True)
+    with Store.open(None, home=home):
+        pass  # the schema and indexes, by the product's own migrations
+    rng = random.Random(SEED)
+    chosen = services(count, rng)
+    cadence = f"{step}h"
+    (home / "catalogue.toml").write_text(catalogue_to_toml(catalogue_services(chosen, cadence)))
+    load_catalogue(home / "catalogue.toml")  # it loads back: every service is valid
+    db = sqlite3.connect(home / "guichets.sqlite", isolation_level=None)
+    db.execute("PRAGMA synchronous=OFF")
+    db.execute("PRAGMA cache_size=-2000000")  # 2 GB while filling
+    insert = f"INSERT INTO probes ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+    began = time.perf_counter()
+    written, shown, batch = 0, 0, []
+    segments = _segments(days, step)
+    for number, (first, end) in enumerate(segments):
+        run = uuid.UUID(int=rng.getrandbits(128), version=4).hex
+        last = end - timedelta(hours=step) + timedelta(minutes=59)
+        db.execute(
+            "INSERT INTO runs VALUES (?, ?, ?, ?, 'bench', ?, 'guichets run (bench site)', NULL)",
+            (
+                run,
+                _sql_instant(first),
+                _sql_instant(last),
+                None if number == DIED else _sql_instant(last + timedelta(minutes=1)),
+                __version__,
+            ),
+        )
+        slot = first
+        while slot < end:
+            key = f"{slot:%Y-%m-%dT%H:%MZ}/PT{step * 3600}S"
+            for service in chosen:
+                row = probe_row(rng, service, slot, run)  # jitters within the slot's first hour
+                batch.append(row if step == 1 else (*row[:KEY], key, *row[KEY + 1 :]))
+            slot += timedelta(hours=step)
+            if len(batch) >= 50_000 or slot >= end:
+                db.execute("BEGIN")
+                db.executemany(insert, batch)
+                db.execute("COMMIT")
+                written += len(batch)
+                batch = []
+                if written >= shown + 1_000_000:
+                    shown = written
+                    rate = written / (time.perf_counter() - began)
+                    print(f"  ... {written:,} probes, {rate:,.0f}/s", file=sys.stderr)
+    db.close()
+    fill = time.perf_counter() - began
+    began = time.perf_counter()
+    with Store.open(None, home=home) as store:
+        span = store.probe_days()
+        assert span is not None
+        service_days = store.rebuild_rollups(span)
+    rollups = time.perf_counter() - began
+    info = {
+        "probes": written,
+        "runs": len(segments),
+        "first_day": str(span.first),
+        "last_day": str(span.last),
+        "fill_seconds": round(fill, 1),
+        "probes_per_second": round(written / fill),
+        "rollup_service_days": service_days,
+        "rollups_seconds": round(rollups, 1),
+        "database_gb": round(_bytes(home, "guichets.sqlite*") / 1e9, 2),
+        "generated": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+    }
+    (home / "complete.json").write_text(json.dumps(info, indent=1))
+    return info
+
+
+def _bytes(folder: Path, pattern: str = "**/*") -> int:
+    return sum(p.stat().st_size for p in folder.glob(pattern) if p.is_file())
+
+
+# -- one new run, and taking it back ------------------------------------------------------------
+
+
+def _observation(row: tuple[Any, ...]) -> Observation:
+    """An ``Observation`` from a row of ``probe_row``: the same mix of outcomes."""
+    d = dict(zip(COLUMNS, row, strict=True))
+
+    def instant(text: str) -> datetime:
+        return datetime.strptime(text, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC)
+
+    slots = tuple(datetime.fromisoformat(s) for s in json.loads(d["slots"]))
+    return Observation(
+        probe_id=uuid.uuid4().hex,
+        service=d["service"],
+        platform=d["platform"],
+        url=d["url"],
+        started_at=instant(d["started_at"]),
+        finished_at=instant(d["finished_at"]),
+        outcome=Outcome(d["outcome"]),
+        detail=d["detail"],
+        slots=slots,
+        horizon_end=instant(d["horizon_end"]).astimezone(PARIS),
+        requests=d["requests"],
+        http_status=d["http_status"],
+        departement=d["departement"],
+    )
+
+
+def new_run(store: Store, count: int, slot: datetime, step: int, seed: int) -> dict[str, Any]:
+    """One probe per service in the slot ``slot``, saved one by one as the robot saves them."""
+    rng = random.Random(seed)
+    chosen = services(count, random.Random(SEED))
+    began = time.perf_counter()
+    run = store.start_run(command=NEW_RUN, version=__version__, catalogue_digest=None, at=slot)
+    last = slot
+    for service in chosen:
+        obs = _observation(probe_row(rng, service, slot, run))  # within the slot's first hour
+        key = f"{slot:%Y-%m-%dT%H:%MZ}/PT{step * 3600}S"
+        store.save(obs, run_id=run, period_key=key, scheduled_for=slot)
+        last = max(last, obs.finished_at)
+    store.end_run(run, last)
+    return {
+        "probes": len(chosen),
+        "slot": f"{slot:%Y-%m-%d %H:%M} UTC",
+        "ended": last,
+        "save_seconds": round(time.perf_counter() - began, 2),
+    }
+
+
+def take_back(home: Path) -> int:
+    """Delete the runs this script added (and their probes); rebuild the days they touched."""
+    db = sqlite3.connect(home / "guichets.sqlite", isolation_level=None)
+    try:
+        ids = [r for (r,) in db.execute("SELECT id FROM runs WHERE command = ?", (NEW_RUN,))]
+        if not ids:
+            return 0
+        marks = ", ".join("?" * len(ids))
+        first, last = db.execute(
+            f"SELECT min(started_at), max(started_at) FROM probes WHERE run_id IN ({marks})", ids
+        ).fetchone()
+        db.execute("BEGIN IMMEDIATE")
+        gone = db.execute(f"DELETE FROM probes WHERE run_id IN ({marks})", ids).rowcount
+        db.execute(f"DELETE FROM runs WHERE id IN ({marks})", ids)
+        db.execute("COMMIT")
+    finally:
+        db.close()
+    if first is not None:
+        with Store.open(None, home=home) as store:
+            a = datetime.fromisoformat(first).replace(tzinfo=UTC).astimezone(PARIS).date()
+            b = datetime.fromisoformat(last).replace(tzinfo=UTC).astimezone(PARIS).date()
+            store.rebuild_rollups(DateRange(a - timedelta(days=1), b + timedelta(days=1)))
+    return gone
+
+
+# -- measuring ----------------------------------------------------------------------------------
+
+
+def _loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def _peak_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
+
+
+def _files(out: Path) -> dict[str, tuple[int, int]]:
+    """Every file of the site: relative path → (mtime_ns, size)."""
+    found = {}
+    for folder, _, names in os.walk(out):
+        for name in names:
+            st = os.stat(os.path.join(folder, name))
+            found[os.path.relpath(os.path.join(folder, name), out)] = (st.st_mtime_ns, st.st_size)
+    return found
+
+
+def _kind(path: str) -> str:
+    parts = Path(path).parts
+    if parts[0] == "en":
+        parts = parts[1:]
+    if parts[0] in ("services", "departements", "donnees", "static", "captures"):
+        return parts[0]
+    return "other pages"
+
+
+def _changed(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]) -> dict:
+    """Files (re)written, by mtime or size, counted by kind; named when they are few."""
+    paths = sorted(path for path, stamp in after.items() if before.get(path) != stamp)
+    kinds: dict[str, Any] = {}
+    for path in paths:
+        kinds[_kind(path)] = kinds.get(_kind(path), 0) + 1
+    if 0 < len(paths) <= 8:
+        kinds["paths"] = paths
+    return kinds
+
+
+def build(
+    store: Store,
+    home: Path,
+    out: Path,
+    generated_at: datetime,
+    profile: cProfile.Profile | None = None,
+) -> dict[str, Any]:
+    """``read_figures`` then ``build_site``, as ``guichets site build`` calls them, timed apart."""
+    from guichets.site.build import build_site  # imported here: the module may still be coming
+    from guichets.site.figures import read_figures
+
+    before = _files(out) if out.exists() else {}
+    load = _loadavg()
+    if profile is not None:
+        profile.enable()
+    began = time.perf_counter()
+    catalogue = load_catalogue(home / "catalogue.toml")  # as the command does
+    loaded = time.perf_counter()
+    figures = read_figures(store, catalogue, generated_at=generated_at)
+    middle = time.perf_counter()
+    result = build_site(store, figures, out, home=home, contact=CONTACT)
+    ended = time.perf_counter()
+    if profile is not None:
+        profile.disable()
+    after = _files(out)
+    return {
+        "catalogue_s": round(loaded - began, 2),
+        "read_figures_s": round(middle - loaded, 2),
+        "build_site_s": round(ended - middle, 2),
+        "total_s": round(ended - began, 2),
+        "pages": result.pages,
+        "written": result.written,
+        "removed": result.removed,
+        "changed": sum(before.get(path) != stamp for path, stamp in after.items()),
+        "changed_by_kind": _changed(before, after),
+        "files": len(after),
+        "bytes": sum(size for _, size in after.values()),
+        "open_data_bytes": sum(
+            size for path, (_, size) in after.items() if _kind(path) == "donnees"
+        ),
+        "peak_rss_mb_so_far": _peak_mb(),
+        "loadavg_before": load,
+        "loadavg_after": _loadavg(),
+    }
+
+
+def _top(profile: cProfile.Profile, key: str, n: int = 10) -> list[str]:
+    text = io.StringIO()
+    stats = pstats.Stats(profile, stream=text)
+    stats.sort_stats(key).print_stats(n)
+    lines = text.getvalue().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.lstrip().startswith("ncalls"))
+    src = str(Path(__file__).resolve().parent.parent / "src") + "/"
+    shown = [line.rstrip().replace(src, "") for line in lines[start : start + n + 1]]
+    return [re.sub(r"/\S*/site-packages/", "", line) for line in shown if line.strip()]
+
+
+def measure(home: Path, args: argparse.Namespace, end: datetime) -> dict[str, Any]:
+    step = args.cadence_hours
+    out = home / "site"
+    shutil.rmtree(out, ignore_errors=True)
+    steps: dict[str, Any] = {}
+    with Store.open(None, home=home) as store:
+        steps["first_build"] = build(store, home, out, end)
+        run = new_run(store, args.services, end, step, seed=1)
+        at = run["ended"] + timedelta(minutes=1)
+        run["ended"] = f"{run['ended']:%Y-%m-%d %H:%M:%S} UTC"
+        steps["new_run"] = run
+        steps["rebuild_after_run"] = build(store, home, out, at)
+        steps["noop_rebuild"] = build(store, home, out, at)
+        steps["noop_new_generated_at"] = build(store, home, out, at + timedelta(hours=1))
+    take_back(home)
+    if args.no_profile:
+        return steps
+    out = home / "site-profile"
+    shutil.rmtree(out, ignore_errors=True)
+    profiles = {}
+    with Store.open(None, home=home) as store:
+        first = cProfile.Profile()
+        steps["profiled_first_build"] = build(store, home, out, end, first)
+        ended = new_run(store, args.services, end, step, seed=2)["ended"]
+        again = cProfile.Profile()
+        steps["profiled_rebuild"] = build(store, home, out, ended + timedelta(minutes=1), again)
+    take_back(home)
+    for name, prof in (("first_build", first), ("rebuild_after_run", again)):
+        prof.dump_stats(home / f"profile-{name}.prof")
+        profiles[name] = {
+            "cumulative": _top(prof, "cumulative", args.top),
+            "own_time": _top(prof, "tottime", args.top),
+            "file": str(home / f"profile-{name}.prof"),
+        }
+    steps["profiles"] = profiles
+    return steps
+
+
+def _table(steps: dict[str, Any]) -> str:
+    names = [
+        ("first_build", "first build, empty folder"),
+        ("rebuild_after_run", "rebuild after one new run"),
+        ("noop_rebuild", "rebuild, nothing new"),
+        ("noop_new_generated_at", "nothing new, new generated_at"),
+        ("profiled_first_build", "(under cProfile) first build"),
+        ("profiled_rebuild", "(under cProfile) rebuild after run"),
+    ]
+    head = (
+        f"{'step':<36} {'figures s':>9} {'build s':>8} {'total s':>8} {'pages':>6} "
+        f"{'written':>8} {'changed':>8} {'files':>6} {'MB':>8} {'RSS MB':>7}  load"
+    )
+    lines = [head, "-" * len(head)]
+    for key, label in names:
+        s = steps.get(key)
+        if s is None:
+            continue
+        lines.append(
+            f"{label:<36} {s['read_figures_s']:>9.2f} {s['build_site_s']:>8.2f} "
+            f"{s['total_s']:>8.2f} {s['pages']:>6} {s['written']:>8} {s['changed']:>8} "
+            f"{s['files']:>6} "
+            f"{s['bytes'] / 1e6:>8.1f} {s['peak_rss_mb_so_far']:>7.0f}  {s['loadavg_before']}"
+        )
+        lines.append(f"{'':<36} changed: {s['changed_by_kind']}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--services", type=int, default=500)
+    parser.add_argument("--days", type=int, default=1095)
+    parser.add_argument("--cadence-hours", type=int, default=1, choices=(1, 2, 3, 4, 6, 8, 12, 24))
+    parser.add_argument("--cache", default="/tmp", help="where the data directory is kept")
+    parser.add_argument("--regenerate", action="store_true", help="remake the data directory")
+    parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument("--top", type=int, default=10, help="functions shown per profile")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    home = data_home(args)
+    if args.generate_only:  # in a child process: its memory does not count in the builds'
+        print(json.dumps(generate(home, args.services, args.days, args.cadence_hours)))
+        return 0
+    result: dict[str, Any] = {
+        "parameters": {
+            "services": args.services,
+            "days": args.days,
+            "cadence_hours": args.cadence_hours,
+            "data": str(home),
+        },
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": sys.version.split()[0],
+            "sqlite": sqlite3.sqlite_version,
+        },
+    }
+    marker = home / "complete.json"
+    if args.regenerate or not marker.exists():
+        print(f"generating {home} (once; later runs reuse it) ...", file=sys.stderr)
+        began = time.perf_counter()
+        child = [sys.executable, __file__, *argv, "--generate-only"]
+        subprocess.run(child, check=True, stdout=subprocess.DEVNULL)
+        result["generation_wall_s"] = round(time.perf_counter() - began, 1)
+    else:
+        result["generation_wall_s"] = "cached"
+    result["data"] = json.loads(marker.read_text())
+    gone = take_back(home)  # a run left by an interrupted earlier bench
+    if gone:
+        print(f"removed {gone} probes left by an earlier run of this bench", file=sys.stderr)
+    end = _segments(args.days, args.cadence_hours)[-1][1]
+    result["steps"] = measure(home, args, end)
+    result["bench_peak_rss_mb"] = _peak_mb()
+    if args.json:
+        print(json.dumps(result, indent=1, default=str))
+        return 0
+    for key in ("parameters", "machine", "data", "generation_wall_s"):
+        print(f"{key:<18} {result[key]}")
+    print(f"{'new run':<18} {result['steps']['new_run']}")
+    print()
+    print(_table(result["steps"]))
+    for name, prof in result["steps"].get("profiles", {}).items():
+        for key in ("cumulative", "own_time"):
+            print(f"\n{name}: top {args.top} by {key} ({prof['file']})")
+            print("\n".join(prof[key]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,172 @@
+"""``guichets site build`` and ``guichets serve``: the public website, built and looked at."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from aiohttp import web
+
+from guichets.cli.app import DbOption, HomeOption, app, console, errors, fail
+from guichets.cli.report import catalogue_of, open_store
+from guichets.evidence.screenshot import ScreenshotError
+from guichets.fetch import DEFAULT_USER_AGENT
+from guichets.site.build import BuildResult, build_site, render_screenshots
+from guichets.site.figures import SiteFigures, read_figures
+from guichets.site.serve import check_loopback, site_app
+from guichets.store import Store
+
+site_app_cli = typer.Typer(
+    help="The public website: static pages in French and English, map, charts, open data.",
+    no_args_is_help=True,
+)
+app.add_typer(site_app_cli, name="site")
+
+DEFAULT_CONTACT = DEFAULT_USER_AGENT.split("+", 1)[1].split(";", 1)[0].strip()
+
+
+def build_into(
+    home: Path | None,
+    db: str | None,
+    out: Path | None,
+    catalogue: Path | None,
+    contact: str,
+    *,
+    screenshots: int = 0,
+) -> BuildResult:
+    """Build the site of a data directory (the demo calls this too)."""
+    with open_store(home, db) as (store, folder):
+        names = catalogue_of(catalogue, folder)
+        target = out if out is not None else folder / "site"
+        with console.status("Reading the figures…"):
+            figures = read_figures(store, names, generated_at=datetime.now(UTC))
+        if screenshots:
+            _screenshots(folder, store, figures, screenshots)
+        with console.status(f"Writing the site into {target}/…"):
+            result = build_site(store, figures, target, home=folder, contact=contact)
+    return result
+
+
+def _screenshots(folder: Path, store: Store, figures: SiteFigures, per_service: int) -> None:
+    try:
+        with console.status("Rendering the latest probes' archived pages…"):
+            taken, failed = asyncio.run(render_screenshots(folder, store, figures, per_service))
+    except ScreenshotError as exc:  # no Chromium: the site is still built, without new captures
+        errors.print(f"note: no screenshots rendered: {exc}", highlight=False)
+        return
+    console.print(f"{taken} screenshots rendered from the archive", highlight=False)
+    if failed:
+        errors.print(
+            f"note: {len(failed)} probes could not be rendered (no archive?), e.g. {failed[0]}",
+            highlight=False,
+        )
+
+
+@site_app_cli.command("build")
+def build_command(
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder to write the site into [default: DATA/site].", show_default=False
+        ),
+    ] = None,
+    catalogue: Annotated[
+        Path | None,
+        typer.Option(
+            help="Catalogue naming the services [default: DATA/catalogue.toml if any].",
+            show_default=False,
+        ),
+    ] = None,
+    contact: Annotated[
+        str, typer.Option(help="How people reach the robot's operators (URL or e-mail).")
+    ] = DEFAULT_CONTACT,
+    screenshots: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Render screenshots of each service's N latest probes from the evidence archive "
+            "(headless Chromium), for the service pages to link to.",
+        ),
+    ] = 0,
+    home: HomeOption = None,
+    db: DbOption = None,
+) -> None:
+    """Build the public website from the stored probes: plain files any web server can host.
+
+    French pages at the root, English under en/; a map of France coloured by each département's
+    latest failure rate, a page per département and per service, the method, the robot, and the
+    open data (CSV and JSON with a datapackage.json) under donnees/. No CDN, no external font or
+    script: it works offline and without JavaScript. Rebuilding rewrites only what changed.
+
+      guichets site build --home guichets-data --out public
+
+      guichets serve public
+    """
+    if out is not None and out.exists() and not out.is_dir():
+        raise fail(f"--out {out}: exists and is not a folder; give a folder")
+    result = build_into(home, db, out, catalogue, contact, screenshots=screenshots)
+    if result.missing_shapes:
+        errors.print(
+            "note: no shape on the map for département(s) "
+            + ", ".join(result.missing_shapes)
+            + "; they are listed in the table under it",
+            highlight=False,
+        )
+    console.print(
+        f"{result.pages} pages in {result.out}/ ({result.written} files written, "
+        f"{result.removed} removed, {result.screenshots} screenshots) in {result.seconds:.1f} s. "
+        f"Look at it: guichets serve {result.out}"
+    )
+
+
+def serve_site(folder: Path, *, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve a built site until Ctrl-C (the demo ends with this)."""
+    try:
+        check_loopback(host)
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
+    if not (folder / "index.html").is_file():
+        raise fail(
+            f"{folder}/index.html not found: build the site first (guichets site build --out "
+            f"{folder})"
+        )
+    asyncio.run(_serve(folder, host, port))
+
+
+async def _serve(folder: Path, host: str, port: int) -> None:
+    runner = web.AppRunner(site_app(folder), access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise fail(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+        shown = f"[{host}]" if ":" in host else host
+        console.print(f"Serving {folder}/ on http://{shown}:{port}/ (Ctrl-C to stop)")
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+@app.command()
+def serve(
+    folder: Annotated[
+        Path | None,
+        typer.Argument(help="The built site [default: DATA/site].", show_default=False),
+    ] = None,
+    host: Annotated[str, typer.Option(help="Loopback address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    home: HomeOption = None,
+) -> None:
+    """Serve the built website on loopback, to look at it before publishing.
+
+    guichets serve guichets-data/site --port 8000
+    """
+    from guichets.cli.app import home_and_db
+
+    chosen = folder if folder is not None else home_and_db(home, None)[0] / "site"
+    serve_site(chosen, host=host, port=port)

@@ -1,0 +1,692 @@
+"""``guichets site build``: the store's figures as a static site, in French and in English.
+
+Every page is rendered from :class:`~guichets.site.figures.SiteFigures` through Jinja2 with
+autoescape on (catalogue labels and scraped text are untrusted), and written only when its bytes
+changed, so that a rebuild after one run touches only what moved and a mirror (rsync) copies
+little. Links are relative: the site works from any folder of any web server, and from a disk.
+Stored pages are never published as HTML: a probe is shown by its screenshot (a PNG).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Final
+
+import jinja2
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+
+from guichets.departements import DEPARTEMENTS
+from guichets.evidence.layout import screenshots_dir
+from guichets.evidence.screenshot import ProbeTimeScreenshots, Renderer, screenshot_name
+from guichets.model import Category, Observation, Outcome
+from guichets.site import charts, francemap, i18n
+from guichets.site.figures import ServiceInfo, SiteFigures, month_rows
+from guichets.site.opendata import OpenData, write_open_data
+from guichets.site.serve import CSP
+from guichets.stats.indicators import barrier_rate, downtime_rate, failure_rate, unrecognized_rate
+from guichets.stats.method import METHOD_VERSION
+from guichets.stats.periods import DateRange
+from guichets.stats.press import change_text, changes, month_fr
+from guichets.stats.report import ReportRow
+from guichets.stats.wilson import Share
+from guichets.store import Store
+
+__all__ = ["BuildResult", "build_site", "data_folder", "render_screenshots"]
+
+NOT_MEASURED: Final = (Outcome.BARRIER, Outcome.SITE_ERROR, Outcome.UNRECOGNIZED)
+TREND_MONTHS: Final = 12  # months in a table's sparkline
+
+
+@dataclass
+class BuildResult:
+    out: Path
+    pages: int = 0
+    written: int = 0  # files whose bytes changed (pages, data, screenshots)
+    removed: int = 0
+    screenshots: int = 0
+    seconds: float = 0.0
+    open_data: OpenData | None = None
+    missing_shapes: tuple[str, ...] = ()
+    files: set[Path] = field(default_factory=set)
+
+
+def data_folder(out: Path) -> Path:
+    """Where the open data of this method's version lives in the site."""
+    return out / "donnees" / f"v{METHOD_VERSION}"
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("guichets.site", "templates"),
+        autoescape=True,  # every page is HTML; nothing is ever trusted unescaped
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return env
+
+
+_MARKDOWN = MarkdownIt("commonmark", {"html": False, "typographer": False}).enable("table")
+
+
+def markdown(text: str, *, shift: int = 0) -> Markup:
+    """Markdown to HTML with raw HTML off: any ``<script>`` in the text comes out as text.
+
+    ``shift`` moves headings down (or up) so that the text fits the page's outline: the press
+    summary's title is a section of the home page, not a second ``h1``."""
+    tokens = _MARKDOWN.parse(text)
+    for token in tokens:
+        if token.type in ("heading_open", "heading_close"):
+            token.tag = f"h{min(6, max(2, int(token.tag[1]) + shift))}"
+    return Markup(_MARKDOWN.renderer.render(tokens, _MARKDOWN.options, {}))
+
+
+def method_section(lang: str) -> str:
+    """The French or the English half of docs/method.md (shipped in the package)."""
+    text = (resources.files("guichets.site") / "content" / "method.md").read_text("utf-8")
+    french, _, english = text.partition("\n## English\n")
+    _, _, french = french.partition("\n## Français\n")
+    return french if lang == "fr" else english
+
+
+# -- page writing ---
+
+
+class _Writer:
+    """Writes a file only when its bytes change; remembers every file that belongs to the site."""
+
+    def __init__(self, result: BuildResult) -> None:
+        self.result = result
+
+    def write(self, path: Path, data: bytes) -> None:
+        self.result.files.add(path)
+        try:
+            if path.stat().st_size == len(data) and path.read_bytes() == data:
+                return
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".partial")
+        partial.write_bytes(data)
+        os.replace(partial, path)
+        self.result.written += 1
+
+    def copy(self, source: Path, path: Path) -> None:
+        self.result.files.add(path)
+        if path.exists() and path.stat().st_size == source.stat().st_size:
+            return  # screenshots never change once taken
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, path)
+        self.result.written += 1
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page in one language: where it goes and how it links to the rest."""
+
+    lang: str
+    path: str  # relative to the language's root: "index.html", "departements/38.html"
+
+    @property
+    def depth(self) -> int:
+        return self.path.count("/") + (1 if self.lang == "en" else 0)
+
+    @property
+    def root(self) -> str:
+        """Relative path to the site's root (shared files: static/, donnees/, captures/)."""
+        return "../" * self.depth
+
+    def link(self, path: str) -> str:
+        """A page of the same language."""
+        return self.root + ("en/" if self.lang == "en" else "") + path
+
+    def other(self) -> str:
+        """This page in the other language."""
+        return self.root + ("" if self.lang == "en" else "en/") + self.path
+
+    def file(self, out: Path) -> Path:
+        return out / ("en" if self.lang == "en" else "") / self.path
+
+
+# -- what the templates are given ---
+
+
+def _period(month: DateRange) -> str:
+    return f"{month.first:%Y-%m}"
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A row's headline figures, formatted for one language."""
+
+    failure: str
+    interval: str
+    valid: str
+    probes: str
+    few: bool
+    value: float | None
+    downtime: str
+    barrier: str
+    unrecognized: str
+    first_slot: str
+    median_lead: str
+    p90_lead: str
+    blocked_days: int
+
+
+def _lead(row: ReportRow, q: float, lang: str) -> str:
+    lead = row.lead(q)
+    if lead is None:
+        return "–"
+    days = i18n.message("days", lang)
+    if lead.days is not None:
+        return f"{lead.days:.0f} {days}" if lead.days >= 2 else f"{lead.days:.1f} {days}"
+    if lead.beyond_days is not None:
+        return f"{i18n.message('beyond', lang)} {lead.beyond_days:.0f} {days}"
+    return "–"
+
+
+def figure(row: ReportRow | None, lang: str) -> Figure | None:
+    if row is None:
+        return None
+    t = row.tally
+    share = failure_rate(t)
+    first = row.first_slot
+    return Figure(
+        failure=i18n.fmt_pct(share.value, lang)
+        if share.value is not None
+        else i18n.message("no_valid", lang),
+        interval=i18n.fmt_interval(share, lang),
+        valid=i18n.fmt_int(t.valid, lang),
+        probes=i18n.fmt_int(t.probes, lang),
+        few=share.few,
+        value=share.value,
+        downtime=_share_text(downtime_rate(t), lang),
+        barrier=_share_text(barrier_rate(t), lang),
+        unrecognized=_share_text(unrecognized_rate(t), lang),
+        first_slot="–" if first is None else i18n.fmt_instant(first, lang),
+        median_lead=_lead(row, 0.5, lang),
+        p90_lead=_lead(row, 0.9, lang),
+        blocked_days=row.longest_blocked_days,
+    )
+
+
+def _share_text(share: Share, lang: str) -> str:
+    return i18n.fmt_pct(share.value, lang) if share.value is not None else "–"
+
+
+def _bars(
+    rows: Sequence[ReportRow | None], months: Sequence[DateRange], lang: str
+) -> list[charts.MonthBar]:
+    bars = []
+    for row, month in zip(rows, months, strict=True):
+        t = row.tally if row is not None else None
+        bars.append(
+            charts.MonthBar(
+                label=i18n.fmt_month(month.first, lang, short=True),
+                categories={c.value: (t.categories[c] if t else 0) for c in Category},
+                not_measured={o.value: (t.outcomes[o] if t else 0) for o in NOT_MEASURED},
+            )
+        )
+    return bars
+
+
+def _points(
+    rows: Sequence[ReportRow | None], months: Sequence[DateRange], lang: str
+) -> list[charts.RatePoint]:
+    points = []
+    for row, month in zip(rows, months, strict=True):
+        share = failure_rate(row.tally) if row is not None else Share(0, 0)
+        interval = share.interval
+        points.append(
+            charts.RatePoint(
+                label=i18n.fmt_month(month.first, lang, short=True),
+                value=share.value,
+                low=None if interval is None else interval[0],
+                high=None if interval is None else interval[1],
+                probes=share.total,
+            )
+        )
+    return points
+
+
+@dataclass(frozen=True)
+class MonthLine:
+    label: str
+    figure: Figure | None
+    categories: Mapping[str, int]
+    not_measured: Mapping[str, int]
+
+
+def _month_lines(
+    rows: Sequence[ReportRow | None], months: Sequence[DateRange], lang: str
+) -> list[MonthLine]:
+    lines = []
+    for row, month in zip(rows, months, strict=True):
+        t = row.tally if row is not None else None
+        lines.append(
+            MonthLine(
+                label=i18n.fmt_month(month.first, lang),
+                figure=figure(row, lang),
+                categories={c.value: (t.categories[c] if t else 0) for c in Category},
+                not_measured={o.value: (t.outcomes[o] if t else 0) for o in NOT_MEASURED},
+            )
+        )
+    return list(reversed(lines))  # latest first in tables
+
+
+def _trend(rows: Mapping[str, ReportRow], months: Sequence[DateRange], label: str) -> Markup:
+    recent = months[-TREND_MONTHS:]
+    values = [
+        None if row is None else failure_rate(row.tally).value for row in month_rows(rows, recent)
+    ]
+    return charts.sparkline(values, label=label)
+
+
+# -- the builder ---
+
+
+class SiteBuilder:
+    def __init__(
+        self,
+        store: Store,
+        figures: SiteFigures,
+        out: Path,
+        *,
+        home: Path | None,
+        contact: str,
+        writer: _Writer,
+    ) -> None:
+        self.store = store
+        self.figures = figures
+        self.out = out
+        self.home = home
+        self.contact = contact
+        self.writer = writer
+        self.env = _environment()
+        self.missing_shapes: tuple[str, ...] = ()
+        self.open_data: OpenData | None = None
+        self.screenshots: dict[str, str] = {}  # probe id → path relative to the site's root
+
+    # -- shared ---
+
+    def render(self, template: str, page: Page, title: str, **context: Any) -> None:
+        f = self.figures
+        lang = page.lang
+
+        def t(key: str) -> str:
+            return i18n.message(key, lang)
+
+        html = self.env.get_template(template).render(
+            page=page,
+            lang=lang,
+            title=title,
+            t=t,
+            csp=CSP,
+            method_version=METHOD_VERSION,
+            last_probe=None if f.last_probe is None else i18n.fmt_instant(f.last_probe, lang),
+            **context,
+        )
+        self.writer.write(page.file(self.out), html.encode("utf-8"))
+        self.writer.result.pages += 1
+
+    def latest_period(self) -> str | None:
+        latest = self.figures.latest
+        return None if latest is None else _period(latest)
+
+    def latest_row(self, rows: Mapping[str, ReportRow]) -> ReportRow | None:
+        period = self.latest_period()
+        return None if period is None else rows.get(period)
+
+    def month_title(self, lang: str) -> str:
+        latest = self.figures.latest
+        if latest is None:
+            return ""
+        name = i18n.fmt_month(latest.first, lang)
+        last = self.figures.last_probe
+        if last is not None and last.date() < latest.last:
+            return (
+                f"{name} ({i18n.message('month_so_far', lang)} {i18n.fmt_day(last.date(), lang)})"
+            )
+        return name
+
+    # -- pages ---
+
+    def build(self, langs: Iterable[str] = i18n.LANGS) -> None:
+        self.copy_static()
+        self.copy_screenshots()
+        self.open_data = write_open_data(
+            self.store, data_folder(self.out), self.figures.monthly_rows,
+            created=self.figures.generated_at,
+        )  # fmt: skip
+        for lang in langs:
+            self.home_page(lang)
+            for code in self.figures.departements():
+                self.departement_page(lang, code)
+            for info in self.figures.services.values():
+                self.service_page(lang, info)
+            self.method_page(lang)
+            self.robot_page(lang)
+            self.data_page(lang)
+
+    def copy_static(self) -> None:
+        static = resources.files("guichets.site") / "static"
+        for item in static.iterdir():
+            if item.is_file():
+                self.writer.write(self.out / "static" / item.name, item.read_bytes())
+
+    def copy_screenshots(self) -> None:
+        """The latest probes' screenshots taken at probe time (``run --screenshots``), if any."""
+        if self.home is None:
+            return
+        folder = screenshots_dir(self.home)
+        for service, probes in self.figures.latest_probes.items():
+            for obs in probes:
+                name = screenshot_name(obs)
+                source = folder / service / name
+                if source.is_file():
+                    relative = f"captures/{service}/{name}"
+                    self.writer.copy(source, self.out / relative)
+                    self.screenshots[obs.probe_id] = relative
+                    self.writer.result.screenshots += 1
+
+    def map_areas(
+        self, lang: str, page: Page
+    ) -> tuple[list[francemap.MapArea], list[dict[str, Any]]]:
+        areas, table = [], []
+        for code in self.figures.departements():
+            name = DEPARTEMENTS.get(code, code)
+            row = self.latest_row(self.figures.by_departement.get(code, {}))
+            fig = figure(row, lang)
+            value = None if fig is None else fig.value
+            if fig is None or value is None:
+                label = f"{name} ({code}) : {i18n.message('no_valid', lang)}"
+                if fig is not None:  # probes there were, and none measured: say what stopped them
+                    label += (
+                        f" ({i18n.message('col_barrier', lang).lower()} {fig.barrier}, "
+                        f"{i18n.message('col_downtime', lang).lower()} {fig.downtime})"
+                    )
+            else:
+                label = (
+                    f"{name} ({code}) : {fig.failure} — {i18n.message('col_interval', lang)} "
+                    f"{fig.interval}, {fig.valid} {i18n.message('headline_valid', lang)}"
+                )
+            href = page.link(f"departements/{code}.html")
+            areas.append(francemap.MapArea(code, name, value, label, href))
+            table.append(
+                {
+                    "code": code,
+                    "name": name,
+                    "href": href,
+                    "figure": fig,
+                    "colour": francemap.colour_of(value),
+                    "services": len(self.figures.services_of(code)),
+                    "trend": _trend(
+                        self.figures.by_departement.get(code, {}),
+                        self.figures.months,
+                        f"{name} — {i18n.message('col_trend', lang)}",
+                    ),
+                }
+            )
+        return areas, table
+
+    def home_page(self, lang: str) -> None:
+        page = Page(lang, "index.html")
+        f = self.figures
+        areas, table = self.map_areas(lang, page)
+        drawn = francemap.france_map(
+            areas,
+            title=i18n.message("map_title", lang),
+            description=i18n.message("map_desc", lang),
+            lang=lang,
+        )
+        self.missing_shapes = drawn.missing
+        france = self.latest_row(f.france)
+        self.render(
+            "home.html",
+            page,
+            i18n.message("home_title", lang),
+            map_svg=drawn.svg,
+            legend=francemap.legend(lang),
+            nodata=francemap.NO_DATA_COLOUR,
+            hatch=francemap.HATCH_CSS,
+            table=table,
+            france=figure(france, lang),
+            france_row=france,
+            month_title=self.month_title(lang),
+            departement_count=len(f.departements()),
+            service_count=len(f.services),
+            press=None if f.press_markdown is None else markdown(f.press_markdown, shift=2),
+        )
+
+    def departement_page(self, lang: str, code: str) -> None:
+        page = Page(lang, f"departements/{code}.html")
+        f = self.figures
+        name = DEPARTEMENTS.get(code, code)
+        rows = f.by_departement.get(code, {})
+        monthly = month_rows(rows, f.months)
+        services = []
+        for info in f.services_of(code):
+            service_rows = f.by_service.get(info.id, {})
+            services.append(
+                {
+                    "info": info,
+                    "href": page.link(f"services/{info.id}.html"),
+                    "figure": figure(self.latest_row(service_rows), lang),
+                    "trend": _trend(
+                        service_rows, f.months, f"{info.label} — {i18n.message('col_trend', lang)}"
+                    ),
+                }
+            )
+        self.render(
+            "departement.html",
+            page,
+            f"{name} ({code})",
+            code=code,
+            name=name,
+            services=services,
+            latest=figure(self.latest_row(rows), lang),
+            month_title=self.month_title(lang),
+            bars=charts.category_bars(
+                _bars(monthly, f.months, lang),
+                id=f"categories-{code}",
+                title=i18n.message("categories_title", lang),
+                description=i18n.message("categories_desc", lang),
+                lang=lang,
+            ),
+            band=charts.rate_band(
+                _points(monthly, f.months, lang),
+                id=f"rate-{code}",
+                title=i18n.message("rate_title", lang),
+                description=i18n.message("rate_desc", lang),
+                lang=lang,
+            ),
+            months=_month_lines(monthly, f.months, lang),
+            changes=self.changes_of([info.id for info in f.services_of(code)]),
+        )
+
+    def changes_of(self, services: Sequence[str]) -> list[Markup]:
+        """What changed since the previous month for these services, as French sentences."""
+        f = self.figures
+        if f.latest is None or f.previous is None:
+            return []
+        now_p, before_p = _period(f.latest), _period(f.previous)
+        now = [f.by_service[s][now_p] for s in services if now_p in f.by_service.get(s, {})]
+        before = [
+            f.by_service[s][before_p] for s in services if before_p in f.by_service.get(s, {})
+        ]
+        names = f.names()
+        previous = month_fr(f.previous)
+        return [
+            Markup(_MARKDOWN.renderInline(change_text(c, previous, names)))
+            for c in changes(now, before)
+        ]
+
+    def service_page(self, lang: str, info: ServiceInfo) -> None:
+        page = Page(lang, f"services/{info.id}.html")
+        f = self.figures
+        rows = f.by_service.get(info.id, {})
+        monthly = month_rows(rows, f.months)
+        latest = self.latest_row(rows)
+        probes = [self.probe_line(obs, lang, page) for obs in f.latest_probes.get(info.id, [])]
+        dossier = None
+        if latest is not None:
+            dossier = (
+                f"guichets evidence dossier --service {info.id} --from {latest.days.first} "
+                f"--to {latest.days.last} --out dossier-{info.id}-{latest.period}.zip"
+            )
+        code = info.departement or ""
+        self.render(
+            "service.html",
+            page,
+            info.label,
+            info=info,
+            departement_name=DEPARTEMENTS.get(code, code),
+            departement_href=page.link(f"departements/{code}.html") if code else None,
+            latest=figure(latest, lang),
+            month_title=self.month_title(lang),
+            bars=charts.category_bars(
+                _bars(monthly, f.months, lang),
+                id=f"categories-{info.id}",
+                title=i18n.message("categories_title", lang),
+                description=i18n.message("categories_desc", lang),
+                lang=lang,
+            ),
+            band=charts.rate_band(
+                _points(monthly, f.months, lang),
+                id=f"rate-{info.id}",
+                title=i18n.message("rate_title", lang),
+                description=i18n.message("rate_desc", lang),
+                lang=lang,
+            ),
+            months=_month_lines(monthly, f.months, lang),
+            probes=probes,
+            dossier=dossier,
+            changes=self.changes_of([info.id]),
+        )
+
+    def probe_line(self, obs: Observation, lang: str, page: Page) -> dict[str, Any]:
+        shot = self.screenshots.get(obs.probe_id)
+        return {
+            "time": i18n.fmt_instant(obs.started_at, lang),
+            "outcome": obs.outcome.value,
+            "outcome_text": i18n.message(f"outcome_{obs.outcome.value}", lang),
+            "detail": obs.detail,
+            "first_slot": "–" if not obs.slots else i18n.fmt_instant(obs.slots[0], lang),
+            "category": obs.category.value if obs.category is not None else "",
+            "screenshot": None if shot is None else page.root + shot,
+            "probe_id": obs.probe_id,
+        }
+
+    def method_page(self, lang: str) -> None:
+        page = Page(lang, "methode.html")
+        self.render(
+            "text.html",
+            page,
+            i18n.message("method_title", lang),
+            body=markdown(method_section(lang), shift=-1),
+        )
+
+    def robot_page(self, lang: str) -> None:
+        page = Page(lang, "robot.html")
+        self.render("robot.html", page, i18n.message("robot_title", lang), contact=self.contact)
+
+    def data_page(self, lang: str) -> None:
+        page = Page(lang, "donnees.html")
+        data = self.open_data
+        folder = f"donnees/v{METHOD_VERSION}/"
+        files = []
+        if data is not None:
+            for r in data.resources:
+                files.append(
+                    {
+                        "href": page.root + folder + r.path,
+                        "title": r.title if lang == "fr" else r.title_en,
+                        "rows": i18n.fmt_int(r.rows, lang),
+                        "size": _size(r.bytes, lang),
+                        "path": r.path,
+                    }
+                )
+        self.render(
+            "data.html",
+            page,
+            i18n.message("data_title", lang),
+            files=files,
+            datapackage=page.root + folder + "datapackage.json",
+        )
+
+
+def _size(n: int, lang: str) -> str:
+    for unit, scale in (
+        ("Go" if lang == "fr" else "GB", 1e9),
+        ("Mo" if lang == "fr" else "MB", 1e6),
+        ("ko" if lang == "fr" else "kB", 1e3),
+    ):
+        if n >= scale:
+            text = f"{n / scale:.1f}"
+            return (text.replace(".", ",") if lang == "fr" else text) + f"\u00a0{unit}"
+    return f"{n}\u00a0{'o' if lang == 'fr' else 'B'}"
+
+
+async def render_screenshots(
+    home: Path, store: Store, figures: SiteFigures, per_service: int
+) -> tuple[int, list[str]]:
+    """Render the archived pages of each service's latest probes that have no screenshot yet,
+    into the evidence's screenshots folder (where ``run --screenshots`` puts them), so that the
+    service pages can link to them. Returns (taken, failures); a probe without archive fails."""
+    folder = screenshots_dir(home)
+    todo = [
+        obs
+        for service, probes in figures.latest_probes.items()
+        for obs in probes[:per_service]
+        if not (folder / service / screenshot_name(obs)).is_file()
+    ]
+    if not todo:
+        return 0, []
+    async with Renderer() as renderer:
+        taker = ProbeTimeScreenshots(home, store, renderer)
+        for obs in todo:
+            await taker(obs)
+    return taker.taken, taker.failed
+
+
+def _remove_stale(out: Path, keep: set[Path], result: BuildResult) -> None:
+    """Pages of services or départements that are gone; never touches the open data's folder."""
+    for folder in ("departements", "services", "en/departements", "en/services", "captures"):
+        base = out / folder
+        if not base.is_dir():
+            continue
+        for path in base.rglob("*"):
+            if path.is_file() and path not in keep:
+                path.unlink()
+                result.removed += 1
+
+
+def build_site(
+    store: Store,
+    figures: SiteFigures,
+    out: Path,
+    *,
+    home: Path | None = None,
+    contact: str,
+    progress: Callable[[str], None] | None = None,
+) -> BuildResult:
+    """Write the site for ``figures`` into ``out``; returns what was written."""
+    started = time.perf_counter()
+    result = BuildResult(out)
+    out.mkdir(parents=True, exist_ok=True)
+    builder = SiteBuilder(store, figures, out, home=home, contact=contact, writer=_Writer(result))
+    builder.build()
+    _remove_stale(out, result.files, result)
+    result.open_data = builder.open_data
+    result.missing_shapes = builder.missing_shapes
+    result.seconds = time.perf_counter() - started
+    if progress is not None:
+        progress(f"{result.pages} pages, {result.written} files written")
+    return result

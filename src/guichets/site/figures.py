@@ -1,0 +1,213 @@
+"""What the site shows, read from the store once: monthly rows at every level, the latest probes.
+
+The figures are those of ``guichets report`` (same rollups, same :func:`build_report`), cut by
+month, so that a number on the site and the same number in a report or the open data can never
+differ. The service rows are computed once and added up to départements and France.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from guichets.catalogue import Catalogue
+from guichets.departements import DEPARTEMENTS
+from guichets.model import Observation
+from guichets.stats.periods import DateRange, Grain, month_range
+from guichets.stats.press import ServiceName, press_summary
+from guichets.stats.releases import release_rows
+from guichets.stats.report import Level, ReportRow, build_report, group_rows
+from guichets.store import Store
+
+__all__ = ["LATEST_PROBES", "ServiceInfo", "SiteFigures", "read_figures"]
+
+LATEST_PROBES = 12  # probes listed on a service page
+_RECENT = timedelta(days=3)  # how far back the latest probes are looked for
+
+
+@dataclass(frozen=True)
+class ServiceInfo:
+    """A service as people name it: from the catalogue, or only its id when it left it."""
+
+    id: str
+    departement: str | None
+    site: str
+    procedure: str
+    label: str
+    platform: str
+    url: str | None
+
+
+@dataclass
+class SiteFigures:
+    generated_at: datetime
+    last_probe: datetime | None
+    months: list[DateRange]  # every month from the first probe's to the last's, in order
+    services: dict[str, ServiceInfo]
+    by_service: dict[str, dict[str, ReportRow]] = field(default_factory=dict)  # id → month → row
+    by_departement: dict[str, dict[str, ReportRow]] = field(default_factory=dict)
+    france: dict[str, ReportRow] = field(default_factory=dict)
+    latest_probes: dict[str, list[Observation]] = field(default_factory=dict)
+    press_markdown: str | None = None
+
+    @property
+    def latest(self) -> DateRange | None:
+        return self.months[-1] if self.months else None
+
+    @property
+    def previous(self) -> DateRange | None:
+        return self.months[-2] if len(self.months) > 1 else None
+
+    @property
+    def monthly_rows(self) -> list[ReportRow]:
+        """Every row, France first, then départements, then services: the open data's figures."""
+        rows = list(self.france.values())
+        for code in sorted(self.by_departement):
+            rows += self.by_departement[code].values()
+        for service in sorted(self.by_service):
+            rows += self.by_service[service].values()
+        return rows
+
+    def departements(self) -> list[str]:
+        """Codes of the départements with a service, catalogue's or stored, in code order."""
+        codes = {s.departement for s in self.services.values() if s.departement}
+        return sorted(codes, key=_code_order)
+
+    def services_of(self, code: str) -> list[ServiceInfo]:
+        found = [s for s in self.services.values() if s.departement == code]
+        return sorted(found, key=lambda s: (s.site, s.procedure, s.id))
+
+    def names(self) -> dict[str, ServiceName]:
+        return {
+            s.id: ServiceName(label=s.label, site=s.site, procedure=s.procedure)
+            for s in self.services.values()
+        }
+
+
+def _code_order(code: str) -> tuple[int, str]:
+    """01…19, 2A, 2B, 21…95, then overseas: the order of the official lists."""
+    digits = code.replace("A", "0").replace("B", "1") if code.startswith("2") else code
+    return (int(digits) if digits.isdigit() else 10**6, code)
+
+
+def _months(days: DateRange) -> list[DateRange]:
+    months: list[DateRange] = []
+    day = days.first.replace(day=1)
+    while day <= days.last:
+        months.append(month_range(day.year, day.month))
+        day = (day + timedelta(days=32)).replace(day=1)
+    return months
+
+
+def _services(catalogue: Catalogue | None, stored: Iterable[str]) -> dict[str, ServiceInfo]:
+    found: dict[str, ServiceInfo] = {}
+    if catalogue is not None:
+        for s in catalogue.services:
+            found[s.id] = ServiceInfo(
+                id=s.id,
+                departement=s.departement,
+                site=s.site,
+                procedure=s.procedure,
+                label=s.label or f"{s.site} — {s.procedure}",
+                platform=s.platform,
+                url=s.url,
+            )
+    for service in stored:
+        if service not in found:  # probed once, since gone from the catalogue: still published
+            code = service.split("-", 1)[0].upper()
+            found[service] = ServiceInfo(
+                id=service,
+                departement=code if code in DEPARTEMENTS else None,
+                site=service,
+                procedure="",
+                label=service,
+                platform="",
+                url=None,
+            )
+    return found
+
+
+def _by_key(rows: Sequence[ReportRow]) -> dict[str, dict[str, ReportRow]]:
+    keyed: dict[str, dict[str, ReportRow]] = defaultdict(dict)
+    for row in rows:
+        keyed[row.key][row.period] = row
+    return dict(keyed)
+
+
+def _latest(store: Store, last_probe: datetime, per_service: int) -> dict[str, list[Observation]]:
+    latest: dict[str, list[Observation]] = defaultdict(list)
+    for obs in store.observations(since=last_probe - _RECENT):
+        kept = latest[obs.service]
+        kept.append(obs)
+        if len(kept) > per_service:
+            del kept[0]
+    return {service: list(reversed(kept)) for service, kept in latest.items()}
+
+
+def read_figures(
+    store: Store, catalogue: Catalogue | None, *, generated_at: datetime, press: bool = True
+) -> SiteFigures:
+    """Everything the pages show, read from ``store``; ``catalogue`` names the services."""
+    span = store.probe_days()
+    services = _services(catalogue, store.services())
+    if span is None:
+        return SiteFigures(generated_at, None, [], services)
+    months = _months(span)
+    whole = DateRange(months[0].first, months[-1].last)
+    store.refresh_rollups(whole)
+    runs = store.runs()
+    alive = [(r.started_at, r.ended_at or r.heartbeat_at) for r in runs]
+    until = max((b for _, b in alive), default=None)
+    labels = {k: v.label for k, v in services.items()}
+    rows = build_report(
+        store.rollups(whole), whole, grain=Grain.MONTH, alive=alive, until=until, labels=labels
+    )
+    for row in rows:  # the département of a service the catalogue knows better than the probes
+        info = services.get(row.key)
+        if info is not None and row.departement is None:
+            row.departement = info.departement
+    last_probe = _last_probe(store, span.last)
+    figures = SiteFigures(
+        generated_at=generated_at,
+        last_probe=last_probe,
+        months=months,
+        services=services,
+        by_service=_by_key(rows),
+        by_departement=_by_key(group_rows(rows, Level.DEPARTEMENT)),
+        france=_by_key(group_rows(rows, Level.FRANCE)).get("FR", {}),
+    )
+    if last_probe is not None:
+        figures.latest_probes = _latest(store, last_probe, LATEST_PROBES)
+    if press:
+        figures.press_markdown = _press(store, figures)
+    return figures
+
+
+def _last_probe(store: Store, last_day: date) -> datetime | None:
+    last: datetime | None = None
+    for obs in store.observations(since=DateRange(last_day, last_day).start):
+        last = obs.started_at if last is None else max(last, obs.started_at)
+    return last
+
+
+def _press(store: Store, figures: SiteFigures) -> str | None:
+    month = figures.latest
+    if month is None:
+        return None
+    period = f"{month.first:%Y-%m}"
+    now = [r[period] for r in figures.by_service.values() if period in r]
+    before: list[ReportRow] = []
+    if figures.previous is not None:
+        earlier = f"{figures.previous.first:%Y-%m}"
+        before = [r[earlier] for r in figures.by_service.values() if earlier in r]
+    points = store.probe_points(month)
+    return press_summary(now, before, release_rows(points), month, figures.names())
+
+
+def month_rows(
+    rows: Mapping[str, ReportRow], months: Sequence[DateRange]
+) -> list[ReportRow | None]:
+    """The rows of ``months`` in order, None for a month without probes."""
+    return [rows.get(f"{m.first:%Y-%m}") for m in months]

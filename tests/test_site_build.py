@@ -1,0 +1,246 @@
+"""``guichets site build`` and ``guichets serve`` on what the robot stored in a short demo.
+
+The robot probes the simulated prefectures for a few simulated days; the site is built from that
+store, as people run it, and read back: its figures against ``guichets report``, its escaping, its
+rebuilds, its server. The browser's view (map colours, links, accessibility) is in
+``test_site_browser.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from selectolax.lexbor import LexborHTMLParser
+from typer.testing import CliRunner
+
+from guichets.catalogue import catalogue_to_toml, load_catalogue
+from guichets.cli import app
+from guichets.cli.site import DEFAULT_CONTACT
+from guichets.demo import run_demo
+from guichets.site import i18n
+from guichets.site.build import build_site, method_section
+from guichets.site.figures import read_figures
+from guichets.site.serve import _resolve, check_loopback, site_app
+from guichets.store import Store
+
+DAYS = 4
+HOSTILE = '<script>alert("x")</script> & "Bobigny"'
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A demo's data directory, one service renamed with a hostile label."""
+    folder = tmp_path_factory.mktemp("site-demo")
+    asyncio.run(run_demo(folder, days=DAYS, cadence="6h", evidence=False))
+    path = folder / "catalogue.toml"
+    catalogue = load_catalogue(path)
+    first = catalogue.services[0]
+    services = [first.model_copy(update={"label": HOSTILE}), *catalogue.services[1:]]
+    path.write_text(catalogue_to_toml(services, catalogue.defaults), "utf-8")
+    return folder
+
+
+def _build(home: Path, out: Path) -> str:
+    result = runner.invoke(app, ["site", "build", "--home", str(home), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture(scope="module")
+def site(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("site") / "public"
+    _build(home, out)
+    return out
+
+
+def _report(home: Path, *args: str) -> list[dict[str, object]]:
+    result = runner.invoke(app, ["report", "--home", str(home), "--format", "json", *args])
+    assert result.exit_code == 0, result.output
+    rows: list[dict[str, object]] = json.loads(result.stdout)
+    return rows
+
+
+def _html(path: Path) -> LexborHTMLParser:
+    return LexborHTMLParser(path.read_text("utf-8"))
+
+
+def _pages(site: Path) -> list[Path]:
+    return sorted(site.rglob("*.html"))
+
+
+def test_every_french_page_has_its_english_twin(site: Path) -> None:
+    french = [p.relative_to(site) for p in _pages(site) if p.relative_to(site).parts[0] != "en"]
+    english = {p.relative_to(site / "en") for p in _pages(site / "en")}
+    assert french and set(french) == english
+    for path in french:
+        assert _html(site / path).css_first("html").attributes["lang"] == "fr"
+        assert _html(site / "en" / path).css_first("html").attributes["lang"] == "en"
+
+
+def test_home_table_says_what_the_report_says(home: Path, site: Path) -> None:
+    span = _report(home, "--level", "france")[0]
+    month = str(span["to"])[:7]
+    rows = _report(home, "--level", "departement", "--month", month)
+    page = _html(site / "index.html")
+    for row in rows:
+        code = str(row["departement"])
+        line = page.css_first(f'table.departements tr[data-departement="{code}"]')
+        assert line is not None, code
+        cells = [td.text(strip=True) for td in line.css("td")]
+        rate = row["failure_rate"]
+        if rate is None:
+            assert i18n.message("no_valid", "fr") in cells[0]
+        else:
+            assert cells[0].startswith(i18n.fmt_pct(float(str(rate)), "fr")), (code, cells)
+            assert cells[2] == i18n.fmt_int(int(str(row["valid"])), "fr")
+    france = _report(home, "--level", "france", "--month", month)[0]
+    headline = page.css_first(".headline .big strong").text()
+    assert headline == i18n.fmt_pct(float(str(france["failure_rate"])), "fr")
+
+
+def test_catalogue_label_is_text_everywhere(site: Path) -> None:
+    seen = 0
+    for path in _pages(site):
+        raw = path.read_text("utf-8")
+        tree = LexborHTMLParser(raw)
+        assert not tree.css("script"), path
+        assert "<script" not in raw, path
+        if HOSTILE in (tree.body.text() if tree.body else ""):
+            seen += 1
+    assert seen >= 4  # its service page and its département page, in both languages
+
+
+def test_nothing_but_the_sites_own_files(site: Path) -> None:
+    """Stored pages are never published as HTML: only pages, style, captures and data."""
+    allowed = {".html", ".css", ".png", ".csv", ".jsonl", ".json"}
+    for path in site.rglob("*"):
+        if path.is_file():
+            assert path.suffix in allowed, path
+            assert not path.name.endswith(".partial"), path
+    for path in _pages(site):
+        tree = _html(path)
+        assert not tree.css("iframe, object, embed, base, form"), path
+        for node in tree.css("[href], [src]"):
+            link = node.attributes.get("href") or node.attributes.get("src") or ""
+            assert not re.match(r"^[a-z]+:|^//", link), (path, link)
+
+
+def test_method_page_in_each_language(site: Path) -> None:
+    fr = _html(site / "methode.html").body
+    en = _html(site / "en" / "methode.html").body
+    assert fr is not None and en is not None
+    assert "Les cinq catégories" in fr.text() and "The five categories" not in fr.text()
+    assert "The five categories" in en.text() and "Les cinq catégories" not in en.text()
+    assert "Les cinq catégories" in method_section("fr")
+
+
+def test_service_page_lists_the_latest_probes_and_the_dossier_command(
+    home: Path, site: Path
+) -> None:
+    with Store.open(home=home) as store:
+        service = store.services()[-1]
+        last = list(store.observations(service=service))[-1]
+    page = _html(site / "services" / f"{service}.html")
+    rows = page.css("table.probes tbody tr")
+    assert rows and rows[0].attributes["data-outcome"] == last.outcome.value
+    assert rows[0].css_first("th").text() == i18n.fmt_instant(last.started_at, "fr")
+    code = page.css_first("pre code").text()
+    assert code.startswith(f"guichets evidence dossier --service {service} --from ")
+
+
+def test_rebuild_without_news_writes_nothing(home: Path, tmp_path: Path) -> None:
+    out = tmp_path / "public"
+    _build(home, out)
+    with Store.open(home=home) as store:
+        figures = read_figures(store, load_catalogue(home / "catalogue.toml"),
+                               generated_at=datetime.now(UTC))  # fmt: skip
+        again = build_site(store, figures, out, home=home, contact=DEFAULT_CONTACT)
+    assert again.pages > 100 and again.written == 0 and again.removed == 0
+
+
+def test_rebuild_after_a_new_probe_rewrites_its_pages(home: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "home"
+    shutil.copytree(home, copy)
+    out = tmp_path / "public"
+    _build(copy, out)
+    with Store.open(home=copy) as store:
+        service = store.services()[0]
+        last = list(store.observations(service=service))[-1]
+        later = timedelta(hours=1)
+        store.save(replace(last, probe_id=last.probe_id[:-4] + "beef",
+                           started_at=last.started_at + later,
+                           finished_at=last.finished_at + later, trail=()))  # fmt: skip
+    before = (out / "services" / f"{service}.html").read_bytes()
+    output = _build(copy, out)
+    assert (out / "services" / f"{service}.html").read_bytes() != before
+    assert "0 removed" in output
+
+
+def test_empty_store_builds_a_page_that_says_so(tmp_path: Path) -> None:
+    with Store.open(home=tmp_path) as store:
+        figures = read_figures(store, None, generated_at=datetime.now(UTC))
+        result = build_site(store, figures, tmp_path / "public", contact="ops@example.invalid")
+    assert result.pages > 0
+    body = _html(tmp_path / "public" / "index.html").body
+    assert body is not None and i18n.message("no_data_yet", "fr") in body.text()
+
+
+def test_build_refuses_bad_input(tmp_path: Path) -> None:
+    missing = runner.invoke(app, ["site", "build", "--home", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 2 and "no database" in missing.output
+    afile = tmp_path / "file"
+    afile.write_text("x")
+    result = runner.invoke(app, ["site", "build", "--home", str(tmp_path), "--out", str(afile)])
+    assert result.exit_code == 2 and "not a folder" in result.output
+
+
+def test_serve_refuses_what_it_should(tmp_path: Path) -> None:
+    for host in ("0.0.0.0", "192.168.1.10", "example.org"):
+        with pytest.raises(ValueError, match=r"loopback|IP address"):
+            check_loopback(host)
+    check_loopback("127.0.0.1")
+    check_loopback("::1")
+    result = runner.invoke(app, ["serve", str(tmp_path)])
+    assert result.exit_code == 2 and "build the site first" in result.output
+    result = runner.invoke(app, ["serve", str(tmp_path), "--host", "0.0.0.0"])
+    assert result.exit_code == 2 and "loopback" in result.output
+
+
+@pytest.fixture
+def secret(tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / "secret.txt"
+    path.write_text("not for the web")
+    yield path
+
+
+def test_paths_that_leave_the_folder_name_nothing(site: Path, secret: Path) -> None:
+    outside = "../" * 12 + str(secret).lstrip("/")
+    assert secret.is_file() and (site / outside).resolve() == secret.resolve()
+    assert _resolve(site.resolve(), outside) is None
+    assert _resolve(site.resolve(), "/en/") == (site / "en" / "index.html").resolve()
+
+
+async def test_serve_answers_files_of_the_site_only(site: Path, secret: Path) -> None:
+    async with TestClient(TestServer(site_app(site), host="127.0.0.1")) as client:
+        home = await client.get("/")
+        assert home.status == 200
+        assert "script-src 'none'" in home.headers["Content-Security-Policy"]
+        assert home.headers["Content-Type"].startswith("text/html")
+        assert (await client.get("/en/")).status == 200
+        moved = await client.get("/en", allow_redirects=False)
+        assert moved.status == 301 and moved.headers["Location"] == "/en/"
+        assert (await client.get("/static/site.css")).headers["Content-Type"].startswith("text/css")
+        escape = "/" + "%2e%2e/" * 12 + str(secret).lstrip("/")
+        assert (await client.get(escape)).status == 404
+        assert (await client.get("/%2e%2e/%2e%2e/etc/passwd")).status == 404
+        assert (await client.post("/")).status == 405

@@ -1,0 +1,358 @@
+"""The site's open data, on what the robot stored probing the demo's prefectures across 1 November.
+
+Each month's files must be, byte for byte, what ``guichets export observations --month`` writes
+(run here in this process, through the CLI's own code), and together the whole export; the
+package must pass Frictionless's validation of its files against their schemas; a rebuild after a
+new run must write only the month that changed. On SQLite and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import dataclasses
+import io
+import json
+import shutil
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import frictionless
+import pytest
+from typer.testing import CliRunner
+
+from guichets.cli import app
+from guichets.clock import SimulatedClock
+from guichets.demo import DEMO_SCENARIO, simulated_catalogue
+from guichets.fetch import HostGates, Politeness
+from guichets.model import Observation
+from guichets.runner import Runner, from_catalogue
+from guichets.schedule import Plan
+from guichets.simulator import Simulator, load_scenario
+from guichets.site.opendata import MANIFEST, PACKAGE, OpenData, write_open_data
+from guichets.stats.export import EXPORT_COLUMNS, export_row, export_rows
+from guichets.stats.method import METHOD_VERSION
+from guichets.stats.periods import Grain
+from guichets.stats.render import rows_csv, rows_json
+from guichets.stats.report import Level, ReportRow, build_report
+from guichets.store import Store
+from tests.dbfixtures import pg_base_url, pg_schema
+
+# The robot on the demo's simulated prefectures from 29 October, 23:00 (Paris) for three days:
+# two months. (``run_demo`` starts on 5 October: reaching November would take four weeks.)
+SCENARIO = load_scenario(DEMO_SCENARIO)
+START = SCENARIO.scenario.start + timedelta(days=25)
+DAYS = 3
+CADENCE = "6h"
+CREATED = datetime(2026, 11, 2, 8, 30, tzinfo=UTC)
+
+
+@dataclasses.dataclass(frozen=True)
+class Demo:
+    home: Path
+    url: str | None
+
+    def options(self) -> list[str]:
+        return ["--home", str(self.home), *(["--db", self.url] if self.url else [])]
+
+    def store(self) -> Store:
+        return Store.open(self.url, home=self.home)
+
+
+async def _robot(home: Path, url: str | None, start: datetime, days: int) -> None:
+    """A run of the robot, as ``guichets demo`` makes one, from ``start`` for ``days``."""
+    clock = SimulatedClock(start)
+    async with Simulator(SCENARIO, clock=clock, hosts="loopback") as simulator:
+        with Store.open(url, home=home) as store:
+            runner = Runner(
+                from_catalogue(simulated_catalogue(simulator, CADENCE)),
+                store,
+                clock,
+                HostGates(clock, Politeness(min_gap=1.0)),
+                seed=SCENARIO.scenario.seed,
+                plan=Plan.RANDOM,
+                concurrency=1,
+            )
+            summary = await runner.run(until=start + timedelta(days=days))
+    assert summary.probes and not simulator.forbidden
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def demo(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Demo]:
+    """The robot's probes from 29 October to 1 November, on each backend."""
+    home = tmp_path_factory.mktemp(f"opendata-{request.param}")
+    if request.param == "sqlite":
+        asyncio.run(_robot(home, None, START, DAYS))
+        yield Demo(home, None)
+        return
+    with pg_schema(pg_base_url()) as url:
+        asyncio.run(_robot(home, url, START, DAYS))
+        yield Demo(home, url)
+
+
+def _cli(*args: str) -> None:
+    result = CliRunner().invoke(app, list(args))
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    assert result.exit_code == 0, result.output
+
+
+def _export(demo: Demo, folder: Path, fmt: str, month: str | None = None) -> bytes:
+    """What ``guichets export observations`` writes to a file."""
+    out = folder / f"export-{month or 'all'}.{fmt}"
+    _cli("export", "observations", "--format", fmt, "-o", str(out), *demo.options(),
+         *(["--month", month] if month else []))  # fmt: skip
+    return out.read_bytes()
+
+
+def _monthly_rows(store: Store) -> list[ReportRow]:
+    """What the site gives: the report's rows by month, France, départements and services."""
+    days = store.probe_days()
+    assert days is not None
+    store.refresh_rollups(days)
+    return [
+        row
+        for level in (Level.FRANCE, Level.DEPARTEMENT, Level.SERVICE)
+        for row in build_report(store.rollups(days), days, level=level, grain=Grain.MONTH)
+    ]
+
+
+def _build(demo: Demo, folder: Path) -> tuple[OpenData, list[ReportRow]]:
+    with demo.store() as store:
+        rows = _monthly_rows(store)
+        return write_open_data(store, folder, rows, created=CREATED), rows
+
+
+def _months(data: OpenData) -> list[str]:
+    return sorted({r.path[-11:-4] for r in data.resources if r.format == "csv" and "/" in r.path})
+
+
+def _same_as_the_cli(demo: Demo, data: OpenData, scratch: Path) -> None:
+    """Every month's files equal the CLI's export of the month; the CSVs add up to the whole."""
+    months = _months(data)
+    csvs = []
+    for month in months:
+        for fmt in ("csv", "jsonl"):
+            written = (data.folder / f"observations/observations-{month}.{fmt}").read_bytes()
+            assert written == _export(demo, scratch, fmt, month), (month, fmt)
+        csvs.append((data.folder / f"observations/observations-{month}.csv").read_bytes())
+    header = csvs[0].split(b"\n", 1)[0] + b"\n"
+    assert all(c.startswith(header) for c in csvs)
+    whole = header + b"".join(c[len(header) :] for c in csvs)
+    assert whole == _export(demo, scratch, "csv")
+
+
+def _stamps(folder: Path) -> dict[str, tuple[int, int]]:
+    """(inode, mtime) of each observation file: a file written again gets a new inode."""
+    return {
+        f.name: (f.stat().st_ino, f.stat().st_mtime_ns)
+        for f in sorted((folder / "observations").iterdir())
+    }
+
+
+def _validate(folder: Path) -> tuple[bool, list[list[Any]]]:
+    """Frictionless's verdict on the package and its files, and its errors."""
+    report = frictionless.validate(str(folder / PACKAGE))
+    return bool(report.valid), report.flatten(["type", "note", "rowNumber", "fieldName"])
+
+
+# -- the files ----------------------------------------------------------------------------------
+
+
+def test_the_fast_export_prints_each_probe_as_its_observation(demo: Demo) -> None:
+    """The rows read straight from SQL are the stored observations' own rows."""
+    with demo.store() as store:
+        expected = [tuple(export_row(o).values()) for o in store.observations()]
+        assert list(export_rows(store)) == expected
+        assert len(expected) == store.count()
+    assert len({row[EXPORT_COLUMNS.index("category")] for row in expected}) > 3
+
+
+def test_each_month_is_the_cli_export_of_that_month(demo: Demo, tmp_path: Path) -> None:
+    data, _ = _build(demo, tmp_path / "donnees")
+    assert _months(data) == ["2026-10", "2026-11"]
+    _same_as_the_cli(demo, data, tmp_path)
+    with demo.store() as store:
+        total = store.count()
+    observations = [r for r in data.resources if r.path.startswith("observations/")]
+    assert sum(r.rows for r in observations if r.format == "csv") == total
+    for resource in data.resources:
+        file = data.folder / resource.path
+        assert file.stat().st_size == resource.bytes
+        lines = file.read_bytes().count(b"\n")
+        if resource.format in ("csv", "jsonl"):
+            assert lines == resource.rows + (resource.format == "csv")
+    titles = {r.path: (r.title, r.title_en) for r in data.resources}
+    assert titles["observations/observations-2026-10.csv"] == (
+        "Sondages d'octobre 2026 (CSV)",
+        "Probes of October 2026 (CSV)",
+    )
+    assert titles["observations/observations-2026-11.jsonl"] == (
+        "Sondages de novembre 2026 (JSON Lines)",
+        "Probes of November 2026 (JSON Lines)",
+    )
+    assert data.rewritten == len(data.resources)
+    assert not list(data.folder.rglob("*.partial"))
+
+
+def test_the_figures_are_the_report_rows_with_the_method_version(
+    demo: Demo, tmp_path: Path
+) -> None:
+    data, rows = _build(demo, tmp_path / "donnees")
+    assert {r.level for r in rows} == {Level.FRANCE, Level.DEPARTEMENT, Level.SERVICE}
+    assert len({r.period for r in rows}) == 2
+    figures = {r.format: r for r in data.resources if r.path.startswith("chiffres-mensuels")}
+    assert figures["csv"].rows == figures["json"].rows == len(rows)
+
+    table = list(csv.reader(io.StringIO((data.folder / "chiffres-mensuels.csv").read_text())))
+    report = list(csv.reader(io.StringIO(rows_csv(rows))))
+    assert table[0] == ["method_version", "key", *report[0]]
+    assert len(table) == len(report) == len(rows) + 1
+    assert table[1:] == [
+        [METHOD_VERSION, row.key, *cells] for row, cells in zip(rows, report[1:], strict=True)
+    ]
+
+    published = json.loads((data.folder / "chiffres-mensuels.json").read_text())
+    expected = [
+        {"method_version": METHOD_VERSION, "key": row.key, **fields}
+        for row, fields in zip(rows, json.loads(rows_json(rows)), strict=True)
+    ]
+    assert published == expected
+    assert all(list(p)[:3] == ["method_version", "key", "level"] for p in published)
+
+
+def test_the_package_validates(demo: Demo, tmp_path: Path) -> None:
+    data, _ = _build(demo, tmp_path / "donnees")
+    valid, errors = _validate(data.folder)
+    assert valid, errors
+
+    package = json.loads((data.folder / PACKAGE).read_text("utf-8"))
+    assert package["profile"] == "tabular-data-package"
+    assert package["name"] == "guichets-observatoire"
+    assert package["version"] == METHOD_VERSION
+    assert package["created"] == "2026-11-02T08:30:00Z"
+    assert [lic["name"] for lic in package["licenses"]] == ["etalab-2.0"]
+    listed = {r["path"]: r for r in package["resources"]}
+    assert set(listed) == {r.path for r in data.resources if r.format == "csv"}
+    for path, resource in listed.items():
+        header = (data.folder / path).read_text("utf-8").split("\n", 1)[0].split(",")
+        fields = resource["schema"]["fields"]
+        assert [f["name"] for f in fields] == header
+        assert all(f["description"] and f["type"] != "any" for f in fields)
+        assert resource["bytes"] == (data.folder / path).stat().st_size
+    observations = listed["observations/observations-2026-10.csv"]["schema"]
+    assert observations["primaryKey"] == ["probe_id"]
+    types = {f["name"]: f["type"] for f in observations["fields"]}
+    assert types["started_at"] == "datetime"
+    assert types["day"] == "date"
+    assert types["slots_count"] == "integer"
+
+    # The schemas are checked, not only written: a value outside them fails the validation.
+    broken = tmp_path / "broken"
+    shutil.copytree(data.folder, broken)
+    october = broken / "observations/observations-2026-10.csv"
+    text = october.read_text("utf-8")
+    october.write_text(text.replace(",unavailable,", ",closed,", 1), "utf-8")
+    valid, errors = _validate(broken)
+    assert not valid
+    assert {e[0] for e in errors} == {"constraint-error", "hash-count"}
+
+
+# -- rebuilding ---------------------------------------------------------------------------------
+
+
+def _changed(folder: Path, before: dict[str, tuple[int, int]]) -> set[str]:
+    """The observation files written since ``before`` was taken."""
+    now = _stamps(folder)
+    return {name for name in now if now[name] != before.get(name)}
+
+
+def _copy_of(store: Store, probe: Observation, started_at: datetime) -> None:
+    """Another probe like ``probe``, started at ``started_at``, stored now."""
+    shift = started_at - probe.started_at
+    assert store.save(
+        dataclasses.replace(
+            probe,
+            probe_id=uuid.uuid4().hex,
+            started_at=started_at,
+            finished_at=probe.finished_at + shift,
+            slots=tuple(slot + shift for slot in probe.slots),
+            horizon_end=None if probe.horizon_end is None else probe.horizon_end + shift,
+        )
+    )
+
+
+def test_a_rebuild_writes_only_what_changed(demo: Demo, tmp_path: Path) -> None:
+    """Runs last in this module: it adds probes to the module's store."""
+    folder = tmp_path / "donnees"
+    first, _ = _build(demo, folder)
+    stamps = _stamps(folder)
+    again, _ = _build(demo, folder)
+    assert again.rewritten == 2  # the figures, always; no month changed
+    assert again.resources == first.resources
+    assert _changed(folder, stamps) == set()
+    november = {"observations-2026-11.csv", "observations-2026-11.jsonl"}
+    october = {"observations-2026-10.csv", "observations-2026-10.jsonl"}
+
+    # One more run of the robot: its probes all fall in November.
+    stamps = _stamps(folder)
+    asyncio.run(_robot(demo.home, demo.url, START + timedelta(days=DAYS), 1))
+    build, _ = _build(demo, folder)
+    assert build.rewritten == 4
+    assert _changed(folder, stamps) == november
+    _same_as_the_cli(demo, build, tmp_path)
+    rows = {r.path: r.rows for r in build.resources}
+    assert rows["observations/observations-2026-11.csv"] > next(
+        r.rows for r in first.resources if r.path == "observations/observations-2026-11.csv"
+    )
+    # Most of November was kept from the last build, and only its last hour written again.
+    manifest: dict[str, Any] = json.loads((folder / MANIFEST).read_text("utf-8"))
+    entry = manifest["months"]["2026-11"]
+    assert 0 < entry["settled"]["probes"] < entry["probes"]
+
+    # A probe of a worker still busy during the build, saved after it and ten minutes before
+    # November's newest one; then a probe stored late inside October. Each time, only the files
+    # of that month are written again.
+    with demo.store() as store:
+        newest = max(o.started_at for o in store.observations(since=START + timedelta(days=DAYS)))
+        probe = next(store.observations(since=newest - timedelta(hours=3)))
+        _copy_of(store, probe, newest - timedelta(minutes=10))
+    stamps = _stamps(folder)
+    build, _ = _build(demo, folder)
+    assert build.rewritten == 4
+    assert _changed(folder, stamps) == november
+    _same_as_the_cli(demo, build, tmp_path)
+
+    with demo.store() as store:
+        probe = next(store.observations(until=START + timedelta(days=1)))
+        _copy_of(store, probe, probe.started_at + timedelta(seconds=1))
+    stamps = _stamps(folder)
+    build, _ = _build(demo, folder)
+    assert build.rewritten == 4
+    assert _changed(folder, stamps) == october
+    _same_as_the_cli(demo, build, tmp_path)
+
+    # A damaged file is written again; leftovers of an interrupted build and the files of a
+    # month without probes go.
+    damaged = folder / "observations/observations-2026-11.jsonl"
+    damaged.write_bytes(damaged.read_bytes()[:-10])
+    stray = [folder / "observations/observations-2026-09.csv", folder / ".datapackage.json.partial"]
+    for file in stray:
+        file.write_text("left over\n", "utf-8")
+    stamps = _stamps(folder)
+    build, _ = _build(demo, folder)
+    assert build.rewritten == 4
+    assert not any(file.exists() for file in stray)
+    assert _changed(folder, stamps) == november
+    _same_as_the_cli(demo, build, tmp_path)
+    manifest = json.loads((folder / MANIFEST).read_text("utf-8"))
+    assert sorted(manifest["months"]) == ["2026-10", "2026-11"]
+    valid, errors = _validate(folder)
+    assert valid, errors
