@@ -436,6 +436,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--top", type=int, default=10, help="functions shown per profile")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--save", type=Path, help="also write the JSON figures to this file")
     parser.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     home = data_home(args)
@@ -471,6 +472,8 @@ def main(argv: list[str]) -> int:
     end = _segments(args.days, args.cadence_hours)[-1][1]
     result["steps"] = measure(home, args, end)
     result["bench_peak_rss_mb"] = _peak_mb()
+    if args.save is not None:
+        args.save.write_text(json.dumps(result, indent=1, default=str) + "\n")
     if args.json:
         print(json.dumps(result, indent=1, default=str))
         return 0

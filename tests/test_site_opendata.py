@@ -262,7 +262,7 @@ def test_the_package_validates(demo: Demo, tmp_path: Path) -> None:
     october.write_text(text.replace(",unavailable,", ",closed,", 1), "utf-8")
     valid, errors = _validate(broken)
     assert not valid
-    assert {e[0] for e in errors} == {"constraint-error", "hash-count"}
+    assert {e[0] for e in errors} == {"constraint-error", "hash-count", "byte-count"}
 
 
 # -- rebuilding ---------------------------------------------------------------------------------

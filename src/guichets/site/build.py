@@ -470,7 +470,6 @@ class SiteBuilder:
         f = self.figures
         name = DEPARTEMENTS.get(code, code)
         rows = f.by_departement.get(code, {})
-        monthly = month_rows(rows, f.months)
         services = []
         for info in f.services_of(code):
             service_rows = f.by_service.get(info.id, {})
@@ -493,23 +492,31 @@ class SiteBuilder:
             services=services,
             latest=figure(self.latest_row(rows), lang),
             month_title=self.month_title(lang),
-            bars=charts.category_bars(
-                _bars(monthly, f.months, lang),
-                id=f"categories-{code}",
+            **self.history(rows, code, lang),
+            changes=self.changes_of([info.id for info in f.services_of(code)]),
+        )
+
+    def history(self, rows: Mapping[str, ReportRow], ident: str, lang: str) -> dict[str, Any]:
+        """The month-by-month part of a département's or a service's page: charts and tables."""
+        months = self.figures.months
+        monthly = month_rows(rows, months)
+        return {
+            "bars": charts.category_bars(
+                _bars(monthly, months, lang),
+                id=f"categories-{ident}",
                 title=i18n.message("categories_title", lang),
                 description=i18n.message("categories_desc", lang),
                 lang=lang,
             ),
-            band=charts.rate_band(
-                _points(monthly, f.months, lang),
-                id=f"rate-{code}",
+            "band": charts.rate_band(
+                _points(monthly, months, lang),
+                id=f"rate-{ident}",
                 title=i18n.message("rate_title", lang),
                 description=i18n.message("rate_desc", lang),
                 lang=lang,
             ),
-            months=_month_lines(monthly, f.months, lang),
-            changes=self.changes_of([info.id for info in f.services_of(code)]),
-        )
+            "months": _month_lines(monthly, months, lang),
+        }
 
     def changes_of(self, services: Sequence[str]) -> list[Markup]:
         """What changed since the previous month for these services, as French sentences."""
@@ -532,7 +539,6 @@ class SiteBuilder:
         page = Page(lang, f"services/{info.id}.html")
         f = self.figures
         rows = f.by_service.get(info.id, {})
-        monthly = month_rows(rows, f.months)
         latest = self.latest_row(rows)
         probes = [self.probe_line(obs, lang, page) for obs in f.latest_probes.get(info.id, [])]
         dossier = None
@@ -551,21 +557,7 @@ class SiteBuilder:
             departement_href=page.link(f"departements/{code}.html") if code else None,
             latest=figure(latest, lang),
             month_title=self.month_title(lang),
-            bars=charts.category_bars(
-                _bars(monthly, f.months, lang),
-                id=f"categories-{info.id}",
-                title=i18n.message("categories_title", lang),
-                description=i18n.message("categories_desc", lang),
-                lang=lang,
-            ),
-            band=charts.rate_band(
-                _points(monthly, f.months, lang),
-                id=f"rate-{info.id}",
-                title=i18n.message("rate_title", lang),
-                description=i18n.message("rate_desc", lang),
-                lang=lang,
-            ),
-            months=_month_lines(monthly, f.months, lang),
+            **self.history(rows, info.id, lang),
             probes=probes,
             dossier=dossier,
             changes=self.changes_of([info.id]),

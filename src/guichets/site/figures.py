@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
 
 from guichets.catalogue import Catalogue
 from guichets.departements import DEPARTEMENTS
@@ -19,7 +21,8 @@ from guichets.stats.periods import DateRange, Grain, month_range
 from guichets.stats.press import ServiceName, press_summary
 from guichets.stats.releases import release_rows
 from guichets.stats.report import Level, ReportRow, build_report, group_rows
-from guichets.store import Store
+from guichets.store import Store, as_utc
+from guichets.store.schema import probes
 
 __all__ = ["LATEST_PROBES", "ServiceInfo", "SiteFigures", "read_figures"]
 
@@ -168,7 +171,7 @@ def read_figures(
         info = services.get(row.key)
         if info is not None and row.departement is None:
             row.departement = info.departement
-    last_probe = _last_probe(store, span.last)
+    last_probe = _last_probe(store)
     figures = SiteFigures(
         generated_at=generated_at,
         last_probe=last_probe,
@@ -185,11 +188,10 @@ def read_figures(
     return figures
 
 
-def _last_probe(store: Store, last_day: date) -> datetime | None:
-    last: datetime | None = None
-    for obs in store.observations(since=DateRange(last_day, last_day).start):
-        last = obs.started_at if last is None else max(last, obs.started_at)
-    return last
+def _last_probe(store: Store) -> datetime | None:
+    with store.reading("read the last probe's time") as conn:
+        last = conn.execute(select(func.max(probes.c.started_at))).scalar_one()
+    return None if last is None else as_utc(last)
 
 
 def _press(store: Store, figures: SiteFigures) -> str | None:

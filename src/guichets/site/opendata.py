@@ -5,9 +5,12 @@ The observation files are exactly what ``guichets export observations --month M`
 same code (``stats/export.py``), so that the site never publishes a second version of the data.
 They are the bulk of a build: a manifest (``.manifest.json``) records what each month's files
 hold (how many probes, the last one), and a rebuild rewrites only the months whose probes changed;
-a month that only gained probes after its last one (the current month, after a run) gets them
-added to a copy of its files. Every file is written aside and renamed into place: a reader, or an
-interrupted build, never sees half a file.
+a month that only gained recent probes (the current month, after a run) keeps the start of its
+files and only its last hour is written again. Every file is written aside and renamed into place:
+a reader, or an interrupted build, never sees half a file.
+
+The monthly figures are ``guichets report``'s own CSV and JSON (``stats/render.py``), with the
+method's version and the row's key in front: (level, key, period) is their primary key.
 """
 
 from __future__ import annotations

@@ -5,9 +5,9 @@ contract) without the trail and the platform's extra findings (evidence, not dat
 and the Paris date the probe counts for, so that anyone can recompute every share of a report.
 
 ``guichets export observations`` and the site's open data read the rows straight from the probes
-table (:func:`export_rows`): building an ``Observation`` per probe (its trail, its findings) costs
-more than writing it, and millions of probes must export in seconds. :func:`export_row` says the
-same from an ``Observation``; the tests hold the two equal.
+table (:func:`export_rows`), one code for both: building an ``Observation`` per probe (its trail,
+its findings) cost three times what writing it does, and the site exports millions of them.
+:func:`export_row` says the same from an ``Observation``; the tests hold the two equal.
 """
 
 from __future__ import annotations
@@ -15,15 +15,15 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final, Protocol
 
-from sqlalchemy import ColumnElement, Select, Text, and_, func, or_, select, type_coerce
+from sqlalchemy import ColumnElement, Select, Text, func, select, type_coerce
 
 from guichets.model import PARIS, Observation, Outcome, categorise
 from guichets.stats.periods import local_day
 from guichets.stats.tally import site_of
-from guichets.store import Store
+from guichets.store import Store, as_utc
 from guichets.store.schema import probes
 
 __all__ = [
@@ -111,18 +111,6 @@ def export_row(observation: Observation) -> dict[str, Any]:
     return {column: data[column] for column in EXPORT_COLUMNS}
 
 
-def _instant(value: Any) -> datetime:
-    """An instant of the probes table as ``UTCDateTime`` reads it: PostgreSQL gives an aware
-    datetime, SQLite the naive UTC text SQLAlchemy stored."""
-    if isinstance(value, datetime):
-        return value.astimezone(UTC)
-    try:
-        return datetime.fromisoformat(value + "+00:00")  # the usual text, parsed in one step
-    except ValueError:
-        parsed = datetime.fromisoformat(value)
-        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
 def _values(row: Sequence[Any], sites: dict[str, str]) -> tuple[Any, ...]:
     """A probes row as the values of :data:`EXPORT_COLUMNS`, as :func:`export_row` gives them.
 
@@ -134,7 +122,7 @@ def _values(row: Sequence[Any], sites: dict[str, str]) -> tuple[Any, ...]:
     site = sites.get(url)
     if site is None:
         site = sites[url] = site_of(url)
-    started, finished = _instant(started), _instant(finished)
+    started, finished = as_utc(started), as_utc(finished)
     parsed = (
         () if slots_text == "[]" else tuple(map(datetime.fromisoformat, json.loads(slots_text)))
     )
@@ -163,7 +151,7 @@ def _values(row: Sequence[Any], sites: dict[str, str]) -> tuple[Any, ...]:
         slots[0] if slots else None,
         len(slots),
         slots,
-        None if horizon is None else _instant(horizon).astimezone(PARIS).isoformat(),
+        None if horizon is None else as_utc(horizon).astimezone(PARIS).isoformat(),
         requests,
         http_status,
         round((finished - started).total_seconds(), 3),
@@ -172,15 +160,6 @@ def _values(row: Sequence[Any], sites: dict[str, str]) -> tuple[Any, ...]:
 
 
 Position = tuple[datetime, str]  # (started_at, probe_id): where a probe sorts in the export
-
-
-def _after(position: Position) -> ColumnElement[bool]:
-    """Probes sorting after ``position``; spelt so that SQLite walks the ``started_at`` index from
-    there (an ``OR`` alone makes it start over from the first probe every time)."""
-    at, probe_id = position
-    return and_(
-        probes.c.started_at >= at, or_(probes.c.started_at > at, probes.c.probe_id > probe_id)
-    )
 
 
 def _within(since: datetime | None, until: datetime | None) -> list[ColumnElement[bool]]:
@@ -220,16 +199,8 @@ def export_rows(
 
 def _pages(store: Store, base: Select[Any], after: Position | None) -> Iterator[tuple[Any, ...]]:
     sites: dict[str, str] = {}
-    while True:
-        query = base if after is None else base.where(_after(after))
-        # The store's own guard and connection: its errors name the database, as everywhere.
-        with store._guard("read probes"), store._connect() as conn:
-            rows = conn.execute(query).all()
-        for row in rows:
-            yield _values(row, sites)
-        if len(rows) < PAGE:
-            return
-        after = (_instant(rows[-1].started_at), rows[-1].probe_id)
+    for row in store.probe_pages(base, after):
+        yield _values(row, sites)
 
 
 def export_extent(store: Store, since: datetime, until: datetime) -> tuple[int, Position | None]:
@@ -243,7 +214,7 @@ def export_extent(store: Store, since: datetime, until: datetime) -> tuple[int, 
         .order_by(probes.c.started_at.desc(), probes.c.probe_id.desc())
         .limit(1)
     )
-    with store._guard("count probes"), store._connect() as conn:
+    with store.reading("count probes") as conn:
         total = int(conn.execute(count).scalar_one())
         found = conn.execute(last).first()
     return total, None if found is None else (found.started_at, found.probe_id)
@@ -257,7 +228,7 @@ def export_count(store: Store, since: datetime, upto: Position) -> int:
     base = select(func.count()).select_from(probes).where(*where)
     before = base.where(probes.c.started_at < at)
     tie = base.where(probes.c.started_at == at, probes.c.probe_id <= probe_id)
-    with store._guard("count probes"), store._connect() as conn:
+    with store.reading("count probes") as conn:
         return sum(int(conn.execute(count).scalar_one()) for count in (before, tie))
 
 

@@ -38,8 +38,10 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Row
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql.elements import ColumnElement
 
 from guichets.evidence.ledger import GENESIS, entry_digest, probe_digest, records_digest
 from guichets.model import PARIS, Observation, Outcome, Step
@@ -76,6 +78,30 @@ EXAMPLES: Final = (
 )
 BUSY_SECONDS: Final = 30.0  # how long a SQLite writer waits for another one before failing
 PAGE: Final = 1000  # rows per read transaction in observations()
+
+
+def as_utc(value: Any) -> datetime:
+    """An instant of the probes table as read: PostgreSQL gives an aware datetime, SQLite through
+    ``UTCDateTime`` too, and a raw SQLite column (fast readers) the naive UTC text stored."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    try:
+        return datetime.fromisoformat(value + "+00:00")  # the usual text, parsed in one step
+    except ValueError:
+        parsed = datetime.fromisoformat(value)
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def after_position(position: tuple[datetime, str]) -> ColumnElement[bool]:
+    """Probes sorting after ``position`` (started_at, probe_id); spelt so that SQLite walks the
+    ``started_at`` index from there (an ``OR`` alone makes it start over from the first probe
+    of the range every time, so that each page costs more than the last)."""
+    at, probe_id = position
+    return and_(
+        probes.c.started_at >= at, or_(probes.c.started_at > at, probes.c.probe_id > probe_id)
+    )
+
+
 _PG_MIGRATION_LOCK: Final = 0x6775696368657473  # "guichets": one migrating process at a time
 
 
@@ -636,23 +662,30 @@ class Store:
         return self._pages(base)  # not a generator itself: bad arguments fail here, not later
 
     def _pages(self, base: Select[Any]) -> Iterator[Observation]:
-        after: tuple[datetime, str] | None = None
+        for row in self.probe_pages(base):
+            yield self._observation(row._mapping)
+
+    def probe_pages(
+        self, base: Select[Any], after: tuple[datetime, str] | None = None
+    ) -> Iterator[Row[Any]]:
+        """The rows of ``base`` (a select of probes ordered by ``started_at, probe_id`` and
+        limited to :data:`PAGE` rows) sorting after ``after``, read in pages of short
+        transactions, each resuming after the last row read (``observations`` and the open-data
+        export both read this way)."""
         while True:
-            query = base
-            if after is not None:
-                query = query.where(
-                    or_(
-                        probes.c.started_at > after[0],
-                        and_(probes.c.started_at == after[0], probes.c.probe_id > after[1]),
-                    )
-                )
+            query = base if after is None else base.where(after_position(after))
             with self._guard("read probes"), self._connect() as conn:
                 rows = conn.execute(query).all()
-            for row in rows:
-                yield self._observation(row._mapping)
+            yield from rows
             if len(rows) < PAGE:
                 return
-            after = (rows[-1].started_at, rows[-1].probe_id)
+            after = (as_utc(rows[-1].started_at), rows[-1].probe_id)
+
+    @contextmanager
+    def reading(self, action: str) -> Iterator[Connection]:
+        """A read-only connection for queries of other modules; errors name the database."""
+        with self._guard(action), self._connect() as conn:
+            yield conn
 
     @staticmethod
     def _observation(row: RowMapping) -> Observation:
