@@ -309,6 +309,8 @@ def build(
     out: Path,
     generated_at: datetime,
     profile: cProfile.Profile | None = None,
+    *,
+    step: str,
 ) -> dict[str, Any]:
     """``read_figures`` then ``build_site``, as ``guichets site build`` calls them, timed apart."""
     from guichets.site.build import build_site  # imported here: the module may still be coming
@@ -328,7 +330,7 @@ def build(
     if profile is not None:
         profile.disable()
     after = _files(out)
-    return {
+    figures = {
         "catalogue_s": round(loaded - began, 2),
         "read_figures_s": round(middle - loaded, 2),
         "build_site_s": round(ended - middle, 2),
@@ -347,6 +349,9 @@ def build(
         "loadavg_before": load,
         "loadavg_after": _loadavg(),
     }
+    shown = {k: figures[k] for k in ("read_figures_s", "build_site_s", "written", "changed")}
+    print(f"  {step}: {shown}", file=sys.stderr)  # at once: a first build takes minutes
+    return figures
 
 
 def _top(profile: cProfile.Profile, key: str, n: int = 10) -> list[str]:
@@ -361,19 +366,21 @@ def _top(profile: cProfile.Profile, key: str, n: int = 10) -> list[str]:
 
 
 def measure(home: Path, args: argparse.Namespace, end: datetime) -> dict[str, Any]:
-    step = args.cadence_hours
+    cadence = args.cadence_hours
     out = home / "site"
     shutil.rmtree(out, ignore_errors=True)
     steps: dict[str, Any] = {}
     with Store.open(None, home=home) as store:
-        steps["first_build"] = build(store, home, out, end)
-        run = new_run(store, args.services, end, step, seed=1)
+        steps["first_build"] = build(store, home, out, end, step="first_build")
+        run = new_run(store, args.services, end, cadence, seed=1)
         at = run["ended"] + timedelta(minutes=1)
         run["ended"] = f"{run['ended']:%Y-%m-%d %H:%M:%S} UTC"
         steps["new_run"] = run
-        steps["rebuild_after_run"] = build(store, home, out, at)
-        steps["noop_rebuild"] = build(store, home, out, at)
-        steps["noop_new_generated_at"] = build(store, home, out, at + timedelta(hours=1))
+        steps["rebuild_after_run"] = build(store, home, out, at, step="rebuild_after_run")
+        steps["noop_rebuild"] = build(store, home, out, at, step="noop_rebuild")
+        steps["noop_new_generated_at"] = build(
+            store, home, out, at + timedelta(hours=1), step="noop_new_generated_at"
+        )
     take_back(home)
     if args.no_profile:
         return steps
@@ -382,10 +389,14 @@ def measure(home: Path, args: argparse.Namespace, end: datetime) -> dict[str, An
     profiles = {}
     with Store.open(None, home=home) as store:
         first = cProfile.Profile()
-        steps["profiled_first_build"] = build(store, home, out, end, first)
-        ended = new_run(store, args.services, end, step, seed=2)["ended"]
+        steps["profiled_first_build"] = build(
+            store, home, out, end, first, step="profiled_first_build"
+        )
+        ended = new_run(store, args.services, end, cadence, seed=2)["ended"]
         again = cProfile.Profile()
-        steps["profiled_rebuild"] = build(store, home, out, ended + timedelta(minutes=1), again)
+        steps["profiled_rebuild"] = build(
+            store, home, out, ended + timedelta(minutes=1), again, step="profiled_rebuild"
+        )
     take_back(home)
     for name, prof in (("first_build", first), ("rebuild_after_run", again)):
         prof.dump_stats(home / f"profile-{name}.prof")

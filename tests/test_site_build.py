@@ -244,3 +244,28 @@ async def test_serve_answers_files_of_the_site_only(site: Path, secret: Path) ->
         assert (await client.get(escape)).status == 404
         assert (await client.get("/%2e%2e/%2e%2e/etc/passwd")).status == 404
         assert (await client.post("/")).status == 405
+
+
+def _figures_json(store: Store, cache: Path | None) -> list[dict[str, object]]:
+    figures = read_figures(store, None, generated_at=datetime.now(UTC), cache=cache)
+    return [row.to_json() for row in figures.monthly_rows]
+
+
+def test_cached_months_give_the_figures_computed_afresh(home: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "home"
+    shutil.copytree(home, copy)
+    cache = tmp_path / "cache"
+    with Store.open(home=copy) as store:
+        fresh = _figures_json(store, None)
+        assert _figures_json(store, cache) == fresh  # computed, then kept
+        assert sorted(p.suffix for p in cache.iterdir()) == [".pickle"] * len(list(cache.iterdir()))
+        assert _figures_json(store, cache) == fresh  # read back
+        service = store.services()[0]
+        last = list(store.observations(service=service))[-1]
+        store.save(replace(last, probe_id=last.probe_id[:-4] + "cafe",
+                           started_at=last.started_at + timedelta(minutes=5),
+                           finished_at=last.finished_at + timedelta(minutes=5),
+                           trail=()))  # fmt: skip
+        changed = _figures_json(store, None)
+        assert changed != fresh
+        assert _figures_json(store, cache) == changed  # the month that moved is computed again

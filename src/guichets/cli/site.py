@@ -42,7 +42,9 @@ def build_into(
         names = catalogue_of(catalogue, folder)
         target = out if out is not None else folder / "site"
         with console.status("Reading the figures…"):
-            figures = read_figures(store, names, generated_at=datetime.now(UTC))
+            figures = read_figures(
+                store, names, generated_at=datetime.now(UTC), cache=folder / "cache" / "site"
+            )
         if screenshots:
             _screenshots(folder, store, figures, screenshots)
         with console.status(f"Writing the site into {target}/…"):

@@ -7,27 +7,36 @@ differ. The service rows are computed once and added up to départements and Fra
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import pickle
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Final
 
 from sqlalchemy import func, select
 
 from guichets.catalogue import Catalogue
 from guichets.departements import DEPARTEMENTS
 from guichets.model import Observation
+from guichets.stats.method import METHOD_VERSION
 from guichets.stats.periods import DateRange, Grain, month_range
 from guichets.stats.press import ServiceName, press_summary
 from guichets.stats.releases import release_rows
 from guichets.stats.report import Level, ReportRow, build_report, group_rows
+from guichets.stats.rollups import COUNT_COLUMNS
 from guichets.store import Store, as_utc
-from guichets.store.schema import probes
+from guichets.store.schema import daily_rollups, probes
 
 __all__ = ["LATEST_PROBES", "ServiceInfo", "SiteFigures", "read_figures"]
 
+CACHE_FORMAT: Final = 2  # bump when ReportRow changes shape: older cached months are recomputed
+LEAD_QUANTILES: Final = (0.5, 0.9)  # the lead times the pages show: median and P90
 LATEST_PROBES = 12  # probes listed on a service page
-_RECENT = timedelta(days=3)  # how far back the latest probes are looked for
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,7 @@ class SiteFigures:
     france: dict[str, ReportRow] = field(default_factory=dict)
     latest_probes: dict[str, list[Observation]] = field(default_factory=dict)
     press_markdown: str | None = None
+    _names: dict[str, ServiceName] | None = field(default=None, repr=False)
 
     @property
     def latest(self) -> DateRange | None:
@@ -83,10 +93,13 @@ class SiteFigures:
         return sorted(found, key=lambda s: (s.site, s.procedure, s.id))
 
     def names(self) -> dict[str, ServiceName]:
-        return {
-            s.id: ServiceName(label=s.label, site=s.site, procedure=s.procedure)
-            for s in self.services.values()
-        }
+        """How the press sentences name each service (made once: every page asks)."""
+        if self._names is None:
+            self._names = {
+                s.id: ServiceName(label=s.label, site=s.site, procedure=s.procedure)
+                for s in self.services.values()
+            }
+        return self._names
 
 
 def _code_order(code: str) -> tuple[int, str]:
@@ -139,34 +152,47 @@ def _by_key(rows: Sequence[ReportRow]) -> dict[str, dict[str, ReportRow]]:
     return dict(keyed)
 
 
-def _latest(store: Store, last_probe: datetime, per_service: int) -> dict[str, list[Observation]]:
-    latest: dict[str, list[Observation]] = defaultdict(list)
-    for obs in store.observations(since=last_probe - _RECENT):
-        kept = latest[obs.service]
-        kept.append(obs)
-        if len(kept) > per_service:
-            del kept[0]
-    return {service: list(reversed(kept)) for service, kept in latest.items()}
-
-
 def read_figures(
-    store: Store, catalogue: Catalogue | None, *, generated_at: datetime, press: bool = True
+    store: Store,
+    catalogue: Catalogue | None,
+    *,
+    generated_at: datetime,
+    press: bool = True,
+    cache: Path | None = None,
 ) -> SiteFigures:
-    """Everything the pages show, read from ``store``; ``catalogue`` names the services."""
+    """Everything the pages show, read from ``store``; ``catalogue`` names the services.
+
+    With ``cache`` (a folder of the data directory, never of the published site), each month's
+    service rows are kept with a fingerprint of what they were computed from, so that a rebuild
+    recomputes only the months whose rollups or robot runs changed: after a run, the last one.
+    """
     span = store.probe_days()
-    services = _services(catalogue, store.services())
     if span is None:
-        return SiteFigures(generated_at, None, [], services)
+        return SiteFigures(generated_at, None, [], _services(catalogue, ()))
     months = _months(span)
     whole = DateRange(months[0].first, months[-1].last)
     store.refresh_rollups(whole)
     runs = store.runs()
     alive = [(r.started_at, r.ended_at or r.heartbeat_at) for r in runs]
     until = max((b for _, b in alive), default=None)
-    labels = {k: v.label for k, v in services.items()}
-    rows = build_report(
-        store.rollups(whole), whole, grain=Grain.MONTH, alive=alive, until=until, labels=labels
-    )
+    named = _services(catalogue, ())
+    labels = {k: v.label for k, v in named.items()}
+    rows: list[ReportRow] = []
+    departements: list[ReportRow] = []
+    france: list[ReportRow] = []
+    for month in months:
+        month_rows_, month_departements, month_france = _month_of_rows(
+            store, month, alive, until, cache
+        )
+        rows += month_rows_
+        departements += month_departements
+        france += month_france
+    for row in rows:
+        row.label = labels.get(row.key)
+    # The services with probes, from their rows (rollups are refreshed above): reading them off
+    # the probes table would scan millions of rows.
+    stored = sorted({row.key for row in rows})
+    services = _services(catalogue, stored)
     for row in rows:  # the département of a service the catalogue knows better than the probes
         info = services.get(row.key)
         if info is not None and row.departement is None:
@@ -178,14 +204,74 @@ def read_figures(
         months=months,
         services=services,
         by_service=_by_key(rows),
-        by_departement=_by_key(group_rows(rows, Level.DEPARTEMENT)),
-        france=_by_key(group_rows(rows, Level.FRANCE)).get("FR", {}),
+        by_departement=_by_key(departements),
+        france=_by_key(france).get("FR", {}),
     )
-    if last_probe is not None:
-        figures.latest_probes = _latest(store, last_probe, LATEST_PROBES)
+    figures.latest_probes = {s: store.latest_observations(s, LATEST_PROBES) for s in stored}
     if press:
         figures.press_markdown = _press(store, figures)
     return figures
+
+
+def _fingerprint(
+    store: Store,
+    month: DateRange,
+    alive: Sequence[tuple[datetime, datetime]],
+    until: datetime | None,
+) -> str:
+    """What a month's rows are computed from: its rollups' totals, the runs alive in it, and
+    the last sign of life when it falls within it (later is the future, not a gap)."""
+    columns = [daily_rollups.c[name] for name in COUNT_COLUMNS]
+    query = select(func.count(), *(func.coalesce(func.sum(c), 0) for c in columns)).where(
+        daily_rollups.c.day >= month.first, daily_rollups.c.day <= month.last
+    )
+    with store.reading("read the rollups' totals") as conn:
+        totals = [int(v) for v in conn.execute(query).one()]
+    spans = [(a.isoformat(), b.isoformat()) for a, b in alive if a < month.end and b > month.start]
+    edge = None if until is None or until >= month.end else until.isoformat()
+    key = json.dumps([CACHE_FORMAT, METHOD_VERSION, totals, spans, edge])
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+MonthRows = tuple[list[ReportRow], list[ReportRow], list[ReportRow]]
+
+
+def _month_of_rows(
+    store: Store,
+    month: DateRange,
+    alive: Sequence[tuple[datetime, datetime]],
+    until: datetime | None,
+    cache: Path | None,
+) -> MonthRows:
+    """One month's rows (services, départements, France), with their lead times computed, from
+    the cache when it still holds what they come from."""
+    path = fingerprint = None
+    if cache is not None:
+        fingerprint = _fingerprint(store, month, alive, until)
+        path = cache / f"{month.first:%Y-%m}.pickle"
+        try:
+            kept, found = pickle.loads(path.read_bytes())
+            if kept == fingerprint:
+                return found  # type: ignore[no-any-return]
+        except (FileNotFoundError, pickle.UnpicklingError, EOFError, ValueError, TypeError):
+            pass  # a cache is only a cache: anything unreadable is computed again
+    services = build_report(
+        store.rollups(month), month, grain=Grain.MONTH, alive=alive, until=until
+    )
+    rows: MonthRows = (
+        services,
+        group_rows(services, Level.DEPARTEMENT),
+        group_rows(services, Level.FRANCE),
+    )
+    for row in (r for level in rows for r in level):
+        for q in LEAD_QUANTILES:  # the slow part of a page, kept with the rows
+            row.lead(q)
+    if path is not None and cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".partial")
+        partial.write_bytes(pickle.dumps((fingerprint, rows), protocol=pickle.HIGHEST_PROTOCOL))
+        os.replace(partial, path)
+    return rows
 
 
 def _last_probe(store: Store) -> datetime | None:

@@ -59,18 +59,19 @@ def lead_quantile(leads: Sequence[int], censored: Sequence[int], q: float) -> Le
 
 def kaplan_meier(events: list[int], cuts: list[int], q: float) -> LeadQuantile:
     """The ``q`` quantile of the Kaplan-Meier estimate, from sorted dates and censoring times."""
-    at_risk = len(events) + len(cuts)
+    n_events, n_cuts = len(events), len(cuts)
+    at_risk = n_events + n_cuts
     survival = 1.0
     target = 1 - q + _EPSILON
     i = j = 0
-    while i < len(events):
+    while i < n_events:
         t = events[i]
         # Censored before t leave the risk set first; censored at t are still at risk at t.
-        while j < len(cuts) and cuts[j] < t:
+        while j < n_cuts and cuts[j] < t:
             at_risk -= 1
             j += 1
         deaths = 0
-        while i < len(events) and events[i] == t:
+        while i < n_events and events[i] == t:
             deaths += 1
             i += 1
         survival *= 1 - deaths / at_risk

@@ -80,6 +80,9 @@ class ReportRow:
     longest_blocked_days: int = 0
     robot_down_hours: float | None = None
     label: str | None = None
+    _leads: dict[float, LeadQuantile | None] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     # -- indicators ------------------------------------------------------------------------------
 
@@ -92,7 +95,10 @@ class ReportRow:
         return failure_rate(self.tally)
 
     def lead(self, q: float) -> LeadQuantile | None:
-        return lead_time(self.tally, q)
+        """Kept once computed: the site asks each row's median and P90 in two languages."""
+        if q not in self._leads:
+            self._leads[q] = lead_time(self.tally, q)
+        return self._leads[q]
 
     @property
     def first_slot(self) -> datetime | None:

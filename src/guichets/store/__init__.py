@@ -713,6 +713,18 @@ class Store:
             extra=json.loads(row["extra"]),
         )
 
+    def latest_observations(self, service: str, limit: int) -> list[Observation]:
+        """The ``limit`` latest probes of ``service``, latest first (read off its index)."""
+        query = (
+            select(probes, kept_pages.c.url.label("kept_url"))
+            .select_from(probes.outerjoin(kept_pages))
+            .where(probes.c.service == service)
+            .order_by(probes.c.started_at.desc(), probes.c.probe_id.desc())
+            .limit(limit)
+        )
+        with self._guard("read the latest probes"), self._connect() as conn:
+            return [self._observation(row._mapping) for row in conn.execute(query)]
+
     def kept_page(self, probe_id: str) -> bytes | None:
         """The page kept with a probe (unrecognized pages only), or None."""
         query = select(kept_pages.c.body).where(kept_pages.c.probe_id == probe_id)
@@ -768,9 +780,12 @@ class Store:
 
     def probe_days(self) -> DateRange | None:
         """The Paris dates of the first and the last stored probe; None without probes."""
-        query = select(func.min(probes.c.started_at), func.max(probes.c.started_at))
+        # Two queries: SQLite reads a lone min() or max() off the index, not both at once.
+        first_q = select(func.min(probes.c.started_at))
+        last_q = select(func.max(probes.c.started_at))
         with self._guard("read the probes' dates"), self._connect() as conn:
-            first, last = conn.execute(query).one()
+            first = conn.execute(first_q).scalar_one()
+            last = conn.execute(last_q).scalar_one()
         if first is None or last is None:
             return None
         return DateRange(local_day(first), local_day(last))
