@@ -303,6 +303,11 @@ def _changed(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int
     return kinds
 
 
+def _cache(home: Path) -> Path:
+    """Where ``guichets site build`` keeps the months' figures: the data directory's cache."""
+    return home / "cache" / "site"
+
+
 def build(
     store: Store,
     home: Path,
@@ -323,7 +328,7 @@ def build(
     began = time.perf_counter()
     catalogue = load_catalogue(home / "catalogue.toml")  # as the command does
     loaded = time.perf_counter()
-    figures = read_figures(store, catalogue, generated_at=generated_at)
+    figures = read_figures(store, catalogue, generated_at=generated_at, cache=_cache(home))
     middle = time.perf_counter()
     result = build_site(store, figures, out, home=home, contact=CONTACT)
     ended = time.perf_counter()
@@ -369,6 +374,7 @@ def measure(home: Path, args: argparse.Namespace, end: datetime) -> dict[str, An
     cadence = args.cadence_hours
     out = home / "site"
     shutil.rmtree(out, ignore_errors=True)
+    shutil.rmtree(_cache(home), ignore_errors=True)  # a first build starts with nothing kept
     steps: dict[str, Any] = {}
     with Store.open(None, home=home) as store:
         steps["first_build"] = build(store, home, out, end, step="first_build")
@@ -386,6 +392,7 @@ def measure(home: Path, args: argparse.Namespace, end: datetime) -> dict[str, An
         return steps
     out = home / "site-profile"
     shutil.rmtree(out, ignore_errors=True)
+    shutil.rmtree(_cache(home), ignore_errors=True)
     profiles = {}
     with Store.open(None, home=home) as store:
         first = cProfile.Profile()
