@@ -28,7 +28,10 @@ cached directory stays as generated. Figures only; nothing is asserted (exit 1 o
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
+import functools
+import importlib
 import io
 import json
 import os
@@ -42,6 +45,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -303,6 +307,51 @@ def _changed(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int
     return kinds
 
 
+# Functions timed inside a build (wrapped for the build, then restored): where the time goes,
+# without a profiler's overhead. Nested: a module's function includes the ones it calls.
+PHASES = (
+    ("guichets.store", "Store", ("refresh_rollups", "latest_observations", "probe_points")),
+    ("guichets.site.figures", None, ("_month_of_rows", "_fingerprint", "build_report", "_press")),
+    ("guichets.site.build", None, ("write_open_data", "_remove_stale")),
+    ("guichets.site.opendata", None, ("_observations", "_figures_csv", "_figures_json")),
+    (
+        "guichets.site.build",
+        "SiteBuilder",
+        ("copy_static", "home_page", "departement_page", "service_page", "data_page"),
+    ),
+)
+
+
+@contextlib.contextmanager
+def _phases() -> Iterator[dict[str, float]]:
+    spent: dict[str, float] = {}
+    undo = []
+    for module, owner_name, names in PHASES:
+        owner = importlib.import_module(module)
+        if owner_name is not None:
+            owner = getattr(owner, owner_name)
+        for name in names:
+            original = getattr(owner, name, None)
+            if original is None:
+                continue  # renamed or gone: not timed
+            label = f"{owner_name or module.rsplit('.', 1)[1]}.{name}"
+
+            def timed(*a: Any, _f: Any = original, _l: str = label, **k: Any) -> Any:
+                began = time.perf_counter()
+                try:
+                    return _f(*a, **k)
+                finally:
+                    spent[_l] = spent.get(_l, 0.0) + time.perf_counter() - began
+
+            setattr(owner, name, functools.wraps(original)(timed))
+            undo.append((owner, name, original))
+    try:
+        yield spent
+    finally:
+        for owner, name, original in reversed(undo):
+            setattr(owner, name, original)
+
+
 def _cache(home: Path) -> Path:
     """Where ``guichets site build`` keeps the months' figures: the data directory's cache."""
     return home / "cache" / "site"
@@ -323,17 +372,19 @@ def build(
 
     before = _files(out) if out.exists() else {}
     load = _loadavg()
-    if profile is not None:
-        profile.enable()
-    began = time.perf_counter()
-    catalogue = load_catalogue(home / "catalogue.toml")  # as the command does
-    loaded = time.perf_counter()
-    figures = read_figures(store, catalogue, generated_at=generated_at, cache=_cache(home))
-    middle = time.perf_counter()
-    result = build_site(store, figures, out, home=home, contact=CONTACT)
-    ended = time.perf_counter()
-    if profile is not None:
-        profile.disable()
+    timing = _phases() if profile is None else contextlib.nullcontext({})  # not both at once
+    with timing as spent:
+        if profile is not None:
+            profile.enable()
+        began = time.perf_counter()
+        catalogue = load_catalogue(home / "catalogue.toml")  # as the command does
+        loaded = time.perf_counter()
+        figures = read_figures(store, catalogue, generated_at=generated_at, cache=_cache(home))
+        middle = time.perf_counter()
+        result = build_site(store, figures, out, home=home, contact=CONTACT)
+        ended = time.perf_counter()
+        if profile is not None:
+            profile.disable()
     after = _files(out)
     figures = {
         "catalogue_s": round(loaded - began, 2),
@@ -353,6 +404,7 @@ def build(
         "peak_rss_mb_so_far": _peak_mb(),
         "loadavg_before": load,
         "loadavg_after": _loadavg(),
+        "phases_s": {k: round(v, 2) for k, v in spent.items()},
     }
     shown = {k: figures[k] for k in ("read_figures_s", "build_site_s", "written", "changed")}
     print(f"  {step}: {shown}", file=sys.stderr)  # at once: a first build takes minutes
@@ -367,7 +419,8 @@ def _top(profile: cProfile.Profile, key: str, n: int = 10) -> list[str]:
     start = next(i for i, line in enumerate(lines) if line.lstrip().startswith("ncalls"))
     src = str(Path(__file__).resolve().parent.parent / "src") + "/"
     shown = [line.rstrip().replace(src, "") for line in lines[start : start + n + 1]]
-    return [re.sub(r"/\S*/site-packages/", "", line) for line in shown if line.strip()]
+    shown = [line.replace(str(Path(__file__).resolve().parent) + "/", "bench/") for line in shown]
+    return [re.sub(r"/\S*/(site-packages|python3\.\d+)/", "", line) for line in shown if line]
 
 
 def measure(home: Path, args: argparse.Namespace, end: datetime) -> dict[str, Any]:
@@ -441,6 +494,8 @@ def _table(steps: dict[str, Any]) -> str:
             f"{s['bytes'] / 1e6:>8.1f} {s['peak_rss_mb_so_far']:>7.0f}  {s['loadavg_before']}"
         )
         lines.append(f"{'':<36} changed: {s['changed_by_kind']}")
+        spent = sorted(s.get("phases_s", {}).items(), key=lambda kv: -kv[1])
+        lines.append(f"{'':<36} seconds in: " + ", ".join(f"{k} {v}" for k, v in spent))
     return "\n".join(lines)
 
 
