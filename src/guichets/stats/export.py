@@ -67,8 +67,8 @@ EXPORT_COLUMNS: Final = (
 
 PAGE: Final = 5000  # rows per read transaction: short ones, so the robot's writes never wait
 
-# The instants are read as the driver gives them (see _instant): SQLAlchemy's own conversion of
-# three instants a row took a fifth of the export's time.
+# The instants are read as the driver gives them (see ``guichets.store.as_utc``): SQLAlchemy's
+# own conversion of three instants a row took a fifth of the export's time.
 _INSTANTS: Final = ("started_at", "finished_at", "horizon_end")
 # What the rows are made of; the trail and the findings (large JSON) are never read.
 _READ: Final = tuple(
