@@ -7,16 +7,20 @@ at a random minute), the mix of closed, fine, half-open, short and robot-blockin
 runs (one of which died without ending), daily rollups built with ``Store.rebuild_rollups``, and a
 ``catalogue.toml`` naming every service. Then, in one process, side by side:
 
-- **first build**: ``read_figures`` then ``build_site`` into an empty folder, each timed, with
-  the pages and files written, the folder's files and bytes, and the peak resident memory;
+- **first build**: ``read_figures`` then ``build_site`` into an empty folder with an empty
+  figures cache (``DATA/cache/site``, as the command uses), each timed, with the pages and files
+  written, the folder's files and bytes, the peak resident memory, and the seconds spent in the
+  main functions they call (``PHASES``: wrapped for the build, no profiler);
 - **after one new run**: one probe per service at the next period, saved with ``Store.save``
   inside ``start_run``/``end_run`` as the robot does, then the same two calls into the same
-  folder: time, files rewritten (``BuildResult.written``) and which;
+  folder: time, files rewritten (``BuildResult.written``; and by mtime, open data included)
+  and which;
 - **no-op rebuild**: nothing new, the same ``generated_at``; then once more with a new
-  ``generated_at`` (the instant printed on every page), as two builds minutes apart would be;
+  ``generated_at``, as two builds an hour apart would be;
 - **profiles** (cProfile) of a first build and of a rebuild after a new run, into a second
-  folder: the top functions by cumulative and by own time; the ``.prof`` files stay in the
-  data directory (``python -m pstats``).
+  folder (deleted after): the top functions by cumulative and by own time; the ``.prof`` files
+  stay in the data directory (``python -m pstats``). At the default size the whole takes about
+  40 minutes (the first build about 15, 20 under the profiler); ``--no-profile`` halves it.
 
 The new runs are deleted from the store when the script starts and when it ends, so that the
 cached directory stays as generated. Figures only; nothing is asserted (exit 1 on errors only).
@@ -458,6 +462,7 @@ def measure(home: Path, args: argparse.Namespace, end: datetime) -> dict[str, An
             store, home, out, ended + timedelta(minutes=1), again, step="profiled_rebuild"
         )
     take_back(home)
+    shutil.rmtree(out, ignore_errors=True)  # 12 GB at the default size; only the profile counts
     for name, prof in (("first_build", first), ("rebuild_after_run", again)):
         prof.dump_stats(home / f"profile-{name}.prof")
         profiles[name] = {
