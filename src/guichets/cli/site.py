@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from aiohttp import web
 
-from guichets.cli.app import DbOption, HomeOption, app, console, errors, fail
+from guichets.cli.app import DbOption, HomeOption, app, console, errors, fail, home_and_db
 from guichets.cli.report import catalogue_of, open_store
 from guichets.evidence.screenshot import ScreenshotError
 from guichets.fetch import DEFAULT_USER_AGENT
@@ -168,7 +168,5 @@ def serve(
 
     guichets serve guichets-data/site --port 8000
     """
-    from guichets.cli.app import home_and_db
-
     chosen = folder if folder is not None else home_and_db(home, None)[0] / "site"
     serve_site(chosen, host=host, port=port)

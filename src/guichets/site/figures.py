@@ -102,10 +102,12 @@ class SiteFigures:
         return self._names
 
 
+_ORDER: Final = {code: i for i, code in enumerate(DEPARTEMENTS)}  # the official list's order
+
+
 def _code_order(code: str) -> tuple[int, str]:
-    """01…19, 2A, 2B, 21…95, then overseas: the order of the official lists."""
-    digits = code.replace("A", "0").replace("B", "1") if code.startswith("2") else code
-    return (int(digits) if digits.isdigit() else 10**6, code)
+    """01…19, 2A, 2B, 21…95, then overseas: the order of ``DEPARTEMENTS``, unknown codes last."""
+    return (_ORDER.get(code, len(_ORDER)), code)
 
 
 def _months(days: DateRange) -> list[DateRange]:
