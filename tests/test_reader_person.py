@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from guichets.model import Detail, Outcome
-from tests.robotsim import bench
+from guichets.model import Detail, Observation, Outcome
+from guichets.platforms import Target
+from guichets.probe import ProbeSpec, run_probe
+from tests.robotsim import Bench, bench
 
 ALL = '["button-tag", "script-url", "english", "reordered", "time-cells"]'
 
@@ -96,3 +98,86 @@ async def test_offsets_origin_is_learnt_once_then_reused(tmp_path: Path) -> None
     grids = lambda obs: [s.url for s in obs.trail if "assign" in s.url]  # noqa: E731
     assert len(grids(first)) == len(grids(second)) + 1  # the first probe asked one extra week
     assert grids(second)[0] == grids(first)[1]
+
+
+RDVPREF = """
+[scenario]
+name = "person-rdvpref"
+seed = 3
+start = 2026-10-05T00:00:00+02:00
+
+[[sites]]
+slug = "rdv"
+name = "Préfecture de la Gironde"
+host = "www.rdv-prefecture.interieur.gouv.fr"
+departement = "33"
+platform = "rdvpref"
+variants = {variants}
+
+[[sites.services]]
+id = "33-open"
+procedure = "etudiants"
+title = "Titre étudiant"
+form_id = 2201
+counters = [{{ id = 22011, label = "Accueil" }}]
+captcha = false
+model = {{ window_days = 30, demand_per_hour = 0 }}
+
+[[sites.services]]
+id = "33-gated"
+procedure = "titre-sejour"
+title = "Titre de séjour"
+form_id = 2200
+counters = [{{ id = 22001, label = "Accueil" }}]
+model = {{ window_days = 30, demand_per_hour = 0 }}
+"""
+
+
+async def _rdvpref(b: Bench, service: str) -> Observation:
+    spec = ProbeSpec(service, "rdvpref", Target(b.url(service), None, 91), "33")
+    return await run_probe(spec, b.gates, b.clock)
+
+
+@pytest.mark.parametrize(
+    "variants",
+    ['["form-action"]', '["input-submit", "form-action"]', '["accept-box", "input-submit"]', "[]"],
+)
+async def test_rdvpref_suivant_whatever_its_form(tmp_path: Path, variants: str) -> None:
+    path = tmp_path / "rdv.toml"
+    path.write_text(RDVPREF.format(variants=variants), encoding="utf-8")
+    async with bench(path) as b:
+        opened = await _rdvpref(b, "33-open")
+        gated = await _rdvpref(b, "33-gated")
+        truth = b.world.services["33-open"].counter().free_slots(b.clock.now())
+    assert (opened.outcome, opened.detail) == (Outcome.AVAILABLE, Detail.SLOTS_SEEN)
+    assert opened.slots[0] == truth[0].start
+    assert (gated.outcome, gated.detail) == (Outcome.BARRIER, Detail.CAPTCHA)
+    assert not b.sim.forbidden
+
+
+async def test_eappointment_suivant_as_a_button_and_alerts_in_single_quotes(
+    tmp_path: Path,
+) -> None:
+    from tests.test_simulator_eappointment import SCENARIO
+
+    text = SCENARIO.replace(
+        'platform = "eappointment"\n',
+        'platform = "eappointment"\nvariants = ["button-tag", "reordered"]\n',
+        1,
+    )
+    path = tmp_path / "eapp.toml"
+    path.write_text(text, encoding="utf-8")
+    async with bench(path) as b:
+        results = {}
+        for service in ("94-creteil-retrait", "94-creteil-premiere", "94-nogent-retrait"):
+            target = Target(b.url(service), None, 91)
+            spec = ProbeSpec(service, "eappointment", target, "94")
+            results[service] = await run_probe(spec, b.gates, b.clock)
+        first = b.world.services["94-creteil-retrait"].counter().free_slots(b.clock.now())[0]
+        assert not b.sim.forbidden
+    assert results["94-creteil-retrait"].outcome is Outcome.AVAILABLE
+    assert results["94-creteil-retrait"].slots[0] == first.start
+    for service, wording in (("94-creteil-premiere", "motifs"), ("94-nogent-retrait", "service")):
+        obs = results[service]
+        assert (obs.outcome, obs.detail) == (Outcome.UNAVAILABLE, Detail.NO_SLOT_PAGE)
+        assert obs.extra["no_slot_message"] == wording

@@ -382,7 +382,7 @@ class EzBookingSimulator:
         offset = self._first_offset(exchange)
         url = self._assign_url(exchange, service, counter.counter_id, offset)
         first = (
-            f'<input type="submit" name="nextButton" class="Bbutton" value="{FIRST_FREE_BUTTON}" />'  # noqa: E501
+            f'<input type="submit" name="nextButton" class="Bbutton" value="{FIRST_FREE_BUTTON}" />'
         )
         if _has(exchange.site, "script-url"):
             # The grid URL is nowhere in the page: the script builds it from pieces, as real
