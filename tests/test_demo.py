@@ -46,7 +46,14 @@ def _service_of(world: World, probe_service: str) -> tuple[ServiceTruth, int | N
 
 
 def _grid_requests(obs: Observation) -> list[datetime]:
-    return [s.at for s in obs.trail if "bookingserver::planning::assign" in s.url]
+    """When each week grid was served, week after week from the week of today. A reader that
+    builds the grid URL may first ask an offset whose origin it has yet to learn, then correct it
+    once: that first grid is not a week of the walk (its header told the origin)."""
+    grids = [s for s in obs.trail if "bookingserver::planning::assign" in s.url]
+    offsets = [int(s.url.rsplit("::", 1)[1]) for s in grids]
+    if len(grids) >= 2 and offsets[1] - offsets[0] != 7:
+        grids = grids[1:]
+    return [s.at for s in grids]
 
 
 def _check_rdvpref(service: ServiceTruth, obs: Observation) -> None:
