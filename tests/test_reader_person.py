@@ -76,18 +76,42 @@ async def test_variants_give_the_truth(
         assert not b.sim.forbidden
 
 
-async def test_a_single_counter_built_grid_without_a_named_counter_is_not_guessed(
-    tmp_path: Path,
-) -> None:
+async def test_a_single_counter_site_reads_its_counter_from_the_script(tmp_path: Path) -> None:
     async with bench(_scenario(tmp_path, '["script-url"]', "", 1)) as b:
         b.at(b.world.start + timedelta(hours=9))
         obs = await b.probe("38-person-titre")
         truth = b.world.services["38-person-titre"].counter().free_slots(b.clock.now())
-    if truth:
-        assert (obs.outcome, obs.detail) == (Outcome.UNRECOGNIZED, Detail.UNREADABLE_GRID)
-        assert "--planning" in obs.message and obs.kept_page
-    else:
-        assert obs.outcome is Outcome.UNAVAILABLE
+    assert obs.counter == "20"
+    assert obs.outcome is (Outcome.AVAILABLE if truth else Outcome.UNAVAILABLE), obs.message
+
+
+async def test_a_built_grid_without_any_named_counter_is_not_guessed() -> None:
+    from guichets.platforms.ezbooking import EzBookingReader
+    from tests.pagesession import PageSession, page, read, redirect
+    from tests.test_reader_mutations import NOW
+
+    create = "/booking/create/10"
+    conditions = (
+        '<form id="FormBookingCreate" method="post"><input type="checkbox" name="condition" '
+        'id="condition" /><label for="condition">J\'accepte les conditions</label>'
+        '<button name="nextButton">Effectuer une demande de rendez-vous</button></form>'
+    )
+    dates = (
+        '<img src="/etape_4r.png" /><form id="FormBookingCreate" method="post">'
+        '<div id="planning_Booking"></div></form><script>load(gridUrl(readCounter(), 0));</script>'
+    )
+    site = PageSession(
+        "https://www.test.gouv.fr",
+        {
+            ("GET", create): page(conditions),
+            ("POST", create): redirect(f"{create}/4"),
+            ("GET", f"{create}/4"): page(dates),
+        },
+    )
+    reading = await read(EzBookingReader(), site, "https://www.test.gouv.fr" + create, NOW)
+    assert (reading.outcome, reading.detail) == (Outcome.UNRECOGNIZED, Detail.UNREADABLE_GRID)
+    assert "--planning" in reading.message and reading.kept_page
+    assert not [s for s in site.sent if "assign" in s[1]]  # nothing asked of any counter
 
 
 async def test_offsets_origin_is_learnt_once_then_reused(tmp_path: Path) -> None:

@@ -215,7 +215,7 @@ _PLANNING_VALUE = re.compile(
     r"""(?:\bplanning(?:Id|_id)?|\bajax_?id)\s*[:=]\s*["']?(\d+)""", re.IGNORECASE
 )
 _ANY_ASSIGN = re.compile(r"bookingserver::planning::assign::(\d+)::(\d+)::")
-_MAX_OFFSET = 3660  # ten years of days: an offset beyond is no week a person could ask for
+_MAX_OFFSET = 36_600  # a century of days: an offset beyond answers no week of a planning
 
 
 def _next_control(form: LexborNode) -> LexborNode | None:
@@ -378,9 +378,10 @@ class _Walk:
         chosen = {"planning": self.counter}
         return None, await self._send(submission(page.url, form, control, chosen))
 
-    def _planning_on(self, tree: LexborHTMLParser, text: str) -> str | None:
+    def _planning_on(self, tree: LexborHTMLParser, text: str, form_id: str) -> str | None:
         """The counter a date page shows, when it names one: a planning field, a data
-        attribute, or a script variable."""
+        attribute, a script variable, or the number its script puts after the form's own id
+        when it builds the grid URL from pieces (``… + 13860 + '::' + 20 + …``)."""
         for node in tree.css("input[name=planning]"):
             kind = (node.attributes.get("type") or "").lower()
             value = (node.attributes.get("value") or "").strip()
@@ -391,7 +392,14 @@ class _Walk:
             if value.isdigit():
                 return value
         found = {m.group(1) for m in _PLANNING_VALUE.finditer(text)}
-        return found.pop() if len(found) == 1 else None
+        if len(found) == 1:
+            return found.pop()
+        after_form = re.compile(
+            rf"""(?<![\w.]){form_id}['"]?\s*(?:\+\s*['"]::['"]\s*\+|,)\s*['"]?(\d+)\b"""
+        )
+        pieces = {m.group(1) for script in tree.css("script") for m in after_form.finditer(
+            script.text())}  # fmt: skip
+        return pieces.pop() if len(pieces) == 1 else None
 
     async def _dates(self, page: Response, tree: LexborHTMLParser) -> Reading:
         path = urlsplit(page.url).path
@@ -414,7 +422,7 @@ class _Walk:
         else:
             # Built by script from pieces: build it as the script does, from the form, the
             # counter chosen on step 1 (or the one the page names) and a day offset.
-            planning_or_none = self.counter or self._planning_on(tree, page.text)
+            planning_or_none = self.counter or self._planning_on(tree, page.text, form_id)
             if planning_or_none is None:
                 return unrecognized(
                     Detail.UNREADABLE_GRID,
