@@ -155,7 +155,14 @@ def parse_creneau(text: str) -> CreneauPage:
     """Read a slot page: the JSON decides, the markup must say the same."""
     try:
         critere = _json_value(text, "critere")
-        tranches = _json_value(text, "tranches")
+        try:
+            tranches = _json_value(text, "tranches")
+        except KeyError:
+            # A page whose data says nothing is available from its first day needs no slot
+            # list: its words must still say so (checked below); any other page must list them.
+            if not isinstance(critere, dict) or critere.get("datePremiereDispo") != "":
+                raise
+            tranches = []
     except KeyError as missing:
         raise PageError(
             Detail.LAYOUT_CHANGED, f"the slot page carries no {missing} data; its layout changed"
