@@ -27,7 +27,7 @@ from guichets.evidence.layout import screenshots_dir
 from guichets.evidence.screenshot import ProbeTimeScreenshots, Renderer, screenshot_name
 from guichets.model import Category, Observation, Outcome
 from guichets.site import charts, francemap, i18n
-from guichets.site.figures import ServiceInfo, SiteFigures, month_rows
+from guichets.site.figures import ServiceInfo, SiteFigures, month_rows, unreadable_by_platform
 from guichets.site.opendata import OpenData, write_open_data
 from guichets.site.serve import CSP
 from guichets.stats.indicators import barrier_rate, downtime_rate, failure_rate, unrecognized_rate
@@ -587,7 +587,15 @@ class SiteBuilder:
 
     def robot_page(self, lang: str) -> None:
         page = Page(lang, "robot.html")
-        self.render("robot.html", page, i18n.message("robot_title", lang), contact=self.contact)
+        unreadable = [
+            (platform, i18n.fmt_pct(share.value, lang), i18n.fmt_int(share.count, lang),
+             i18n.fmt_int(share.total, lang))
+            for platform, share in unreadable_by_platform(self.figures)
+        ]  # fmt: skip
+        self.render(
+            "robot.html", page, i18n.message("robot_title", lang), contact=self.contact,
+            unreadable=unreadable, month=self.month_title(lang),
+        )  # fmt: skip
 
     def data_page(self, lang: str) -> None:
         page = Page(lang, "donnees.html")
