@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from guichets.cli.app import DbOption, HomeOption, app, console, errors, fail, home_and_db
 from guichets.evidence.dossier import DossierError, build_dossier
@@ -166,7 +167,7 @@ def dossier_command(
             if exc.verification is not None:
                 for problem in exc.verification.problems[:20]:
                     errors.print(f"BROKEN {problem}", highlight=False, soft_wrap=True, markup=False)
-                errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+                errors.print(Text("error:", style="bold red"), str(exc), soft_wrap=True)
                 raise typer.Exit(1) from exc
             raise fail(str(exc)) from exc
         except ScreenshotError as exc:

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from guichets.catalogue import check_report, load_catalogue
 from guichets.cli.app import DbOption, HomeOption, app, console, errors, fail, home_and_db
@@ -123,7 +124,7 @@ def probe(
 
 
 def _print_observation(obs: Observation) -> None:
-    console.print(f"[bold]{obs.outcome}[/] ({obs.detail}) — {obs.message}", highlight=False)
+    console.print(Text(str(obs.outcome), style="bold"), f"({obs.detail}) — {obs.message}")
     if obs.counter:
         console.print(f"counter: {obs.counter}")
     if obs.slots:
@@ -263,8 +264,8 @@ async def _run_with_progress(
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, runner.stop.set)
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed} probes"),
-               TimeElapsedColumn())  # fmt: skip
+    columns = (TextColumn("{task.description}", markup=False), BarColumn(),
+               TextColumn("{task.completed} probes"), TimeElapsedColumn())  # fmt: skip
     with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task("probing", total=total if once else None)
         runner.on_observation = lambda obs: progress.update(
