@@ -158,8 +158,8 @@ def terminal_text(text: str) -> str:
 
 # The characters that open or close an inline construct (emphasis, code, link, image, autolink,
 # raw HTML, entity, table cell, strikethrough); the text is always inlined after other words, so
-# the line-start ones (#, -, +, 1.) never apply.
-_MARKDOWN_SPECIAL: Final = re.compile(r"([\\`*_{}\[\]()<>!|~&])")
+# the line-start ones (#, -, +, 1.) never apply, and parentheses only make a link after "]".
+_MARKDOWN_SPECIAL: Final = re.compile(r"([\\`*_\[\]<>!|~&])")
 
 
 def markdown_inline(text: str) -> str:
