@@ -23,6 +23,7 @@ from guichets.fetch import DEFAULT_USER_AGENT, HostGates, Politeness
 from guichets.model import Observation
 from guichets.platforms import READERS, Target, reader_for
 from guichets.probe import ProbeSpec, run_probe
+from guichets.runlock import AlreadyRunning, run_lock
 from guichets.runner import Runner, from_catalogue
 from guichets.schedule import Plan
 from guichets.store import Store, StoreError
@@ -222,6 +223,10 @@ def run(
     except StoreError as exc:
         raise fail(str(exc)) from exc
     with store, contextlib.ExitStack() as stack:
+        try:  # before the evidence's recovery, which must never touch a running run's files
+            stack.enter_context(run_lock(folder, store))
+        except AlreadyRunning as exc:
+            raise fail(str(exc), 1) from exc
         archive = None
         if evidence:
             info = {"http-header-user-agent": politeness.user_agent}
