@@ -95,6 +95,8 @@ def recover_command(home: HomeOption = None, db: DbOption = None) -> None:
         console.print(f"{name} is being written by a live run: left alone", highlight=False)
     if not (report.lines() or report.busy):
         console.print("nothing to recover", highlight=False)
+    if report.failed:
+        raise typer.Exit(1)
 
 
 @evidence_app.command("screenshot")

@@ -23,6 +23,7 @@ from guichets.fetch import DEFAULT_USER_AGENT, HostGates, Politeness
 from guichets.model import Observation
 from guichets.platforms import READERS, Target, reader_for
 from guichets.probe import ProbeSpec, run_probe
+from guichets.resilience import DiskFull, disk_message
 from guichets.runlock import AlreadyRunning, run_lock
 from guichets.runner import Runner, from_catalogue
 from guichets.schedule import Plan
@@ -242,7 +243,14 @@ def run(
             evidence=archive,
         )  # fmt: skip
         shots = (folder, store) if screenshots else None
-        asyncio.run(_run_with_progress(runner, end, once, len(services), shots))
+        try:
+            asyncio.run(_run_with_progress(runner, end, once, len(services), shots))
+        except StoreError as exc:  # the database went away and did not come back, say
+            raise fail(str(exc).splitlines()[0], 1) from exc
+        except OSError as exc:  # a full disk, say: the archive names the path
+            raise fail(
+                str(exc) if isinstance(exc, DiskFull) else disk_message(exc, folder), 1
+            ) from exc
         console.print(f"{store.count()} probes stored in {store.url}")
 
 
