@@ -23,7 +23,7 @@ from guichets.fetch import DEFAULT_USER_AGENT, HostGates, Politeness
 from guichets.model import Observation
 from guichets.platforms import READERS, Target, reader_for
 from guichets.probe import ProbeSpec, run_probe
-from guichets.resilience import DiskFull, disk_message
+from guichets.resilience import DB_PATIENCE, DiskFull, disk_message
 from guichets.runlock import AlreadyRunning, run_lock
 from guichets.runner import Runner, from_catalogue
 from guichets.schedule import Plan
@@ -191,6 +191,14 @@ def run(
             help="Archive every request and response (WARC, digests, ledger) under HOME/evidence.",
         ),
     ] = True,
+    db_patience: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="Seconds a lost database connection is waited for (saves are tried again) "
+            "before the run stops with an error.",
+        ),
+    ] = DB_PATIENCE,
     screenshots: Annotated[
         bool,
         typer.Option(
@@ -242,6 +250,7 @@ def run(
             plan=plan, concurrency=concurrency, command="run", catalogue_digest=loaded.digest,
             evidence=archive,
         )  # fmt: skip
+        runner.db_patience = db_patience
         shots = (folder, store) if screenshots else None
         try:
             asyncio.run(_run_with_progress(runner, end, once, len(services), shots))
