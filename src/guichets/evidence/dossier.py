@@ -43,7 +43,7 @@ from guichets.evidence.screenshot import (
 from guichets.evidence.verify import Verification, verify
 from guichets.evidence.warc import warcinfo_record
 from guichets.model import PARIS, Observation, Outcome
-from guichets.stats.periods import DateRange
+from guichets.periods import DateRange
 from guichets.store import EvidenceFile, EvidenceRecord, LedgerEntry, Store
 
 __all__ = ["CSV_COLUMNS", "Dossier", "DossierError", "build_dossier", "weeks_spanned"]

@@ -17,8 +17,8 @@ from typing import Any
 from rich import box
 from rich.table import Table
 
+from guichets.periods import DateRange
 from guichets.stats.leadtime import LeadQuantile
-from guichets.stats.periods import DateRange
 from guichets.stats.report import Level, ReportRow
 from guichets.stats.wilson import FEW, Share
 

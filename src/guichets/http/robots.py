@@ -1,7 +1,7 @@
 """robots.txt as RFC 9309 says: which paths of a host the robot may fetch.
 
 The observatory asks before it looks: every host's ``robots.txt`` is read and obeyed unless an
-operator recorded a reason to override it for that host (see :mod:`guichets.fetch`). This module is
+operator recorded a reason to override it for that host (see :mod:`guichets.http`). This module is
 plain data and matching, no I/O, so the rules can be tested against the RFC's own examples.
 
 Matching follows RFC 9309: groups of one or more ``User-agent`` lines, the robot's product token

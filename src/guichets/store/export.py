@@ -21,10 +21,10 @@ from typing import Any, Final, Protocol
 from sqlalchemy import ColumnElement, Select, Text, func, select, type_coerce
 
 from guichets.model import PARIS, Observation, Outcome, categorise
-from guichets.stats.periods import local_day
-from guichets.stats.tally import site_of
+from guichets.periods import local_day
 from guichets.store import Store, as_utc
 from guichets.store.schema import probes
+from guichets.tally import site_of
 
 __all__ = [
     "EXPORT_COLUMNS",
