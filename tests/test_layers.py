@@ -55,3 +55,11 @@ def test_forbidden_imports_break_their_contracts(tmp_path: Path) -> None:
     assert "guichets.platforms.base -> guichets.simulator" in out
     assert "Statistics are pure functions of tallies: no SQL, no store, no network BROKEN" in out
     assert "guichets.stats.wilson -> guichets.store" in out
+
+
+def test_the_architecture_page_quotes_the_layers_as_configured() -> None:
+    config = (ROOT / "pyproject.toml").read_text("utf-8")
+    start = config.index('[[tool.importlinter.contracts]]\nid = "layers"')
+    block = config[start : config.index("[[tool.importlinter.contracts]]", start + 1)].rstrip()
+    page = (ROOT / "docs" / "architecture.md").read_text("utf-8")
+    assert f"```toml\n{block}\n```" in page

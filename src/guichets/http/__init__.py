@@ -12,7 +12,7 @@ from __future__ import annotations
 from guichets.http.decode import decode
 from guichets.http.exchange import Exchange, FetchError, ForbiddenRequest, Response
 from guichets.http.gates import ROBOTS_TTL, HostGates, host_key
-from guichets.http.personal import PERSONAL_FIELDS
+from guichets.http.personal import PERSONAL_FIELDS, TRUTH_PATHS, refuse_truth
 from guichets.http.policy import DEFAULT_USER_AGENT, Politeness
 from guichets.http.session import Guard, PoliteSession
 
@@ -20,6 +20,7 @@ __all__ = [
     "DEFAULT_USER_AGENT",
     "PERSONAL_FIELDS",
     "ROBOTS_TTL",
+    "TRUTH_PATHS",
     "Exchange",
     "FetchError",
     "ForbiddenRequest",
@@ -30,4 +31,5 @@ __all__ = [
     "Response",
     "decode",
     "host_key",
+    "refuse_truth",
 ]

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from yarl import URL
+
 from guichets.http.exchange import ForbiddenRequest
 
-__all__ = ["PERSONAL_FIELDS", "is_personal", "refuse_personal"]
+__all__ = ["PERSONAL_FIELDS", "TRUTH_PATHS", "is_personal", "refuse_personal", "refuse_truth"]
 
 # Field names that carry a person's identity, or answer a captcha meant for a person. A name ending
 # in "_" is a prefix. Compared case-insensitively with form fields and query parameters.
@@ -26,7 +28,12 @@ PERSONAL_FIELDS = (
     "g-recaptcha-response",
     "captchaUsercode",
     "h-captcha-response",
+    "captcha",
+    "captchacode",
 )
+# The simulator's truth about captchas, which stands in for a person's eyes in tests: the robot
+# never asks it, even by a redirect (checked on every hop).
+TRUTH_PATHS = ("/_captcha/",)
 
 
 def is_personal(name: str) -> bool:
@@ -45,3 +52,11 @@ def refuse_personal(names: Iterable[str], url: str) -> None:
                 f"refused to send the field {name!r} to {url}: the robot never sends a person's "
                 "identity or a captcha answer (see guichets.http.personal.PERSONAL_FIELDS)"
             )
+
+
+def refuse_truth(target: URL) -> None:
+    """Raise before anything is sent to the simulator's captcha truth."""
+    if any(part in target.path for part in TRUTH_PATHS):
+        raise ForbiddenRequest(
+            f"refused to ask {target}: what a captcha says is for a person's eyes only"
+        )

@@ -8,6 +8,12 @@ Matching follows RFC 9309: groups of one or more ``User-agent`` lines, the robot
 compared case-insensitively, rules of all groups naming the token combined (else all ``*`` groups),
 ``*`` and ``$`` wildcards, the longest matching rule wins and ``Allow`` wins a tie, percent-encoding
 normalised on both sides, and only the first 500 KiB parsed.
+
+Why our own code rather than the standard library's ``urllib.robotparser`` or a package: a refusal
+is evidence, so the probe must record *which rule decided* (``RobotsTxt.deciding_rule``, quoted in
+the probe's message as ``Disallow: /pattern``), and ``urllib.robotparser`` answers only yes or no
+(and predates RFC 9309: first match instead of longest, no ``$``). That reason stands; if a
+maintained RFC 9309 parser that names the deciding rule appears, it should replace this module.
 """
 
 from __future__ import annotations

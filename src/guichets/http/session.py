@@ -1,4 +1,5 @@
-"""The polite HTTP session every platform reader uses.
+"""The polite HTTP session every platform reader uses: the rules of the other modules of
+``guichets.http``, applied to every request.
 
 A probe walks a person's path on a booking site; this module makes sure that walk is gentle and
 leaves evidence. The rules are structural, so a reader cannot forget them:
@@ -36,7 +37,7 @@ from guichets.clock import Clock
 from guichets.http.decode import TooLarge, decode
 from guichets.http.exchange import Exchange, FetchError, Response
 from guichets.http.gates import ROBOTS_TTL, HostGates, RobotsVerdict, host_key
-from guichets.http.personal import refuse_personal
+from guichets.http.personal import refuse_personal, refuse_truth
 from guichets.http.robots import PARSE_LIMIT, RobotsTxt
 from guichets.model import Detail, Step
 
@@ -169,6 +170,7 @@ class PoliteSession:
         """Each hop is its own request: it passes robots.txt, the gate, and the evidence hook."""
         history: list[str] = []
         while True:
+            refuse_truth(target)
             if self._guards:
                 fields = dict(parse_qsl(body.decode("ascii"))) if body else {}
                 for guard in self._guards:
