@@ -74,6 +74,11 @@ def _plain(value: Any) -> Any:
 def probe_digest(row: Mapping[Any, Any], kept_page: bytes | None) -> str:
     """SHA-256 (hex) of a probe's row as stored; the kept page counts by its own digest."""
     canonical = {name: _plain(row[name]) for name in PROBE_FIELDS}
+    if row.get("assisted"):
+        # A person's read commits to being one, and to whose: the robot's probes keep the digests
+        # they had before these columns existed.
+        canonical["assisted"] = True
+        canonical["person"] = row["person"]
     canonical["kept_page_sha256"] = (
         None if kept_page is None else hashlib.sha256(kept_page).hexdigest()
     )

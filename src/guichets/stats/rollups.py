@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final
 
-from sqlalchemy import Connection, and_, case, delete, func, select, text
+from sqlalchemy import Connection, and_, case, delete, false, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -128,6 +128,10 @@ class RollupWriter:
 
 def _filters(table: Any, service: str | None, departement: str | None) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = []
+    if table is probes:
+        # The robot's figures: a read behind a captcha a person answered is not of its sample
+        # (docs/human-assisted.md), so it is never in a rollup.
+        where.append(probes.c.assisted.is_(false()))
     if service is not None:
         where.append(table.c.service == service)
     if departement is not None:

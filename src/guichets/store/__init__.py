@@ -29,12 +29,14 @@ from sqlalchemy import (
     and_,
     create_engine,
     event,
+    false,
     func,
     inspect,
     make_url,
     or_,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -552,7 +554,8 @@ class Store:
             with self._writing("save a probe") as conn:
                 if conn.execute(self._insert_probe, row).first() is None:
                     return False
-                self._rollups.add(conn, facts_of(observation))  # its day, same transaction
+                if not observation.assisted:  # assisted reads stay out of the robot's figures
+                    self._rollups.add(conn, facts_of(observation))  # its day, same transaction
                 if observation.kept_page is not None:
                     conn.execute(
                         kept_pages.insert().values(
@@ -614,6 +617,8 @@ class Store:
             "extra": json.dumps(dict(o.extra), ensure_ascii=False),
             "cpu_seconds": float(o.cpu_seconds),
             "robots_override": robots_override,
+            "assisted": o.assisted,
+            "person": o.person,
         }
 
     def period_keys(self, service: str, since: datetime) -> set[str]:
@@ -636,8 +641,12 @@ class Store:
         departement: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        assisted: bool | None = None,
+        person: str | None = None,
     ) -> Iterator[Observation]:
-        """Stored probes started in [since, until), ordered by start then id.
+        """Stored probes started in [since, until), ordered by start then id; only the robot's
+        (``assisted=False``), only assisted ones (``True``) or both (``None``), and only one
+        person's when ``person`` is given.
 
         Read in pages of short transactions: a long report never holds a connection (nor, on
         SQLite, the WAL) open while its caller works. Kept pages are not loaded: see
@@ -652,6 +661,10 @@ class Store:
             where.append(probes.c.started_at >= _aware("since", since))
         if until is not None:
             where.append(probes.c.started_at < _aware("until", until))
+        if assisted is not None:
+            where.append(probes.c.assisted.is_(true() if assisted else false()))
+        if person is not None:
+            where.append(probes.c.person == person)
         base = (
             select(probes, kept_pages.c.url.label("kept_url"))
             .select_from(probes.outerjoin(kept_pages))
@@ -687,6 +700,12 @@ class Store:
         with self._guard(action), self._connect() as conn:
             yield conn
 
+    @contextmanager
+    def writing(self, action: str) -> Iterator[Connection]:
+        """A write transaction for other modules' tables (``store/assisted.py``)."""
+        with self._writing(action) as conn:
+            yield conn
+
     @staticmethod
     def _observation(row: RowMapping) -> Observation:
         horizon_end: datetime | None = row["horizon_end"]
@@ -711,14 +730,16 @@ class Store:
             kept_url=row["kept_url"],
             cpu_seconds=row["cpu_seconds"],
             extra=json.loads(row["extra"]),
+            assisted=bool(row["assisted"]),
+            person=row["person"],
         )
 
     def latest_observations(self, service: str, limit: int) -> list[Observation]:
-        """The ``limit`` latest probes of ``service``, latest first (read off its index)."""
+        """The robot's ``limit`` latest probes of ``service``, latest first (off its index)."""
         query = (
             select(probes, kept_pages.c.url.label("kept_url"))
             .select_from(probes.outerjoin(kept_pages))
-            .where(probes.c.service == service)
+            .where(probes.c.service == service, probes.c.assisted.is_(false()))
             .order_by(probes.c.started_at.desc(), probes.c.probe_id.desc())
             .limit(limit)
         )
@@ -799,11 +820,15 @@ class Store:
     def probe_points(
         self, days: DateRange, *, service: str | None = None, departement: str | None = None
     ) -> list[tuple[str, datetime, str, str | None]]:
-        """(service, started_at, outcome, category) of every probe of ``days``, by service and
-        time: the sequence the release analysis reads, without loading whole observations."""
+        """(service, started_at, outcome, category) of every probe of the robot's in ``days``, by
+        service and time: the sequence the release analysis reads, without whole observations."""
         query = select(
             probes.c.service, probes.c.started_at, probes.c.outcome, probes.c.category
-        ).where(probes.c.started_at >= days.start, probes.c.started_at < days.end)
+        ).where(
+            probes.c.started_at >= days.start,
+            probes.c.started_at < days.end,
+            probes.c.assisted.is_(false()),
+        )
         if service is not None:
             query = query.where(probes.c.service == service)
         if departement is not None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     Date,
@@ -27,6 +28,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.expression import false
 from sqlalchemy.types import TypeDecorator
 
 from guichets.model import Category, Outcome
@@ -34,6 +36,7 @@ from guichets.model import Category, Outcome
 __all__ = [
     "NAMING_CONVENTION",
     "UTCDateTime",
+    "assisted_attempts",
     "daily_details",
     "daily_rollups",
     "evidence_files",
@@ -140,6 +143,10 @@ probes = Table(
     Column("extra", Text, nullable=False),  # JSON: platform findings, e.g. next release
     Column("cpu_seconds", Double, nullable=False),
     Column("robots_override", Text, nullable=True),  # host and reason, if robots.txt overridden
+    # A read behind a captcha a person answered (guichets assist, docs/human-assisted.md): kept
+    # out of the robot's figures; ``person`` is an opaque id, never a name.
+    Column("assisted", Boolean(create_constraint=False), nullable=False, server_default=false()),
+    Column("person", Text, nullable=True),
     # A restart must never store a second probe for the same slot of the schedule. NULL keys
     # (probes run by hand) are distinct on both backends.
     UniqueConstraint("service", "period_key"),
@@ -148,7 +155,9 @@ probes = Table(
         f"category IS NULL OR category IN ({_in([c.value for c in Category])})", name="category"
     ),
     CheckConstraint("slots_count >= 0 AND requests >= 0", name="counts"),
+    CheckConstraint("assisted OR person IS NULL", name="person"),
     Index("ix_probes_service_started_at", "service", "started_at"),
+    Index("ix_probes_person_started_at", "person", "started_at"),
     Index("ix_probes_started_at", "started_at"),
     Index("ix_probes_departement_started_at", "departement", "started_at"),
 )
@@ -268,4 +277,33 @@ daily_details = Table(
     Column("detail", Text, primary_key=True),
     Column("probes", Integer, nullable=False),
     Index("ix_daily_details_day", "day"),
+)
+
+
+# -- assisted attempts (docs/human-assisted.md) ---------------------------------------------------
+# One attempt of one person on one service through ``guichets assist``: the captcha shown, the
+# answers typed, the reads made in the session it opened (each a probe with assisted = true and
+# extra["attempt"] = its id). No captcha image, sound or answer is ever stored.
+assisted_attempts = Table(
+    "assisted_attempts",
+    metadata,
+    Column("attempt_id", Text, primary_key=True),  # uuid4 hex
+    Column("person", Text, nullable=False),  # opaque id
+    Column("service", Text, nullable=False),
+    Column("url", Text, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("captcha_shown_at", UTCDateTime, nullable=True),
+    Column("passed_at", UTCDateTime, nullable=True),  # the site accepted an answer
+    Column("finished_at", UTCDateTime, nullable=True),  # null while under way
+    Column("answers", Integer, nullable=False),  # answers typed by the person
+    Column("wrong_answers", Integer, nullable=False),  # refused by the site
+    Column("person_seconds", Double, nullable=False),  # the person's time: shown -> last answer
+    Column("reads", Integer, nullable=False),  # probes made in the session
+    Column("state", Text, nullable=False),
+    Column("note", Text, nullable=False),  # what happened, for people
+    CheckConstraint("state IN ('running', 'read', 'abandoned', 'refused', 'failed')", name="state"),
+    CheckConstraint(
+        "answers >= wrong_answers AND wrong_answers >= 0 AND reads >= 0", name="counts"
+    ),
+    Index("ix_assisted_attempts_person_service_started_at", "person", "service", "started_at"),
 )
