@@ -270,8 +270,13 @@ def screenshot_name(observation: Observation) -> str:
 class Renderer:
     """One headless Chromium for many screenshots; the page is reused, its routes replaced."""
 
-    def __init__(self, *, width: int = 1100, executable: str = CHROMIUM) -> None:
-        if not Path(executable).exists():
+    def __init__(
+        self, *, width: int = 1100, executable: str = CHROMIUM, browser: Any = None
+    ) -> None:
+        """``browser``: a Chromium already launched (the assisted console's) to render in a
+        context of its own, instead of launching one."""
+        self._shared = browser
+        if browser is None and not Path(executable).exists():
             raise ScreenshotError(
                 f"Chromium not found at {executable}: install Debian's chromium "
                 "(apt-get install chromium; make test does it) or set GUICHETS_CHROMIUM"
@@ -285,6 +290,7 @@ class Renderer:
         self._playwright: Any = None
         self._browser: Any = None
         self._page: Any = None
+        self._context: Any = None
 
     async def __aenter__(self) -> Self:
         try:
@@ -295,12 +301,15 @@ class Renderer:
                 "(make install has it)"
             ) from exc
 
-        self._playwright = await async_playwright().start()
+        if self._shared is None:
+            self._playwright = await async_playwright().start()
         try:
-            self._browser = await self._playwright.chromium.launch(
-                executable_path=self.executable, args=list(CHROMIUM_ARGS), headless=True
-            )
-            context = await self._browser.new_context(
+            if self._shared is None:
+                self._browser = await self._playwright.chromium.launch(
+                    executable_path=self.executable, args=list(CHROMIUM_ARGS), headless=True
+                )
+            browser = self._shared or self._browser
+            self._context = context = await browser.new_context(
                 java_script_enabled=False,
                 service_workers="block",
                 viewport={"width": self.width, "height": 800},
@@ -310,7 +319,8 @@ class Renderer:
             await context.route("**/*", self._answer)
             self._page = await context.new_page()
         except BaseException:
-            await self._playwright.stop()
+            if self._playwright is not None:
+                await self._playwright.stop()
             raise
         return self
 
@@ -320,6 +330,9 @@ class Renderer:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._shared is not None:
+            await self._context.close()
+            return
         try:
             if self._browser is not None:
                 await self._browser.close()
