@@ -166,7 +166,9 @@ def _within(since: datetime | None, until: datetime | None) -> list[ColumnElemen
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.utcoffset() is None:
             raise ValueError(f"{name}={value.isoformat()} is naive; give an aware datetime")
-    where = []
+    where: list[ColumnElement[bool]] = [
+        probes.c.replicate_of.is_(None)
+    ]  # replicates are a check of the robot, not data
     if since is not None:
         where.append(probes.c.started_at >= since)
     if until is not None:
