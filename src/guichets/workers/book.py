@@ -300,7 +300,9 @@ class Book:
         note = "" if probe_id is not None else "the store already held a probe of this period"
         await self._count(
             "UPDATE schedule_periods SET state = 'done', lease_until = NULL, probe_id = "
-            "%(probe_id)s, note = %(note)s WHERE service = %(service)s AND period_key = %(key)s "
+            "%(probe_id)s, note = CASE WHEN note = '' THEN %(note)s WHEN %(note)s = '' THEN note "
+            "ELSE note || '; ' || %(note)s END "
+            "WHERE service = %(service)s AND period_key = %(key)s "
             "AND role = %(role)s AND state = 'probing' AND worker = %(worker)s",
             {"probe_id": probe_id, "note": note, "worker": worker, **_key(job)},
         )
