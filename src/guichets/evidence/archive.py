@@ -15,6 +15,7 @@ grows past ``max_file_bytes`` and when the run ends; a new run always starts a n
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import platform
@@ -34,6 +35,7 @@ from guichets.evidence.recovery import Recovery, recover
 from guichets.evidence.warc import BuiltRecord, exchange_records, metadata_record, warcinfo_record
 from guichets.fetch import Exchange
 from guichets.model import PARIS, Observation
+from guichets.resilience import DiskFull, disk_message
 from guichets.store import EvidenceFile, EvidenceRecord, Origin, Store
 
 __all__ = ["EvidenceArchive", "ProbeRecorder", "clock_kind", "software"]
@@ -266,7 +268,13 @@ class EvidenceArchive:
         try:
             layout.write_all(current.fd, blob)
             os.fsync(current.fd)
-        except BaseException:  # a full disk, say: what was written is unknown; recovery knows
+        except OSError as error:  # a full disk, say: cut what was written, name the file
+            with contextlib.suppress(OSError):  # truncating frees space: it works on a full disk
+                os.ftruncate(current.fd, position)
+                os.fsync(current.fd)
+            self._abandon()  # recovery checks the file against the store all the same
+            raise DiskFull(error.errno, disk_message(error, current.path)) from error
+        except BaseException:  # what was written is unknown; recovery knows
             self._abandon()
             raise
         current.size += len(blob)
@@ -278,7 +286,11 @@ class EvidenceArchive:
         base = f"guichets-{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}{layout.WARC_SUFFIX}"
         path = self.folder / base
         name = self.prefix + base
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        except OSError as error:
+            raise DiskFull(error.errno, disk_message(error, path)) from error
+        closed = False
         try:
             layout.try_lock(fd)  # a new file: nobody else can hold it
             host = socket.gethostname()
@@ -294,9 +306,16 @@ class EvidenceArchive:
                 **self.info,
             }
             info = warcinfo_record(base, fields, at=now)
-            layout.write_all(fd, info.member)
-            os.fsync(fd)
-            layout.fsync_dir(self.folder)
+            try:
+                layout.write_all(fd, info.member)
+                os.fsync(fd)
+                layout.fsync_dir(self.folder)
+            except OSError as error:  # nothing refers to the file yet: it goes, not half-written
+                os.close(fd)
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                closed = True
+                raise DiskFull(error.errno, disk_message(error, path)) from error
             file = EvidenceFile(
                 name=name, created_at=now, hostname=host, software=software(),
                 clock=clock_kind(self.clock),
@@ -310,7 +329,8 @@ class EvidenceArchive:
                 ),
             )  # fmt: skip
         except BaseException:
-            os.close(fd)
+            if not closed:
+                os.close(fd)
             raise
         digest = hashlib.sha256(info.member)
         return _OpenFile(name, path, fd, len(info.member), digest)
