@@ -129,8 +129,9 @@ class RollupWriter:
 def _filters(table: Any, service: str | None, departement: str | None) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = []
     if table is probes:
-        # The robot's figures: a read behind a captcha a person answered is not of its sample
-        # (docs/human-assisted.md), so it is never in a rollup.
+        # A replicate (a second vantage point's probe) is never counted, nor a read behind a
+        # captcha a person answered: not of the robot's sample (docs/human-assisted.md).
+        where.append(probes.c.replicate_of.is_(None))
         where.append(probes.c.assisted.is_(false()))
     if service is not None:
         where.append(table.c.service == service)

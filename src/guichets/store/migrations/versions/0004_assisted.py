@@ -1,7 +1,7 @@
 """assisted: reads behind a captcha a person answered, apart from the robot's, and attempts
 
 Revision ID: 0004_assisted
-Revises: 0003_rollups
+Revises: 0006_workers
 Create Date: 2026-12-06
 
 Probes gain ``assisted`` (false for every probe already stored: all were the robot's) and
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004_assisted"
-down_revision: str | None = "0003_rollups"
+down_revision: str | None = "0006_workers"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
