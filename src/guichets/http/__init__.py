@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from guichets.http.decode import decode
 from guichets.http.exchange import Exchange, FetchError, ForbiddenRequest, Response
-from guichets.http.gates import ROBOTS_TTL, HostGates, host_key
+from guichets.http.gates import ROBOTS_TTL, HostGates, Turn, host_key
 from guichets.http.personal import PERSONAL_FIELDS, TRUTH_PATHS, refuse_truth
 from guichets.http.policy import DEFAULT_USER_AGENT, Politeness
 from guichets.http.session import Guard, PoliteSession
@@ -29,6 +29,7 @@ __all__ = [
     "PoliteSession",
     "Politeness",
     "Response",
+    "Turn",
     "decode",
     "host_key",
     "refuse_truth",

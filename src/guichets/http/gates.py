@@ -6,9 +6,12 @@ run's robots.txt cache (at most 24 hours, on the clock: RFC 9309 2.4).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from typing import Protocol
 
 from yarl import URL
 
@@ -18,7 +21,7 @@ from guichets.http.policy import Politeness
 from guichets.http.robots import RobotsTxt
 from guichets.model import Detail
 
-__all__ = ["ROBOTS_TTL", "HostGates", "RobotsVerdict", "host_key"]
+__all__ = ["ROBOTS_TTL", "HostGates", "RobotsVerdict", "Turn", "host_key", "retry_after"]
 
 # RFC 9309 2.4: a cached robots.txt is used for at most 24 hours. Only an answer (2xx, 4xx) is
 # shared by the run; an unreachable robots.txt forbids everything for the rest of that probe only,
@@ -87,6 +90,18 @@ class HostGates:
                 return key
         return None
 
+    @contextlib.asynccontextmanager
+    async def turn(self, url: URL) -> AsyncIterator[Turn]:
+        """The host's turn for one request: waits for it (one request at a time per host, the
+        gap, Retry-After) or raises FetchError without sending (circuit open, a Retry-After
+        longer than a probe waits). The caller sends one request, then ``record``s what came of
+        it. Several machines share these rules through ``guichets.workers.gate.SharedGates``,
+        which implements the same method on PostgreSQL."""
+        host = self._host(url)
+        async with host.lock:
+            await self._admit(host, url)
+            yield _LocalTurn(self, host)
+
     def circuit_open(self, url: str | URL) -> bool:
         """Whether requests to ``url``'s host are refused right now."""
         state = self._hosts.get(host_key(url))
@@ -132,12 +147,28 @@ class HostGates:
         elif status is not None:
             host.failures = 0
             host.open_until = None
-        seconds = _retry_after(retry, now) if retry is not None else None
+        seconds = retry_after(retry, now) if retry is not None else None
         if seconds is not None and seconds > 0:
             host.retry_until = now + timedelta(seconds=seconds)
 
 
-def _retry_after(value: str, now: datetime) -> float | None:
+class Turn(Protocol):
+    """One request's turn at a host (:meth:`HostGates.turn`)."""
+
+    def record(self, status: int | None, error: str | None, retry_after: str | None) -> None:
+        """What came of the request: its status, its failure (a Detail value), its
+        ``Retry-After``; updates the breaker and the host's deadlines."""
+
+
+class _LocalTurn:
+    def __init__(self, gates: HostGates, host: _Host) -> None:
+        self._gates, self._host = gates, host
+
+    def record(self, status: int | None, error: str | None, retry_after: str | None) -> None:
+        self._gates._record(self._host, status, error, retry_after)
+
+
+def retry_after(value: str, now: datetime) -> float | None:
     """Seconds to wait from a Retry-After value: delay-seconds, or an HTTP-date against ``now``."""
     text = value.strip()
     if not text:

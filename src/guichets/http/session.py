@@ -41,7 +41,7 @@ from guichets.http.personal import refuse_personal, refuse_truth
 from guichets.http.robots import PARSE_LIMIT, RobotsTxt
 from guichets.model import Detail, Step
 
-__all__ = ["ROBOTS_MAX_REDIRECTS", "Guard", "PoliteSession"]
+__all__ = ["ROBOTS_MAX_REDIRECTS", "Guard", "PoliteSession", "absolute_url"]
 
 # A platform's check of a request before it is sent: (method, URL as sent, form fields).
 Guard = Callable[[str, URL, Mapping[str, str]], None]
@@ -153,13 +153,13 @@ class PoliteSession:
 
     async def get(self, url: str) -> Response:
         """GET ``url``, following redirects; raises FetchError or ForbiddenRequest."""
-        target = _absolute(url)
+        target = absolute_url(url)
         refuse_personal(target.query.keys(), url)
         return await self._follow("GET", target, None)
 
     async def post(self, url: str, data: Mapping[str, str]) -> Response:
         """POST a form (``application/x-www-form-urlencoded``), following redirects."""
-        target = _absolute(url)
+        target = absolute_url(url)
         refuse_personal([*target.query.keys(), *data.keys()], url)
         body = urlencode(list(data.items())).encode("ascii")
         return await self._follow("POST", target, body)
@@ -303,13 +303,11 @@ class PoliteSession:
         the first 500 KiB of a larger file.
         """
         gates = self.gates
-        host = gates._host(url)
         got = _Capture()
         started_at: datetime | None = None
         elapsed = 0.0
         try:
-            async with host.lock:
-                await gates._admit(host, url)
+            async with gates.turn(url) as turn:
                 started_at = self.clock.now()
                 begin = time.perf_counter()
                 self.requests += 1
@@ -323,7 +321,7 @@ class PoliteSession:
                     raise
                 finally:
                     elapsed = time.perf_counter() - begin
-                    gates._record(host, got.status, got.error, got.headers.get("Retry-After"))
+                    turn.record(got.status, got.error, got.headers.get("Retry-After"))
         finally:
             if started_at is not None:  # sent: evidence, outside the lock (a hook may be slow)
                 self._evidence(method, url, body, got, started_at, elapsed, robots)
@@ -488,7 +486,7 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _absolute(url: str) -> URL:
+def absolute_url(url: str) -> URL:
     target = URL(url)
     if target.scheme not in ("http", "https") or not target.host:
         raise ValueError(f"{url!r} is not an absolute http(s) URL")

@@ -479,6 +479,18 @@ _OBSERVATION_FIELDS: Final[dict[str, _Spec]] = {
     "http_status": ("integer", "Statut HTTP de la dernière réponse.", {}),
     "duration_seconds": ("number", "Durée du sondage, en secondes.", {}),
     "message": ("string", "Ce que le robot a vu, en une phrase (en anglais).", {}),
+    "assisted": (
+        "boolean",
+        "Vrai pour une lecture faite après qu'une personne a répondu au captcha (guichets "
+        "assist) : hors de l'échantillon aléatoire du robot, jamais mêlée à ses chiffres.",
+        {"required": True},
+    ),
+    "person": (
+        "string",
+        "Identifiant opaque de la personne d'une lecture assistée (jamais un nom) ; vide pour "
+        "le robot.",
+        {},
+    ),
 }
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from guichets.store.engine import DB_FILE, DEFAULT_HOME, StoreError
 from guichets.store.evidence import Evidence, EvidenceFile, EvidenceRecord, LedgerEntry
+from guichets.store.probes import Origin
 from guichets.store.readings import Readings, as_utc
 from guichets.store.rollups import Rollups
 from guichets.store.runs import Run, Runs
@@ -26,6 +27,7 @@ __all__ = [
     "EvidenceFile",
     "EvidenceRecord",
     "LedgerEntry",
+    "Origin",
     "Run",
     "Store",
     "StoreError",

@@ -274,6 +274,12 @@ class StoreBase:
             yield conn
 
     @contextmanager
+    def writing(self, action: str) -> Iterator[Connection]:
+        """A write transaction for other modules' tables (``store/assisted.py``)."""
+        with self._writing(action) as conn:
+            yield conn
+
+    @contextmanager
     def _guard(self, action: str) -> Iterator[None]:
         try:
             yield

@@ -19,7 +19,7 @@ from sqlalchemy import (
 from guichets.model import Observation
 from guichets.store.engine import _aware
 from guichets.store.ledger import GENESIS, entry_digest, probe_digest, records_digest
-from guichets.store.probes import Probes
+from guichets.store.probes import Origin, Probes, _origin_values
 from guichets.store.readings import PAGE
 from guichets.store.schema import (
     evidence_files,
@@ -91,6 +91,7 @@ class Evidence(Probes):
         period_key: str | None = None,
         scheduled_for: datetime | None = None,
         robots_override: str | None = None,
+        origin: Origin | None = None,
     ) -> bool:
         """Store one probe, its WARC records' rows and its ledger entry in one transaction.
 
@@ -98,6 +99,7 @@ class Evidence(Probes):
         without its records. Returns False, storing nothing, like :meth:`save`.
         """
         row = self._probe_row(observation, run_id, period_key, scheduled_for, robots_override)
+        row.update(_origin_values(origin))
 
         def chain(conn: Connection, stored: dict[str, Any]) -> None:
             if records:

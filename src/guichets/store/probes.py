@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,6 +44,23 @@ def _dump_steps(trail: tuple[Step, ...]) -> str:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Who made a probe and from where (``guichets worker``); a replicate is a second probe of
+    a period from another vantage point, which statistics never count (``replicate_of`` holds
+    the period's key)."""
+
+    worker: str | None = None
+    vantage: str | None = None
+    replicate_of: str | None = None
+
+
+def _origin_values(origin: Origin | None) -> dict[str, str | None]:
+    if origin is None:
+        return {}
+    return {"worker": origin.worker, "vantage": origin.vantage, "replicate_of": origin.replicate_of}
+
+
 class Probes(StoreBase):
     """Writing probes."""
 
@@ -65,6 +83,7 @@ class Probes(StoreBase):
         period_key: str | None = None,
         scheduled_for: datetime | None = None,
         robots_override: str | None = None,
+        origin: Origin | None = None,
     ) -> bool:
         """Store one probe (and its kept page) in one transaction.
 
@@ -72,6 +91,7 @@ class Probes(StoreBase):
         after a restart the earlier probe stands. Probes without a period key always store.
         """
         row = self._probe_row(observation, run_id, period_key, scheduled_for, robots_override)
+        row.update(_origin_values(origin))
         return self._save(observation, row)
 
     def _save(
@@ -85,7 +105,9 @@ class Probes(StoreBase):
             with self._writing("save a probe") as conn:
                 if conn.execute(self._insert_probe, row).first() is None:
                     return False
-                self._rollups.add(conn, facts_of(observation))  # its day, same transaction
+                # Replicates and assisted reads stay out of the robot's figures.
+                if row.get("replicate_of") is None and not observation.assisted:
+                    self._rollups.add(conn, facts_of(observation))  # its day, same transaction
                 if observation.kept_page is not None:
                     conn.execute(
                         kept_pages.insert().values(
@@ -147,6 +169,11 @@ class Probes(StoreBase):
             "extra": json.dumps(dict(o.extra), ensure_ascii=False),
             "cpu_seconds": float(o.cpu_seconds),
             "robots_override": robots_override,
+            "worker": None,
+            "vantage": None,
+            "replicate_of": None,
+            "assisted": o.assisted,
+            "person": o.person,
         }
 
     def period_keys(self, service: str, since: datetime) -> set[str]:

@@ -15,9 +15,11 @@ from sqlalchemy import (
     RowMapping,
     Select,
     and_,
+    false,
     func,
     or_,
     select,
+    true,
 )
 from sqlalchemy.engine import Row
 from sqlalchemy.sql.elements import ColumnElement
@@ -93,14 +95,20 @@ class Readings(StoreBase):
         departement: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        replicates: bool = False,
+        assisted: bool | None = None,
+        person: str | None = None,
     ) -> Iterator[Observation]:
-        """Stored probes started in [since, until), ordered by start then id.
+        """Stored probes started in [since, until), ordered by start then id; the replicates
+        of a second vantage point only when asked (statistics never count them); only the
+        robot's (``assisted=False``), only assisted ones (``True``) or both (``None``), and only
+        one person's when ``person`` is given.
 
         Read in pages of short transactions: a long report never holds a connection (nor, on
         SQLite, the WAL) open while its caller works. Kept pages are not loaded: see
         :meth:`kept_page`.
         """
-        where = []
+        where: list[ColumnElement[bool]] = [] if replicates else [probes.c.replicate_of.is_(None)]
         if service is not None:
             where.append(probes.c.service == service)
         if departement is not None:
@@ -109,6 +117,10 @@ class Readings(StoreBase):
             where.append(probes.c.started_at >= _aware("since", since))
         if until is not None:
             where.append(probes.c.started_at < _aware("until", until))
+        if assisted is not None:
+            where.append(probes.c.assisted.is_(true() if assisted else false()))
+        if person is not None:
+            where.append(probes.c.person == person)
         base = (
             select(probes, kept_pages.c.url.label("kept_url"))
             .select_from(probes.outerjoin(kept_pages))
@@ -168,14 +180,16 @@ class Readings(StoreBase):
             kept_url=row["kept_url"],
             cpu_seconds=row["cpu_seconds"],
             extra=json.loads(row["extra"]),
+            assisted=bool(row["assisted"]),
+            person=row["person"],
         )
 
     def latest_observations(self, service: str, limit: int) -> list[Observation]:
-        """The ``limit`` latest probes of ``service``, latest first (read off its index)."""
+        """The robot's ``limit`` latest probes of ``service``, latest first (off its index)."""
         query = (
             select(probes, kept_pages.c.url.label("kept_url"))
             .select_from(probes.outerjoin(kept_pages))
-            .where(probes.c.service == service)
+            .where(probes.c.service == service, probes.c.assisted.is_(false()))
             .order_by(probes.c.started_at.desc(), probes.c.probe_id.desc())
             .limit(limit)
         )
@@ -221,11 +235,15 @@ class Readings(StoreBase):
     def probe_points(
         self, days: DateRange, *, service: str | None = None, departement: str | None = None
     ) -> list[tuple[str, datetime, str, str | None]]:
-        """(service, started_at, outcome, category) of every probe of ``days``, by service and
-        time: the sequence the release analysis reads, without loading whole observations."""
+        """(service, started_at, outcome, category) of every probe of the robot's in ``days``, by
+        service and time: the sequence the release analysis reads, without whole observations."""
         query = select(
             probes.c.service, probes.c.started_at, probes.c.outcome, probes.c.category
-        ).where(probes.c.started_at >= days.start, probes.c.started_at < days.end)
+        ).where(
+            probes.c.started_at >= days.start,
+            probes.c.started_at < days.end,
+            probes.c.assisted.is_(false()),
+        )
         if service is not None:
             query = query.where(probes.c.service == service)
         if departement is not None:
