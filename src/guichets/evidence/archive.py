@@ -33,10 +33,10 @@ from guichets.clock import Clock, SimulatedClock, SystemClock
 from guichets.evidence import layout
 from guichets.evidence.recovery import Recovery, recover
 from guichets.evidence.warc import BuiltRecord, exchange_records, metadata_record, warcinfo_record
-from guichets.fetch import Exchange
+from guichets.http import Exchange
 from guichets.model import PARIS, Observation
 from guichets.resilience import DiskFull, disk_message
-from guichets.store import EvidenceFile, EvidenceRecord, Store
+from guichets.store import EvidenceFile, EvidenceRecord, Origin, Store
 
 __all__ = ["EvidenceArchive", "ProbeRecorder", "clock_kind", "software"]
 
@@ -144,9 +144,17 @@ class EvidenceArchive:
         *,
         max_file_bytes: int = MAX_FILE_BYTES,
         info: Mapping[str, str] | None = None,
+        worker: str | None = None,
     ) -> None:
         self.home = Path(home)
-        self.folder = layout.warc_dir(self.home)
+        # A worker writes in its own folder under a root every machine shares (docs/evidence.md)
+        self.worker = worker
+        self.prefix = layout.worker_prefix(worker)
+        self.folder = (
+            layout.warc_dir(self.home) / self.prefix
+            if self.prefix
+            else (layout.warc_dir(self.home))
+        )
         self.store = store
         self.clock = clock
         self.max_file_bytes = max_file_bytes
@@ -162,7 +170,7 @@ class EvidenceArchive:
     def open(self) -> Recovery:
         """Create the folders and recover what a killed run left; the first probe opens a file."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.recovery = recover(self.home, self.store, now=self.clock.now())
+        self.recovery = recover(self.home, self.store, now=self.clock.now(), worker=self.worker)
         return self.recovery
 
     def close(self) -> None:
@@ -207,6 +215,7 @@ class EvidenceArchive:
         period_key: str | None = None,
         scheduled_for: datetime | None = None,
         robots_override: str | None = None,
+        origin: Origin | None = None,
     ) -> bool:
         """Write the probe's records (fsynced), then store the probe with their digests.
 
@@ -235,6 +244,7 @@ class EvidenceArchive:
                 period_key=period_key,
                 scheduled_for=scheduled_for,
                 robots_override=robots_override,
+                origin=origin,
             )
         except BaseException:
             # Whether the transaction committed is unknown: keep the bytes, leave the file to
@@ -280,8 +290,9 @@ class EvidenceArchive:
 
     def _new_file(self) -> _OpenFile:
         now = self.clock.now()
-        name = f"guichets-{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}{layout.WARC_SUFFIX}"
-        path = self.folder / name
+        base = f"guichets-{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}{layout.WARC_SUFFIX}"
+        path = self.folder / base
+        name = self.prefix + base
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
         except OSError as error:
@@ -301,7 +312,7 @@ class EvidenceArchive:
                 "received, one gzip member per record; SHA-256 digests",
                 **self.info,
             }
-            info = warcinfo_record(name, fields, at=now)
+            info = warcinfo_record(base, fields, at=now)
             try:
                 layout.write_all(fd, info.member)
                 os.fsync(fd)

@@ -106,16 +106,25 @@ def _copy_tail(path: Path, end: int, target: Path) -> None:
         raise
 
 
-def recover(home: Path, store: Store, *, now: datetime | None = None) -> Recovery:
-    """Move unstored bytes aside and close the files interrupted runs left open."""
-    folder = layout.warc_dir(home)
+def recover(
+    home: Path, store: Store, *, now: datetime | None = None, worker: str | None = None
+) -> Recovery:
+    """Move unstored bytes aside and close the files interrupted runs left open.
+
+    Only the files of one writer: ``guichets run``'s at the top of the WARC folder, or one
+    worker's in its own folder. A worker never touches another's files: on a shared network
+    filesystem, another machine's lock may not be visible, and that machine may be alive.
+    """
+    base = layout.warc_dir(home)
+    prefix = layout.worker_prefix(worker)
+    folder = base / prefix if prefix else base
     report = Recovery()
     if not folder.is_dir():
         return report
     at = now or datetime.now(UTC)
-    known = {f.name: f for f in store.evidence_files()}
+    known = {f.name: f for f in store.evidence_files() if layout.in_scope(f.name, prefix)}
     for path in sorted(folder.glob(f"*{layout.WARC_SUFFIX}")):
-        file = known.get(path.name)
+        file = known.get(prefix + path.name)
         if file is not None and file.pruned_at is None:
             continue
         with layout.locked(path) as fd:
@@ -137,7 +146,7 @@ def recover(home: Path, store: Store, *, now: datetime | None = None) -> Recover
     for name, file in known.items():
         if file.closed_at is not None or file.pruned_at is not None:
             continue
-        path = folder / name
+        path = base / name
         if not path.exists():
             report.damaged.append(name)
             continue

@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from guichets.evidence import layout
-from guichets.evidence.ledger import GENESIS, entry_digest, records_digest
 from guichets.evidence.warc import PROBE_HEADER, SERVICE_HEADER, _header, iter_members
 from guichets.store import EvidenceFile, EvidenceRecord, LedgerEntry, Store
+from guichets.store.ledger import GENESIS, entry_digest, records_digest
 
 __all__ = ["Problem", "Verification", "verify"]
 
@@ -347,17 +347,15 @@ def _orphan_records(result: Verification, records: list[EvidenceRecord], probes:
 
 
 def _strays(result: Verification, home: Path, files: Iterable[EvidenceFile]) -> None:
-    folder = layout.warc_dir(home)
     names = {f.name for f in files}
-    if folder.is_dir():
-        for path in sorted(folder.glob(f"*{layout.WARC_SUFFIX}")):
-            if path.name not in names and not layout.is_live(path):
-                result.add(
-                    "file",
-                    path.name,
-                    "in the evidence folder but not in the database: a killed run's new file, or "
-                    "a file put there; `guichets evidence recover` moves it aside",
-                )
+    for name, path in layout.warc_files(home):
+        if name not in names and not layout.is_live(path):
+            result.add(
+                "file",
+                name,
+                "in the evidence folder but not in the database: a killed run's new file, or "
+                "a file put there; `guichets evidence recover` moves it aside",
+            )
     orphans = layout.orphans_dir(home)
     if orphans.is_dir():
         moved = sorted(orphans.iterdir())
