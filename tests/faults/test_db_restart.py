@@ -16,14 +16,14 @@ import pytest
 
 from guichets.catalogue import catalogue_to_toml
 from guichets.clock import SimulatedClock
-from guichets.demo import simulated_catalogue
 from guichets.evidence.archive import EvidenceArchive
 from guichets.evidence.verify import verify
-from guichets.fetch import Exchange, HostGates, Politeness
+from guichets.http import Exchange, HostGates, Politeness
 from guichets.resilience import DatabaseLost
 from guichets.runner import Runner, from_catalogue
 from guichets.simulator import Simulator, load_scenario
 from guichets.store import Store
+from guichets.usecases.demo import simulated_catalogue
 from tests.faults.privatepg import PrivatePostgres, private_postgres
 from tests.simthread import SimulatorThread
 
