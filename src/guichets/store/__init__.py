@@ -687,6 +687,13 @@ class Store:
         with self._guard(action), self._connect() as conn:
             yield conn
 
+    @contextmanager
+    def writing(self, action: str) -> Iterator[Connection]:
+        """One write transaction for the tables of other store modules (``store/alerts.py``),
+        taken in turn with the probes' own; errors name the database."""
+        with self._writing(action) as conn:
+            yield conn
+
     @staticmethod
     def _observation(row: RowMapping) -> Observation:
         horizon_end: datetime | None = row["horizon_end"]
