@@ -35,7 +35,9 @@ BACKOFF: Final = (30.0, 120.0, 600.0, 1800.0, 3600.0, 3 * 3600.0)
 
 def check_url(url: str) -> apprise.Apprise:
     """An Apprise object for one URL; ValueError when Apprise cannot read it."""
-    target = apprise.Apprise()
+    # In memory only: Apprise's persistent store would otherwise write under the user's home.
+    asset = apprise.AppriseAsset(storage_mode=apprise.PersistentStoreMode.MEMORY)
+    target = apprise.Apprise(asset=asset)
     if not target.add(url):
         raise ValueError(
             f"cannot use {_hide(url)!r} as a notification URL: not an Apprise URL (examples: "

@@ -129,7 +129,7 @@ def describe(alert: AlertRecord, change: str) -> str:
         last = _iso(f.get("last_available"))
         text = (
             f"Aucune date de rendez-vous sur les {probes} derniers sondages valides, "
-            f"du {instant_fr(alert.since)} au {instant_fr(alert.opened_at)} ({hours} heures)."
+            f"du {instant_fr(alert.since)} au {instant_fr(alert.opened_at)} ({hours_fr(hours)})."
         )
         if others:
             text += f" {others} sondages entre-temps n'ont rien mesuré (blocage, panne ou page "
@@ -180,9 +180,16 @@ def describe(alert: AlertRecord, change: str) -> str:
     cadence = int(f.get("cadence_seconds", 0))
     return (
         f"Aucun sondage enregistré depuis le {instant_fr(last)} "
-        f"({f.get('hours_without_probe', 0)} heures, pour une cadence de "
+        f"({hours_fr(f.get('hours_without_probe', 0))}, pour une cadence de "
         f"{_duration(cadence)}) : le robot ne tourne plus, ou plus pour ce service."
     )
+
+
+def hours_fr(value: object) -> str:
+    """``3``, ``27,5``: hours as the figures hold them, written the French way."""
+    number = float(value) if isinstance(value, int | float | str) else 0.0
+    text = f"{number:.0f}" if number == int(number) else f"{number:.1f}".replace(".", ",")
+    return f"{text} heure" + ("s" if number >= 2 else "")
 
 
 def _duration(seconds: int) -> str:
