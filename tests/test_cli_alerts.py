@@ -17,6 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
+
+from guichets.cli import app
 
 GUICHETS = [sys.executable, "-m", "guichets"]
 ENV = dict(os.environ, COLUMNS="200", NO_COLOR="1")
@@ -30,6 +33,12 @@ def _run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*GUICHETS, *args], capture_output=True, text=True, env=ENV, timeout=timeout
     )
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """A command run in this process (no interpreter start-up): exit code, stdout, stderr."""
+    result = CliRunner().invoke(app, list(args), env={"COLUMNS": "200", "NO_COLOR": "1"})
+    return subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
 
 
 class Receiver(ThreadingHTTPServer):
@@ -95,7 +104,7 @@ def test_demo_delivers_closed_and_blind_alerts_and_none_for_a_fine_counter(
 
 def test_alerts_list_json_holds_the_same_alerts(demo: tuple[Path, list[dict[str, Any]]]) -> None:
     out, bodies = demo
-    result = _run("alerts", "list", "--format", "json", "--home", str(out))
+    result = _cli("alerts", "list", "--format", "json", "--home", str(out))
     assert result.returncode == 0, result.stderr
     stored = json.loads(result.stdout)
     ids = {a["id"] for a in stored}
@@ -108,7 +117,7 @@ def test_alerts_list_json_holds_the_same_alerts(demo: tuple[Path, list[dict[str,
     assert not any(a["service"] == FINE for a in stored)
     one = next(a for a in stored if a["service"] == CLOSED)
     assert one["open"] and one["figures"]["probes"] >= 3 and len(one["opened_by"]) >= 3
-    opened = _run("alerts", "list", "--open", "--home", str(out))
+    opened = _cli("alerts", "list", "--open", "--home", str(out))
     assert opened.returncode == 0 and CLOSED in opened.stdout
 
 
@@ -117,24 +126,24 @@ def test_alerts_check_finds_stalled_services_after_the_run(
 ) -> None:
     """The watchdog, as from cron, two days after the demo's probes stopped."""
     out, _ = demo
-    result = _run("alerts", "check", "--home", str(out), "--at", "2026-10-08T00:00:00+02:00")
+    result = _cli("alerts", "check", "--home", str(out), "--at", "2026-10-08T00:00:00+02:00")
     assert result.returncode == 1, result.stderr  # alerts are open
-    listed = json.loads(_run("alerts", "list", "--format", "json", "--home", str(out)).stdout)
+    listed = json.loads(_cli("alerts", "list", "--format", "json", "--home", str(out)).stdout)
     stalled = [a for a in listed if a["kind"] == "stalled"]
     assert {a["service"] for a in stalled} >= {CLOSED, FINE}
     assert all(a["figures"]["cadence_seconds"] == 6 * 3600 for a in stalled)
-    again = _run("alerts", "check", "--home", str(out), "--at", "2026-10-08T01:00:00+02:00")
+    again = _cli("alerts", "check", "--home", str(out), "--at", "2026-10-08T01:00:00+02:00")
     assert again.returncode == 1
-    relisted = json.loads(_run("alerts", "list", "--format", "json", "--home", str(out)).stdout)
+    relisted = json.loads(_cli("alerts", "list", "--format", "json", "--home", str(out)).stdout)
     assert len(relisted) == len(listed)  # nothing twice
 
 
 def test_a_bad_notify_url_is_a_usage_error(tmp_path: Path) -> None:
-    result = _run("demo", "--days", "1", "--no-serve", "--out", str(tmp_path), "--notify", "x://")
+    result = _cli("demo", "--days", "1", "--no-serve", "--out", str(tmp_path), "--notify", "x://")
     assert result.returncode == 2 and "not an Apprise URL" in result.stderr
     bad = tmp_path / "alerts.toml"
     bad.write_text('[rules]\nclosed_probes = 0\n[notify]\nquiet_hours = "soon"\n')
-    result = _run("demo", "--days", "1", "--no-serve", "--out", str(tmp_path),
+    result = _cli("demo", "--days", "1", "--no-serve", "--out", str(tmp_path),
                   "--alerts-config", str(bad))  # fmt: skip
     assert result.returncode == 2
     assert "alerts.toml:2:" in result.stderr and "alerts.toml:4:" in result.stderr
