@@ -125,3 +125,11 @@ class Browser:
             return Page(
                 error.code, url, error.read().decode("utf-8", "replace"), dict(error.headers)
             )
+
+    def request_bytes(self, url: str) -> bytes:
+        """GET ``url`` with this browser's cookies, the body as bytes (an image, a sound)."""
+        request = urllib.request.Request(url, headers={"User-Agent": self.user_agent})
+        with self._follow.open(request, timeout=10) as response:
+            body = response.read()
+            assert isinstance(body, bytes)
+            return body

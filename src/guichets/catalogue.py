@@ -12,12 +12,14 @@ import difflib
 import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
+from datetime import date, datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import pydantic
+import tomlkit
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -30,6 +32,7 @@ from pydantic import (
 )
 
 from guichets.departements import DEPARTEMENTS, closest_codes
+from guichets.model import Outcome
 from guichets.platforms import reader_for
 from guichets.tomlconfig import (
     ConfigError,
@@ -44,6 +47,7 @@ from guichets.tomlconfig import (
 __all__ = [
     "DEFAULT_HORIZON_DAYS",
     "PLATFORMS",
+    "READ_OUTCOMES",
     "Catalogue",
     "Defaults",
     "Service",
@@ -51,6 +55,7 @@ __all__ = [
     "check_report",
     "load_catalogue",
     "parse_cadence",
+    "service_table",
 ]
 
 PLATFORMS: tuple[str, ...] = ("ezbooking", "rdvpref", "eappointment")
@@ -203,6 +208,56 @@ def _check_text(value: Any) -> Any:
     return value
 
 
+_REPOSITORY_PATH = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.-]+:[^\s:][^\s]*")
+_SOURCE_FORMS = (
+    'a web address ("https://…") or a repository and a path in it, '
+    '"owner/name:path/to/file" (a GitHub repository)'
+)
+
+
+def _check_source(value: Any) -> Any:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"source says where this row was found: {_SOURCE_FORMS}")
+    if _REPOSITORY_PATH.fullmatch(value):
+        return value
+    problem = _url_problem(value)
+    if problem:
+        raise ValueError(f"source is neither a URL nor a repository and path ({problem}); "
+                         f"write {_SOURCE_FORMS}")  # fmt: skip
+    return value
+
+
+def _day_check(field: str, meaning: str) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
+            return value
+        hint = ""
+        if isinstance(value, str):
+            hint = f"; write the date without quotes, e.g. {field} = {value.strip()[:10]}"
+        elif isinstance(value, datetime):
+            hint = f"; write the day alone, {field} = {value.date().isoformat()}"
+        raise ValueError(f"{field} is {meaning}: a TOML date like 2025-03-01{hint}")
+
+    return check
+
+
+READ_OUTCOMES: tuple[str, ...] = tuple(
+    str(outcome) for outcome in (Outcome.AVAILABLE, Outcome.UNAVAILABLE, Outcome.BARRIER)
+)
+"""Outcomes ``catalogue verify`` records as ``last_outcome`` (a row read right)."""
+
+
+def _check_outcome(value: Any) -> Any:
+    if value is None or (isinstance(value, str) and value in READ_OUTCOMES):
+        return value
+    raise ValueError(
+        "last_outcome is what the last `guichets catalogue verify` read: one of "
+        + ", ".join(READ_OUTCOMES)
+    )
+
+
 Cadence = Annotated[str, BeforeValidator(_check_cadence)]
 Horizon = Annotated[int, BeforeValidator(_check_horizon)]
 Enabled = Annotated[bool, BeforeValidator(_check_enabled)]
@@ -268,6 +323,17 @@ def _cross_checks(
                     f"(found the path {path!r}; the reader says: {exc})",
                 )
             )
+    if values.get("source_date") is not None and values.get("source") is None:
+        found.append(("source_date", "source_date dates a source: add source = URL too"))
+    if (values.get("verified") is None) != (values.get("last_outcome") is None):
+        missing = "last_outcome" if values.get("verified") is not None else "verified"
+        found.append(
+            (
+                "verified" if missing == "last_outcome" else "last_outcome",
+                f"verified and last_outcome go together (guichets catalogue verify writes "
+                f"both); add {missing} or remove the other",
+            )
+        )
     planning = values.get("planning") if usable("planning") else None
     if planning is not None and platform is not None and platform != "ezbooking":
         found.append(
@@ -309,6 +375,18 @@ class Service(_Strict):
     horizon_days: Horizon = DEFAULT_HORIZON_DAYS
     label: str | None = None
     enabled: Enabled = True
+    source: Annotated[str, BeforeValidator(_check_source)] | None = None
+    source_date: (
+        Annotated[date, BeforeValidator(_day_check("source_date", "the day the source was read"))]
+        | None
+    ) = None
+    verified: (
+        Annotated[
+            date, BeforeValidator(_day_check("verified", "the day a live check read this row"))
+        ]
+        | None
+    ) = None
+    last_outcome: Annotated[str, BeforeValidator(_check_outcome)] | None = None
 
     @field_validator("id")
     @classmethod
@@ -547,32 +625,6 @@ def _problem(file: str, index: LineIndex, loc: tuple[str | int, ...], message: s
 
 
 _FIELD_ORDER = tuple(Service.model_fields)
-_ESCAPES = {
-    '"': '\\"',
-    "\\": "\\\\",
-    "\b": "\\b",
-    "\t": "\\t",
-    "\n": "\\n",
-    "\f": "\\f",
-    "\r": "\\r",
-}
-
-
-def _toml_value(value: str | int | bool) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    out = ['"']
-    for char in value:
-        if char in _ESCAPES:
-            out.append(_ESCAPES[char])
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            out.append(f"\\u{ord(char):04x}")
-        else:
-            out.append(char)
-    out.append('"')
-    return "".join(out)
 
 
 def catalogue_to_toml(services: Sequence[Service], defaults: Defaults | None = None) -> str:
@@ -584,7 +636,7 @@ def catalogue_to_toml(services: Sequence[Service], defaults: Defaults | None = N
     repeated = sorted({ident for ident in idents if idents.count(ident) > 1})
     if repeated:
         raise ValueError(f"service ids repeat: {', '.join(repeated)}")
-    blocks: list[str] = []
+    document = tomlkit.document()
     implied: dict[str, Any] = {}
     for name, info in Service.model_fields.items():
         if not info.is_required():
@@ -592,21 +644,33 @@ def catalogue_to_toml(services: Sequence[Service], defaults: Defaults | None = N
     if defaults is not None:
         given = {key: value for key, value in defaults.model_dump().items() if value is not None}
         if given:
-            lines = ["[defaults]"] + [f"{key} = {_toml_value(v)}" for key, v in given.items()]
-            blocks.append("\n".join(lines))
+            table = tomlkit.table()
+            for key, value in given.items():
+                table.add(key, value)
+            document.add("defaults", table)
         implied.update(given)
+    rows = tomlkit.aot()
     for service in services:
-        lines = ["[[services]]"]
-        for name in _FIELD_ORDER:
-            value = getattr(service, name)
-            if name in implied and value == implied[name]:
-                continue
-            if value is None:
+        rows.append(service_table(service, implied))
+    document.add("services", rows)
+    return tomlkit.dumps(document)
+
+
+def service_table(service: Service, implied: Mapping[str, Any] | None = None) -> Any:
+    """One ``[[services]]`` table in the file's field order, leaving out what ``implied`` (the
+    defaults a loader would apply) gives anyway; ``catalogue add`` appends these."""
+    table = tomlkit.table()
+    for name in _FIELD_ORDER:
+        value = getattr(service, name)
+        if implied is not None and name in implied and value == implied[name]:
+            continue
+        if value is None:
+            if implied is not None and name in implied:
                 # only possible for an optional field that a default set; TOML has no null
                 raise ValueError(f"service {service.id}: {name} cannot be written as absent")
-            lines.append(f"{name} = {_toml_value(value)}")
-        blocks.append("\n".join(lines))
-    return "\n\n".join(blocks) + "\n"
+            continue
+        table.add(name, value)
+    return table
 
 
 # --------------------------------------------------------------------------------------------
@@ -635,12 +699,17 @@ def _summary(catalogue: Catalogue) -> str:
     per_day_text = f"{per_day:.0f}" if per_day == round(per_day) else f"{per_day:.1f}"
     used = ", ".join(f"{name} {count}" for name, count in platforms.items() if count)
     hosts = {service.host for service in enabled}
+    sourced = sum(1 for service in services if service.source is not None)
+    verified = [service.verified for service in services if service.verified is not None]
+    last = f", the last on {max(verified).isoformat()}" if verified else ""
     return "\n".join(
         [
             f"{catalogue.source}: ok (sha256 {catalogue.digest[:12]})",
             f"services: {len(services)} ({len(enabled)} enabled)",
             f"départements: {len(codes)} ({', '.join(codes)})",
             f"platforms: {used}",
+            f"sources: {sourced} of {len(services)} rows name theirs; "
+            f"verified live: {len(verified)}{last}",
             f"probes per day: {per_day_text} (enabled services, at their cadences, "
             f"on {len(hosts)} hosts)",
         ]

@@ -43,6 +43,7 @@ __all__ = [
     "DEFAULT_USER_AGENT",
     "PERSONAL_FIELDS",
     "ROBOTS_TTL",
+    "TRUTH_PATHS",
     "Exchange",
     "FetchError",
     "ForbiddenRequest",
@@ -52,6 +53,7 @@ __all__ = [
     "Politeness",
     "Response",
     "host_key",
+    "refuse_truth",
 ]
 
 # A platform's check of a request before it is sent: (method, URL as sent, form fields).
@@ -76,7 +78,12 @@ PERSONAL_FIELDS = (
     "g-recaptcha-response",
     "captchaUsercode",
     "h-captcha-response",
+    "captcha",
+    "captchacode",
 )
+# The simulator's truth about captchas, which stands in for a person's eyes in tests: the robot
+# never asks it, even by a redirect (checked on every hop).
+TRUTH_PATHS = ("/_captcha/",)
 
 # RFC 9309 2.4: a cached robots.txt is used for at most 24 hours. Only an answer (2xx, 4xx) is
 # shared by the run; an unreachable robots.txt forbids everything for the rest of that probe only,
@@ -444,6 +451,7 @@ class PoliteSession:
         """Each hop is its own request: it passes robots.txt, the gate, and the evidence hook."""
         history: list[str] = []
         while True:
+            refuse_truth(target)
             if self._guards:
                 fields = dict(parse_qsl(body.decode("ascii"))) if body else {}
                 for guard in self._guards:
@@ -857,6 +865,14 @@ def _is_personal(name: str) -> bool:
         lowered == f.lower() or (f.endswith("_") and lowered.startswith(f.lower()))
         for f in PERSONAL_FIELDS
     )
+
+
+def refuse_truth(target: URL) -> None:
+    """Raise before anything is sent to the simulator's captcha truth."""
+    if any(part in target.path for part in TRUTH_PATHS):
+        raise ForbiddenRequest(
+            f"refused to ask {target}: what a captcha says is for a person's eyes only"
+        )
 
 
 def _refuse_personal(names: Iterable[str], url: str) -> None:
