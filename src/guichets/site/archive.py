@@ -16,8 +16,8 @@ from datetime import date
 from pathlib import Path
 from typing import Final
 
+from guichets.periods import DateRange
 from guichets.stats.method import METHOD_VERSION
-from guichets.stats.periods import DateRange
 
 __all__ = [
     "ARCHIVE_DIR",

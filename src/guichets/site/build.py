@@ -26,6 +26,7 @@ from guichets.departements import DEPARTEMENTS
 from guichets.evidence.layout import screenshots_dir
 from guichets.evidence.screenshot import ProbeTimeScreenshots, Renderer, screenshot_name
 from guichets.model import PARIS, Category, Observation, Outcome
+from guichets.periods import DateRange
 from guichets.site import alerttext, charts, feeds, francemap, i18n
 from guichets.site.archive import closed_months, kept_copy, month_path, save_copy
 from guichets.site.figures import ServiceInfo, SiteFigures, month_rows
@@ -34,7 +35,6 @@ from guichets.site.publish import staged_site
 from guichets.site.serve import CSP
 from guichets.stats.indicators import barrier_rate, downtime_rate, failure_rate, unrecognized_rate
 from guichets.stats.method import METHOD_VERSION
-from guichets.stats.periods import DateRange
 from guichets.stats.press import change_text, changes, month_fr, press_summary
 from guichets.stats.releases import release_rows
 from guichets.stats.report import ReportRow

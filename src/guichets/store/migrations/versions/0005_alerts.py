@@ -1,7 +1,7 @@
 """alerts: what the alert rules raised, one row per episode
 
 Revision ID: 0005_alerts
-Revises: 0006_workers
+Revises: 0004_assisted
 Create Date: 2026-12-06
 
 The table starts empty; ``guichets alerts check`` (and every run, when it starts) replays the
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005_alerts"
-down_revision: str | None = "0006_workers"
+down_revision: str | None = "0004_assisted"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
