@@ -21,8 +21,8 @@ from guichets.catalogue import Service, catalogue_to_toml, load_catalogue
 from guichets.model import PARIS, Observation, Outcome
 from guichets.site import build as site_build
 from guichets.site.build import build_site
-from guichets.site.figures import read_figures
 from guichets.store import Store
+from guichets.usecases.figures import read_figures
 
 HOSTILE = 'Clermont <script>alert("x")</script> & «» ]]>'  # the catalogue refuses controls
 CLOSED, FINE = "63-clermont-renouvellement", "69-lyon-etudiants"
