@@ -13,13 +13,13 @@ from aiohttp import web
 
 from guichets.catalogue import Service
 from guichets.clock import SimulatedClock
-from guichets.demo import simulated_catalogue
-from guichets.fetch import HostGates, Politeness
+from guichets.http import HostGates, Politeness
 from guichets.model import Detail, Outcome
 from guichets.runner import Runner, from_catalogue
 from guichets.schedule import Plan, period_key, period_start, planned_at
 from guichets.simulator import Simulator, load_scenario
 from guichets.store import Store, StoreError
+from guichets.usecases.demo import simulated_catalogue
 from tests.dbfixtures import db_url
 
 __all__ = ["db_url"]
@@ -172,7 +172,7 @@ async def test_misbehaving_targets_are_classified_and_never_stop_the_run(
         with Store.open(None, home=tmp_path) as store:
             runner = Runner(
                 from_catalogue([*bad, *good]), store, clock,
-                HostGates(clock, Politeness(min_gap=0, timeout=0.5, max_bytes=1_000_000)),
+                HostGates(clock, Politeness(min_gap=0, timeout=3.0, max_bytes=1_000_000)),
                 concurrency=1,
             )  # fmt: skip
             summary = await runner.run(once=True)

@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 from yarl import URL
 
-from guichets.fetch import ForbiddenRequest, PoliteSession, Response
+from guichets.http import ForbiddenRequest, PoliteSession, Response
 from guichets.model import PARIS, Detail, Extra, Outcome, unique_instants
 from guichets.platforms.base import (
     Reading,
@@ -37,6 +37,7 @@ from guichets.platforms.base import (
     unrecognized,
 )
 from guichets.platforms.forms import buttons, fold, label_of, submission
+from guichets.untrusted import is_counter_id
 
 __all__ = ["ALERTS", "EAppointmentReader", "guard", "read_dates"]
 
@@ -243,6 +244,10 @@ async def _walk(
         for box in form.css("input[name=selectedMotiveKeyList]")
         if (value := box.attributes.get("value"))
     ]
+    if not all(is_counter_id(value) for value in offered):
+        return unrecognized(
+            Detail.UNEXPECTED_PAGE, "the office's page offers reasons that are not reason ids", page
+        )
     chosen = target.counter or motive or (offered[0] if offered else None)
     if chosen is None or chosen not in offered:
         return replace(

@@ -22,7 +22,7 @@ from urllib.parse import urljoin, urlsplit
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 from yarl import URL
 
-from guichets.fetch import ForbiddenRequest, PoliteSession, Response
+from guichets.http import ForbiddenRequest, PoliteSession, Response
 from guichets.model import PARIS, Detail, Outcome, unique_instants
 from guichets.platforms.base import (
     Reading,
@@ -40,6 +40,7 @@ from guichets.platforms.forms import (
     ticked_boxes,
     visible_text,
 )
+from guichets.untrusted import is_counter_id
 
 __all__ = ["NO_SLOT_TEXT", "EzBookingReader", "guard", "parse_week"]
 
@@ -363,6 +364,11 @@ class _Walk:
             return unrecognized(
                 Detail.UNEXPECTED_PAGE, "a counter page without counters", page
             ), None
+        if not all(is_counter_id(value) for value in offered):
+            return unrecognized(
+                Detail.UNEXPECTED_PAGE, "the counter page offers values that are not counter ids",
+                page,
+            ), None  # fmt: skip
         self.offered = offered
         if self.counter is None:
             self.counter = offered[0]
@@ -434,6 +440,10 @@ class _Walk:
             module = urljoin(page.url, create["module"] + "/")
             base = urljoin(
                 module, f"ezjscore/call/bookingserver::planning::assign::{form_id}::{planning}::"
+            )
+        if not is_counter_id(planning):
+            return unrecognized(
+                Detail.UNEXPECTED_PAGE, "the date page's planning is not a counter id", page
             )
         if self.counter is None:
             self.counter = planning
