@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, urljoin, urlsplit
 
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from guichets.fetch import PoliteSession, Response
+from guichets.http import PoliteSession, Response
 from guichets.platforms.base import Reader, Reading, Target
 
 Guard = Callable[[str, str, Mapping[str, str] | None], None]

@@ -24,7 +24,7 @@ from datetime import date, datetime, time, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from guichets.fetch import ForbiddenRequest
+from guichets.http import ForbiddenRequest
 from guichets.model import PARIS, Detail, Outcome
 from guichets.platforms.base import Reading
 from guichets.platforms.ezbooking import NO_SLOT_TEXT, EzBookingReader
