@@ -607,10 +607,16 @@ _FIGURE_FIELDS: Final[dict[str, _Spec]] = {
     "days": ("integer", "Jours de la période.", _COUNT),
     "days_probed": ("integer", "Jours où au moins un sondage a été fait.", _COUNT),
     "valid_per_day": ("number", "Sondages valides par jour de la période.", _COUNT),
-    "longest_blocked_days": (
+    "longest_closed_days": (
         "integer",
-        "Plus longue suite de jours consécutifs sondés sans qu'aucun sondage trouve une date ; "
-        "un jour sans sondage l'interrompt.",
+        "Plus longue suite de jours consécutifs où des sondages valides n'ont trouvé aucune date "
+        "(fermé, comme une personne l'aurait vu) ; un jour sans sondage valide l'interrompt.",
+        _COUNT,
+    ),
+    "longest_blind_days": (
+        "integer",
+        "Plus longue suite de jours consécutifs sondés où aucun sondage n'a pu lire la page "
+        "(obstacle, panne, page illisible) : des jours sans lecture, ni ouverts ni fermés.",
         _COUNT,
     ),
     "robot_down_hours": (

@@ -8,8 +8,10 @@ Definitions (docs/method.md states them for readers):
 - downtime rate: site_error / all probes; barrier rate: barrier / all probes, also by kind;
 - lead time: first slot - probe time, Kaplan-Meier median and P90 over valid probes, those that
   found nothing censored at their horizon (``leadtime.py``);
-- longest blocked spell: the longest run of consecutive days each with probes and none in A-D;
-  a day without any probe (the robot absent) ends a run, it is not counted as blocked;
+- longest closed spell: the longest run of consecutive days whose valid probes found no date
+  (closed, as a person would have found it); longest blind spell: the longest run of days probed
+  with no valid probe (barriers, errors, unreadable pages: the robot could not see). Either ends
+  the other's run, and so does a day without any probe (the robot absent);
 - coverage: days with probes, valid probes per day, and the hours when the robot itself was not
   running (between a run's last sign of life and the next run's start).
 """
@@ -33,7 +35,7 @@ __all__ = [
     "downtime_rate",
     "failure_rate",
     "lead_time",
-    "longest_blocked_spell",
+    "longest_spell",
     "opening_rate",
     "robot_gaps",
     "short_horizon_rate",
@@ -92,15 +94,17 @@ def lead_time(t: Tally, q: float) -> LeadQuantile | None:
 
 class DayStatus(StrEnum):
     OPEN = "open"  # at least one probe found a date (A-D)
-    BLOCKED = "blocked"  # probes, none found a date (E, errors, barriers)
+    CLOSED = "closed"  # valid probes, none found a date: closed, as a person would have found it
+    BLIND = "blind"  # probes, none valid (barriers, errors, unreadable pages): nobody could see
     GAP = "gap"  # no probe at all: nobody looked
 
 
-def longest_blocked_spell(statuses: Iterable[DayStatus]) -> int:
-    """The longest run of consecutive blocked days."""
+def longest_spell(statuses: Iterable[DayStatus], kind: DayStatus) -> int:
+    """The longest run of consecutive days of ``kind``; any other day ends a run (a blind day
+    is no closed day, and no open one either)."""
     best = run = 0
     for status in statuses:
-        run = run + 1 if status is DayStatus.BLOCKED else 0
+        run = run + 1 if status is kind else 0
         best = max(best, run)
     return best
 
