@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from guichets import __version__
 
@@ -56,7 +57,8 @@ DbOption = Annotated[
 
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print a usage or input error on stderr; the caller raises what this returns."""
-    errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    # escaped: messages quote the user's input and TOML ("[[services]]"), not rich markup
+    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
