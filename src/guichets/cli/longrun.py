@@ -1,0 +1,130 @@
+"""``guichets run`` as a long-running service: reloads, site rebuilds, health and metrics.
+
+The command in :mod:`guichets.cli.robot` reads its options and opens the store and the evidence;
+this wires :class:`guichets.service.LongRun` to the terminal and the signals: SIGINT and SIGTERM
+stop cleanly (the probes in flight finish), SIGHUP reloads the catalogue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from guichets.catalogue import Catalogue
+from guichets.cli.app import console, errors, fail
+from guichets.cli.site import DEFAULT_CONTACT, build_into
+from guichets.clock import Clock
+from guichets.evidence.screenshot import ProbeTimeScreenshots, Renderer, ScreenshotError
+from guichets.fetch import HostGates
+from guichets.health import Health
+from guichets.metrics import RobotMetrics
+from guichets.runner import Runner
+from guichets.service import Endpoint, LongRun, Totals
+from guichets.store import Store
+
+__all__ = ["SiteOptions", "long_run"]
+
+
+class SiteOptions:
+    """Where and how often to rebuild the public site (``--site DIR --site-every 1h``)."""
+
+    def __init__(self, out: Path, every: float, home: Path, db: str | None, catalogue: Path):
+        self.out, self.every, self.home, self.db, self.catalogue = out, every, home, db, catalogue
+
+    def build(self) -> object:
+        return build_into(self.home, self.db, self.out, self.catalogue, DEFAULT_CONTACT)
+
+
+def _say(text: str) -> None:
+    errors.print(text, highlight=False, soft_wrap=True, markup=False)
+
+
+def long_run(
+    catalogue_path: Path,
+    loaded: Catalogue,
+    make_runner: Callable[[Catalogue], Runner],
+    clock: Clock,
+    gates: HostGates,
+    *,
+    end: datetime | None,
+    site: SiteOptions | None,
+    endpoint: Endpoint | None,
+    stall_after: float,
+    shots: tuple[Path, Store] | None,
+) -> Totals:
+    """Run until stopped, ``end`` or a failure; print what was done."""
+    metrics = RobotMetrics() if endpoint is not None else None
+    service = LongRun(
+        catalogue_path, loaded, make_runner, clock, gates,
+        health=Health(clock, stall_after), metrics=metrics,
+        build_site=site.build if site is not None else None,
+        site_every=site.every if site is not None else 3600.0,
+        endpoint=endpoint, say=_say,
+    )  # fmt: skip
+    try:
+        totals = asyncio.run(_main(service, end, shots))
+    except OSError as exc:  # the endpoint's address is taken or not ours
+        raise fail(f"cannot serve /healthz and /metrics on {endpoint}: {exc}") from exc
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(totals.by_outcome.items()))
+    console.print(
+        f"runs {', '.join(totals.runs) or 'none'}: {totals.probes} probes ({counts or 'none'}); "
+        f"{totals.reloads} reloads, {totals.site_builds} site builds",
+        highlight=False,
+        soft_wrap=True,
+    )
+    return totals
+
+
+async def _main(service: LongRun, end: datetime | None, shots: tuple[Path, Store] | None) -> Totals:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, service.stop)
+    with contextlib.suppress(NotImplementedError, AttributeError):
+        loop.add_signal_handler(signal.SIGHUP, service.reload)
+    if shots is None:
+        return await _with_progress(service, end)
+    try:
+        renderer = Renderer()
+    except ScreenshotError as exc:
+        raise fail(str(exc)) from exc
+    async with renderer:
+        taker = ProbeTimeScreenshots(*shots, renderer)
+        make = service.make_runner
+
+        def with_shots(catalogue: Catalogue) -> Runner:
+            runner = make(catalogue)
+            runner.on_stored = taker
+            return runner
+
+        service.make_runner = with_shots
+        totals = await _with_progress(service, end)
+    console.print(f"{taker.taken} screenshots in {shots[0] / 'evidence' / 'screenshots'}")
+    for failure in taker.failed:
+        errors.print(f"no screenshot for {failure}", highlight=False, soft_wrap=True)
+    return totals
+
+
+async def _with_progress(service: LongRun, end: datetime | None) -> Totals:
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed} probes"),
+               TimeElapsedColumn())  # fmt: skip
+    # A progress bar is for a person at a terminal; a service's log gets one line per probe.
+    if not sys.stderr.isatty() and not console.is_terminal:
+        service.on_observation = lambda obs: console.print(
+            f"{obs.finished_at:%Y-%m-%dT%H:%M:%SZ} {obs.service}: {obs.outcome} ({obs.detail})",
+            highlight=False, markup=False, soft_wrap=True,
+        )  # fmt: skip
+        return await service.run(until=end)
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("probing", total=None)
+        service.on_observation = lambda obs: progress.update(
+            task, advance=1, description=f"{obs.service}: {obs.outcome}"
+        )
+        return await service.run(until=end)
