@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -13,6 +14,7 @@ import typer
 
 from guichets.cli.app import DbOption, HomeOption, app, console, errors, fail, home_and_db
 from guichets.evidence.dossier import DossierError, build_dossier
+from guichets.evidence.heads import check_heads, heads_document
 from guichets.evidence.recovery import recover
 from guichets.evidence.retention import Mode, cutoff, prune
 from guichets.evidence.screenshot import ArchivedProbe, Renderer, ScreenshotError, load_probe
@@ -77,6 +79,46 @@ def verify_command(
         f"NOT INTACT: {len(result.problems)} problems; {result.summary()}", highlight=False
     )
     raise typer.Exit(1)
+
+
+@evidence_app.command("heads")
+def heads_command(
+    out: Annotated[
+        Path | None, typer.Option(help="Write the heads to this file (default: print them).")
+    ] = None,
+    check: Annotated[
+        Path | None,
+        typer.Option(help="Instead, check a heads file published earlier against the ledger."),
+    ] = None,
+    home: HomeOption = None,
+    db: DbOption = None,
+) -> None:
+    """Each service's last hash-chain entry, to publish; --check FILE confirms one published before.
+
+    Publishing the heads outside the archive (the site, a public repository, a partner's
+    mailbox) makes a rewritten archive detectable: a published digest can no longer be matched.
+    --check exits 0 when every published entry is still in the ledger, 1 naming each that is not.
+    """
+    with _store(home, db) as (_, store):
+        if check is not None:
+            try:
+                published = json.loads(check.read_text("utf-8"))
+            except (OSError, ValueError) as exc:
+                raise fail(f"cannot read {check}: {exc}") from exc
+            problems = check_heads(store, published if isinstance(published, dict) else {})
+            for problem in problems:
+                errors.print(f"BROKEN {problem}", highlight=False, soft_wrap=True, markup=False)
+            if problems:
+                raise typer.Exit(1)
+            console.print(f"intact: every head of {check} is still in the ledger", highlight=False)
+            return
+        document = heads_document(store, datetime.now(UTC))
+    text = json.dumps(document, ensure_ascii=False, indent=1) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    out.write_text(text, "utf-8")
+    console.print(f"{len(document['services'])} heads written to {out}", highlight=False)
 
 
 @evidence_app.command("recover")
