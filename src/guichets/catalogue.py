@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import ipaddress
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
@@ -43,6 +44,7 @@ from guichets.tomlconfig import (
     problems_from_validation,
     read_toml,
 )
+from guichets.untrusted import mixed_scripts, unsafe_characters
 
 __all__ = [
     "DEFAULT_HORIZON_DAYS",
@@ -93,6 +95,10 @@ _URL_SHAPES = {
     "eappointment": "opens an office: its path holds /eAppointment… and its query sitekey=<key>",
 }
 _DEFER_CROSS_CHECKS = "guichets.catalogue.defer_cross_checks"
+MAX_TEXT = 200
+"""Characters of a site name or a label: they are printed on pages, in tables and CSV cells."""
+MAX_FILE_BYTES = 8 * 1024 * 1024
+"""A catalogue is a few kilobytes per hundred services; anything this big is not one."""
 
 
 def parse_cadence(text: str) -> int:
@@ -205,7 +211,65 @@ def _check_planning(value: Any) -> Any:
 def _check_text(value: Any) -> Any:
     if isinstance(value, str) and not value.strip():
         raise ValueError("must not be empty")
+    return _check_label(value)
+
+
+def _check_label(value: Any) -> Any:
+    """A name people read: one line of at most ``MAX_TEXT`` characters, without control, bidi
+    or invisible characters (which could hide or reorder what a reader sees)."""
+    if not isinstance(value, str):
+        return value
+    if len(value) > MAX_TEXT:
+        raise ValueError(f"too long: {len(value)} characters, at most {MAX_TEXT}")
+    bad = unsafe_characters(value)
+    if bad:
+        raise ValueError(
+            f"holds control, bidi or invisible characters ({', '.join(bad[:5])}); write plain "
+            "text on one line"
+        )
     return value
+
+
+def host_problem(url: str, allow_local: bool) -> str | None:
+    """What makes the URL's host unfit for a catalogue of real prefecture sites, or None.
+
+    The robot's requests, archives and screenshots must not reach the robot's own network: a
+    loopback, private or link-local address, a numeric address, ``localhost``, or a host name
+    that mixes scripts (``gouv.fr`` with a Cyrillic letter) is refused. ``allow_local = true``
+    at the top of the file lets loopback, private and numeric hosts through, for the simulator
+    and tests only; link-local, multicast and unspecified addresses are never accepted."""
+    host = (urlsplit(url).hostname or "").rstrip(".")
+    hint = "; a catalogue of simulated sites says allow_local = true at its top"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    if address is not None:
+        if address.is_link_local or address.is_multicast or address.is_unspecified:
+            return f"the host {host} is a link-local, multicast or unspecified address"
+        if allow_local:
+            return None
+        kind = "loopback" if address.is_loopback else "private" if address.is_private else ""
+        return f"the host {host} is a numeric {kind} address, not a site's name{hint}".replace(
+            "  ", " "
+        )
+    labels = host.split(".")
+    if labels[-1].isdigit() or labels[-1].startswith("0x"):
+        return f"the host {host} is a number in disguise (no top-level domain is numeric)"
+    if host == "localhost" or host.endswith(".localhost"):
+        return None if allow_local else f"the host {host} is this machine{hint}"
+    for label in labels:
+        try:
+            shown = label.encode("ascii").decode("idna") if label.startswith("xn--") else label
+        except (UnicodeError, ValueError):
+            return f"the host label {label!r} is not valid punycode"
+        scripts = mixed_scripts(shown)
+        if scripts - {"LATIN"}:
+            return (
+                f"the host label {shown!r} ({label}) mixes scripts or uses a non-Latin one "
+                f"({', '.join(sorted(scripts))}): a look-alike of another name"
+            )
+    return None
 
 
 _REPOSITORY_PATH = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.-]+:[^\s:][^\s]*")
@@ -373,7 +437,7 @@ class Service(_Strict):
     planning: Annotated[int, BeforeValidator(_check_planning)] | None = None
     cadence: Cadence
     horizon_days: Horizon = DEFAULT_HORIZON_DAYS
-    label: str | None = None
+    label: Annotated[str, BeforeValidator(_check_label)] | None = None
     enabled: Enabled = True
     source: Annotated[str, BeforeValidator(_check_source)] | None = None
     source_date: (
@@ -465,6 +529,7 @@ class Catalogue(_Strict):
     source: Path
     digest: str  # sha256 of the file's bytes, hex
     defaults: Defaults = Field(default_factory=Defaults)
+    allow_local: bool = False  # loopback and numeric hosts allowed: simulator and tests only
     _by_id: Mapping[str, Service] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
@@ -488,6 +553,7 @@ class Catalogue(_Strict):
 class _CatalogueFile(_Strict):
     """The file as written: what the TOML may hold, for validation and "did you mean" hints."""
 
+    allow_local: Enabled = False
     defaults: Defaults | None = None
     services: list[Service] = Field(default_factory=list)
 
@@ -524,10 +590,17 @@ def load_catalogue(path: Path | str) -> Catalogue:
             if reworded is not None:
                 problems.append(reworded)
 
+    allow_local = data.get("allow_local") is True
     seen: dict[str, int] = {}
     for number, entry in enumerate(merged):
         if not isinstance(entry, dict):
             continue
+
+        url = entry.get("url")
+        if isinstance(url, str) and (number, "url") not in invalid and _url_problem(url) is None:
+            unfit = host_problem(url, allow_local)
+            if unfit is not None:
+                problems.append(_problem(file, index, ("services", number, "url"), unfit))
 
         def usable(field: str, number: int = number, entry: dict[str, Any] = entry) -> bool:
             return field in entry and (number, field) not in invalid
@@ -555,11 +628,19 @@ def load_catalogue(path: Path | str) -> Catalogue:
         source=path,
         digest=digest,
         defaults=parsed.defaults or Defaults(),
+        allow_local=allow_local,
     )
 
 
 def _read(path: Path) -> tuple[dict[str, Any], LineIndex, str]:
     """Parse the file and hash the very bytes parsed, even if someone saves it meanwhile."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = 0  # read_toml says why the file cannot be read
+    if size > MAX_FILE_BYTES:
+        message = f"the file is {size} bytes; a catalogue is at most {MAX_FILE_BYTES}"
+        raise ConfigError(path, [Problem(str(path), None, "", message)])
     for _ in range(3):
         try:
             before: bytes | None = path.read_bytes()
@@ -629,14 +710,21 @@ _FIELD_ORDER = tuple(Service.model_fields)
 
 def catalogue_to_toml(services: Sequence[Service], defaults: Defaults | None = None) -> str:
     """A catalogue file that loads back to the same services (the demo writes the catalogue of
-    the simulated sites with it). Values equal to what a service would get anyway (from
-    ``defaults`` or the built-in default) are left out, so the file reads like a hand-written one.
+    the simulated sites with it, opening with ``allow_local = true``). Values equal to what a
+    service would get anyway (from ``defaults`` or the built-in default) are left out, so the
+    file reads like a hand-written one.
     """
     idents = [service.id for service in services]
     repeated = sorted({ident for ident in idents if idents.count(ident) > 1})
     if repeated:
         raise ValueError(f"service ids repeat: {', '.join(repeated)}")
     document = tomlkit.document()
+    if any(host_problem(service.url, allow_local=False) for service in services) and all(
+        host_problem(service.url, allow_local=True) is None for service in services
+    ):
+        # Simulated sites on loopback: the file says so, as a hand-written one must.
+        document.add("allow_local", True)
+        document.add(tomlkit.comment("simulated sites on this machine: tests and the demo only"))
     implied: dict[str, Any] = {}
     for name, info in Service.model_fields.items():
         if not info.is_required():

@@ -35,7 +35,7 @@ from guichets.model import Observation
 from guichets.runner import Runner, RunSummary
 from guichets.tomlconfig import ConfigError
 
-__all__ = ["Endpoint", "LongRun", "Totals", "parse_endpoint"]
+__all__ = ["Endpoint", "EndpointError", "LongRun", "Totals", "parse_endpoint"]
 
 RunnerFactory = Callable[[Catalogue], Runner]
 
@@ -57,6 +57,10 @@ class Totals:
         self.skipped_periods += summary.skipped_periods
         for outcome, count in summary.by_outcome.items():
             self.by_outcome[outcome] = self.by_outcome.get(outcome, 0) + count
+
+
+class EndpointError(OSError):
+    """The health and metrics endpoint cannot listen where asked (address taken, not ours)."""
 
 
 @dataclass(frozen=True)
@@ -242,7 +246,14 @@ class LongRun:
         runner = web.AppRunner(application, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.endpoint.host, self.endpoint.port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as error:
+            await runner.cleanup()
+            where = f"{self.endpoint.host}:{self.endpoint.port}"
+            raise EndpointError(
+                f"cannot serve /healthz and /metrics on {where}: {error}"
+            ) from error
         server = site._server  # aiohttp exposes the bound port only there
         sockets = getattr(server, "sockets", None) or []
         port = sockets[0].getsockname()[1] if sockets else self.endpoint.port

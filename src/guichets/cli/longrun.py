@@ -26,7 +26,7 @@ from guichets.fetch import HostGates
 from guichets.health import Health
 from guichets.metrics import RobotMetrics
 from guichets.runner import Runner
-from guichets.service import Endpoint, LongRun, Totals
+from guichets.service import Endpoint, EndpointError, LongRun, Totals
 from guichets.store import Store
 
 __all__ = ["SiteOptions", "long_run"]
@@ -70,8 +70,8 @@ def long_run(
     )  # fmt: skip
     try:
         totals = asyncio.run(_main(service, end, shots))
-    except OSError as exc:  # the endpoint's address is taken or not ours
-        raise fail(f"cannot serve /healthz and /metrics on {endpoint}: {exc}") from exc
+    except EndpointError as exc:  # the endpoint's address is taken or not ours
+        raise fail(str(exc)) from exc
     counts = ", ".join(f"{k} {v}" for k, v in sorted(totals.by_outcome.items()))
     console.print(
         f"runs {', '.join(totals.runs) or 'none'}: {totals.probes} probes ({counts or 'none'}); "
@@ -113,8 +113,8 @@ async def _main(service: LongRun, end: datetime | None, shots: tuple[Path, Store
 
 
 async def _with_progress(service: LongRun, end: datetime | None) -> Totals:
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed} probes"),
-               TimeElapsedColumn())  # fmt: skip
+    columns = (TextColumn("{task.description}", markup=False), BarColumn(),
+               TextColumn("{task.completed} probes"), TimeElapsedColumn())  # fmt: skip
     # A progress bar is for a person at a terminal; a service's log gets one line per probe.
     if not sys.stderr.isatty() and not console.is_terminal:
         service.on_observation = lambda obs: console.print(

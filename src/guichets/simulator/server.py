@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import time
 from collections import Counter, deque
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -160,6 +161,7 @@ class Simulator:
         host: str = "127.0.0.1",
         port: int = 0,
         hosts: HostMode = "path",
+        log_requests: bool = False,
     ) -> None:
         require_loopback(host)
         self.scenario = scenario
@@ -170,6 +172,9 @@ class Simulator:
         self.hosts = hosts
         self.forbidden: list[ForbiddenRequest] = []
         self.requests: Counter[str] = Counter()
+        # (site, wall-clock arrival, path) of every request to a site, when asked: what tests and
+        # benchmarks read to check the robot's gaps per host, several processes together.
+        self.request_log: list[tuple[str, float, str]] | None = [] if log_requests else None
         self._sites: dict[str, SiteContext] = {}
         self._by_address: dict[str, SiteContext] = {}
         self._clients: dict[str, _Clients] = {}
@@ -262,6 +267,8 @@ class Simulator:
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         site, path = self._locate(request)
+        if site is not None and self.request_log is not None:
+            self.request_log.append((site.config.slug, time.time(), request.path_qs))
         if site is None:
             if request.path == "/robots.txt":
                 return web.Response(text="User-agent: *\nDisallow:\n")

@@ -44,6 +44,7 @@ from guichets.stats.periods import DateRange, month_range
 from guichets.stats.render import rows_csv, rows_json
 from guichets.stats.report import Level, ReportRow
 from guichets.store import Store
+from guichets.untrusted import csv_writer as cell_writer
 
 __all__ = ["OpenData", "Resource", "write_open_data"]
 
@@ -368,10 +369,10 @@ def _figures_csv(rows: Sequence[ReportRow]) -> str:
     and written again by the same csv module."""
     table = list(csv.reader(io.StringIO(rows_csv(rows))))
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([*_LEAD, *table[0]])
+    write = cell_writer(out)  # the cells come back escaped already; the key is escaped here
+    write([*_LEAD, *table[0]])
     for row, cells in zip(rows, table[1:], strict=True):
-        writer.writerow([METHOD_VERSION, row.key, *cells])
+        write([METHOD_VERSION, row.key, *cells])
     return out.getvalue()
 
 

@@ -128,6 +128,8 @@ class RollupWriter:
 
 def _filters(table: Any, service: str | None, departement: str | None) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = []
+    if table is probes:  # a replicate (a second vantage point's probe) is never counted
+        where.append(probes.c.replicate_of.is_(None))
     if service is not None:
         where.append(table.c.service == service)
     if departement is not None:

@@ -64,6 +64,7 @@ __all__ = [
     "EvidenceFile",
     "EvidenceRecord",
     "LedgerEntry",
+    "Origin",
     "Run",
     "Store",
     "StoreError",
@@ -313,6 +314,17 @@ class LedgerEntry:
     entry_sha256: str
 
 
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Who made a probe and from where (``guichets worker``); a replicate is a second probe of
+    a period from another vantage point, which statistics never count (``replicate_of`` holds
+    the period's key)."""
+
+    worker: str | None = None
+    vantage: str | None = None
+    replicate_of: str | None = None
+
+
 _IN_CHUNK: Final = 500  # ids per IN (...) list
 
 
@@ -532,6 +544,7 @@ class Store:
         period_key: str | None = None,
         scheduled_for: datetime | None = None,
         robots_override: str | None = None,
+        origin: Origin | None = None,
     ) -> bool:
         """Store one probe (and its kept page) in one transaction.
 
@@ -539,6 +552,7 @@ class Store:
         after a restart the earlier probe stands. Probes without a period key always store.
         """
         row = self._probe_row(observation, run_id, period_key, scheduled_for, robots_override)
+        row.update(_origin_values(origin))
         return self._save(observation, row)
 
     def _save(
@@ -552,7 +566,8 @@ class Store:
             with self._writing("save a probe") as conn:
                 if conn.execute(self._insert_probe, row).first() is None:
                     return False
-                self._rollups.add(conn, facts_of(observation))  # its day, same transaction
+                if row.get("replicate_of") is None:  # a replicate is never counted
+                    self._rollups.add(conn, facts_of(observation))  # its day, same transaction
                 if observation.kept_page is not None:
                     conn.execute(
                         kept_pages.insert().values(
@@ -614,6 +629,9 @@ class Store:
             "extra": json.dumps(dict(o.extra), ensure_ascii=False),
             "cpu_seconds": float(o.cpu_seconds),
             "robots_override": robots_override,
+            "worker": None,
+            "vantage": None,
+            "replicate_of": None,
         }
 
     def period_keys(self, service: str, since: datetime) -> set[str]:
@@ -636,14 +654,16 @@ class Store:
         departement: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        replicates: bool = False,
     ) -> Iterator[Observation]:
-        """Stored probes started in [since, until), ordered by start then id.
+        """Stored probes started in [since, until), ordered by start then id; the replicates
+        of a second vantage point only when asked (statistics never count them).
 
         Read in pages of short transactions: a long report never holds a connection (nor, on
         SQLite, the WAL) open while its caller works. Kept pages are not loaded: see
         :meth:`kept_page`.
         """
-        where = []
+        where: list[ColumnElement[bool]] = [] if replicates else [probes.c.replicate_of.is_(None)]
         if service is not None:
             where.append(probes.c.service == service)
         if departement is not None:
@@ -823,6 +843,7 @@ class Store:
         period_key: str | None = None,
         scheduled_for: datetime | None = None,
         robots_override: str | None = None,
+        origin: Origin | None = None,
     ) -> bool:
         """Store one probe, its WARC records' rows and its ledger entry in one transaction.
 
@@ -830,6 +851,7 @@ class Store:
         without its records. Returns False, storing nothing, like :meth:`save`.
         """
         row = self._probe_row(observation, run_id, period_key, scheduled_for, robots_override)
+        row.update(_origin_values(origin))
 
         def chain(conn: Connection, stored: dict[str, Any]) -> None:
             if records:
@@ -1010,6 +1032,12 @@ class Store:
 
     def __repr__(self) -> str:
         return f"Store({self.url!r})"
+
+
+def _origin_values(origin: Origin | None) -> dict[str, str | None]:
+    if origin is None:
+        return {}
+    return {"worker": origin.worker, "vantage": origin.vantage, "replicate_of": origin.replicate_of}
 
 
 def _file_values(file: EvidenceFile) -> dict[str, Any]:

@@ -40,10 +40,13 @@ __all__ = [
     "evidence_heads",
     "evidence_ledger",
     "evidence_records",
+    "host_gates",
     "kept_pages",
     "metadata",
     "probes",
     "runs",
+    "schedule_periods",
+    "workers",
 ]
 
 # Named constraints and indexes: migrations (and SQLite's batch mode) can only alter what has a
@@ -140,6 +143,12 @@ probes = Table(
     Column("extra", Text, nullable=False),  # JSON: platform findings, e.g. next release
     Column("cpu_seconds", Double, nullable=False),
     Column("robots_override", Text, nullable=True),  # host and reason, if robots.txt overridden
+    # Several machines (guichets.workers): who probed, and from where. A replicate is a second
+    # probe of a period from another vantage point, a check of the robot: its period_key carries
+    # "#replicate" and replicate_of the period's own key, and statistics never count it.
+    Column("worker", Text, nullable=True),
+    Column("vantage", Text, nullable=True),
+    Column("replicate_of", Text, nullable=True),
     # A restart must never store a second probe for the same slot of the schedule. NULL keys
     # (probes run by hand) are distinct on both backends.
     UniqueConstraint("service", "period_key"),
@@ -268,4 +277,62 @@ daily_details = Table(
     Column("detail", Text, primary_key=True),
     Column("probes", Integer, nullable=False),
     Index("ix_daily_details_day", "day"),
+)
+
+
+# -- several machines (guichets.workers, docs/architecture.md) -----------------------------------
+# Used on PostgreSQL only (the shared schedule lives there), created on both backends so that one
+# schema describes every store.
+
+# A worker: one process taking due probes, on some machine, seen from some vantage point.
+workers = Table(
+    "workers",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("vantage", Text, nullable=False),  # where it probes from, e.g. "paris-fibre"
+    Column("hostname", Text, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("heartbeat_at", UTCDateTime, nullable=False),
+    Column("stopped_at", UTCDateTime, nullable=True),  # null while running, or if it died
+    Column("stop_reason", Text, nullable=True),
+)
+
+# One period of one service in the shared schedule: planned (its job deferred), probing (a worker
+# holds its lease), done (its probe stored) or lost (nobody probed it while it was open: the
+# robot's own gap, kept and counted, never dropped silently).
+schedule_periods = Table(
+    "schedule_periods",
+    metadata,
+    Column("service", Text, primary_key=True),
+    Column("period_key", Text, primary_key=True),
+    Column("role", Text, primary_key=True),  # "probe", or "replicate" (a second vantage point)
+    Column("period_start", UTCDateTime, nullable=False),
+    Column("period_end", UTCDateTime, nullable=False),
+    Column("planned_at", UTCDateTime, nullable=False),  # the period's random instant
+    Column("state", Text, nullable=False),
+    Column("job_id", BigInteger, nullable=True),  # the procrastinate job that carries it
+    Column("worker", Text, nullable=True),  # the last worker that took it
+    Column("vantage", Text, nullable=True),
+    Column("attempts", Integer, nullable=False),
+    Column("claimed_at", UTCDateTime, nullable=True),
+    Column("lease_until", UTCDateTime, nullable=True),  # renewed by the worker's heartbeat
+    Column("probe_id", Text, nullable=True),
+    Column("note", Text, nullable=False),  # why it was retried or lost, for people
+    CheckConstraint("state IN ('planned', 'probing', 'done', 'lost')", name="state"),
+    CheckConstraint("role IN ('probe', 'replicate')", name="role"),
+    Index("ix_schedule_periods_state_period_end", "state", "period_end"),
+)
+
+# Politeness shared by every worker: one request at a time per host through a lease on its row,
+# the time of the last request (the gap), Retry-After and the circuit breaker.
+host_gates = Table(
+    "host_gates",
+    metadata,
+    Column("host", Text, primary_key=True),  # scheme://host:port
+    Column("holder", Text, nullable=True),  # the worker sending to it now
+    Column("lease_until", UTCDateTime, nullable=True),
+    Column("last_done", UTCDateTime, nullable=True),
+    Column("retry_until", UTCDateTime, nullable=True),
+    Column("failures", Integer, nullable=False),
+    Column("open_until", UTCDateTime, nullable=True),
 )
