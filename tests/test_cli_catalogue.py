@@ -23,7 +23,11 @@ from guichets.discover import guess_departement, slug
 from tests.appthread import AppThread
 from tests.simthread import SimulatorThread
 
-HEADER = '# our catalogue: this comment stays\n[defaults]\ncadence = "3h"  # a slow one\n'
+HEADER = (
+    "# our catalogue: this comment stays\n"
+    "allow_local = true  # simulated sites on loopback\n"
+    '[defaults]\ncadence = "3h"  # a slow one\n'
+)
 BROKEN_ROW = """
 # a row no page answers: left as it is
 [[services]]
@@ -102,6 +106,8 @@ def test_add_a_demarche_and_an_office(live: SimulatorThread, tmp_path: Path) -> 
         result = run("add", url, "--catalogue", str(path), "--gap", "0", "--yes")
         assert result.exit_code == 0, result.output
     written = rows(path)
+    # a new file of loopback sites: allow_local is written, and said
+    assert tomllib.loads(path.read_text("utf-8"))["allow_local"] is True
     assert written[0]["platform"] == "rdvpref" and written[0]["label"]
     assert written[0]["departement"] == demarche["departement"]
     reasons = [row for row in written if row["platform"] == "eappointment"]
@@ -207,3 +213,18 @@ def test_guesses() -> None:
     assert guess_departement("rdv-etrangers-94.interieur.gouv.fr", []) == "94"
     assert guess_departement("127.0.0.1", ["Préfecture de l'Isère", "Préfecture du Nord"]) is None
     assert slug("Remise d'un titre de séjour") == "remise-titre-sejour"
+
+
+def test_add_to_a_file_without_allow_local_says_it_writes_it(
+    live: SimulatorThread, tmp_path: Path
+) -> None:
+    grenoble = truth(live, "38-grenoble-renouvellement")
+    path = tmp_path / "c.toml"
+    path.write_text('# keep me\n[defaults]\ncadence = "1h"\n', encoding="utf-8")
+    result = run("add", grenoble["url"], "--catalogue", str(path), "--gap", "0", "--yes")
+    assert result.exit_code == 0, result.output
+    assert "allow_local = true is now at the top" in result.output
+    text = path.read_text("utf-8")
+    assert text.startswith("# keep me\n")
+    assert text.index("allow_local = true") < text.index("[defaults]")
+    assert [row["planning"] for row in rows(path)] == grenoble["plannings"]

@@ -45,7 +45,7 @@ cadence = "1d"
 
 
 def catalogue_text(rows: list[tuple[str, str, str]]) -> str:
-    return "# service test\n" + "".join(
+    return "# service test\nallow_local = true\n" + "".join(
         ROW.format(id=ident, dept=dept, url=url) for ident, dept, url in rows
     )
 

@@ -20,7 +20,7 @@ import tomlkit
 from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import AoT, Table
 
-from guichets.catalogue import Defaults, Service, load_catalogue, service_table
+from guichets.catalogue import Defaults, Service, host_problem, load_catalogue, service_table
 from guichets.tomlconfig import ConfigError, Problem
 
 __all__ = ["append_services", "implied_values", "mark_verified", "read_document"]
@@ -67,9 +67,17 @@ def _rows(document: tomlkit.TOMLDocument) -> AoT:
     return rows
 
 
-def append_services(path: Path, services: Sequence[Service]) -> None:
-    """Append one ``[[services]]`` table per service at the end of the file."""
+def append_services(path: Path, services: Sequence[Service]) -> bool:
+    """Append one ``[[services]]`` table per service at the end of the file.
+
+    A service on a loopback or numeric host (a simulated site, a local imitation) needs
+    ``allow_local = true`` at the top of the file: it is written there when the file lacks it, and
+    True is returned so that the command says so.
+    """
     document = read_document(path)
+    local = _needs_allow_local(document, services)
+    if local:
+        _set_top_level(document, "allow_local", True)
     implied = implied_values(document)
     rows = _rows(document)
     for service in services:
@@ -78,6 +86,28 @@ def append_services(path: Path, services: Sequence[Service]) -> None:
             table.trivia.indent = "\n"  # a blank line before each new [[services]], as written
         rows.append(table)
     _replace(path, tomlkit.dumps(document))
+    return local
+
+
+def _needs_allow_local(document: tomlkit.TOMLDocument, services: Sequence[Service]) -> bool:
+    if _plain(document.get("allow_local")) is True:
+        return False
+    return any(
+        host_problem(s.url, allow_local=False) and host_problem(s.url, allow_local=True) is None
+        for s in services
+    )
+
+
+def _set_top_level(document: tomlkit.TOMLDocument, key: str, value: Any) -> None:
+    """A top-level key before the file's first table (after its opening comments)."""
+    body = document.body
+    first = next(
+        (n for n, (_, item) in enumerate(body) if isinstance(item, Table | AoT)), len(body)
+    )
+    if first >= len(body):
+        document[key] = value
+    else:
+        document._insert_at(first, key, value)
 
 
 def mark_verified(path: Path, outcomes: Mapping[str, str], day: date) -> None:

@@ -45,6 +45,7 @@ class Totals:
     """What the whole service did, over its runs."""
 
     runs: list[str] = field(default_factory=list)
+    summaries: list[RunSummary] = field(default_factory=list)
     probes: int = 0
     skipped_periods: int = 0
     by_outcome: dict[str, int] = field(default_factory=dict)
@@ -53,6 +54,7 @@ class Totals:
 
     def add(self, summary: RunSummary) -> None:
         self.runs.append(summary.run_id)
+        self.summaries.append(summary)
         self.probes += summary.probes
         self.skipped_periods += summary.skipped_periods
         for outcome, count in summary.by_outcome.items():

@@ -151,9 +151,15 @@ def catalogue_add(
         console.print(f"nothing to add: {catalogue} already has every counter of {found.url}")
         return
     try:
-        append_services(catalogue, rows)
+        local = append_services(catalogue, rows)
     except (ConfigError, ValueError) as exc:
         raise fail(f"{catalogue} was left unchanged: {exc}") from exc
+    if local:
+        console.print(
+            f"note: {found.url} is on a loopback or numeric host (a simulated or local site): "
+            f"allow_local = true is now at the top of {catalogue}",
+            highlight=False, markup=False, soft_wrap=True,
+        )  # fmt: skip
     for row in rows:
         counter = f" (planning {row.planning})" if row.planning is not None else ""
         console.print(f"added {row.id}{counter}: {row.label or '-'}", highlight=False)

@@ -72,10 +72,12 @@ def long_run(
         totals = asyncio.run(_main(service, end, shots))
     except EndpointError as exc:  # the endpoint's address is taken or not ours
         raise fail(str(exc)) from exc
-    counts = ", ".join(f"{k} {v}" for k, v in sorted(totals.by_outcome.items()))
+    for summary in totals.summaries:  # as `run --once` says it, one line per run
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.by_outcome.items()))
+        console.print(f"run {summary.run_id}: {summary.probes} probes ({counts or 'none'})")
     console.print(
-        f"runs {', '.join(totals.runs) or 'none'}: {totals.probes} probes ({counts or 'none'}); "
-        f"{totals.reloads} reloads, {totals.site_builds} site builds",
+        f"{totals.probes} probes in {len(totals.runs)} run(s); {totals.reloads} reloads, "
+        f"{totals.site_builds} site builds",
         highlight=False,
         soft_wrap=True,
     )
