@@ -47,8 +47,8 @@ from typing import Any
 from guichets.catalogue import Catalogue, catalogue_to_toml, load_catalogue
 from guichets.catalogue import Service as CatalogueService
 from guichets.clock import SimulatedClock, parse_instant
-from guichets.fetch import DEFAULT_USER_AGENT, HostGates, Politeness
 from guichets.health import Health
+from guichets.http import DEFAULT_USER_AGENT, HostGates, Politeness
 from guichets.metrics import RobotMetrics
 from guichets.model import PARIS, Observation
 from guichets.platforms import Target

@@ -23,8 +23,8 @@ from aiohttp import web
 
 from guichets.catalogue import Catalogue, load_catalogue
 from guichets.clock import SimulatedClock
-from guichets.fetch import HostGates, Politeness
 from guichets.health import Health
+from guichets.http import HostGates, Politeness
 from guichets.metrics import RobotMetrics
 from guichets.runner import Runner, from_catalogue
 from guichets.service import Endpoint, LongRun

@@ -22,7 +22,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 from selectolax.lexbor import LexborHTMLParser
 
 from guichets.departements import DEPARTEMENTS
-from guichets.fetch import FetchError, ForbiddenRequest, HostGates, PoliteSession, Response
+from guichets.http import FetchError, ForbiddenRequest, HostGates, PoliteSession, Response
 from guichets.platforms import READERS, reader_for
 from guichets.platforms import eappointment as eappointment_platform
 from guichets.platforms import ezbooking as ezbooking_platform

@@ -28,8 +28,8 @@ from aiohttp import web
 
 from guichets.catalogue import Catalogue, load_catalogue
 from guichets.clock import Clock
-from guichets.fetch import HostGates, host_key
 from guichets.health import Health
+from guichets.http import HostGates, host_key
 from guichets.metrics import CONTENT_TYPE, RobotMetrics
 from guichets.model import Observation
 from guichets.runner import Runner, RunSummary

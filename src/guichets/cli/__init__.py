@@ -16,6 +16,7 @@ from guichets.cli import evidence  # noqa: F401  isort: skip
 from guichets.cli import site  # noqa: F401  isort: skip
 from guichets.cli import workers  # noqa: F401  isort: skip
 from guichets.cli import catalogue  # noqa: F401  isort: skip
+from guichets.cli import assist  # noqa: F401  isort: skip
 
 __all__ = ["app", "main"]
 

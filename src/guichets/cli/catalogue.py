@@ -33,7 +33,7 @@ from guichets.clock import SystemClock
 from guichets.coverage import coverage_table
 from guichets.departements import DEPARTEMENTS
 from guichets.discover import Found, NotRecognised, discover, slug
-from guichets.fetch import HostGates
+from guichets.http import HostGates
 from guichets.model import PARIS, Detail, Extra, Observation, Outcome
 from guichets.probe import run_probe
 from guichets.runner import from_catalogue

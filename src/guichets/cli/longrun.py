@@ -19,15 +19,15 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from guichets.catalogue import Catalogue
 from guichets.cli.app import console, errors, fail
-from guichets.cli.site import DEFAULT_CONTACT, build_into
 from guichets.clock import Clock
 from guichets.evidence.screenshot import ProbeTimeScreenshots, Renderer, ScreenshotError
-from guichets.fetch import HostGates
 from guichets.health import Health
+from guichets.http import HostGates
 from guichets.metrics import RobotMetrics
 from guichets.runner import Runner
 from guichets.service import Endpoint, EndpointError, LongRun, Totals
 from guichets.store import Store
+from guichets.usecases.site import DEFAULT_CONTACT, build_site_of, data_catalogue
 
 __all__ = ["SiteOptions", "long_run"]
 
@@ -39,7 +39,13 @@ class SiteOptions:
         self.out, self.every, self.home, self.db, self.catalogue = out, every, home, db, catalogue
 
     def build(self) -> object:
-        return build_into(self.home, self.db, self.out, self.catalogue, DEFAULT_CONTACT)
+        """In the service's worker thread: a store of its own (SQLite connections stay in the
+        thread that opened them), the catalogue as it is now on disk."""
+        with Store.open(self.db, home=self.home) as store:
+            return build_site_of(
+                store, self.home, catalogue=data_catalogue(self.catalogue, self.home),
+                out=self.out, contact=DEFAULT_CONTACT,
+            )  # fmt: skip
 
 
 def _say(text: str) -> None:
