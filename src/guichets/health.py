@@ -60,10 +60,15 @@ class Health:
     def planned(self, service: str, due: datetime) -> None:
         self._due.setdefault(service, deque()).append(due)
 
-    def settled(self, service: str) -> None:
-        """A planned probe of ``service`` was stored, or will not be: its oldest plan is done."""
+    def settled(self, service: str, due: datetime | None = None) -> None:
+        """A planned probe of ``service`` will not be made (``due``: which one), or one was
+        stored (the oldest: a service's probes are made in turn, one at a time per host)."""
         queue = self._due.get(service)
-        if queue:
+        if not queue:
+            return
+        if due is not None and due in queue:
+            queue.remove(due)  # a later period given up while an earlier probe is still out
+        elif due is None:
             queue.popleft()
 
     def probed(self, service: str, at: datetime) -> None:

@@ -98,7 +98,7 @@ class Runner:
         evidence: EvidenceArchive | None = None,
         on_stored: Callable[[Observation], Awaitable[None]] | None = None,
         on_planned: Callable[[str, datetime], None] | None = None,
-        on_skipped: Callable[[str], None] | None = None,
+        on_skipped: Callable[[str, datetime | None], None] | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -220,7 +220,7 @@ class Runner:
                     # The robot fell behind (a suspended machine, slow probes): a period that
                     # is over is a gap, not a burst of late probes.
                     summary.skipped_periods += 1
-                    self._skipped_hook(item)
+                    self._skipped_hook(item, due)
                     slots.release()
                     continue
                 key = period_key(start, item.cadence_seconds)
@@ -237,9 +237,9 @@ class Runner:
         if self.on_planned is not None:
             self.on_planned(item.spec.service, due)
 
-    def _skipped_hook(self, item: Scheduled) -> None:
+    def _skipped_hook(self, item: Scheduled, due: datetime | None) -> None:
         if self.on_skipped is not None:
-            self.on_skipped(item.spec.service)
+            self.on_skipped(item.spec.service, due)
 
     async def _wait_until(self, due: datetime) -> bool:
         """Sleep on the clock until ``due``, beating the heartbeat on the way; False on stop."""
@@ -314,7 +314,7 @@ class Runner:
             ))  # fmt: skip
         if not stored:
             summary.skipped_periods += 1
-            self._skipped_hook(item)
+            self._skipped_hook(item, due)
             return
         summary.probes += 1
         outcome = str(observation.outcome)
