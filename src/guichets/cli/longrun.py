@@ -11,13 +11,15 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from guichets.catalogue import Catalogue
+from guichets.alerts.service import Alerting, AlertOptions, chain
+from guichets.catalogue import Catalogue, Service
+from guichets.cli.alerts import report_failure
 from guichets.cli.app import console, errors, fail
 from guichets.clock import Clock
 from guichets.evidence.screenshot import ProbeTimeScreenshots, Renderer, ScreenshotError
@@ -64,6 +66,7 @@ def long_run(
     endpoint: Endpoint | None,
     stall_after: float,
     shots: tuple[Path, Store] | None,
+    alerts: tuple[Store, AlertOptions, Sequence[Service]] | None = None,
 ) -> Totals:
     """Run until stopped, ``end`` or a failure; print what was done."""
     metrics = RobotMetrics() if endpoint is not None else None
@@ -75,7 +78,7 @@ def long_run(
         endpoint=endpoint, say=_say,
     )  # fmt: skip
     try:
-        totals = asyncio.run(_main(service, end, shots))
+        totals = asyncio.run(_main(service, end, shots, alerts))
     except EndpointError as exc:  # the endpoint's address is taken or not ours
         raise fail(str(exc)) from exc
     for summary in totals.summaries:  # as `run --once` says it, one line per run
@@ -90,7 +93,36 @@ def long_run(
     return totals
 
 
-async def _main(service: LongRun, end: datetime | None, shots: tuple[Path, Store] | None) -> Totals:
+async def _main(
+    service: LongRun,
+    end: datetime | None,
+    shots: tuple[Path, Store] | None,
+    alerts: tuple[Store, AlertOptions, Sequence[Service]] | None,
+) -> Totals:
+    """The alert rules after every stored probe, across reloads (over the services of the
+    catalogue the service started with), then the run itself."""
+    if alerts is None:
+        return await _signalled(service, end, shots)
+    store, options, services = alerts
+    watch = Alerting.start(store, service.clock, options, services, report=report_failure)
+    make = service.make_runner
+
+    def alerting(catalogue: Catalogue) -> Runner:
+        runner = make(catalogue)
+        runner.on_stored = chain(watch.monitor.on_stored, runner.on_stored)
+        return runner
+
+    service.make_runner = alerting
+    try:
+        return await _signalled(service, end, shots)
+    finally:
+        await watch.close(drain=False)
+        console.print(watch.summary(), highlight=False)
+
+
+async def _signalled(
+    service: LongRun, end: datetime | None, shots: tuple[Path, Store] | None
+) -> Totals:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
@@ -109,7 +141,7 @@ async def _main(service: LongRun, end: datetime | None, shots: tuple[Path, Store
 
         def with_shots(catalogue: Catalogue) -> Runner:
             runner = make(catalogue)
-            runner.on_stored = taker
+            runner.on_stored = chain(runner.on_stored, taker)
             return runner
 
         service.make_runner = with_shots

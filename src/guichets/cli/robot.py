@@ -14,7 +14,16 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
+from guichets.alerts.service import chain
 from guichets.catalogue import Catalogue, check_report, load_catalogue
+from guichets.cli.alerts import (
+    AlertsConfigOption,
+    NotifyOption,
+    QuietHoursOption,
+    SiteUrlOption,
+    alert_options,
+    run_with_alerts,
+)
 from guichets.cli.app import DbOption, HomeOption, app, console, errors, fail, home_and_db
 from guichets.cli.longrun import SiteOptions, long_run
 from guichets.clock import SystemClock, parse_instant
@@ -226,6 +235,10 @@ def run(
         float,
         typer.Option(min=1.0, help="Seconds a due probe may be late before /healthz answers 503."),
     ] = DEFAULT_STALL_AFTER,
+    notify: NotifyOption = [],  # noqa: B006
+    alerts_config: AlertsConfigOption = None,
+    quiet_hours: QuietHoursOption = None,
+    site_url: SiteUrlOption = None,
 ) -> None:
     """Probe every service of a catalogue at its cadence and store each observation.
 
@@ -236,6 +249,8 @@ def run(
     site and its open data are rebuilt every --site-every when probes came, and once more when a
     run ends as asked. With --metrics, GET /healthz answers 200 while probes are made on time and
     503 with why otherwise; GET /metrics is in the Prometheus text format.
+    The alert rules run after every stored probe (`guichets alerts list`); --notify delivers them
+    (docs/alerts.md).
     """
     if once and until:
         raise fail("give --once or --until, not both")
@@ -253,6 +268,7 @@ def run(
     except ConfigError as exc:
         raise fail(str(exc)) from exc
     politeness = _politeness(gap, timeout, user_agent, ignore_robots_for)
+    alerts = alert_options(notify, alerts_config, quiet_hours, site_url)
     folder, url = home_and_db(home, db)
     clock = SystemClock()
     end = _until(until, clock.now())
@@ -289,12 +305,14 @@ def run(
         try:
             if once:
                 runner = make_runner(loaded)
-                asyncio.run(_run_with_progress(runner, end, once, len(services), shots))
+                progress = _run_with_progress(runner, end, once, len(services), shots)
+                asyncio.run(run_with_alerts(runner, alerts, services, progress))
             else:
                 options = None if site is None else SiteOptions(site, every, folder, url, catalogue)
                 long_run(
                     catalogue, loaded, make_runner, clock, gates, end=end, site=options,
                     endpoint=endpoint, stall_after=stall_after, shots=shots,
+                    alerts=(store, alerts, services),
                 )  # fmt: skip
         except StoreError as exc:  # the database went away and did not come back, say
             raise fail(str(exc).splitlines()[0], 1) from exc
@@ -318,7 +336,8 @@ async def _run_with_progress(
         except ScreenshotError as exc:
             raise fail(str(exc)) from exc
         async with renderer:
-            taker = runner.on_stored = ProbeTimeScreenshots(*shots, renderer)
+            taker = ProbeTimeScreenshots(*shots, renderer)
+            runner.on_stored = chain(runner.on_stored, taker)
             await _run_with_progress(runner, end, once, total)
         console.print(f"{taker.taken} screenshots in {shots[0] / 'evidence' / 'screenshots'}")
         for failure in taker.failed:
