@@ -34,7 +34,7 @@ from guichets.http import DEFAULT_USER_AGENT, HostGates, Politeness
 from guichets.model import Observation
 from guichets.platforms import READERS, Target, reader_for
 from guichets.probe import ProbeSpec, run_probe
-from guichets.resilience import DiskFull, disk_message
+from guichets.resilience import DB_PATIENCE, DiskFull, disk_message
 from guichets.runlock import AlreadyRunning, run_lock
 from guichets.runner import Runner, from_catalogue
 from guichets.schedule import Plan
@@ -209,6 +209,14 @@ def run(
             help="Archive every request and response (WARC, digests, ledger) under HOME/evidence.",
         ),
     ] = True,
+    db_patience: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="Seconds a lost database connection is waited for (saves are tried again) "
+            "before the run stops with an error.",
+        ),
+    ] = DB_PATIENCE,
     screenshots: Annotated[
         bool,
         typer.Option(
@@ -295,11 +303,13 @@ def run(
 
         def make_runner(chosen: Catalogue) -> Runner:
             enabled = [s for s in chosen.services if s.enabled]
-            return Runner(
+            runner = Runner(
                 from_catalogue(enabled), store, clock, gates, seed=seed, plan=plan,
                 concurrency=concurrency, command="run", catalogue_digest=chosen.digest,
                 evidence=archive,
             )  # fmt: skip
+            runner.db_patience = db_patience
+            return runner
 
         shots = (folder, store) if screenshots else None
         try:
