@@ -42,6 +42,7 @@ __all__ = ["BuildResult", "build_site", "data_folder", "render_screenshots"]
 
 NOT_MEASURED: Final = (Outcome.BARRIER, Outcome.SITE_ERROR, Outcome.UNRECOGNIZED)
 TREND_MONTHS: Final = 12  # months in a table's sparkline
+MAX_WORKERS: Final = 4  # processes of a build, at most
 
 
 @dataclass
@@ -60,6 +61,12 @@ class BuildResult:
 def data_folder(out: Path) -> Path:
     """Where the open data of this method's version lives in the site."""
     return out / "donnees" / f"v{METHOD_VERSION}"
+
+
+def kept_data(home: Path | None) -> Path | None:
+    """Where the month files of the open data are kept in the data directory (linked into the
+    site from there): written once, whatever becomes of the published folder."""
+    return None if home is None else home / "opendata" / f"v{METHOD_VERSION}"
 
 
 def _environment() -> jinja2.Environment:
@@ -302,7 +309,9 @@ class SiteBuilder:
         home: Path | None,
         contact: str,
         writer: _Writer,
+        workers: int = 1,
     ) -> None:
+        self.workers = workers
         self.store = store
         self.figures = figures
         self.out = out
@@ -363,7 +372,8 @@ class SiteBuilder:
         self.copy_screenshots()
         self.open_data = write_open_data(
             self.store, data_folder(self.out), self.figures.monthly_rows,
-            created=self.figures.generated_at,
+            created=self.figures.generated_at, keep=kept_data(self.home),
+            workers=self.workers,
         )  # fmt: skip
         for lang in langs:
             self.home_page(lang)
@@ -668,12 +678,20 @@ def build_site(
     home: Path | None = None,
     contact: str,
     progress: Callable[[str], None] | None = None,
+    workers: int | None = None,
 ) -> BuildResult:
-    """Write the site for ``figures`` into ``out``; returns what was written."""
+    """Write the site for ``figures`` into ``out``; returns what was written.
+
+    ``workers``: processes that write the open data's months (default: one per CPU, at most
+    :data:`MAX_WORKERS`)."""
     started = time.perf_counter()
     result = BuildResult(out)
     out.mkdir(parents=True, exist_ok=True)
-    builder = SiteBuilder(store, figures, out, home=home, contact=contact, writer=_Writer(result))
+    if workers is None:
+        workers = min(MAX_WORKERS, os.cpu_count() or 1)
+    builder = SiteBuilder(
+        store, figures, out, home=home, contact=contact, writer=_Writer(result), workers=workers
+    )
     builder.build()
     _remove_stale(out, result.files, result)
     result.open_data = builder.open_data
