@@ -410,7 +410,9 @@ def _resource(
         resource["compression"] = compression
     if fmt == "csv":
         resource["encoding"] = "utf-8"
-    resource |= {"bytes": file["bytes"], "hash": f"sha256:{file['sha256']}", "schema": schema}
+    if fmt != "parquet":  # Frictionless reads Parquet whole, not as bytes: it could not count
+        resource["bytes"] = file["bytes"]
+    resource |= {"hash": f"sha256:{file['sha256']}", "schema": schema}
     return resource
 
 
@@ -479,7 +481,7 @@ def _package_bytes(path: Path, package: dict[str, Any]) -> bytes:
     if (
         isinstance(before, dict)
         and isinstance(before.get("created"), str)
-        and {**package, "created": before["created"]} == before
+        and json.loads(json.dumps({**package, "created": before["created"]})) == before
     ):
         package = before
     return (json.dumps(package, ensure_ascii=False, indent=1) + "\n").encode("utf-8")

@@ -326,7 +326,12 @@ def observation_files(
     for file in folder.iterdir():
         if _FILE.fullmatch(file.name) and file.name not in keep:
             file.unlink()
-    found = [MonthFiles(label, entry["probes"], entry["files"]) for label, entry in entries.items()]
+    found = [
+        MonthFiles(
+            label, entry["probes"], {k: entry["files"][k] for k in KINDS if k in entry["files"]}
+        )
+        for label, entry in entries.items()
+    ]
     return found, written
 
 
