@@ -28,7 +28,9 @@ from guichets.evidence.screenshot import ProbeTimeScreenshots, Renderer, screens
 from guichets.model import Category, Observation, Outcome
 from guichets.site import charts, francemap, i18n
 from guichets.site.figures import ServiceInfo, SiteFigures, month_rows
+from guichets.site.figures_text import FiguresText
 from guichets.site.opendata import OpenData, write_open_data
+from guichets.site.pages_work import PageKeys, render_pages
 from guichets.site.serve import CSP
 from guichets.stats.indicators import barrier_rate, downtime_rate, failure_rate, unrecognized_rate
 from guichets.stats.method import METHOD_VERSION
@@ -49,6 +51,7 @@ MAX_WORKERS: Final = 4  # processes of a build, at most
 class BuildResult:
     out: Path
     pages: int = 0
+    rendered: int = 0  # of the départements' and services' pages (the others always are)
     written: int = 0  # files whose bytes changed (pages, data, screenshots)
     removed: int = 0
     screenshots: int = 0
@@ -373,17 +376,44 @@ class SiteBuilder:
         self.open_data = write_open_data(
             self.store, data_folder(self.out), self.figures.monthly_rows,
             created=self.figures.generated_at, keep=kept_data(self.home),
-            workers=self.workers,
+            workers=self.workers, figures_text=self.figures_text(),
         )  # fmt: skip
+        self.many_pages(langs)
         for lang in langs:
             self.home_page(lang)
-            for code in self.figures.departements():
-                self.departement_page(lang, code)
-            for info in self.figures.services.values():
-                self.service_page(lang, info)
             self.method_page(lang)
             self.robot_page(lang)
             self.data_page(lang)
+
+    def many_pages(self, langs: Iterable[str]) -> None:
+        """The départements' and services' pages: those whose inputs changed, in several
+        processes (``site/pages_work.py``)."""
+        f = self.figures
+        keys = PageKeys(self)
+        jobs = []
+        for lang in langs:
+            for code in f.departements():
+                file = Page(lang, f"departements/{code}.html").file(self.out)
+                jobs.append(keys.job("departement", lang, code, file, f.services_of(code)))
+            for info in f.services.values():
+                file = Page(lang, f"services/{info.id}.html").file(self.out)
+                shown = [
+                    (o.probe_id, self.screenshots.get(o.probe_id))
+                    for o in f.latest_probes.get(info.id, [])
+                ]
+                jobs.append(keys.job("service", lang, info.id, file, info, shown))
+        todo = [job for job in jobs if keys.changed(job)]
+        result = self.writer.result
+        result.files.update(job.file for job in jobs)
+        result.pages += len(jobs) - len(todo)
+        render_pages(self, todo, self.workers)
+        result.rendered += len(todo)
+        keys.save()
+
+    def figures_text(self) -> FiguresText | None:
+        """The monthly figures' files from the months' cached lines, when months are cached."""
+        f = self.figures
+        return None if f.cache is None else FiguresText(f.cache, f.fingerprints)
 
     def copy_static(self) -> None:
         static = resources.files("guichets.site") / "static"

@@ -23,10 +23,10 @@ from sqlalchemy import func, select
 from guichets.catalogue import Catalogue
 from guichets.departements import DEPARTEMENTS
 from guichets.model import Observation
+from guichets.site.releases_cache import releases_of_the_day
 from guichets.stats.method import METHOD_VERSION
-from guichets.stats.periods import DateRange, Grain, month_range
+from guichets.stats.periods import DateRange, Grain, local_day, month_range
 from guichets.stats.press import ServiceName, press_summary
-from guichets.stats.releases import release_rows
 from guichets.stats.report import Level, ReportRow, build_report, group_rows
 from guichets.stats.rollups import COUNT_COLUMNS
 from guichets.store import Store, as_utc
@@ -63,6 +63,10 @@ class SiteFigures:
     france: dict[str, ReportRow] = field(default_factory=dict)
     latest_probes: dict[str, list[Observation]] = field(default_factory=dict)
     press_markdown: str | None = None
+    # What each month's rows were computed from (period → fingerprint), and the folder they are
+    # cached in: with them, what is derived from a month's rows can be cached too.
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    cache: Path | None = None
     _names: dict[str, ServiceName] | None = field(default=None, repr=False)
 
     @property
@@ -182,10 +186,13 @@ def read_figures(
     rows: list[ReportRow] = []
     departements: list[ReportRow] = []
     france: list[ReportRow] = []
+    fingerprints: dict[str, str] = {}
     for month in months:
-        month_rows_, month_departements, month_france = _month_of_rows(
+        (month_rows_, month_departements, month_france), fingerprint = _month_of_rows(
             store, month, alive, until, cache
         )
+        if fingerprint is not None:
+            fingerprints[f"{month.first:%Y-%m}"] = fingerprint
         rows += month_rows_
         departements += month_departements
         france += month_france
@@ -208,10 +215,12 @@ def read_figures(
         by_service=_by_key(rows),
         by_departement=_by_key(departements),
         france=_by_key(france).get("FR", {}),
+        fingerprints=fingerprints,
+        cache=cache,
     )
     figures.latest_probes = {s: store.latest_observations(s, LATEST_PROBES) for s in stored}
     if press:
-        figures.press_markdown = _press(store, figures)
+        figures.press_markdown = _press(store, figures, cache)
     return figures
 
 
@@ -244,9 +253,9 @@ def _month_of_rows(
     alive: Sequence[tuple[datetime, datetime]],
     until: datetime | None,
     cache: Path | None,
-) -> MonthRows:
+) -> tuple[MonthRows, str | None]:
     """One month's rows (services, départements, France), with their lead times computed, from
-    the cache when it still holds what they come from."""
+    the cache when it still holds what they come from; and their fingerprint (with a cache)."""
     path = fingerprint = None
     if cache is not None:
         fingerprint = _fingerprint(store, month, alive, until)
@@ -254,7 +263,7 @@ def _month_of_rows(
         try:
             kept, found = pickle.loads(path.read_bytes())
             if kept == fingerprint:
-                return found  # type: ignore[no-any-return]
+                return found, fingerprint
         except (FileNotFoundError, pickle.UnpicklingError, EOFError, ValueError, TypeError):
             pass  # a cache is only a cache: anything unreadable is computed again
     services = build_report(
@@ -273,7 +282,7 @@ def _month_of_rows(
         partial = path.with_name(path.name + ".partial")
         partial.write_bytes(pickle.dumps((fingerprint, rows), protocol=pickle.HIGHEST_PROTOCOL))
         os.replace(partial, path)
-    return rows
+    return rows, fingerprint
 
 
 def _last_probe(store: Store) -> datetime | None:
@@ -282,7 +291,7 @@ def _last_probe(store: Store) -> datetime | None:
     return None if last is None else as_utc(last)
 
 
-def _press(store: Store, figures: SiteFigures) -> str | None:
+def _press(store: Store, figures: SiteFigures, cache: Path | None = None) -> str | None:
     month = figures.latest
     if month is None:
         return None
@@ -292,8 +301,9 @@ def _press(store: Store, figures: SiteFigures) -> str | None:
     if figures.previous is not None:
         earlier = f"{figures.previous.first:%Y-%m}"
         before = [r[earlier] for r in figures.by_service.values() if earlier in r]
-    points = store.probe_points(month)
-    return press_summary(now, before, release_rows(points), month, figures.names())
+    day = None if figures.last_probe is None else local_day(figures.last_probe)
+    releases = releases_of_the_day(store, month, day, cache)
+    return press_summary(now, before, releases, month, figures.names())
 
 
 def month_rows(
