@@ -26,8 +26,9 @@ runs (one of which died without ending), daily rollups built with ``Store.rebuil
 
 ``--json`` prints one JSON document that starts with the figures of issue 18: ``probes``,
 ``first_build_s``, ``rebuild_s`` (after one new run), ``noop_s``, ``peak_rss_mb`` (the largest of
-the builds' process trees), ``open_data_bytes`` (the first build's ``donnees/`` folder), and the
-CPU seconds of the same builds (on a shared machine, wall times wait for the CPU).
+the builds' process trees, shared pages counted once), ``open_data_bytes`` (the first build's
+``donnees/`` folder), and the CPU seconds of the same builds (on a shared machine, wall times
+wait for the CPU).
 
 The new runs are deleted from the store when the script starts and when it ends, so that the
 cached directory stays as generated. Figures only; nothing is asserted (exit 1 on errors only).
@@ -290,11 +291,10 @@ def _peak_mb() -> float:
 
 
 def _tree_rss_kb(root: int) -> int:
-    """Resident memory of ``root`` and every process below it (the build's workers), in KiB,
-    from ``/proc/*/stat`` (parent and resident pages)."""
+    """Memory of ``root`` and every process below it (the build's forked workers), in KiB:
+    the sum of their proportional set sizes (``Pss`` in ``/proc/PID/smaps_rollup``), so that
+    the pages a forked worker shares with its parent are counted once, not in each."""
     parents: dict[int, int] = {}
-    rss: dict[int, int] = {}
-    page_kb = os.sysconf("SC_PAGE_SIZE") // 1024
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -302,20 +302,24 @@ def _tree_rss_kb(root: int) -> int:
             fields = Path(f"/proc/{entry.name}/stat").read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue
-        pid = int(entry.name)
-        parents[pid], rss[pid] = int(fields[1]), int(fields[21]) * page_kb
+        parents[int(entry.name)] = int(fields[1])
     total, todo = 0, [root]
     while todo:
         pid = todo.pop()
-        total += rss.get(pid, 0)
+        try:
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:
+            rollup = ""
+        found = re.search(r"^Pss:\s+(\d+) kB", rollup, re.M)
+        total += int(found.group(1)) if found else 0
         todo += [child for child, parent in parents.items() if parent == pid]
     return total
 
 
 class TreeMemory:
-    """Samples the resident memory of this process and its children (a build's workers) every
-    ``every`` seconds in a thread: the peak of the whole build, which ``ru_maxrss`` cannot give
-    (it is per process)."""
+    """Samples the memory of this process and its children (a build's workers) every ``every``
+    seconds in a thread: the peak of the whole build, which ``ru_maxrss`` cannot give (it is
+    per process, and counts the pages a forked worker shares with its parent in both)."""
 
     def __init__(self, every: float = 0.25) -> None:
         self.every = every
