@@ -17,6 +17,8 @@ $(STAMP): pyproject.toml constraints.txt scripts/bootstrap-python.sh
 install: $(STAMP)
 
 demo: install
+	# the demo's screenshots need Chromium: installed here when missing (as root), as make test does
+	sh scripts/ensure-chromium.sh || echo 'warning: no Chromium, the demo renders no screenshots' >&2
 	$(BIN)/guichets demo
 
 lint: install

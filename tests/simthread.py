@@ -33,11 +33,12 @@ class SimulatorThread:
         hosts: HostMode = "path",
         seed: int | None = None,
         system_clock: bool = False,
+        log_requests: bool = False,
     ) -> None:
         config = load_scenario(scenario)
         self.clock = SimulatedClock(config.scenario.start, autojump=False)
         clock: Clock = SystemClock() if system_clock else self.clock
-        self.sim = Simulator(config, clock=clock, seed=seed, hosts=hosts)
+        self.sim = Simulator(config, clock=clock, seed=seed, hosts=hosts, log_requests=log_requests)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 
@@ -125,3 +126,11 @@ class Browser:
             return Page(
                 error.code, url, error.read().decode("utf-8", "replace"), dict(error.headers)
             )
+
+    def request_bytes(self, url: str) -> bytes:
+        """GET ``url`` with this browser's cookies, the body as bytes (an image, a sound)."""
+        request = urllib.request.Request(url, headers={"User-Agent": self.user_agent})
+        with self._follow.open(request, timeout=10) as response:
+            body = response.read()
+            assert isinstance(body, bytes)
+            return body

@@ -185,7 +185,7 @@ departement = "2A"
 site = "Préfecture de Corse-du-Sud (Ajaccio)"
 procedure = "renouvellement"
 platform = "ezbooking"
-url = "http://127.0.0.2:8765/index.php/booking/create/12?x=1"
+url = "http://rdv.corse-du-sud.example:8765/index.php/booking/create/12?x=1"
 cadence = "3h"
 """
     path = write(tmp_path, GOOD + extra)
@@ -596,8 +596,8 @@ def test_bad_cadences(text: str) -> None:
 TRICKY_LABELS = [
     'Dépôt « 1er titre » - "urgent"',
     "C:\\dossiers\\titre\\n (pas un saut de ligne)",
-    "deux\nlignes\tet une tabulation",
-    "contrôle \x01 et DEL \x7f, apostrophe ' et guillemets ''' \"\"\"",
+    "# pas un commentaire = [table] {x = 1}",
+    "apostrophe ' et guillemets ''' \"\"\"",
     "Île-de-France, Réunion, Mayotte — ½ ✓",
     "\\",
     '"',

@@ -304,9 +304,10 @@ async def test_autojump_a_month_of_sleeping_is_fast_and_exact() -> None:
             await clock.sleep(3600)
             ticks.append(clock.now())
 
-    began = time.monotonic()
-    await asyncio.wait_for(asyncio.gather(prober(), hourly()), timeout=15)
-    assert time.monotonic() - began < 10
+    # CPU time, generous: a month of real sleeping would never end; the work is 5040 wake-ups.
+    began = time.process_time()
+    await asyncio.wait_for(asyncio.gather(prober(), hourly()), timeout=300)
+    assert time.process_time() - began < 60
     assert clock.now() == START + timedelta(days=30)
     assert len(ticks) == 30 * 24 * 7
     assert ticks == sorted(ticks)  # both loops observed one consistent, monotonic time

@@ -294,6 +294,8 @@ async def test_every_field_of_the_json_answers_is_documented(doc: str) -> None:
     service = "38-grenoble-renouvellement"
     start = sim.world.start
     period = f"from={start.isoformat()}&to={(start + timedelta(days=1)).isoformat()}"
+    site = next(iter(sim._sites.values()))
+    captcha = site.captchas.draw("controle", "session:4129", start)
     requests: list[tuple[str, str, str, dict[str, object] | None]] = [
         # (method, route, URL, JSON body)
         ("GET", "/_sites", "/_sites", None),
@@ -310,6 +312,7 @@ async def test_every_field_of_the_json_answers_is_documented(doc: str) -> None:
         ("POST", "/_clock", "/_clock", {"advance": 60}),
         ("GET", "/_forbidden", "/_forbidden", None),
         ("DELETE", "/_forbidden", "/_forbidden", None),
+        ("GET", "/_captcha/{token}", f"/_captcha/{captcha.id}", None),
     ]
     uncovered = control_routes(sim) - {(m, r) for m, r, _, _ in requests}
     assert not uncovered, f"add a request for {sorted(uncovered)} to this test"

@@ -301,7 +301,7 @@ async def test_unknown_page_timeout_and_binary(odd_site: str) -> None:
     unknown = await _probe_url(f"{odd_site}/unknown/booking/create/1")
     assert (unknown.outcome, unknown.detail) == (Outcome.UNRECOGNIZED, Detail.LAYOUT_CHANGED)
     assert b"Nouveau site" in unknown.kept_page
-    slow = await _probe_url(f"{odd_site}/slow/booking/create/1", limit=0.3)
+    slow = await _probe_url(f"{odd_site}/slow/booking/create/1", limit=2.0)  # robots.txt first
     assert (slow.outcome, slow.detail) == (Outcome.SITE_ERROR, Detail.TIMEOUT)
     binary = await _probe_url(f"{odd_site}/binary/booking/create/1")
     assert binary.outcome is Outcome.UNRECOGNIZED

@@ -133,9 +133,11 @@ def test_wildcards(pattern: str, path: str, matches: bool) -> None:
 
 def test_wildcard_matching_is_not_exponential() -> None:
     robots = RobotsTxt.parse("User-agent: *\nDisallow: /" + "a*" * 60 + "b$\n")
-    started = time.perf_counter()
+    # CPU time of this process, not wall time, so that a busy machine does not fail it; backtracking
+    # over 60 wildcards would take ages (2^60 paths), a linear matcher milliseconds.
+    started = time.process_time()
     assert robots.allowed("/" + "a" * 3000, "guichets")
-    assert time.perf_counter() - started < 2.0
+    assert time.process_time() - started < 10.0
 
 
 @pytest.mark.parametrize(

@@ -172,7 +172,7 @@ async def test_misbehaving_targets_are_classified_and_never_stop_the_run(
         with Store.open(None, home=tmp_path) as store:
             runner = Runner(
                 from_catalogue([*bad, *good]), store, clock,
-                HostGates(clock, Politeness(min_gap=0, timeout=0.5, max_bytes=1_000_000)),
+                HostGates(clock, Politeness(min_gap=0, timeout=3.0, max_bytes=1_000_000)),
                 concurrency=1,
             )  # fmt: skip
             summary = await runner.run(once=True)

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import ipaddress
 import re
 from collections.abc import Callable, Mapping, Sequence
+from datetime import date, datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import pydantic
+import tomlkit
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -30,6 +33,7 @@ from pydantic import (
 )
 
 from guichets.departements import DEPARTEMENTS, closest_codes
+from guichets.model import Outcome
 from guichets.platforms import reader_for
 from guichets.tomlconfig import (
     ConfigError,
@@ -40,10 +44,12 @@ from guichets.tomlconfig import (
     problems_from_validation,
     read_toml,
 )
+from guichets.untrusted import mixed_scripts, unsafe_characters
 
 __all__ = [
     "DEFAULT_HORIZON_DAYS",
     "PLATFORMS",
+    "READ_OUTCOMES",
     "Catalogue",
     "Defaults",
     "Service",
@@ -51,6 +57,7 @@ __all__ = [
     "check_report",
     "load_catalogue",
     "parse_cadence",
+    "service_table",
 ]
 
 PLATFORMS: tuple[str, ...] = ("ezbooking", "rdvpref", "eappointment")
@@ -88,6 +95,10 @@ _URL_SHAPES = {
     "eappointment": "opens an office: its path holds /eAppointment… and its query sitekey=<key>",
 }
 _DEFER_CROSS_CHECKS = "guichets.catalogue.defer_cross_checks"
+MAX_TEXT = 200
+"""Characters of a site name or a label: they are printed on pages, in tables and CSV cells."""
+MAX_FILE_BYTES = 8 * 1024 * 1024
+"""A catalogue is a few kilobytes per hundred services; anything this big is not one."""
 
 
 def parse_cadence(text: str) -> int:
@@ -200,7 +211,115 @@ def _check_planning(value: Any) -> Any:
 def _check_text(value: Any) -> Any:
     if isinstance(value, str) and not value.strip():
         raise ValueError("must not be empty")
+    return _check_label(value)
+
+
+def _check_label(value: Any) -> Any:
+    """A name people read: one line of at most ``MAX_TEXT`` characters, without control, bidi
+    or invisible characters (which could hide or reorder what a reader sees)."""
+    if not isinstance(value, str):
+        return value
+    if len(value) > MAX_TEXT:
+        raise ValueError(f"too long: {len(value)} characters, at most {MAX_TEXT}")
+    bad = unsafe_characters(value)
+    if bad:
+        raise ValueError(
+            f"holds control, bidi or invisible characters ({', '.join(bad[:5])}); write plain "
+            "text on one line"
+        )
     return value
+
+
+def host_problem(url: str, allow_local: bool) -> str | None:
+    """What makes the URL's host unfit for a catalogue of real prefecture sites, or None.
+
+    The robot's requests, archives and screenshots must not reach the robot's own network: a
+    loopback, private or link-local address, a numeric address, ``localhost``, or a host name
+    that mixes scripts (``gouv.fr`` with a Cyrillic letter) is refused. ``allow_local = true``
+    at the top of the file lets loopback, private and numeric hosts through, for the simulator
+    and tests only; link-local, multicast and unspecified addresses are never accepted."""
+    host = (urlsplit(url).hostname or "").rstrip(".")
+    hint = "; a catalogue of simulated sites says allow_local = true at its top"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    if address is not None:
+        if address.is_link_local or address.is_multicast or address.is_unspecified:
+            return f"the host {host} is a link-local, multicast or unspecified address"
+        if allow_local:
+            return None
+        kind = "loopback" if address.is_loopback else "private" if address.is_private else ""
+        return f"the host {host} is a numeric {kind} address, not a site's name{hint}".replace(
+            "  ", " "
+        )
+    labels = host.split(".")
+    if labels[-1].isdigit() or labels[-1].startswith("0x"):
+        return f"the host {host} is a number in disguise (no top-level domain is numeric)"
+    if host == "localhost" or host.endswith(".localhost"):
+        return None if allow_local else f"the host {host} is this machine{hint}"
+    for label in labels:
+        try:
+            shown = label.encode("ascii").decode("idna") if label.startswith("xn--") else label
+        except (UnicodeError, ValueError):
+            return f"the host label {label!r} is not valid punycode"
+        scripts = mixed_scripts(shown)
+        if scripts - {"LATIN"}:
+            return (
+                f"the host label {shown!r} ({label}) mixes scripts or uses a non-Latin one "
+                f"({', '.join(sorted(scripts))}): a look-alike of another name"
+            )
+    return None
+
+
+_REPOSITORY_PATH = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.-]+:[^\s:][^\s]*")
+_SOURCE_FORMS = (
+    'a web address ("https://…") or a repository and a path in it, '
+    '"owner/name:path/to/file" (a GitHub repository)'
+)
+
+
+def _check_source(value: Any) -> Any:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"source says where this row was found: {_SOURCE_FORMS}")
+    if _REPOSITORY_PATH.fullmatch(value):
+        return value
+    problem = _url_problem(value)
+    if problem:
+        raise ValueError(f"source is neither a URL nor a repository and path ({problem}); "
+                         f"write {_SOURCE_FORMS}")  # fmt: skip
+    return value
+
+
+def _day_check(field: str, meaning: str) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
+            return value
+        hint = ""
+        if isinstance(value, str):
+            hint = f"; write the date without quotes, e.g. {field} = {value.strip()[:10]}"
+        elif isinstance(value, datetime):
+            hint = f"; write the day alone, {field} = {value.date().isoformat()}"
+        raise ValueError(f"{field} is {meaning}: a TOML date like 2025-03-01{hint}")
+
+    return check
+
+
+READ_OUTCOMES: tuple[str, ...] = tuple(
+    str(outcome) for outcome in (Outcome.AVAILABLE, Outcome.UNAVAILABLE, Outcome.BARRIER)
+)
+"""Outcomes ``catalogue verify`` records as ``last_outcome`` (a row read right)."""
+
+
+def _check_outcome(value: Any) -> Any:
+    if value is None or (isinstance(value, str) and value in READ_OUTCOMES):
+        return value
+    raise ValueError(
+        "last_outcome is what the last `guichets catalogue verify` read: one of "
+        + ", ".join(READ_OUTCOMES)
+    )
 
 
 Cadence = Annotated[str, BeforeValidator(_check_cadence)]
@@ -268,6 +387,17 @@ def _cross_checks(
                     f"(found the path {path!r}; the reader says: {exc})",
                 )
             )
+    if values.get("source_date") is not None and values.get("source") is None:
+        found.append(("source_date", "source_date dates a source: add source = URL too"))
+    if (values.get("verified") is None) != (values.get("last_outcome") is None):
+        missing = "last_outcome" if values.get("verified") is not None else "verified"
+        found.append(
+            (
+                "verified" if missing == "last_outcome" else "last_outcome",
+                f"verified and last_outcome go together (guichets catalogue verify writes "
+                f"both); add {missing} or remove the other",
+            )
+        )
     planning = values.get("planning") if usable("planning") else None
     if planning is not None and platform is not None and platform != "ezbooking":
         found.append(
@@ -307,8 +437,20 @@ class Service(_Strict):
     planning: Annotated[int, BeforeValidator(_check_planning)] | None = None
     cadence: Cadence
     horizon_days: Horizon = DEFAULT_HORIZON_DAYS
-    label: str | None = None
+    label: Annotated[str, BeforeValidator(_check_label)] | None = None
     enabled: Enabled = True
+    source: Annotated[str, BeforeValidator(_check_source)] | None = None
+    source_date: (
+        Annotated[date, BeforeValidator(_day_check("source_date", "the day the source was read"))]
+        | None
+    ) = None
+    verified: (
+        Annotated[
+            date, BeforeValidator(_day_check("verified", "the day a live check read this row"))
+        ]
+        | None
+    ) = None
+    last_outcome: Annotated[str, BeforeValidator(_check_outcome)] | None = None
 
     @field_validator("id")
     @classmethod
@@ -387,6 +529,7 @@ class Catalogue(_Strict):
     source: Path
     digest: str  # sha256 of the file's bytes, hex
     defaults: Defaults = Field(default_factory=Defaults)
+    allow_local: bool = False  # loopback and numeric hosts allowed: simulator and tests only
     _by_id: Mapping[str, Service] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
@@ -410,6 +553,7 @@ class Catalogue(_Strict):
 class _CatalogueFile(_Strict):
     """The file as written: what the TOML may hold, for validation and "did you mean" hints."""
 
+    allow_local: Enabled = False
     defaults: Defaults | None = None
     services: list[Service] = Field(default_factory=list)
 
@@ -446,10 +590,17 @@ def load_catalogue(path: Path | str) -> Catalogue:
             if reworded is not None:
                 problems.append(reworded)
 
+    allow_local = data.get("allow_local") is True
     seen: dict[str, int] = {}
     for number, entry in enumerate(merged):
         if not isinstance(entry, dict):
             continue
+
+        url = entry.get("url")
+        if isinstance(url, str) and (number, "url") not in invalid and _url_problem(url) is None:
+            unfit = host_problem(url, allow_local)
+            if unfit is not None:
+                problems.append(_problem(file, index, ("services", number, "url"), unfit))
 
         def usable(field: str, number: int = number, entry: dict[str, Any] = entry) -> bool:
             return field in entry and (number, field) not in invalid
@@ -477,11 +628,19 @@ def load_catalogue(path: Path | str) -> Catalogue:
         source=path,
         digest=digest,
         defaults=parsed.defaults or Defaults(),
+        allow_local=allow_local,
     )
 
 
 def _read(path: Path) -> tuple[dict[str, Any], LineIndex, str]:
     """Parse the file and hash the very bytes parsed, even if someone saves it meanwhile."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = 0  # read_toml says why the file cannot be read
+    if size > MAX_FILE_BYTES:
+        message = f"the file is {size} bytes; a catalogue is at most {MAX_FILE_BYTES}"
+        raise ConfigError(path, [Problem(str(path), None, "", message)])
     for _ in range(3):
         try:
             before: bytes | None = path.read_bytes()
@@ -547,44 +706,25 @@ def _problem(file: str, index: LineIndex, loc: tuple[str | int, ...], message: s
 
 
 _FIELD_ORDER = tuple(Service.model_fields)
-_ESCAPES = {
-    '"': '\\"',
-    "\\": "\\\\",
-    "\b": "\\b",
-    "\t": "\\t",
-    "\n": "\\n",
-    "\f": "\\f",
-    "\r": "\\r",
-}
-
-
-def _toml_value(value: str | int | bool) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    out = ['"']
-    for char in value:
-        if char in _ESCAPES:
-            out.append(_ESCAPES[char])
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            out.append(f"\\u{ord(char):04x}")
-        else:
-            out.append(char)
-    out.append('"')
-    return "".join(out)
 
 
 def catalogue_to_toml(services: Sequence[Service], defaults: Defaults | None = None) -> str:
     """A catalogue file that loads back to the same services (the demo writes the catalogue of
-    the simulated sites with it). Values equal to what a service would get anyway (from
-    ``defaults`` or the built-in default) are left out, so the file reads like a hand-written one.
+    the simulated sites with it, opening with ``allow_local = true``). Values equal to what a
+    service would get anyway (from ``defaults`` or the built-in default) are left out, so the
+    file reads like a hand-written one.
     """
     idents = [service.id for service in services]
     repeated = sorted({ident for ident in idents if idents.count(ident) > 1})
     if repeated:
         raise ValueError(f"service ids repeat: {', '.join(repeated)}")
-    blocks: list[str] = []
+    document = tomlkit.document()
+    if any(host_problem(service.url, allow_local=False) for service in services) and all(
+        host_problem(service.url, allow_local=True) is None for service in services
+    ):
+        # Simulated sites on loopback: the file says so, as a hand-written one must.
+        document.add("allow_local", True)
+        document.add(tomlkit.comment("simulated sites on this machine: tests and the demo only"))
     implied: dict[str, Any] = {}
     for name, info in Service.model_fields.items():
         if not info.is_required():
@@ -592,21 +732,33 @@ def catalogue_to_toml(services: Sequence[Service], defaults: Defaults | None = N
     if defaults is not None:
         given = {key: value for key, value in defaults.model_dump().items() if value is not None}
         if given:
-            lines = ["[defaults]"] + [f"{key} = {_toml_value(v)}" for key, v in given.items()]
-            blocks.append("\n".join(lines))
+            table = tomlkit.table()
+            for key, value in given.items():
+                table.add(key, value)
+            document.add("defaults", table)
         implied.update(given)
+    rows = tomlkit.aot()
     for service in services:
-        lines = ["[[services]]"]
-        for name in _FIELD_ORDER:
-            value = getattr(service, name)
-            if name in implied and value == implied[name]:
-                continue
-            if value is None:
+        rows.append(service_table(service, implied))
+    document.add("services", rows)
+    return tomlkit.dumps(document)
+
+
+def service_table(service: Service, implied: Mapping[str, Any] | None = None) -> Any:
+    """One ``[[services]]`` table in the file's field order, leaving out what ``implied`` (the
+    defaults a loader would apply) gives anyway; ``catalogue add`` appends these."""
+    table = tomlkit.table()
+    for name in _FIELD_ORDER:
+        value = getattr(service, name)
+        if implied is not None and name in implied and value == implied[name]:
+            continue
+        if value is None:
+            if implied is not None and name in implied:
                 # only possible for an optional field that a default set; TOML has no null
                 raise ValueError(f"service {service.id}: {name} cannot be written as absent")
-            lines.append(f"{name} = {_toml_value(value)}")
-        blocks.append("\n".join(lines))
-    return "\n\n".join(blocks) + "\n"
+            continue
+        table.add(name, value)
+    return table
 
 
 # --------------------------------------------------------------------------------------------
@@ -635,12 +787,17 @@ def _summary(catalogue: Catalogue) -> str:
     per_day_text = f"{per_day:.0f}" if per_day == round(per_day) else f"{per_day:.1f}"
     used = ", ".join(f"{name} {count}" for name, count in platforms.items() if count)
     hosts = {service.host for service in enabled}
+    sourced = sum(1 for service in services if service.source is not None)
+    verified = [service.verified for service in services if service.verified is not None]
+    last = f", the last on {max(verified).isoformat()}" if verified else ""
     return "\n".join(
         [
             f"{catalogue.source}: ok (sha256 {catalogue.digest[:12]})",
             f"services: {len(services)} ({len(enabled)} enabled)",
             f"départements: {len(codes)} ({', '.join(codes)})",
             f"platforms: {used}",
+            f"sources: {sourced} of {len(services)} rows name theirs; "
+            f"verified live: {len(verified)}{last}",
             f"probes per day: {per_day_text} (enabled services, at their cadences, "
             f"on {len(hosts)} hosts)",
         ]

@@ -21,14 +21,16 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import contextlib
 import re
 import time
 import zlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from types import SimpleNamespace, TracebackType
+from typing import Protocol
 from urllib.parse import parse_qsl, urlencode
 
 import aiohttp
@@ -43,6 +45,7 @@ __all__ = [
     "DEFAULT_USER_AGENT",
     "PERSONAL_FIELDS",
     "ROBOTS_TTL",
+    "TRUTH_PATHS",
     "Exchange",
     "FetchError",
     "ForbiddenRequest",
@@ -51,7 +54,9 @@ __all__ = [
     "PoliteSession",
     "Politeness",
     "Response",
+    "Turn",
     "host_key",
+    "refuse_truth",
 ]
 
 # A platform's check of a request before it is sent: (method, URL as sent, form fields).
@@ -76,7 +81,12 @@ PERSONAL_FIELDS = (
     "g-recaptcha-response",
     "captchaUsercode",
     "h-captcha-response",
+    "captcha",
+    "captchacode",
 )
+# The simulator's truth about captchas, which stands in for a person's eyes in tests: the robot
+# never asks it, even by a redirect (checked on every hop).
+TRUTH_PATHS = ("/_captcha/",)
 
 # RFC 9309 2.4: a cached robots.txt is used for at most 24 hours. Only an answer (2xx, 4xx) is
 # shared by the run; an unreachable robots.txt forbids everything for the rest of that probe only,
@@ -273,6 +283,18 @@ class HostGates:
                 return key
         return None
 
+    @contextlib.asynccontextmanager
+    async def turn(self, url: URL) -> AsyncIterator[Turn]:
+        """The host's turn for one request: waits for it (one request at a time per host, the
+        gap, Retry-After) or raises FetchError without sending (circuit open, a Retry-After
+        longer than a probe waits). The caller sends one request, then ``record``s what came of
+        it. Several machines share these rules through ``guichets.workers.gate.SharedGates``,
+        which implements the same method on PostgreSQL."""
+        host = self._host(url)
+        async with host.lock:
+            await self._admit(host, url)
+            yield _LocalTurn(self, host)
+
     def circuit_open(self, url: str | URL) -> bool:
         """Whether requests to ``url``'s host are refused right now."""
         state = self._hosts.get(host_key(url))
@@ -321,6 +343,22 @@ class HostGates:
         seconds = _retry_after(retry, now) if retry is not None else None
         if seconds is not None and seconds > 0:
             host.retry_until = now + timedelta(seconds=seconds)
+
+
+class Turn(Protocol):
+    """One request's turn at a host (:meth:`HostGates.turn`)."""
+
+    def record(self, status: int | None, error: str | None, retry_after: str | None) -> None:
+        """What came of the request: its status, its failure (a Detail value), its
+        ``Retry-After``; updates the breaker and the host's deadlines."""
+
+
+class _LocalTurn:
+    def __init__(self, gates: HostGates, host: _Host) -> None:
+        self._gates, self._host = gates, host
+
+    def record(self, status: int | None, error: str | None, retry_after: str | None) -> None:
+        self._gates._record(self._host, status, error, retry_after)
 
 
 @dataclass
@@ -444,6 +482,7 @@ class PoliteSession:
         """Each hop is its own request: it passes robots.txt, the gate, and the evidence hook."""
         history: list[str] = []
         while True:
+            refuse_truth(target)
             if self._guards:
                 fields = dict(parse_qsl(body.decode("ascii"))) if body else {}
                 for guard in self._guards:
@@ -576,13 +615,11 @@ class PoliteSession:
         the first 500 KiB of a larger file.
         """
         gates = self.gates
-        host = gates._host(url)
         got = _Capture()
         started_at: datetime | None = None
         elapsed = 0.0
         try:
-            async with host.lock:
-                await gates._admit(host, url)
+            async with gates.turn(url) as turn:
                 started_at = self.clock.now()
                 begin = time.perf_counter()
                 self.requests += 1
@@ -596,7 +633,7 @@ class PoliteSession:
                     raise
                 finally:
                     elapsed = time.perf_counter() - begin
-                    gates._record(host, got.status, got.error, got.headers.get("Retry-After"))
+                    turn.record(got.status, got.error, got.headers.get("Retry-After"))
         finally:
             if started_at is not None:  # sent: evidence, outside the lock (a hook may be slow)
                 self._evidence(method, url, body, got, started_at, elapsed, robots)
@@ -857,6 +894,14 @@ def _is_personal(name: str) -> bool:
         lowered == f.lower() or (f.endswith("_") and lowered.startswith(f.lower()))
         for f in PERSONAL_FIELDS
     )
+
+
+def refuse_truth(target: URL) -> None:
+    """Raise before anything is sent to the simulator's captcha truth."""
+    if any(part in target.path for part in TRUTH_PATHS):
+        raise ForbiddenRequest(
+            f"refused to ask {target}: what a captcha says is for a person's eyes only"
+        )
 
 
 def _refuse_personal(names: Iterable[str], url: str) -> None:

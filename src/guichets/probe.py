@@ -12,13 +12,14 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from guichets.clock import Clock
 from guichets.fetch import Exchange, FetchError, ForbiddenRequest, HostGates, PoliteSession
 from guichets.model import Detail, Observation, Outcome
 from guichets.platforms import Reader, Reading, Target, reader_for
 from guichets.platforms.base import classify_fetch_error
+from guichets.untrusted import MAX_MESSAGE, MAX_VALUE, clean_text, is_counter_id
 
 __all__ = ["ProbeSpec", "new_probe_id", "run_probe"]
 
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 # Bounds a whole probe in wall time, whatever each request's own timeout: a site that answers each
 # request just under its timeout must not hold a worker for ever.
 PROBE_WALL_LIMIT = 300.0
+MAX_EXTRA = 4096  # characters of one platform finding (a list of available days fits)
+MAX_EXTRAS = 32  # platform findings kept per probe
 
 
 def new_probe_id() -> str:
@@ -51,12 +54,17 @@ async def run_probe(
     probe_id: str | None = None,
     on_exchange: Callable[[Exchange], None] | None = None,
     wall_limit: float = PROBE_WALL_LIMIT,
+    session: PoliteSession | None = None,
 ) -> Observation:
-    """Probe once and return what was found; never raises for anything the site does."""
+    """Probe once and return what was found; never raises for anything the site does.
+
+    ``session`` replaces the polite session of its own (an assisted attempt reads through the
+    person's browser: ``guichets.assist.browser.BrowserSession``)."""
     identity = probe_id or new_probe_id()
     started = clock.now()
     cpu = time.process_time()
-    session = PoliteSession(gates, probe_id=identity, on_exchange=on_exchange)
+    if session is None:
+        session = PoliteSession(gates, probe_id=identity, on_exchange=on_exchange)
     try:
         reader: Reader = reader_for(spec.platform)
         async with session:
@@ -88,6 +96,7 @@ async def run_probe(
             + traceback.format_exc(limit=3).replace("\n", " | ")[-600:],
         )
     finished = clock.now()
+    reading = bounded(reading, spec.target.counter)
     return Observation(
         probe_id=identity,
         service=spec.service,
@@ -99,7 +108,7 @@ async def run_probe(
         detail=str(reading.detail),
         slots=reading.slots,
         horizon_end=reading.horizon_end,
-        counter=reading.counter or spec.target.counter,
+        counter=reading.counter,
         requests=session.requests,
         http_status=reading.http_status,
         message=reading.message,
@@ -109,6 +118,32 @@ async def run_probe(
         kept_url=reading.kept_url,
         cpu_seconds=time.process_time() - cpu,
         extra=_extra(reading, session),
+    )
+
+
+def bounded(reading: Reading, asked: str | None) -> Reading:
+    """What came from the site, bounded and cleaned before it is stored: every reader's text
+    passes here, so a page cannot put control characters, megabytes or a formula-looking counter
+    into the data, whatever the reader forgot (``guichets.untrusted``)."""
+    counter = reading.counter or asked
+    if counter is not None and not is_counter_id(counter):
+        return Reading(
+            Outcome.UNRECOGNIZED,
+            Detail.UNEXPECTED_PAGE,
+            f"the counter id read from the site is not one: {clean_text(counter, 40)!r}",
+            http_status=reading.http_status,
+            kept_page=reading.kept_page,
+            kept_url=reading.kept_url,
+        )
+    return replace(
+        reading,
+        detail=clean_text(str(reading.detail), MAX_VALUE),
+        message=clean_text(reading.message, MAX_MESSAGE),
+        counter=counter,
+        extra={
+            clean_text(key, MAX_VALUE): clean_text(value, MAX_EXTRA)
+            for key, value in list(reading.extra.items())[:MAX_EXTRAS]
+        },
     )
 
 

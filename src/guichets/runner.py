@@ -24,6 +24,7 @@ import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from guichets import __version__
 from guichets.catalogue import Service
@@ -33,10 +34,13 @@ from guichets.fetch import Exchange, HostGates, host_key
 from guichets.model import Observation
 from guichets.platforms import Target
 from guichets.probe import ProbeSpec, new_probe_id, run_probe
+from guichets.resilience import DB_PATIENCE, is_connection_loss, ping, retry_store
 from guichets.schedule import Plan, period_key, period_start, planned_at
-from guichets.store import Store
+from guichets.store import Store, StoreError
 
 __all__ = ["RunSummary", "Runner", "Scheduled", "from_catalogue"]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,7 @@ class Runner:
         self._run_id = ""
         self._last_beat = clock.now()
         self._hosts: dict[str, asyncio.Lock] = {}
+        self.db_patience = DB_PATIENCE  # seconds a lost database is waited for (resilience.py)
 
     async def run(self, *, until: datetime | None = None, once: bool = False) -> RunSummary:
         run_id = self.store.start_run(
@@ -132,8 +137,15 @@ class Runner:
             await self._loop(summary, until)
         # Only a run that ends as asked is marked ended; a crashed one keeps its last heartbeat,
         # which is what statistics use to show the robot's own gaps.
-        self.store.end_run(run_id, self.clock.now())
+        ended = self.clock.now()
+        await self._retry("end the run", lambda: self.store.end_run(run_id, ended))
         return summary
+
+    async def _retry(self, action: str, call: Callable[[], T]) -> T:
+        return await retry_store(
+            action, call, describe=self.store.url, patience=self.db_patience,
+            ready=lambda: ping(self.store),
+        )  # fmt: skip
 
     # -- one pass -------------------------------------------------------------------------------
 
@@ -219,7 +231,11 @@ class Runner:
             now = self.clock.now()
             if (now - self._last_beat).total_seconds() >= self.heartbeat_seconds:
                 self._last_beat = now
-                self.store.heartbeat(self._run_id, now)
+                try:
+                    self.store.heartbeat(self._run_id, now)
+                except StoreError as error:  # a beat missed is no loss; the next one says more
+                    if not is_connection_loss(error):
+                        raise
             if self.stop.is_set():
                 return False
             if now >= due:
@@ -268,16 +284,18 @@ class Runner:
                 item.spec, self.gates, self.clock, probe_id=probe_id, on_exchange=_each(hooks)
             )
         override = observation.extra.get("robots_override")
+        # A lost connection is waited out and the save tried again: safe, as a save that did
+        # commit is refused the second time by the one-probe-per-period rule (resilience.py).
         if archive is not None and recorder is not None:
-            stored = archive.commit(
+            stored = await self._retry("save a probe", lambda: archive.commit(
                 recorder, observation, run_id=summary.run_id, period_key=key, scheduled_for=due,
                 robots_override=override,
-            )  # fmt: skip
+            ))  # fmt: skip
         else:
-            stored = self.store.save(
+            stored = await self._retry("save a probe", lambda: self.store.save(
                 observation, run_id=summary.run_id, period_key=key, scheduled_for=due,
                 robots_override=override,
-            )  # fmt: skip
+            ))  # fmt: skip
         if not stored:
             summary.skipped_periods += 1
             return

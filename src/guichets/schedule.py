@@ -32,8 +32,11 @@ def period_start(instant: datetime, cadence_seconds: int) -> datetime:
 
 
 def period_key(start: datetime, cadence_seconds: int) -> str:
-    """A readable, unique name of a period, e.g. ``2026-10-05T13:00Z/PT3600S``."""
-    return f"{ensure_utc(start):%Y-%m-%dT%H:%MZ}/PT{cadence_seconds}S"
+    """A readable, unique name of a period, e.g. ``2026-10-05T13:00Z/PT3600S``; seconds show
+    only for periods that do not start on a minute (cadences under a minute, in tests)."""
+    start = ensure_utc(start)
+    shape = "%Y-%m-%dT%H:%M:%SZ" if start.second else "%Y-%m-%dT%H:%MZ"
+    return f"{start.strftime(shape)}/PT{cadence_seconds}S"
 
 
 def _fraction(*parts: object) -> float:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from guichets import __version__
+from guichets.untrusted import terminal_text
 
 __all__ = ["DbOption", "HomeOption", "app", "console", "errors", "fail", "home_and_db"]
 
@@ -29,8 +31,24 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-console = Console()
-errors = Console(stderr=True)
+
+
+class SafeConsole(Console):
+    """A console for text others wrote (pages, labels, file names): Rich markup, emoji codes and
+    highlighting are off unless a call asks for them, and every string rendered (printed, in a
+    table cell, a progress description) loses its escape sequences and control characters
+    (``guichets.untrusted.terminal_text``). Style comes from ``Text`` objects, never from
+    brackets in a string that may hold a scraped value."""
+
+    def __init__(self, *, stderr: bool = False) -> None:
+        super().__init__(stderr=stderr, markup=False, emoji=False, highlight=False)
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        return super().render_str(terminal_text(text), **kwargs)
+
+
+console = SafeConsole()
+errors = SafeConsole(stderr=True)
 
 HomeOption = Annotated[
     Path | None,
@@ -56,7 +74,7 @@ DbOption = Annotated[
 
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print a usage or input error on stderr; the caller raises what this returns."""
-    errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    errors.print(Text("error:", style="bold red"), message, soft_wrap=True)
     return typer.Exit(code)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from guichets.cli.app import DbOption, HomeOption, app, console, errors, fail, home_and_db
 from guichets.evidence.dossier import DossierError, build_dossier
@@ -93,6 +95,8 @@ def recover_command(home: HomeOption = None, db: DbOption = None) -> None:
         console.print(f"{name} is being written by a live run: left alone", highlight=False)
     if not (report.lines() or report.busy):
         console.print("nothing to recover", highlight=False)
+    if report.failed:
+        raise typer.Exit(1)
 
 
 @evidence_app.command("screenshot")
@@ -166,7 +170,7 @@ def dossier_command(
             if exc.verification is not None:
                 for problem in exc.verification.problems[:20]:
                     errors.print(f"BROKEN {problem}", highlight=False, soft_wrap=True, markup=False)
-                errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+                errors.print(Text("error:", style="bold red"), str(exc), soft_wrap=True)
                 raise typer.Exit(1) from exc
             raise fail(str(exc)) from exc
         except ScreenshotError as exc:
@@ -209,3 +213,53 @@ def prune_command(
         f"{len(done.files_written)}, removed: {len(done.files_removed) - len(done.files_written)}",
         highlight=False,
     )
+
+
+@evidence_app.command("heads")
+def heads_command(
+    check: Annotated[
+        Path | None,
+        typer.Option(
+            help="A heads file published earlier: exit 1 unless every head in it is still an "
+            "entry of today's chain (same service, number and SHA-256)."
+        ),
+    ] = None,
+    home: HomeOption = None,
+    db: DbOption = None,
+) -> None:
+    """Print each service's chain head (JSON), to publish where the robot cannot write.
+
+    `evidence verify` finds any change the ledger does not agree with, but someone able to
+    rewrite the database and the files consistently could recompute the chains too. A head
+    published elsewhere (a mailing list, a public repository, a notary) before such a rewrite
+    makes it visible: `guichets evidence heads --check published.json` compares.
+    """
+    with _store(home, db) as (_, store):
+        heads = store.ledger_heads()
+        if check is None:
+            listing = {
+                "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "heads": {
+                    service: {"seq": seq, "entry_sha256": sha}
+                    for service, (seq, sha) in sorted(heads.items())
+                },
+            }
+            typer.echo(json.dumps(listing, indent=1, sort_keys=True))
+            return
+        try:
+            published = json.loads(check.read_text("utf-8"))["heads"]
+            wanted = {s: (int(h["seq"]), str(h["entry_sha256"])) for s, h in published.items()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise fail(f"{check}: not a heads file of `guichets evidence heads` ({exc})") from exc
+        broken = []
+        for service, (seq, sha) in sorted(wanted.items()):
+            found = {e.seq: e.entry_sha256 for e in store.ledger(service=service)}
+            if found.get(seq) != sha:
+                now = "missing" if seq not in found else f"{found[seq][:16]}…"
+                broken.append(f"{service}: entry {seq} was {sha[:16]}… when published, now {now}")
+    for line in broken:
+        errors.print(f"BROKEN {line}", soft_wrap=True)
+    if broken:
+        errors.print(f"NOT INTACT: {len(broken)} of {len(wanted)} published heads differ")
+        raise typer.Exit(1)
+    console.print(f"intact: the {len(wanted)} published heads are entries of today's chains")

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from guichets.catalogue import check_report, load_catalogue
 from guichets.cli.app import DbOption, HomeOption, app, console, errors, fail, home_and_db
@@ -22,6 +23,8 @@ from guichets.fetch import DEFAULT_USER_AGENT, HostGates, Politeness
 from guichets.model import Observation
 from guichets.platforms import READERS, Target, reader_for
 from guichets.probe import ProbeSpec, run_probe
+from guichets.resilience import DiskFull, disk_message
+from guichets.runlock import AlreadyRunning, run_lock
 from guichets.runner import Runner, from_catalogue
 from guichets.schedule import Plan
 from guichets.store import Store, StoreError
@@ -123,7 +126,7 @@ def probe(
 
 
 def _print_observation(obs: Observation) -> None:
-    console.print(f"[bold]{obs.outcome}[/] ({obs.detail}) — {obs.message}", highlight=False)
+    console.print(Text(str(obs.outcome), style="bold"), f"({obs.detail}) — {obs.message}")
     if obs.counter:
         console.print(f"counter: {obs.counter}")
     if obs.slots:
@@ -221,6 +224,10 @@ def run(
     except StoreError as exc:
         raise fail(str(exc)) from exc
     with store, contextlib.ExitStack() as stack:
+        try:  # before the evidence's recovery, which must never touch a running run's files
+            stack.enter_context(run_lock(folder, store))
+        except AlreadyRunning as exc:
+            raise fail(str(exc), 1) from exc
         archive = None
         if evidence:
             info = {"http-header-user-agent": politeness.user_agent}
@@ -236,7 +243,14 @@ def run(
             evidence=archive,
         )  # fmt: skip
         shots = (folder, store) if screenshots else None
-        asyncio.run(_run_with_progress(runner, end, once, len(services), shots))
+        try:
+            asyncio.run(_run_with_progress(runner, end, once, len(services), shots))
+        except StoreError as exc:  # the database went away and did not come back, say
+            raise fail(str(exc).splitlines()[0], 1) from exc
+        except OSError as exc:  # a full disk, say: the archive names the path
+            raise fail(
+                str(exc) if isinstance(exc, DiskFull) else disk_message(exc, folder), 1
+            ) from exc
         console.print(f"{store.count()} probes stored in {store.url}")
 
 
@@ -263,8 +277,8 @@ async def _run_with_progress(
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, runner.stop.set)
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed} probes"),
-               TimeElapsedColumn())  # fmt: skip
+    columns = (TextColumn("{task.description}", markup=False), BarColumn(),
+               TextColumn("{task.completed} probes"), TimeElapsedColumn())  # fmt: skip
     with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task("probing", total=total if once else None)
         runner.on_observation = lambda obs: progress.update(

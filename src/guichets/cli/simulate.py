@@ -151,7 +151,7 @@ async def _serve(simulator: Simulator) -> None:
     except OSError as exc:
         raise fail(f"cannot listen on {simulator.host}:{simulator.port}: {exc.strerror}") from exc
     console.print(
-        f"Simulating [bold]{simulator.scenario.scenario.name}[/] "
+        f"Simulating {simulator.scenario.scenario.name} "
         f"({len(simulator.world.services)} services) at {simulator.base_url}  "
         f"clock: {simulator.clock.now().isoformat()}"
     )

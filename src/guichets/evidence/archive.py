@@ -15,6 +15,7 @@ grows past ``max_file_bytes`` and when the run ends; a new run always starts a n
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import platform
@@ -34,7 +35,8 @@ from guichets.evidence.recovery import Recovery, recover
 from guichets.evidence.warc import BuiltRecord, exchange_records, metadata_record, warcinfo_record
 from guichets.fetch import Exchange
 from guichets.model import PARIS, Observation
-from guichets.store import EvidenceFile, EvidenceRecord, Store
+from guichets.resilience import DiskFull, disk_message
+from guichets.store import EvidenceFile, EvidenceRecord, Origin, Store
 
 __all__ = ["EvidenceArchive", "ProbeRecorder", "clock_kind", "software"]
 
@@ -142,9 +144,17 @@ class EvidenceArchive:
         *,
         max_file_bytes: int = MAX_FILE_BYTES,
         info: Mapping[str, str] | None = None,
+        worker: str | None = None,
     ) -> None:
         self.home = Path(home)
-        self.folder = layout.warc_dir(self.home)
+        # A worker writes in its own folder under a root every machine shares (docs/evidence.md)
+        self.worker = worker
+        self.prefix = layout.worker_prefix(worker)
+        self.folder = (
+            layout.warc_dir(self.home) / self.prefix
+            if self.prefix
+            else (layout.warc_dir(self.home))
+        )
         self.store = store
         self.clock = clock
         self.max_file_bytes = max_file_bytes
@@ -158,7 +168,7 @@ class EvidenceArchive:
     def open(self) -> Recovery:
         """Create the folders and recover what a killed run left; the first probe opens a file."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.recovery = recover(self.home, self.store, now=self.clock.now())
+        self.recovery = recover(self.home, self.store, now=self.clock.now(), worker=self.worker)
         return self.recovery
 
     def close(self) -> None:
@@ -203,6 +213,7 @@ class EvidenceArchive:
         period_key: str | None = None,
         scheduled_for: datetime | None = None,
         robots_override: str | None = None,
+        origin: Origin | None = None,
     ) -> bool:
         """Write the probe's records (fsynced), then store the probe with their digests.
 
@@ -231,6 +242,7 @@ class EvidenceArchive:
                 period_key=period_key,
                 scheduled_for=scheduled_for,
                 robots_override=robots_override,
+                origin=origin,
             )
         except BaseException:
             # Whether the transaction committed is unknown: keep the bytes, leave the file to
@@ -256,7 +268,13 @@ class EvidenceArchive:
         try:
             layout.write_all(current.fd, blob)
             os.fsync(current.fd)
-        except BaseException:  # a full disk, say: what was written is unknown; recovery knows
+        except OSError as error:  # a full disk, say: cut what was written, name the file
+            with contextlib.suppress(OSError):  # truncating frees space: it works on a full disk
+                os.ftruncate(current.fd, position)
+                os.fsync(current.fd)
+            self._abandon()  # recovery checks the file against the store all the same
+            raise DiskFull(error.errno, disk_message(error, current.path)) from error
+        except BaseException:  # what was written is unknown; recovery knows
             self._abandon()
             raise
         current.size += len(blob)
@@ -265,9 +283,14 @@ class EvidenceArchive:
 
     def _new_file(self) -> _OpenFile:
         now = self.clock.now()
-        name = f"guichets-{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}{layout.WARC_SUFFIX}"
-        path = self.folder / name
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        base = f"guichets-{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}{layout.WARC_SUFFIX}"
+        path = self.folder / base
+        name = self.prefix + base
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        except OSError as error:
+            raise DiskFull(error.errno, disk_message(error, path)) from error
+        closed = False
         try:
             layout.try_lock(fd)  # a new file: nobody else can hold it
             host = socket.gethostname()
@@ -282,10 +305,17 @@ class EvidenceArchive:
                 "received, one gzip member per record; SHA-256 digests",
                 **self.info,
             }
-            info = warcinfo_record(name, fields, at=now)
-            layout.write_all(fd, info.member)
-            os.fsync(fd)
-            layout.fsync_dir(self.folder)
+            info = warcinfo_record(base, fields, at=now)
+            try:
+                layout.write_all(fd, info.member)
+                os.fsync(fd)
+                layout.fsync_dir(self.folder)
+            except OSError as error:  # nothing refers to the file yet: it goes, not half-written
+                os.close(fd)
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                closed = True
+                raise DiskFull(error.errno, disk_message(error, path)) from error
             file = EvidenceFile(
                 name=name, created_at=now, hostname=host, software=software(),
                 clock=clock_kind(self.clock),
@@ -299,7 +329,8 @@ class EvidenceArchive:
                 ),
             )  # fmt: skip
         except BaseException:
-            os.close(fd)
+            if not closed:
+                os.close(fd)
             raise
         digest = hashlib.sha256(info.member)
         return _OpenFile(name, path, fd, len(info.member), digest)

@@ -20,7 +20,6 @@ to a temporary file first, so a failure never leaves half a dossier.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import html
 import io
@@ -45,6 +44,7 @@ from guichets.evidence.warc import warcinfo_record
 from guichets.model import PARIS, Observation, Outcome
 from guichets.stats.periods import DateRange
 from guichets.store import EvidenceFile, EvidenceRecord, LedgerEntry, Store
+from guichets.untrusted import csv_writer
 
 __all__ = ["CSV_COLUMNS", "Dossier", "DossierError", "build_dossier", "weeks_spanned"]
 
@@ -103,9 +103,9 @@ def _paris(at: datetime) -> datetime:
 
 def _csv(rows: Sequence[Sequence[object]]) -> bytes:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    write = csv_writer(out, lineterminator="\r\n")  # text cells inert for spreadsheets (OWASP)
     for row in rows:
-        writer.writerow(["" if v is None else v for v in row])
+        write(["" if v is None else v for v in row])
     return out.getvalue().encode("utf-8")
 
 

@@ -1,6 +1,8 @@
 """Where the evidence lives in a data directory, and the lock that marks a file being written.
 
     HOME/evidence/warc/        the WARC files (one gzip member per record)
+    HOME/evidence/warc/workers/<worker>/  each worker's own files (``guichets worker``), HOME
+                               being then a root shared by every machine
     HOME/evidence/orphans/     bytes moved aside after a crash: records of probes never stored
     HOME/evidence/screenshots/ screenshots taken at probe time (--screenshots)
 
@@ -18,11 +20,14 @@ from pathlib import Path
 
 __all__ = [
     "evidence_dir",
+    "in_scope",
     "locked",
     "orphans_dir",
     "screenshots_dir",
     "try_lock",
     "warc_dir",
+    "warc_files",
+    "worker_prefix",
 ]
 
 WARC_SUFFIX = ".warc.gz"
@@ -34,6 +39,33 @@ def evidence_dir(home: Path) -> Path:
 
 def warc_dir(home: Path) -> Path:
     return evidence_dir(home) / "warc"
+
+
+WORKERS = "workers"  # HOME/evidence/warc/workers/<worker>/: each worker's own files
+
+
+def worker_prefix(worker: str | None) -> str:
+    """How the names of a worker's files begin in ``evidence_files`` (relative to the WARC
+    folder): ``workers/<worker>/``; empty for ``guichets run``'s files at the top."""
+    return "" if worker is None else f"{WORKERS}/{worker}/"
+
+
+def in_scope(name: str, prefix: str) -> bool:
+    """Whether file ``name`` belongs to the writer whose names begin with ``prefix``."""
+    return name.startswith(prefix) and "/" not in name[len(prefix) :]
+
+
+def warc_files(home: Path) -> list[tuple[str, Path]]:
+    """Every WARC file under the WARC folder, a worker's included, by its stored name."""
+    folder = warc_dir(home)
+    if not folder.is_dir():
+        return []
+    found = [(p.name, p) for p in folder.glob(f"*{WARC_SUFFIX}")]
+    found += [
+        (f"{WORKERS}/{p.parent.name}/{p.name}", p)
+        for p in folder.glob(f"{WORKERS}/*/*{WARC_SUFFIX}")
+    ]
+    return sorted(found)
 
 
 def orphans_dir(home: Path) -> Path:

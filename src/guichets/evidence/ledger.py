@@ -24,6 +24,7 @@ from typing import Any
 __all__ = [
     "GENESIS",
     "PROBE_FIELDS",
+    "PROBE_FIELDS_WHEN_SET",
     "entry_digest",
     "probe_digest",
     "records_digest",
@@ -71,9 +72,22 @@ def _plain(value: Any) -> Any:
     return value
 
 
+# Columns added since: committed to only when set, so that the digests of the probes stored before
+# them (all null) do not change.
+PROBE_FIELDS_WHEN_SET = ("worker", "vantage", "replicate_of")
+
+
 def probe_digest(row: Mapping[Any, Any], kept_page: bytes | None) -> str:
     """SHA-256 (hex) of a probe's row as stored; the kept page counts by its own digest."""
     canonical = {name: _plain(row[name]) for name in PROBE_FIELDS}
+    for name in PROBE_FIELDS_WHEN_SET:
+        if row.get(name) is not None:
+            canonical[name] = _plain(row[name])
+    if row.get("assisted"):
+        # A person's read commits to being one, and to whose: the robot's probes (assisted
+        # false) keep the digests they had before these columns existed.
+        canonical["assisted"] = True
+        canonical["person"] = row["person"]
     canonical["kept_page_sha256"] = (
         None if kept_page is None else hashlib.sha256(kept_page).hexdigest()
     )

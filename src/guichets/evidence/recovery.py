@@ -12,6 +12,7 @@ are removed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -20,7 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from guichets.evidence import layout
-from guichets.store import Store
+from guichets.resilience import disk_message
+from guichets.store import Store, StoreError
 
 __all__ = ["Recovery", "committed_end", "recover"]
 
@@ -35,6 +37,7 @@ class Recovery:
     removed: list[str] = field(default_factory=list)  # pruned files still on disk, removed
     busy: list[str] = field(default_factory=list)  # files a live writer holds
     damaged: list[str] = field(default_factory=list)  # shorter than their stored records
+    failed: list[str] = field(default_factory=list)  # what could not be done (a full disk), why
 
     def lines(self) -> list[str]:
         out = [f"closed {name} (left open by an interrupted run)" for name in self.closed]
@@ -49,6 +52,7 @@ class Recovery:
             "verify` to report"
             for name in self.damaged
         ]
+        out += [f"not done: {why}" for why in self.failed]
         return out
 
 
@@ -83,16 +87,44 @@ def _aside(home: Path, name: str) -> Path:
     return target
 
 
-def recover(home: Path, store: Store, *, now: datetime | None = None) -> Recovery:
-    """Move unstored bytes aside and close the files interrupted runs left open."""
-    folder = layout.warc_dir(home)
+def _copy_tail(path: Path, end: int, target: Path) -> None:
+    """Copy ``path`` from ``end`` to ``target`` whole or not at all: through a partial file,
+    fsynced, then renamed; a failed copy (a full disk) leaves no file behind."""
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        with path.open("rb") as source, partial.open("wb") as out:
+            source.seek(end)
+            while chunk := source.read(1 << 20):
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(partial, target)
+        layout.fsync_dir(target.parent)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            partial.unlink()
+        raise
+
+
+def recover(
+    home: Path, store: Store, *, now: datetime | None = None, worker: str | None = None
+) -> Recovery:
+    """Move unstored bytes aside and close the files interrupted runs left open.
+
+    Only the files of one writer: ``guichets run``'s at the top of the WARC folder, or one
+    worker's in its own folder. A worker never touches another's files: on a shared network
+    filesystem, another machine's lock may not be visible, and that machine may be alive.
+    """
+    base = layout.warc_dir(home)
+    prefix = layout.worker_prefix(worker)
+    folder = base / prefix if prefix else base
     report = Recovery()
     if not folder.is_dir():
         return report
     at = now or datetime.now(UTC)
-    known = {f.name: f for f in store.evidence_files()}
+    known = {f.name: f for f in store.evidence_files() if layout.in_scope(f.name, prefix)}
     for path in sorted(folder.glob(f"*{layout.WARC_SUFFIX}")):
-        file = known.get(path.name)
+        file = known.get(prefix + path.name)
         if file is not None and file.pruned_at is None:
             continue
         with layout.locked(path) as fd:
@@ -103,13 +135,18 @@ def recover(home: Path, store: Store, *, now: datetime | None = None) -> Recover
                 path.unlink()
                 report.removed.append(path.name)
                 continue
-            target = _aside(home, path.name)
-            shutil.move(path, target)
+            try:
+                target = _aside(home, path.name)
+                shutil.move(path, target)  # a rename: the same file system
+            except OSError as error:
+                where = layout.orphans_dir(home) / path.name
+                report.failed.append(f"{disk_message(error, where)}; {path.name} left in place")
+                continue
             report.strays.append(target)
     for name, file in known.items():
         if file.closed_at is not None or file.pruned_at is not None:
             continue
-        path = folder / name
+        path = base / name
         if not path.exists():
             report.damaged.append(name)
             continue
@@ -123,16 +160,25 @@ def recover(home: Path, store: Store, *, now: datetime | None = None) -> Recover
                 report.damaged.append(name)
                 continue
             if size > end:
-                target = _aside(home, f"{Path(name).name.removesuffix(layout.WARC_SUFFIX)}"
-                                      f"-from-{end}{layout.WARC_SUFFIX}")  # fmt: skip
-                with path.open("rb") as source:
-                    source.seek(end)
-                    target.write_bytes(source.read())
+                tail = f"{Path(name).name.removesuffix(layout.WARC_SUFFIX)}-from-{end}"
+                try:
+                    target = _aside(home, tail + layout.WARC_SUFFIX)
+                    _copy_tail(path, end, target)
+                except OSError as error:  # nothing half-written; the file stays as it was
+                    where = layout.orphans_dir(home) / (tail + layout.WARC_SUFFIX)
+                    report.failed.append(
+                        f"{disk_message(error, where)}; {name} left as it was, to recover later"
+                    )
+                    continue
                 os.ftruncate(fd, end)
                 os.fsync(fd)
                 report.tails.append((name, size - end, target))
             size, sha = _sha256_of(path)
-            store.close_evidence_file(name, size=size, sha256=sha, at=at)
+            try:
+                store.close_evidence_file(name, size=size, sha256=sha, at=at)
+            except StoreError as error:
+                report.failed.append(f"cannot close {name} in the store: {error}")
+                continue
             report.closed.append(name)
     if report.strays or report.removed:
         layout.fsync_dir(folder)

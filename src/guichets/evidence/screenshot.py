@@ -4,8 +4,13 @@ Courts want screenshots with the URL, the date and the time visible. A new visit
 another moment, so the page is rendered from the archive: headless Chromium (Playwright driving
 Debian's ``chromium``, never a downloaded browser) asks for the probe's URL, and every request the
 page makes is answered from the probe's archived responses or refused, so nothing live is ever
-fetched. JavaScript is off: the page is shown as it was served. A banner on top says what it is:
-URL, date and time in Europe/Paris and in UTC, service, probe id, and the record's SHA-256.
+fetched. JavaScript is off, and every navigation after the first is answered "204 No Content"
+(which a browser takes as "stay where you are"), so a ``<meta http-equiv=refresh>`` or a link
+cannot take the page elsewhere. A banner on top says what it is: URL, date and time in
+Europe/Paris and in UTC, service, probe id, and the record's SHA-256. The banner is out of the
+archived page's reach: it is rendered as a document of its own (our HTML, in a browser context
+that loads nothing) and composed above the page's screenshot with Pillow, so no CSS of the page
+can hide, move or imitate it in place.
 
 The page shown is the last one the probe received (not robots.txt): the "no slot" page, the error
 or the refusal; for a probe that saw slots, the page where its first slot is (a link ending in the
@@ -16,7 +21,9 @@ nothing gets a card saying so.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
+import io
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -62,6 +69,10 @@ CHROMIUM_ARGS = (
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _DROP = frozenset({"content-encoding", "transfer-encoding", "content-length", "set-cookie"})
 _MAX_BODY = 20_000_000
+MAX_PAGE_HEIGHT = 12_000
+"""Pixels of the archived page kept in a screenshot: a page as long as it likes cannot exhaust
+memory; the banner says when the page was cut."""
+_TIMEOUT_MS = 30_000
 
 
 class ScreenshotError(Exception):
@@ -223,21 +234,34 @@ def banner_lines(probe: ArchivedProbe) -> list[str]:
     return lines
 
 
-_BANNER_JS = """(lines) => {
-  const box = document.createElement('div');
-  box.setAttribute('id', 'guichets-evidence-banner');
-  box.style.cssText = 'all:initial;display:block;box-sizing:border-box;width:100%;' +
-    'background:#fff4c2;color:#000;border-bottom:3px solid #b00;padding:8px 12px;' +
-    'font:13px/1.45 "DejaVu Sans",sans-serif;white-space:pre-wrap;word-break:break-all;';
-  lines.forEach((text, i) => {
-    const line = document.createElement('div');
-    line.textContent = text;
-    if (i === 0) line.style.fontWeight = 'bold';
-    box.appendChild(line);
-  });
-  const host = document.body || document.documentElement;
-  host.insertBefore(box, host.firstChild);
-}"""
+def _banner_html(lines: Sequence[str], width: int) -> str:
+    """The banner as a document of its own: our markup, the lines escaped."""
+    rows = "".join(
+        f"<div{' class=first' if i == 0 else ''}>{html.escape(text)}</div>"
+        for i, text in enumerate(lines)
+    )
+    return (
+        "<!doctype html><html lang=fr><meta charset=utf-8><style>"
+        f"html,body{{margin:0;padding:0;background:#fff4c2;width:{width}px}}"
+        "#b{box-sizing:border-box;width:100%;color:#000;border-bottom:4px solid #b00;"
+        "padding:8px 12px;font:13px/1.45 'DejaVu Sans',sans-serif;white-space:pre-wrap;"
+        "word-break:break-all}.first{font-weight:bold}"
+        f"</style><body><div id=b>{rows}</div></body></html>"
+    )
+
+
+def compose(banner: bytes, page: bytes, width: int) -> bytes:
+    """The banner's picture above the page's, as one PNG: drawn by us, after the page rendered."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(banner)) as top, Image.open(io.BytesIO(page)) as bottom:
+        height = top.height + bottom.height
+        whole = Image.new("RGB", (width, height), "white")
+        whole.paste(top.convert("RGB"), (0, 0))
+        whole.paste(bottom.convert("RGB"), (0, top.height))
+    out = io.BytesIO()
+    whole.save(out, format="PNG")
+    return out.getvalue()
 
 
 def _card(probe: ArchivedProbe) -> str:
@@ -270,8 +294,13 @@ def screenshot_name(observation: Observation) -> str:
 class Renderer:
     """One headless Chromium for many screenshots; the page is reused, its routes replaced."""
 
-    def __init__(self, *, width: int = 1100, executable: str = CHROMIUM) -> None:
-        if not Path(executable).exists():
+    def __init__(
+        self, *, width: int = 1100, executable: str = CHROMIUM, browser: Any = None
+    ) -> None:
+        """``browser``: a Chromium already launched (the assisted console's) to render in a
+        context of its own, instead of launching one."""
+        self._shared = browser
+        if browser is None and not Path(executable).exists():
             raise ScreenshotError(
                 f"Chromium not found at {executable}: install Debian's chromium "
                 "(apt-get install chromium; make test does it) or set GUICHETS_CHROMIUM"
@@ -279,12 +308,16 @@ class Renderer:
         self.width = width
         self.executable = executable
         self.blocked: list[str] = []
-        self.text = ""  # the rendered page's text, banner included, after render()
+        self.text = ""  # the banner's lines, then the rendered page's text, after render()
         self._lock = asyncio.Lock()
         self._routes: dict[str, Archived] = {}
+        self._navigations = 0
         self._playwright: Any = None
         self._browser: Any = None
+        self._context: Any = None
         self._page: Any = None
+        self._banner: Any = None
+        self._banners: Any = None
 
     async def __aenter__(self) -> Self:
         try:
@@ -295,24 +328,33 @@ class Renderer:
                 "(make install has it)"
             ) from exc
 
-        self._playwright = await async_playwright().start()
+        if self._shared is None:
+            self._playwright = await async_playwright().start()
         try:
-            self._browser = await self._playwright.chromium.launch(
-                executable_path=self.executable, args=list(CHROMIUM_ARGS), headless=True
-            )
-            context = await self._browser.new_context(
-                java_script_enabled=False,
-                service_workers="block",
-                viewport={"width": self.width, "height": 800},
-                locale="fr-FR",
-                timezone_id="Europe/Paris",
-            )
-            await context.route("**/*", self._answer)
-            self._page = await context.new_page()
+            if self._shared is None:
+                self._browser = await self._playwright.chromium.launch(
+                    executable_path=self.executable, args=list(CHROMIUM_ARGS), headless=True
+                )
+            self._context = await self._new_context()
+            await self._context.route("**/*", self._answer)
+            self._page = await self._context.new_page()
+            banners = self._banners = await self._new_context()  # ours: no archived page in it
+            await banners.route("**/*", lambda route: route.abort("blockedbyclient"))
+            self._banner = await banners.new_page()
         except BaseException:
-            await self._playwright.stop()
+            if self._playwright is not None:
+                await self._playwright.stop()
             raise
         return self
+
+    async def _new_context(self) -> Any:
+        return await (self._shared or self._browser).new_context(
+            java_script_enabled=False,
+            service_workers="block",
+            viewport={"width": self.width, "height": 800},
+            locale="fr-FR",
+            timezone_id="Europe/Paris",
+        )
 
     async def __aexit__(
         self,
@@ -320,6 +362,10 @@ class Renderer:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._shared is not None:
+            await self._context.close()
+            await self._banners.close()
+            return
         try:
             if self._browser is not None:
                 await self._browser.close()
@@ -328,8 +374,15 @@ class Renderer:
 
     async def _answer(self, route: Any) -> None:
         """Every request of the rendered page: from the archive, or refused."""
-        archived = self._routes.get(route.request.url)
-        if archived is None or route.request.method not in ("GET", "POST"):
+        request = route.request
+        if request.is_navigation_request():
+            self._navigations += 1
+            if self._navigations > 1:  # a refresh, a redirect, a frame: stay on the page shown
+                self.blocked.append(request.url)
+                await route.fulfill(status=204, body=b"")
+                return
+        archived = self._routes.get(request.url)
+        if archived is None or request.method not in ("GET", "POST"):
             self.blocked.append(route.request.url)
             await route.abort("blockedbyclient")
             return
@@ -340,42 +393,99 @@ class Renderer:
         )
 
     async def render(self, probe: ArchivedProbe) -> bytes:
-        """The probe's page with its banner, as PNG bytes (one at a time: the page is shared)."""
-        async with self._lock:
-            return await self._render(probe)
+        """The probe's page with its banner, as PNG bytes (one at a time: the page is shared).
 
-    async def _render(self, probe: ArchivedProbe) -> bytes:
+        A page that cannot be rendered (it crashed the tab, it never loads) is described by a
+        card instead; ScreenshotError only when even that fails, so that one hostile page costs
+        one screenshot, never a whole dossier."""
+        async with self._lock:
+            try:
+                return await self._render(probe, as_card=False)
+            except Exception as first:  # whatever the page did to the browser
+                try:
+                    await self._reset_page()
+                    return await self._render(probe, as_card=True, why=str(first))
+                except Exception as exc:
+                    raise ScreenshotError(
+                        f"probe {probe.probe_id}: the archived page could not be rendered "
+                        f"({_short(first)}; then {_short(exc)})"
+                    ) from exc
+
+    async def _reset_page(self) -> None:
+        """A new tab, in case the page left the old one unusable."""
+        old, self._page = self._page, None
+        with contextlib.suppress(Exception):  # already gone
+            await old.close()
+        self._page = await self._context.new_page()
+
+    async def _render(self, probe: ArchivedProbe, *, as_card: bool, why: str = "") -> bytes:
         page = self._page
         shown = probe.page
         self._routes = {}
         for archived in probe.responses:  # later answers for a URL win, as the probe saw them
             self._routes[archived.row.uri] = archived
         self.blocked = []
+        self._navigations = 0
         showable = (
-            shown is not None and shown.record.status not in _REDIRECTS and bool(shown.body.strip())
+            not as_card
+            and shown is not None
+            and shown.record.status not in _REDIRECTS
+            and bool(shown.body.strip())
         )
         if showable and shown is not None:
             self._routes[shown.row.uri] = shown
             try:
-                await page.goto(shown.row.uri, wait_until="load", timeout=30_000)
+                await page.goto(shown.row.uri, wait_until="load", timeout=_TIMEOUT_MS)
             except Exception:  # Chromium would not show it: describe it instead
                 showable = False
         if not showable:
-            await page.set_content(_card(probe), wait_until="load")
+            self._navigations = 1  # the card is ours; nothing may navigate away from it either
+            await page.set_content(_card(probe), wait_until="load", timeout=_TIMEOUT_MS)
+        height = await self._height(page)
+        clip = {"x": 0, "y": 0, "width": self.width, "height": min(height, MAX_PAGE_HEIGHT)}
+        shot: bytes = await page.screenshot(
+            full_page=True, clip=clip, animations="disabled", timeout=_TIMEOUT_MS
+        )
+        try:
+            body_text = str(await page.inner_text("body", timeout=5_000))
+        except Exception:
+            body_text = ""
         lines = banner_lines(probe)
         if self.blocked:
             lines.append(
-                f"{len(self.blocked)} ressource(s) non archivée(s) non chargée(s) (images, styles…)"
+                f"{len(self.blocked)} ressource(s) ou navigation(s) non archivée(s) ou refusée(s) "
+                "(images, styles, redirections…)"
             )
-        await page.evaluate(_BANNER_JS, lines)
-        self.text = str(await page.inner_text("body"))
-        png: bytes = await page.screenshot(full_page=True, animations="disabled")
-        return png
+        if height > MAX_PAGE_HEIGHT:
+            lines.append(f"Page coupée à {MAX_PAGE_HEIGHT} pixels de haut (elle en fait {height})")
+        if as_card:
+            lines.append(f"La page n'a pas pu être affichée : {_short(why)}")
+        await self._banner.set_content(
+            _banner_html(lines, self.width), wait_until="load", timeout=_TIMEOUT_MS
+        )
+        top: bytes = await self._banner.screenshot(full_page=True, timeout=_TIMEOUT_MS)
+        self.text = "\n".join(lines) + "\n" + body_text
+        return await asyncio.to_thread(compose, top, shot, self.width)
+
+    async def _height(self, page: Any) -> int:
+        try:
+            value = await page.evaluate(
+                "() => Math.max(document.documentElement ? document.documentElement.scrollHeight"
+                " : 0, document.body ? document.body.scrollHeight : 0)"
+            )
+            return max(1, int(value))
+        except Exception:  # a page without a document: the viewport
+            return 800
 
     async def render_many(
         self, home: Path, store: Store, probe_ids: Sequence[str]
     ) -> list[tuple[str, bytes]]:
         return [(pid, await self.render(load_probe(home, store, pid))) for pid in probe_ids]
+
+
+def _short(error: object) -> str:
+    text = str(error).strip().splitlines()
+    return (text[0] if text else type(error).__name__)[:300]
 
 
 class ProbeTimeScreenshots:

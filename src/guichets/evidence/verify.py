@@ -11,7 +11,13 @@ Checked, from the store and the files, nothing trusted that can be recomputed:
   its SHA-256 recomputed and matched to its row by WARC-Record-ID; records missing from the file,
   and records in the file that belong to no stored probe; bytes a killed run left after the last
   stored record. Records and files pruned by retention keep their rows and digests: the chain
-  still verifies, their bytes are not looked for.
+  still verifies, their bytes are not looked for;
+* record rows whose probe is neither stored nor in the ledger (a probe and its entry deleted, the
+  head moved back: the chain alone would not show it).
+
+What verify cannot see: a rewrite that is consistent everywhere (rows, ledger, heads and WARC
+files all recomputed by someone with write access). Only chain heads published elsewhere, before
+the rewrite, catch that: ``guichets evidence heads`` prints them to publish (docs/evidence.md).
 """
 
 from __future__ import annotations
@@ -309,6 +315,8 @@ def verify(home: Path, store: Store, *, service: str | None = None) -> Verificat
         1 for r in records if r.pruned_at is not None and (service is None or r.probe_id in mine)
     )
     _probe_records(result, entries, [r for r in records if r.probe_id in in_ledger])
+    if service is None:  # a service's verify cannot tell another service's probes from orphans
+        _orphan_records(result, records, mine)
     known = (
         set(digests)
         if service is None
@@ -319,18 +327,35 @@ def verify(home: Path, store: Store, *, service: str | None = None) -> Verificat
     return result
 
 
+def _orphan_records(result: Verification, records: list[EvidenceRecord], probes: set[str]) -> None:
+    """Record rows of a probe that is neither stored nor in the ledger. A probe, its records and
+    its entry are saved in one transaction, so this is what deleting a probe and its ledger
+    entry (and moving the head back) leaves: the chain alone would still verify."""
+    orphans: dict[str, list[EvidenceRecord]] = defaultdict(list)
+    for record in records:
+        if record.probe_id is not None and record.probe_id not in probes:
+            orphans[record.probe_id].append(record)
+    for probe_id, rows in sorted(orphans.items()):
+        files = sorted({r.file for r in rows})
+        result.add(
+            "probe",
+            probe_id,
+            f"{len(rows)} record rows (in {', '.join(files)}) belong to this probe, which is "
+            "neither in the database nor in the ledger: the probe and its ledger entry were "
+            "deleted",
+        )
+
+
 def _strays(result: Verification, home: Path, files: Iterable[EvidenceFile]) -> None:
-    folder = layout.warc_dir(home)
     names = {f.name for f in files}
-    if folder.is_dir():
-        for path in sorted(folder.glob(f"*{layout.WARC_SUFFIX}")):
-            if path.name not in names and not layout.is_live(path):
-                result.add(
-                    "file",
-                    path.name,
-                    "in the evidence folder but not in the database: a killed run's new file, or "
-                    "a file put there; `guichets evidence recover` moves it aside",
-                )
+    for name, path in layout.warc_files(home):
+        if name not in names and not layout.is_live(path):
+            result.add(
+                "file",
+                name,
+                "in the evidence folder but not in the database: a killed run's new file, or "
+                "a file put there; `guichets evidence recover` moves it aside",
+            )
     orphans = layout.orphans_dir(home)
     if orphans.is_dir():
         moved = sorted(orphans.iterdir())

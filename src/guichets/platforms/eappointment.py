@@ -35,6 +35,7 @@ from guichets.platforms.base import (
     normalise_space,
     unrecognized,
 )
+from guichets.untrusted import is_counter_id
 
 __all__ = ["ALERTS", "EAppointmentReader", "guard", "read_dates"]
 
@@ -224,6 +225,10 @@ async def _walk(
         for box in form.css("input[name=selectedMotiveKeyList]")
         if (value := box.attributes.get("value"))
     ]
+    if not all(is_counter_id(value) for value in offered):
+        return unrecognized(
+            Detail.UNEXPECTED_PAGE, "the office's page offers reasons that are not reason ids", page
+        )
     chosen = target.counter or motive or (offered[0] if offered else None)
     if chosen is None or chosen not in offered:
         return replace(

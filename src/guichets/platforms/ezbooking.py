@@ -31,6 +31,7 @@ from guichets.platforms.base import (
     normalise_space,
     unrecognized,
 )
+from guichets.untrusted import is_counter_id
 
 __all__ = ["NO_SLOT_TEXT", "EzBookingReader", "guard", "parse_week"]
 
@@ -271,6 +272,11 @@ class _Walk:
             return unrecognized(
                 Detail.UNEXPECTED_PAGE, "a counter page without counters", page
             ), None
+        if not all(is_counter_id(value) for value in offered):
+            return unrecognized(
+                Detail.UNEXPECTED_PAGE, "the counter page offers values that are not counter ids",
+                page,
+            ), None  # fmt: skip
         if self.counter is None:
             self.counter = offered[0]
         elif self.counter not in offered:
@@ -291,6 +297,10 @@ class _Walk:
                 Detail.UNREADABLE_GRID, "the date page does not say where its planning loads",
                 page,
             )  # fmt: skip
+        if not is_counter_id(match["planning"]):
+            return unrecognized(
+                Detail.UNEXPECTED_PAGE, "the date page's planning is not a counter id", page
+            )
         if self.counter is None:
             self.counter = match["planning"]
         elif self.counter != match["planning"]:

@@ -167,6 +167,9 @@ class ServiceConfig(_Strict):
     step2_page: bool = False
     layout_change_at: datetime | None = None
     captcha: bool = True  # rdvpref: the CaptchEtat gate on the conditions page
+    # ezbooking: an image captcha on the conditions page, the legacy module's « Contrôle de
+    # sécurité » or the Préfecture de police's own (fields captchaimg / captchacode)
+    security_check: Literal["none", "controle", "ppolice"] = "none"
     sitekey: str | None = None  # eappointment: the site (office) whose calendar this is
     postcodes: list[str] = Field(default_factory=list)  # eappointment: entry page's routing
 
@@ -304,6 +307,8 @@ def _platform_problems(site: SiteConfig) -> list[str]:
                     found.append(f"{where}: {key} applies to ezbooking services only")
         if platform != "rdvpref" and not service.captcha:
             found.append(f"{where}: captcha applies to rdvpref démarches only")
+        if platform != "ezbooking" and service.security_check != "none":
+            found.append(f"{where}: security_check applies to ezbooking services only")
         if platform == "eappointment" and service.sitekey is None:
             found.append(f"{where}: an eappointment service needs its sitekey, e.g. 'P941'")
         if platform != "eappointment" and (service.sitekey is not None or service.postcodes):

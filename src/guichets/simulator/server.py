@@ -3,7 +3,8 @@
 Sites live either under a path prefix of one address (``http://127.0.0.1:8765/isere/...``), or each
 on its own loopback address at the root (``http://127.1.0.3:8765/...``), which is what per-host
 politeness and ``robots.txt`` need. Beside the sites, endpoints whose names start with ``_`` answer
-what was really bookable (``/_truth``), which requests a person would have sent only to book
+what was really bookable (``/_truth``), what a captcha says (``/_captcha/{token}``, for tests
+that stand in for a person's eyes), which requests a person would have sent only to book
 (``/_forbidden``), and what time the simulation is at (``/_clock``).
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import time
 from collections import Counter, deque
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -159,6 +161,7 @@ class Simulator:
         host: str = "127.0.0.1",
         port: int = 0,
         hosts: HostMode = "path",
+        log_requests: bool = False,
     ) -> None:
         require_loopback(host)
         self.scenario = scenario
@@ -169,6 +172,9 @@ class Simulator:
         self.hosts = hosts
         self.forbidden: list[ForbiddenRequest] = []
         self.requests: Counter[str] = Counter()
+        # (site, wall-clock arrival, path) of every request to a site, when asked: what tests and
+        # benchmarks read to check the robot's gaps per host, several processes together.
+        self.request_log: list[tuple[str, float, str]] | None = [] if log_requests else None
         self._sites: dict[str, SiteContext] = {}
         self._by_address: dict[str, SiteContext] = {}
         self._clients: dict[str, _Clients] = {}
@@ -189,6 +195,7 @@ class Simulator:
         app.router.add_get("/_truth", self._truth_index)
         app.router.add_get("/_truth/{service}", self._truth)
         app.router.add_get("/_truth/{service}/timeline", self._timeline)
+        app.router.add_get("/_captcha/{token}", self._captcha_truth)
         app.router.add_get("/_forbidden", self._forbidden_list)
         app.router.add_delete("/_forbidden", self._forbidden_clear)
         app.router.add_get("/_clock", self._clock_get)
@@ -260,6 +267,8 @@ class Simulator:
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         site, path = self._locate(request)
+        if site is not None and self.request_log is not None:
+            self.request_log.append((site.config.slug, time.time(), request.path_qs))
         if site is None:
             if request.path == "/robots.txt":
                 return web.Response(text="User-agent: *\nDisallow:\n")
@@ -355,6 +364,7 @@ class Simulator:
                 "url": urls[s.id],
                 "plannings": list(s.counters),
                 "captcha": s.site.platform == "rdvpref" and s.config.captcha,
+                "security_check": s.config.security_check,
             }
             for s in self.world
         ]
@@ -388,6 +398,25 @@ class Simulator:
         planning = request.query.get("planning")
         assert service is not None
         return _json(service.snapshot(at, int(planning) if planning else None))
+
+    async def _captcha_truth(self, request: web.Request) -> web.Response:
+        """What a captcha says, by its id or the SHA-256 of its image as served: the eyes of
+        a test person. The robot's session refuses this path (fetch.TRUTH_PATHS)."""
+        token = request.match_info["token"]
+        for context in self._sites.values():
+            captcha = context.captchas.truth(token)
+            if captcha is not None:
+                return _json(
+                    {
+                        "id": captcha.id,
+                        "code": captcha.code,
+                        "kind": captcha.kind,
+                        "site": context.config.slug,
+                        "drawn_at": captcha.created.isoformat(),
+                        "answered": captcha.used,
+                    }
+                )
+        return _json({"error": f"no captcha {token!r}"}, 404)
 
     async def _timeline(self, request: web.Request) -> web.Response:
         _, error = self._service_or_error(request)

@@ -13,7 +13,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, Final
@@ -31,6 +31,7 @@ from guichets.site.figures import ServiceInfo, SiteFigures, month_rows
 from guichets.site.figures_text import FiguresText
 from guichets.site.opendata import OpenData, write_open_data
 from guichets.site.pages_work import PageKeys, render_pages
+from guichets.site.publish import staged_site
 from guichets.site.serve import CSP
 from guichets.stats.indicators import barrier_rate, downtime_rate, failure_rate, unrecognized_rate
 from guichets.stats.method import METHOD_VERSION
@@ -132,7 +133,9 @@ class _Writer:
         if path.exists() and path.stat().st_size == source.stat().st_size:
             return  # screenshots never change once taken
         path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, path)
+        partial = path.with_name(path.name + ".partial")  # a new file: never write through a
+        shutil.copyfile(source, partial)  # hard link shared with the live site (publish.py)
+        os.replace(partial, path)
         self.result.written += 1
 
 
@@ -712,19 +715,25 @@ def build_site(
 ) -> BuildResult:
     """Write the site for ``figures`` into ``out``; returns what was written.
 
-    ``workers``: processes that write the open data's months (default: one per CPU, at most
-    :data:`MAX_WORKERS`)."""
+    The site is built beside ``out`` and swapped in at once (``publish.staged_site``): a build
+    killed halfway leaves the previous site whole, and links inside ``out`` are never followed.
+    ``workers``: processes that write the open data's months and render pages (default: one per
+    CPU, at most :data:`MAX_WORKERS`)."""
     started = time.perf_counter()
-    result = BuildResult(out)
-    out.mkdir(parents=True, exist_ok=True)
     if workers is None:
         workers = min(MAX_WORKERS, os.cpu_count() or 1)
-    builder = SiteBuilder(
-        store, figures, out, home=home, contact=contact, writer=_Writer(result), workers=workers
-    )
-    builder.build()
-    _remove_stale(out, result.files, result)
-    result.open_data = builder.open_data
+    with staged_site(out) as work:
+        result = BuildResult(work)
+        builder = SiteBuilder(
+            store, figures, work, home=home, contact=contact, writer=_Writer(result),
+            workers=workers,
+        )  # fmt: skip
+        builder.build()
+        _remove_stale(work, result.files, result)
+    result.out = out
+    result.files = {out / path.relative_to(work) for path in result.files}
+    data = builder.open_data
+    result.open_data = data and replace(data, folder=out / data.folder.relative_to(work))
     result.missing_shapes = builder.missing_shapes
     result.seconds = time.perf_counter() - started
     if progress is not None:

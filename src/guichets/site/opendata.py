@@ -38,6 +38,7 @@ from guichets.stats.method import METHOD_VERSION
 from guichets.stats.render import rows_csv, rows_json
 from guichets.stats.report import Level, ReportRow
 from guichets.store import Store
+from guichets.untrusted import csv_writer as cell_writer
 
 __all__ = ["OpenData", "Resource", "observation_types", "write_open_data"]
 
@@ -120,10 +121,10 @@ def figures_csv(rows: Sequence[ReportRow]) -> str:
     and written again by the same csv module."""
     table = list(csv.reader(io.StringIO(rows_csv(rows))))
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([*_LEAD, *table[0]])
+    write = cell_writer(out)  # the cells come back escaped already; the key is escaped here
+    write([*_LEAD, *table[0]])
     for row, cells in zip(rows, table[1:], strict=True):
-        writer.writerow([METHOD_VERSION, row.key, *cells])
+        write([METHOD_VERSION, row.key, *cells])
     return out.getvalue()
 
 
@@ -230,6 +231,18 @@ _OBSERVATION_FIELDS: Final[dict[str, _Spec]] = {
     "http_status": ("integer", "Statut HTTP de la dernière réponse.", {}),
     "duration_seconds": ("number", "Durée du sondage, en secondes.", {}),
     "message": ("string", "Ce que le robot a vu, en une phrase (en anglais).", {}),
+    "assisted": (
+        "boolean",
+        "Vrai pour une lecture faite après qu'une personne a répondu au captcha (guichets "
+        "assist) : hors de l'échantillon aléatoire du robot, jamais mêlée à ses chiffres.",
+        {"required": True},
+    ),
+    "person": (
+        "string",
+        "Identifiant opaque de la personne d'une lecture assistée (jamais un nom) ; vide pour "
+        "le robot.",
+        {},
+    ),
 }
 
 

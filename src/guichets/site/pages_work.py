@@ -68,6 +68,7 @@ class PageKeys:
 
     def __init__(self, builder: SiteBuilder) -> None:
         f = builder.figures
+        self.out = builder.out
         self.path = None if f.cache is None else f.cache / CACHE_FILE
         self.kept: dict[str, str] = {}
         self.now: dict[str, str] = {}
@@ -92,11 +93,16 @@ class PageKeys:
     def job(self, kind: str, lang: str, ident: str, file: Path, *inputs: Any) -> PageJob:
         key = None if self.common is None else _digest(self.common, kind, lang, ident, inputs)
         if key is not None:
-            self.now[str(file)] = key
+            self.now[self._name(file)] = key
         return PageJob(kind, lang, ident, file, key)
 
+    def _name(self, file: Path) -> str:
+        """The page's path in the site: the folder a build works in changes every time."""
+        return str(file.relative_to(self.out))
+
     def changed(self, job: PageJob) -> bool:
-        return job.key is None or self.kept.get(str(job.file)) != job.key or not job.file.exists()
+        kept = self.kept.get(self._name(job.file))
+        return job.key is None or kept != job.key or not job.file.exists()
 
     def save(self) -> None:
         if self.path is None or self.common is None or self.now == self.kept:

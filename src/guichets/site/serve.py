@@ -4,6 +4,11 @@ Any web server can host the site; this one exists so that ``make demo`` and the 
 look at it without installing one. It listens on loopback only (a public mirror belongs behind a
 real web server), answers GET and HEAD for files under the folder and nothing else, and sends the
 site's Content-Security-Policy, so that a page could not run a script even if one slipped in.
+
+Every answer carries the security headers, redirects and errors included. A path that leaves the
+folder gets the same 404 whether something exists there or not (no oracle of the machine's
+folders), and a path no file can have (a NUL byte, a control character, a name too long) gets a
+400, never a server error.
 """
 
 from __future__ import annotations
@@ -51,15 +56,55 @@ def check_loopback(host: str) -> None:
         )
 
 
+MAX_PATH: Final = 1024  # characters of a URL path; the site's longest is far shorter
+MAX_NAME: Final = 255  # bytes of one path segment, as on Linux file systems
+
+SECURITY_HEADERS: Final = {
+    "Content-Security-Policy": CSP + "; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def _impossible(path: str) -> bool:
+    """A path no file of the site can have: control characters, or too long."""
+    return (
+        len(path) > MAX_PATH
+        or any(ord(char) < 0x20 or ord(char) == 0x7F for char in path)
+        or any(len(part.encode("utf-8", "surrogatepass")) > MAX_NAME for part in path.split("/"))
+    )
+
+
+def _inside(root: Path, path: str) -> Path | None:
+    """What the URL path names inside ``root`` (links resolved), or None if it leaves it."""
+    try:
+        target = (root / path.lstrip("/")).resolve()
+    except (OSError, ValueError, RuntimeError):
+        return None
+    if target != root and root not in target.parents:
+        return None
+    return target
+
+
 def _resolve(root: Path, path: str) -> Path | None:
     """The file a URL path names inside ``root``, directories by their index.html; None if the
     path leaves the folder or names nothing."""
-    target = (root / path.lstrip("/")).resolve()
-    if target != root and root not in target.parents:
+    target = _inside(root, path)
+    if target is None:
         return None
-    if target.is_dir():
-        target = target / "index.html"
-    return target if target.is_file() else None
+    try:
+        if target.is_dir():
+            target = target / "index.html"
+        return target if target.is_file() else None
+    except (OSError, ValueError):
+        return None
+
+
+def _plain(status: int, text: str, **headers: str) -> web.Response:
+    return web.Response(
+        status=status, text=text, headers={**SECURITY_HEADERS, **headers},
+        content_type="text/plain", charset="utf-8",
+    )  # fmt: skip
 
 
 def site_app(folder: Path) -> web.Application:
@@ -67,19 +112,23 @@ def site_app(folder: Path) -> web.Application:
 
     async def handle(request: web.Request) -> web.StreamResponse:
         if request.method not in ("GET", "HEAD"):
-            raise web.HTTPMethodNotAllowed(request.method, ["GET", "HEAD"])
-        if request.path.endswith("/") is False and (root / request.path.lstrip("/")).is_dir():
-            raise web.HTTPMovedPermanently(request.path + "/")
-        target = _resolve(root, request.path)
+            return _plain(405, "405 — méthode refusée / method not allowed", Allow="GET, HEAD")
+        path = request.path
+        if _impossible(path):
+            return _plain(400, "400 — chemin invalide / bad path")
+        if not path.endswith("/"):
+            inside = _inside(root, path)
+            try:
+                is_folder = inside is not None and inside.is_dir()
+            except (OSError, ValueError):
+                is_folder = False
+            if is_folder:
+                return _plain(301, "301", Location=request.rel_url.raw_path + "/")
+        target = _resolve(root, path)
         if target is None:
-            raise web.HTTPNotFound(text="404 — page introuvable / page not found")
+            return _plain(404, "404 — page introuvable / page not found")
         kind = _TYPES.get(target.suffix) or mimetypes.guess_type(target.name)[0]
-        headers = {
-            "Content-Security-Policy": CSP + "; frame-ancestors 'none'",
-            "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "no-referrer",
-            "Content-Type": kind or "application/octet-stream",
-        }
+        headers = {**SECURITY_HEADERS, "Content-Type": kind or "application/octet-stream"}
         return web.FileResponse(target, headers=headers)
 
     app = web.Application()

@@ -12,7 +12,6 @@ its findings) cost three times what writing it does, and the site exports millio
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
@@ -25,6 +24,7 @@ from guichets.stats.periods import local_day
 from guichets.stats.tally import site_of
 from guichets.store import Store, after_position, as_utc
 from guichets.store.schema import probes
+from guichets.untrusted import csv_writer as untrusted_csv_writer
 
 __all__ = [
     "EXPORT_COLUMNS",
@@ -66,6 +66,8 @@ EXPORT_COLUMNS: Final = (
     "http_status",
     "duration_seconds",
     "message",
+    "assisted",
+    "person",
 )
 
 PAGE: Final = 5000  # rows per read transaction: short ones, so the robot's writes never wait
@@ -92,6 +94,8 @@ _READ: Final = tuple(
         probes.c.requests,
         probes.c.http_status,
         probes.c.message,
+        probes.c.assisted,
+        probes.c.person,
     )
 )
 
@@ -123,7 +127,7 @@ def _values(row: Sequence[Any], sites: dict[str, str]) -> tuple[Any, ...]:
     ``Observation`` prints it (same instant, same offset).
     """
     (probe_id, service, departement, platform, counter, url, started, finished, outcome, detail,
-     slots_text, horizon, requests, http_status, message) = row  # fmt: skip
+     slots_text, horizon, requests, http_status, message, assisted, person) = row  # fmt: skip
     site = sites.get(url)
     if site is None:
         site = sites[url] = site_of(url)
@@ -161,6 +165,8 @@ def _values(row: Sequence[Any], sites: dict[str, str]) -> tuple[Any, ...]:
         http_status,
         round((finished - started).total_seconds(), 3),
         message,
+        bool(assisted),
+        person,
     )
 
 
@@ -173,7 +179,9 @@ def _within(since: datetime | None, until: datetime | None) -> list[ColumnElemen
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.utcoffset() is None:
             raise ValueError(f"{name}={value.isoformat()} is naive; give an aware datetime")
-    where = []
+    where: list[ColumnElement[bool]] = [
+        probes.c.replicate_of.is_(None)
+    ]  # replicates are a check of the robot, not data
     if since is not None:
         where.append(probes.c.started_at >= since)
     if until is not None:
@@ -268,15 +276,15 @@ def export_count(store: Store, since: datetime, upto: Position) -> int:
 def csv_writer(out: Sink, *, header: bool = True) -> Callable[[Sequence[Any]], None]:
     """Writes the header now (unless rows are added to a file that has it), then one line per
     row: slots space-separated, nulls empty (what the csv module writes for None)."""
-    writer = csv.writer(out, lineterminator="\n")
+    writerow = untrusted_csv_writer(out)  # text cells made inert for spreadsheets (OWASP)
     if header:
-        writer.writerow(EXPORT_COLUMNS)
+        writerow(EXPORT_COLUMNS)
     slots = EXPORT_COLUMNS.index("slots")
 
     def write(row: Sequence[Any]) -> None:
         cells = list(row)
         cells[slots] = " ".join(cells[slots])
-        writer.writerow(cells)
+        writerow(cells)
 
     return write
 

@@ -21,6 +21,7 @@ from guichets.stats.releases import Release
 from guichets.stats.report import ReportRow
 from guichets.stats.tally import Tally
 from guichets.stats.wilson import FEW, Share
+from guichets.untrusted import markdown_inline
 
 __all__ = [
     "Change",
@@ -132,13 +133,14 @@ def _days(value: float) -> str:
 
 
 def _name(row: ReportRow, names: Mapping[str, ServiceName]) -> str:
+    """The catalogue's label (untrusted), inert in Markdown."""
     named = names.get(row.key)
-    return named.label if named is not None else row.key
+    return markdown_inline(named.label if named is not None else row.key)
 
 
 def _where(row: ReportRow) -> str:
     code = row.departement or "?"
-    return f"{DEPARTEMENTS.get(code, code)} ({code})"
+    return markdown_inline(f"{DEPARTEMENTS.get(code, code)} ({code})")
 
 
 # -- sentences ------------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ the headline figures; a share over fewer than 30 valid probes is marked with an 
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Sequence
@@ -21,6 +20,7 @@ from guichets.stats.leadtime import LeadQuantile
 from guichets.stats.periods import DateRange
 from guichets.stats.report import Level, ReportRow
 from guichets.stats.wilson import FEW, Share
+from guichets.untrusted import csv_writer, markdown_inline
 
 __all__ = ["FOOTNOTE", "rows_csv", "rows_json", "rows_markdown", "rows_table"]
 
@@ -140,7 +140,10 @@ def rows_markdown(rows: Sequence[ReportRow], title: str) -> str:
         "|" + "|".join(["---"] + ["---:"] * (len(headers) - 1)) + "|",
     ]
     for row in rows:
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in _cells(row, periods)) + " |")
+        cells = _cells(row, periods)
+        named = len(headers) - len(_HEADERS)  # the name (and period) come from the data
+        cells[:named] = [markdown_inline(c) for c in cells[:named]]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     lines += ["", FOOTNOTE, ""]
     return "\n".join(lines)
 
@@ -174,8 +177,10 @@ def rows_csv(rows: Sequence[ReportRow]) -> str:
     header is written even without rows."""
     empty = ReportRow(Level.SERVICE, "", "", DateRange(date(2000, 1, 1), date(2000, 1, 1)))
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(_flat_row(empty)), lineterminator="\n")
-    writer.writeheader()
+    write = csv_writer(out)  # text cells made inert for spreadsheets (OWASP)
+    fields = list(_flat_row(empty))
+    write(fields)
     for row in rows:
-        writer.writerow(_flat_row(row))
+        flat = _flat_row(row)
+        write([flat[field] for field in fields])
     return out.getvalue()

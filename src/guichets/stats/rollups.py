@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final
 
-from sqlalchemy import Connection, and_, case, delete, func, select, text
+from sqlalchemy import Connection, and_, case, delete, false, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -128,6 +128,11 @@ class RollupWriter:
 
 def _filters(table: Any, service: str | None, departement: str | None) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = []
+    if table is probes:
+        # A replicate (a second vantage point's probe) is never counted, nor a read behind a
+        # captcha a person answered: not of the robot's sample (docs/human-assisted.md).
+        where.append(probes.c.replicate_of.is_(None))
+        where.append(probes.c.assisted.is_(false()))
     if service is not None:
         where.append(table.c.service == service)
     if departement is not None:

@@ -29,12 +29,14 @@ from sqlalchemy import (
     and_,
     create_engine,
     event,
+    false,
     func,
     inspect,
     make_url,
     or_,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -64,6 +66,7 @@ __all__ = [
     "EvidenceFile",
     "EvidenceRecord",
     "LedgerEntry",
+    "Origin",
     "Run",
     "Store",
     "StoreError",
@@ -313,6 +316,17 @@ class LedgerEntry:
     entry_sha256: str
 
 
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Who made a probe and from where (``guichets worker``); a replicate is a second probe of
+    a period from another vantage point, which statistics never count (``replicate_of`` holds
+    the period's key)."""
+
+    worker: str | None = None
+    vantage: str | None = None
+    replicate_of: str | None = None
+
+
 _IN_CHUNK: Final = 500  # ids per IN (...) list
 
 
@@ -532,6 +546,7 @@ class Store:
         period_key: str | None = None,
         scheduled_for: datetime | None = None,
         robots_override: str | None = None,
+        origin: Origin | None = None,
     ) -> bool:
         """Store one probe (and its kept page) in one transaction.
 
@@ -539,6 +554,7 @@ class Store:
         after a restart the earlier probe stands. Probes without a period key always store.
         """
         row = self._probe_row(observation, run_id, period_key, scheduled_for, robots_override)
+        row.update(_origin_values(origin))
         return self._save(observation, row)
 
     def _save(
@@ -552,7 +568,9 @@ class Store:
             with self._writing("save a probe") as conn:
                 if conn.execute(self._insert_probe, row).first() is None:
                     return False
-                self._rollups.add(conn, facts_of(observation))  # its day, same transaction
+                # Replicates and assisted reads stay out of the robot's figures.
+                if row.get("replicate_of") is None and not observation.assisted:
+                    self._rollups.add(conn, facts_of(observation))  # its day, same transaction
                 if observation.kept_page is not None:
                     conn.execute(
                         kept_pages.insert().values(
@@ -614,6 +632,11 @@ class Store:
             "extra": json.dumps(dict(o.extra), ensure_ascii=False),
             "cpu_seconds": float(o.cpu_seconds),
             "robots_override": robots_override,
+            "worker": None,
+            "vantage": None,
+            "replicate_of": None,
+            "assisted": o.assisted,
+            "person": o.person,
         }
 
     def period_keys(self, service: str, since: datetime) -> set[str]:
@@ -636,14 +659,20 @@ class Store:
         departement: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        replicates: bool = False,
+        assisted: bool | None = None,
+        person: str | None = None,
     ) -> Iterator[Observation]:
-        """Stored probes started in [since, until), ordered by start then id.
+        """Stored probes started in [since, until), ordered by start then id; the replicates
+        of a second vantage point only when asked (statistics never count them); only the
+        robot's (``assisted=False``), only assisted ones (``True``) or both (``None``), and only
+        one person's when ``person`` is given.
 
         Read in pages of short transactions: a long report never holds a connection (nor, on
         SQLite, the WAL) open while its caller works. Kept pages are not loaded: see
         :meth:`kept_page`.
         """
-        where = []
+        where: list[ColumnElement[bool]] = [] if replicates else [probes.c.replicate_of.is_(None)]
         if service is not None:
             where.append(probes.c.service == service)
         if departement is not None:
@@ -652,6 +681,10 @@ class Store:
             where.append(probes.c.started_at >= _aware("since", since))
         if until is not None:
             where.append(probes.c.started_at < _aware("until", until))
+        if assisted is not None:
+            where.append(probes.c.assisted.is_(true() if assisted else false()))
+        if person is not None:
+            where.append(probes.c.person == person)
         base = (
             select(probes, kept_pages.c.url.label("kept_url"))
             .select_from(probes.outerjoin(kept_pages))
@@ -687,6 +720,12 @@ class Store:
         with self._guard(action), self._connect() as conn:
             yield conn
 
+    @contextmanager
+    def writing(self, action: str) -> Iterator[Connection]:
+        """A write transaction for other modules' tables (``store/assisted.py``)."""
+        with self._writing(action) as conn:
+            yield conn
+
     @staticmethod
     def _observation(row: RowMapping) -> Observation:
         horizon_end: datetime | None = row["horizon_end"]
@@ -711,14 +750,16 @@ class Store:
             kept_url=row["kept_url"],
             cpu_seconds=row["cpu_seconds"],
             extra=json.loads(row["extra"]),
+            assisted=bool(row["assisted"]),
+            person=row["person"],
         )
 
     def latest_observations(self, service: str, limit: int) -> list[Observation]:
-        """The ``limit`` latest probes of ``service``, latest first (read off its index)."""
+        """The robot's ``limit`` latest probes of ``service``, latest first (off its index)."""
         query = (
             select(probes, kept_pages.c.url.label("kept_url"))
             .select_from(probes.outerjoin(kept_pages))
-            .where(probes.c.service == service)
+            .where(probes.c.service == service, probes.c.assisted.is_(false()))
             .order_by(probes.c.started_at.desc(), probes.c.probe_id.desc())
             .limit(limit)
         )
@@ -799,11 +840,15 @@ class Store:
     def probe_points(
         self, days: DateRange, *, service: str | None = None, departement: str | None = None
     ) -> list[tuple[str, datetime, str, str | None]]:
-        """(service, started_at, outcome, category) of every probe of ``days``, by service and
-        time: the sequence the release analysis reads, without loading whole observations."""
+        """(service, started_at, outcome, category) of every probe of the robot's in ``days``, by
+        service and time: the sequence the release analysis reads, without whole observations."""
         query = select(
             probes.c.service, probes.c.started_at, probes.c.outcome, probes.c.category
-        ).where(probes.c.started_at >= days.start, probes.c.started_at < days.end)
+        ).where(
+            probes.c.started_at >= days.start,
+            probes.c.started_at < days.end,
+            probes.c.assisted.is_(false()),
+        )
         if service is not None:
             query = query.where(probes.c.service == service)
         if departement is not None:
@@ -823,6 +868,7 @@ class Store:
         period_key: str | None = None,
         scheduled_for: datetime | None = None,
         robots_override: str | None = None,
+        origin: Origin | None = None,
     ) -> bool:
         """Store one probe, its WARC records' rows and its ledger entry in one transaction.
 
@@ -830,6 +876,7 @@ class Store:
         without its records. Returns False, storing nothing, like :meth:`save`.
         """
         row = self._probe_row(observation, run_id, period_key, scheduled_for, robots_override)
+        row.update(_origin_values(origin))
 
         def chain(conn: Connection, stored: dict[str, Any]) -> None:
             if records:
@@ -1015,6 +1062,12 @@ class Store:
 
     def __repr__(self) -> str:
         return f"Store({self.url!r})"
+
+
+def _origin_values(origin: Origin | None) -> dict[str, str | None]:
+    if origin is None:
+        return {}
+    return {"worker": origin.worker, "vantage": origin.vantage, "replicate_of": origin.replicate_of}
 
 
 def _file_values(file: EvidenceFile) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     Date,
@@ -27,6 +28,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.expression import false
 from sqlalchemy.types import TypeDecorator
 
 from guichets.model import Category, Outcome
@@ -34,16 +36,20 @@ from guichets.model import Category, Outcome
 __all__ = [
     "NAMING_CONVENTION",
     "UTCDateTime",
+    "assisted_attempts",
     "daily_details",
     "daily_rollups",
     "evidence_files",
     "evidence_heads",
     "evidence_ledger",
     "evidence_records",
+    "host_gates",
     "kept_pages",
     "metadata",
     "probes",
     "runs",
+    "schedule_periods",
+    "workers",
 ]
 
 # Named constraints and indexes: migrations (and SQLite's batch mode) can only alter what has a
@@ -140,6 +146,16 @@ probes = Table(
     Column("extra", Text, nullable=False),  # JSON: platform findings, e.g. next release
     Column("cpu_seconds", Double, nullable=False),
     Column("robots_override", Text, nullable=True),  # host and reason, if robots.txt overridden
+    # A read behind a captcha a person answered (guichets assist, docs/human-assisted.md): kept
+    # out of the robot's figures; ``person`` is an opaque id, never a name.
+    Column("assisted", Boolean(create_constraint=False), nullable=False, server_default=false()),
+    Column("person", Text, nullable=True),
+    # Several machines (guichets.workers): who probed, and from where. A replicate is a second
+    # probe of a period from another vantage point, a check of the robot: its period_key carries
+    # "#replicate" and replicate_of the period's own key, and statistics never count it.
+    Column("worker", Text, nullable=True),
+    Column("vantage", Text, nullable=True),
+    Column("replicate_of", Text, nullable=True),
     # A restart must never store a second probe for the same slot of the schedule. NULL keys
     # (probes run by hand) are distinct on both backends.
     UniqueConstraint("service", "period_key"),
@@ -148,7 +164,9 @@ probes = Table(
         f"category IS NULL OR category IN ({_in([c.value for c in Category])})", name="category"
     ),
     CheckConstraint("slots_count >= 0 AND requests >= 0", name="counts"),
+    CheckConstraint("assisted OR person IS NULL", name="person"),
     Index("ix_probes_service_started_at", "service", "started_at"),
+    Index("ix_probes_person_started_at", "person", "started_at"),
     Index("ix_probes_started_at", "started_at"),
     Index("ix_probes_departement_started_at", "departement", "started_at"),
 )
@@ -268,4 +286,91 @@ daily_details = Table(
     Column("detail", Text, primary_key=True),
     Column("probes", Integer, nullable=False),
     Index("ix_daily_details_day", "day"),
+)
+
+
+# -- several machines (guichets.workers, docs/architecture.md) -----------------------------------
+# Used on PostgreSQL only (the shared schedule lives there), created on both backends so that one
+# schema describes every store.
+
+# A worker: one process taking due probes, on some machine, seen from some vantage point.
+workers = Table(
+    "workers",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("vantage", Text, nullable=False),  # where it probes from, e.g. "paris-fibre"
+    Column("hostname", Text, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("heartbeat_at", UTCDateTime, nullable=False),
+    Column("stopped_at", UTCDateTime, nullable=True),  # null while running, or if it died
+    Column("stop_reason", Text, nullable=True),
+)
+
+# One period of one service in the shared schedule: planned (its job deferred), probing (a worker
+# holds its lease), done (its probe stored) or lost (nobody probed it while it was open: the
+# robot's own gap, kept and counted, never dropped silently).
+schedule_periods = Table(
+    "schedule_periods",
+    metadata,
+    Column("service", Text, primary_key=True),
+    Column("period_key", Text, primary_key=True),
+    Column("role", Text, primary_key=True),  # "probe", or "replicate" (a second vantage point)
+    Column("period_start", UTCDateTime, nullable=False),
+    Column("period_end", UTCDateTime, nullable=False),
+    Column("planned_at", UTCDateTime, nullable=False),  # the period's random instant
+    Column("state", Text, nullable=False),
+    Column("job_id", BigInteger, nullable=True),  # the procrastinate job that carries it
+    Column("worker", Text, nullable=True),  # the last worker that took it
+    Column("vantage", Text, nullable=True),
+    Column("attempts", Integer, nullable=False),
+    Column("claimed_at", UTCDateTime, nullable=True),
+    Column("lease_until", UTCDateTime, nullable=True),  # renewed by the worker's heartbeat
+    Column("probe_id", Text, nullable=True),
+    Column("note", Text, nullable=False),  # why it was retried or lost, for people
+    CheckConstraint("state IN ('planned', 'probing', 'done', 'lost')", name="state"),
+    CheckConstraint("role IN ('probe', 'replicate')", name="role"),
+    Index("ix_schedule_periods_state_period_end", "state", "period_end"),
+)
+
+# Politeness shared by every worker: one request at a time per host through a lease on its row,
+# the time of the last request (the gap), Retry-After and the circuit breaker.
+host_gates = Table(
+    "host_gates",
+    metadata,
+    Column("host", Text, primary_key=True),  # scheme://host:port
+    Column("holder", Text, nullable=True),  # the worker sending to it now
+    Column("lease_until", UTCDateTime, nullable=True),
+    Column("last_done", UTCDateTime, nullable=True),
+    Column("retry_until", UTCDateTime, nullable=True),
+    Column("failures", Integer, nullable=False),
+    Column("open_until", UTCDateTime, nullable=True),
+)
+
+
+# -- assisted attempts (docs/human-assisted.md) ---------------------------------------------------
+# One attempt of one person on one service through ``guichets assist``: the captcha shown, the
+# answers typed, the reads made in the session it opened (each a probe with assisted = true and
+# extra["attempt"] = its id). No captcha image, sound or answer is ever stored.
+assisted_attempts = Table(
+    "assisted_attempts",
+    metadata,
+    Column("attempt_id", Text, primary_key=True),  # uuid4 hex
+    Column("person", Text, nullable=False),  # opaque id
+    Column("service", Text, nullable=False),
+    Column("url", Text, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("captcha_shown_at", UTCDateTime, nullable=True),
+    Column("passed_at", UTCDateTime, nullable=True),  # the site accepted an answer
+    Column("finished_at", UTCDateTime, nullable=True),  # null while under way
+    Column("answers", Integer, nullable=False),  # answers typed by the person
+    Column("wrong_answers", Integer, nullable=False),  # refused by the site
+    Column("person_seconds", Double, nullable=False),  # the person's time: shown -> last answer
+    Column("reads", Integer, nullable=False),  # probes made in the session
+    Column("state", Text, nullable=False),
+    Column("note", Text, nullable=False),  # what happened, for people
+    CheckConstraint("state IN ('running', 'read', 'abandoned', 'refused', 'failed')", name="state"),
+    CheckConstraint(
+        "answers >= wrong_answers AND wrong_answers >= 0 AND reads >= 0", name="counts"
+    ),
+    Index("ix_assisted_attempts_person_service_started_at", "person", "service", "started_at"),
 )

@@ -16,6 +16,7 @@ from typing import ClassVar, Protocol, runtime_checkable
 from aiohttp import web
 from multidict import MultiDictProxy
 
+from guichets.simulator.captcha import CaptchaBook
 from guichets.simulator.groundtruth import ServiceTruth, Spell
 from guichets.simulator.scenario import SiteConfig
 
@@ -99,6 +100,7 @@ class SiteContext:
     services: list[ServiceTruth]
     sessions: SessionStore = field(default_factory=SessionStore)
     state: dict[str, dict[str, str]] = field(default_factory=dict)  # a platform's own, by name
+    captchas: CaptchaBook = field(default_factory=CaptchaBook)  # drawn for this site's visitors
 
     @property
     def module_base(self) -> str:

@@ -13,6 +13,7 @@ from typing import ClassVar
 
 from aiohttp import web
 
+from guichets.simulator.captcha import KEYS_FIELD, Verdict, typed_in_browser
 from guichets.simulator.groundtruth import PARIS, CounterTruth, ServiceTruth, Spell
 from guichets.simulator.platforms.base import Exchange, Session, SiteContext, esc
 
@@ -37,6 +38,19 @@ DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
 _CREATE = re.compile(r"^/booking/create/(\d+)(?:/(\d+))?(/.*)?$")
 _ASSIGN = re.compile(r"^/ezjscore/call/bookingserver::planning::assign::(\d+)::(\d+)::(-?\d+)$")
 _IMAGES = "/extension/bookingui/design/standard/images"
+_CAPTCHA_IMAGE = re.compile(r"^/securite/captcha/([0-9a-f]{32})\.png$")
+# The answer field of each kind of security check, and what the page says of it.
+_ANSWER = {"controle": "captcha", "ppolice": "captchacode"}
+_WRONG_CODE = "Le code de sécurité saisi est incorrect ou a expiré. Veuillez recommencer."
+# Counts the trusted key presses in the answer field: only a browser typing sets it.
+_KEYS_SCRIPT = """<script type="text/javascript">
+document.addEventListener("keydown", function (e) {
+  var keys = document.getElementById("captchaKeys");
+  if (e.isTrusted && keys && e.target && e.target.hasAttribute("data-captcha-input")) {
+    keys.value = String(Number(keys.value || "0") + 1);
+  }
+}, true);
+</script>"""
 # A 1x1 transparent PNG, for the step images.
 _PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -123,6 +137,10 @@ class EzBookingSimulator:
         path = self._module_path(exchange)
         if path is None:
             return None
+        for field in _ANSWER.values():
+            answer = exchange.form.get(field, "")
+            if answer.strip() and not typed_in_browser(answer, exchange.form.get(KEYS_FIELD, "")):
+                return f"answered the security check without typing it in a browser ({field})"
         if exchange.form.get("nextButton") == FIRST_FREE_BUTTON:
             return f"pressed the '{FIRST_FREE_BUTTON}' button, which selects a slot"
         match = _CREATE.match(path)
@@ -146,6 +164,12 @@ class EzBookingSimulator:
         path = self._module_path(exchange)
         if exchange.path.startswith(_IMAGES + "/etape_"):
             return web.Response(body=_PNG, content_type="image/png")
+        if match := _CAPTCHA_IMAGE.match(exchange.path):
+            image = exchange.site.captchas.image(match.group(1))
+            if image is not None:
+                return web.Response(
+                    body=image, content_type="image/png", headers={"Cache-Control": "no-store"}
+                )
         if path is not None and (match := _CREATE.match(path)):
             service = self._service(exchange.site, int(match.group(1)))
             if service is not None and match.group(3) is None:
@@ -218,18 +242,31 @@ class EzBookingSimulator:
         self, exchange: Exchange, service: ServiceTruth, session: Session | None, key: str
     ) -> web.StreamResponse:
         error = ""
+        kind = service.config.security_check
+        passed = kind == "none" or (
+            session is not None and session.data.get(f"passed{service.config.form_id}") is True
+        )
         if exchange.request.method == "POST" and session is not None:
-            if exchange.form.get("condition") == "on" and "nextButton" in exchange.form:
+            if not passed and "nextButton" in exchange.form:
+                passed = self._judge(exchange, service, session)
+                error = "" if passed else f'<p class="error">{_WRONG_CODE}</p>'
+            if (
+                not error
+                and exchange.form.get("condition") == "on"
+                and "nextButton" in exchange.form
+            ):
                 nxt = self._after(service, 0)
                 session.data[key] = nxt
                 if nxt == 2 and "planning" not in session.data:
                     session.data["planning"] = service.counter().counter_id
                 return self._redirect(exchange, service, nxt)
-            error = '<p class="error">Vous devez accepter les conditions d\'utilisation.</p>'
+            if not error:
+                error = '<p class="error">Vous devez accepter les conditions d\'utilisation.</p>'
         if session is None:
             session = exchange.site.sessions.new(exchange.now)
         session.data[key] = 0
         session.data.pop("planning", None)
+        check = "" if passed else self._security(exchange, service, session, kind)
         body = f"""<form id="FormBookingCreate" name="create" method="post" action="{self._url(exchange, service, 0)}">
 <h2>{esc(service.config.title)}</h2>
 {error}
@@ -237,6 +274,7 @@ class EzBookingSimulator:
 <input type="checkbox" id="condition" name="condition" />
 <label for="condition">{CONDITIONS_TEXT} Les informations recueillies font l'objet d'un traitement informatique destiné à la gestion des rendez-vous.</label>
 </div>
+{check}
 <div id="submit_Booking">
 <input type="submit" name="nextButton" class="Bbutton" value="Effectuer une demande de rendez-vous" />
 </div>
@@ -244,6 +282,49 @@ class EzBookingSimulator:
         response = _html(_chrome(exchange.site, "Prise de rendez-vous", body, step=0))
         response.set_cookie(COOKIE, session.id, path=exchange.site.prefix or "/", httponly=True)
         return response
+
+    def _security(
+        self, exchange: Exchange, service: ServiceTruth, session: Session, kind: str
+    ) -> str:
+        """The image captcha of the conditions page, drawn for this session and form."""
+        captcha = exchange.site.captchas.draw(kind, self._scope(session, service), exchange.now)
+        session.data[f"captcha{service.config.form_id}"] = captcha.id
+        src = f"{exchange.site.prefix}/securite/captcha/{captcha.id}.png"
+        keys = f'<input type="hidden" id="captchaKeys" name="{KEYS_FIELD}" value="0" />'
+        if kind == "ppolice":
+            return f"""<div id="captcha_Booking" class="captcha">
+<p>Saisissez les caractères affichés dans l'image ci-dessous.</p>
+<img id="captchaimg" name="captchaimg" src="{src}" alt="Image de vérification" />
+<label for="captchacode">Code de vérification</label>
+<input type="text" id="captchacode" name="captchacode" autocomplete="off" data-captcha-input="" />
+{keys}
+</div>
+{_KEYS_SCRIPT}"""
+        return f"""<fieldset id="securite_Booking">
+<legend>Contrôle de sécurité</legend>
+<img id="captcha_image" src="{src}" alt="Contrôle de sécurité : recopiez les caractères de l'image" />
+<label for="captcha">Recopiez les caractères de l'image</label>
+<input type="text" id="captcha" name="captcha" autocomplete="off" data-captcha-input="" />
+{keys}
+</fieldset>
+{_KEYS_SCRIPT}"""  # noqa: E501
+
+    @staticmethod
+    def _scope(session: Session, service: ServiceTruth) -> str:
+        return f"{session.id}:{service.config.form_id}"
+
+    def _judge(self, exchange: Exchange, service: ServiceTruth, session: Session) -> bool:
+        """One answer to the security check; right, the session passes it for this form."""
+        form_id = service.config.form_id
+        captcha_id = str(session.data.pop(f"captcha{form_id}", ""))
+        answer = exchange.form.get(_ANSWER.get(service.config.security_check, ""), "")
+        verdict = exchange.site.captchas.check(
+            captcha_id, self._scope(session, service), answer, exchange.now
+        )
+        if verdict != Verdict.RIGHT:
+            return False
+        session.data[f"passed{form_id}"] = True
+        return True
 
     def _counters(
         self, exchange: Exchange, service: ServiceTruth, session: Session, key: str

@@ -22,6 +22,7 @@ from typing import ClassVar
 
 from aiohttp import web
 
+from guichets.simulator.captcha import KEYS_FIELD, Verdict, typed_in_browser, wav_of
 from guichets.simulator.groundtruth import PARIS, CounterTruth, ServiceTruth, Slot, Spell
 from guichets.simulator.platforms.base import Exchange, Session, SiteContext, esc
 from guichets.simulator.scenario import WEEKDAYS
@@ -55,17 +56,24 @@ _BOOKING_STEPS = {
     "/_validerFormulaire": "submitted personal data",
     "/_confirmer": "confirmed a booking",
 }
-_PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c6300010000000500010d0a2db40000000049454e44ae426082"
-)
-# A WAV header and a few silent samples: the "sound" of a captcha nobody can hear here.
-_WAV = (
-    b"RIFF" + (44).to_bytes(4, "little") + b"WAVEfmt " + (16).to_bytes(4, "little")
-    + (1).to_bytes(2, "little") + (1).to_bytes(2, "little") + (8000).to_bytes(4, "little")
-    + (8000).to_bytes(4, "little") + (1).to_bytes(2, "little") + (8).to_bytes(2, "little")
-    + b"data" + (8).to_bytes(4, "little") + bytes([128] * 8)
-)  # fmt: skip
+# The page's script: the <rdv-captchetat> element fetches the captcha's HTML with its token, as
+# the State's component does, and counts the trusted key presses in the code field (a browser
+# typing, which the simulator requires of every answer: see captcha.typed_in_browser).
+_SCRIPT = """customElements.define("rdv-captchetat", class extends HTMLElement {
+  connectedCallback() {
+    const url = this.getAttribute("endpoint-url") + "?get=html&c=" +
+      encodeURIComponent(this.getAttribute("captcha-style-name"));
+    fetch(url, {headers: {Authorization: "Bearer " + this.getAttribute("token")}})
+      .then((r) => r.text()).then((html) => { this.innerHTML = html; });
+  }
+});
+document.addEventListener("keydown", (e) => {
+  const keys = document.getElementById("captchaKeys");
+  if (e.isTrusted && keys && e.target && e.target.id === "captchaFormulaireExtInput") {
+    keys.value = String(Number(keys.value || "0") + 1);
+  }
+}, true);
+"""
 
 
 def fr_date(day: date) -> str:
@@ -173,8 +181,10 @@ class RdvPrefSimulator:
         for step, reason in _BOOKING_STEPS.items():
             if rest.startswith(step):
                 return reason
-        if rest == "/_validerCaptcha" and exchange.form.get("captchaUsercode", "").strip():
-            return "answered the captcha (captchaUsercode); a machine never may"
+        answer = exchange.form.get("captchaUsercode", "")
+        keys = exchange.form.get(KEYS_FIELD, "")
+        if rest == "/_validerCaptcha" and answer.strip() and not typed_in_browser(answer, keys):
+            return "answered the captcha without typing it in a browser (captchaUsercode)"
         if rest.startswith("/creneau/"):
             if exchange.request.method == "POST":
                 return "submitted the slot page (choosing a slot)"
@@ -201,6 +211,8 @@ class RdvPrefSimulator:
     def _page(self, exchange: Exchange) -> web.StreamResponse:
         if exchange.path == CAPTCHA_ENDPOINT:
             return self._captcha_endpoint(exchange)
+        if exchange.path == "/rdvpref/static/captchetat.js":
+            return web.Response(text=_SCRIPT, content_type="text/javascript")
         service, rest = self._match(exchange)
         if service is not None and rest is not None:
             base = self._base(exchange, service)
@@ -326,7 +338,9 @@ class RdvPrefSimulator:
         session = self._session_or_new(exchange, new)
         ctx = secrets.token_hex(16)
         session.data[self._key(service, "ctx")] = ctx
-        session.data[self._key(service, "ok")] = False
+        # Once per session and démarche: a visitor who passed the captcha is not asked again.
+        passed = session.data.get(self._key(service, "passed")) is True
+        session.data[self._key(service, "ok")] = passed
         base = self._base(exchange, service)
         error = {
             "invalidCaptcha": "Le code de sécurité saisi est incorrect. Veuillez recommencer.",
@@ -336,16 +350,18 @@ class RdvPrefSimulator:
             f'<div class="fr-alert fr-alert--error fr-mb-3w"><p>{error}</p></div>' if error else ""
         )
         captcha = ""
-        if service.config.captcha:
+        if service.config.captcha and not passed:
             token = secrets.token_urlsafe(32)
-            self._state(exchange.site, "tokens")[token] = session.id
+            self._state(exchange.site, "tokens")[token] = self._scope(session, service)
             style = STYLES[service.config.form_id % len(STYLES)]
             captcha = f"""<div class="fr-input-group">
 <p>Afin de vérifier que vous n'êtes pas un robot, recopiez le code de sécurité affiché dans l'image.</p>
 <rdv-captchetat endpoint-url="{exchange.site.prefix}{CAPTCHA_ENDPOINT}" captcha-style-name="{style}" token="{token}"></rdv-captchetat>
 <label class="fr-label" for="captchaFormulaireExtInput">Code de sécurité</label>
 <input class="fr-input" type="text" id="captchaFormulaireExtInput" name="captchaUsercode" autocomplete="off" />
-</div>"""  # noqa: E501
+<input type="hidden" id="captchaKeys" name="captchaKeys" value="0" />
+</div>
+<script src="{exchange.site.prefix}/rdvpref/static/captchetat.js"></script>"""  # noqa: E501
         body = f"""<h1>Constituez votre dossier</h1>
 <div class="fr-stepper"><h2 class="fr-stepper__title">Conditions d'utilisation<span class="fr-stepper__state">Étape 1 sur 4</span></h2>
 <p class="fr-stepper__details"><span class="fr-text--bold">Étape suivante :</span> Choisissez votre créneau</p></div>
@@ -369,12 +385,33 @@ class RdvPrefSimulator:
         ctx = session.data.get(self._key(service, "ctx")) if session is not None else None
         if session is None or ctx is None or exchange.form.get("CTX") != ctx:
             location = f"{base}/cgu/?error=errorSessionInvalide"
-        elif service.config.captcha:
-            location = f"{base}/cgu/?error=invalidCaptcha"  # an answer would have been refused
+        elif service.config.captcha and session.data.get(self._key(service, "passed")) is not True:
+            location = self._judge(exchange, service, session)
         else:
             session.data[self._key(service, "ok")] = True
             location = f"{base}/creneau/"
         return web.Response(status=302, headers={"Location": location})
+
+    @staticmethod
+    def _scope(session: Session, service: ServiceTruth) -> str:
+        return f"{session.id}:{service.config.form_id}"
+
+    def _judge(self, exchange: Exchange, service: ServiceTruth, session: Session) -> str:
+        """A person's answer: right, the démarche is open for the session; wrong or expired
+        (after ``captcha.CAPTCHA_TTL``), back to cgu/ with ``invalidCaptcha``. One answer per
+        captcha, whatever it was."""
+        base = self._base(exchange, service)
+        style = STYLES[service.config.form_id % len(STYLES)]
+        captcha_id = exchange.form.get(f"BDC_VCID_{style}", "")
+        answer = exchange.form.get("captchaUsercode", "")
+        verdict = exchange.site.captchas.check(
+            captcha_id, self._scope(session, service), answer, exchange.now
+        )
+        if verdict != Verdict.RIGHT:
+            return f"{base}/cgu/?error=invalidCaptcha"
+        session.data[self._key(service, "passed")] = True
+        session.data[self._key(service, "ok")] = True
+        return f"{base}/creneau/"
 
     # -- the slot page --------------------------------------------------------------------------
 
@@ -561,19 +598,22 @@ class RdvPrefSimulator:
     def _captcha_endpoint(self, exchange: Exchange) -> web.StreamResponse:
         """The State's captcha service (another host in reality): HTML, image and sound of a
         captcha, for the bearer of a token that a cgu/ page handed out."""
-        auth = exchange.request.headers.get("Authorization", "")
-        token = auth.removeprefix("Bearer ").strip()
-        if token not in self._state(exchange.site, "tokens"):
-            return web.json_response({"error": "invalid_token"}, status=401)
         query = exchange.request.query
         style = query.get("c", "")
         if style not in STYLES:
             return web.json_response({"error": "unknown captcha style"}, status=400)
         what = query.get("get", "")
         endpoint = f"{exchange.site.prefix}{CAPTCHA_ENDPOINT}"
+        book = exchange.site.captchas
         if what == "html":
-            captcha_id = secrets.token_hex(16)
-            self._state(exchange.site, "captchas")[captcha_id] = style
+            # Only the bearer of a token that a cgu/ page handed out gets a captcha; the image
+            # and the sound are then fetched by the captcha's id, as <img> and <a> cannot send
+            # a header.
+            auth = exchange.request.headers.get("Authorization", "")
+            scope = self._state(exchange.site, "tokens").get(auth.removeprefix("Bearer ").strip())
+            if scope is None:
+                return web.json_response({"error": "invalid_token"}, status=401)
+            captcha_id = book.draw("captchetat", scope, exchange.now).id
             src = f"{endpoint}?get=image&amp;c={style}&amp;t={captcha_id}"
             sound = f"{endpoint}?get=sound&amp;c={style}&amp;t={captcha_id}"
             body = f"""<div class="BDC_CaptchaDiv" id="{style}_CaptchaDiv">
@@ -587,12 +627,13 @@ class RdvPrefSimulator:
 </div>
 <script src="{endpoint}?get=script-include&amp;c={style}&amp;t={captcha_id}&amp;cs=203" type="text/javascript"></script>"""  # noqa: E501
             return _html(body)
-        if query.get("t", "") not in self._state(exchange.site, "captchas"):
+        captcha = book.get(query.get("t", ""))
+        if captcha is None:
             return web.json_response({"error": "unknown captcha"}, status=404)
         if what == "image":
-            return web.Response(body=_PNG, content_type="image/png")
+            return web.Response(body=book.image(captcha.id), content_type="image/png")
         if what == "sound":
-            return web.Response(body=_WAV, content_type="audio/wav")
+            return web.Response(body=wav_of(captcha.code), content_type="audio/wav")
         if what == "script-include":
             return web.Response(text="/* BotDetect CAPTCHA */", content_type="text/javascript")
         return web.json_response({"error": f"unknown request get={what!r}"}, status=400)

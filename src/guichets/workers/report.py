@@ -1,0 +1,179 @@
+"""What the vantage points saw: barriers seen from one place and not another, and how often two
+places probing the same period agree.
+
+A barrier seen from every vantage point is the site's; a barrier seen from A while B reads the
+page is most likely a block of the robot's address at A: "bloqué depuis A, lu depuis B". With one
+robot the two look alike. These read the ``vantage`` of each probe, replicates included (they are
+the second vantage point), and never feed the statistics' counts.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import aliased
+
+from guichets.model import Outcome
+from guichets.stats.periods import DateRange, local_day
+from guichets.store import Store, as_utc
+from guichets.store.schema import probes, schedule_periods, workers
+
+__all__ = ["agreement", "book_status", "vantage_barriers", "vantage_sentence"]
+
+_VALID = (Outcome.AVAILABLE.value, Outcome.UNAVAILABLE.value)
+
+
+def vantage_barriers(
+    store: Store,
+    days: DateRange,
+    *,
+    service: str | None = None,
+    departement: str | None = None,
+) -> dict[str, list[tuple[Any, str, str, int]]]:
+    """Per service: ``(Paris day, vantage, outcome, probes)`` of probes that carry a vantage."""
+    query = (
+        select(probes.c.service, probes.c.started_at, probes.c.vantage, probes.c.outcome)
+        .where(
+            probes.c.vantage.is_not(None),
+            probes.c.started_at >= days.start,
+            probes.c.started_at < days.end,
+        )
+        .order_by(probes.c.service, probes.c.started_at)
+    )
+    if service is not None:
+        query = query.where(probes.c.service == service)
+    if departement is not None:
+        query = query.where(probes.c.departement == departement)
+    counts: dict[tuple[str, Any, str, str], int] = defaultdict(int)
+    with store.reading("read the vantage points") as conn:
+        for name, at, vantage, outcome in conn.execute(query):
+            counts[(name, local_day(as_utc(at)), vantage, outcome)] += 1
+    out: dict[str, list[tuple[Any, str, str, int]]] = defaultdict(list)
+    for (name, day, vantage, outcome), n in sorted(counts.items()):
+        out[name].append((day, vantage, outcome, n))
+    return dict(out)
+
+
+def seen_from(
+    found: list[tuple[Any, str, str, int]], days: DateRange
+) -> dict[str, list[str]] | None:
+    """Which vantage points met a barrier and which read the page, over ``days``; None when no
+    probe of these days names its vantage point (one robot: nothing to say)."""
+    blocked, read, any_seen = set(), set(), False
+    for day, vantage, outcome, _ in found:
+        if day not in days:
+            continue
+        any_seen = True
+        if outcome == Outcome.BARRIER.value:
+            blocked.add(vantage)
+        elif outcome in _VALID:
+            read.add(vantage)
+    if not any_seen:
+        return None
+    return {"barrier_from": sorted(blocked), "read_from": sorted(read)}
+
+
+def vantage_sentence(seen: dict[str, list[str]] | None) -> str | None:
+    """« bloqué depuis A, lu depuis B » when a barrier was met from some vantage points only."""
+    if not seen:
+        return None
+    only = [v for v in seen["barrier_from"] if v not in seen["read_from"]]
+    readers = [v for v in seen["read_from"] if v not in seen["barrier_from"]]
+    if not only or not readers:
+        return None
+    return f"bloqué depuis {', '.join(only)}, lu depuis {', '.join(readers)}"
+
+
+def agreement(store: Store, days: DateRange | None = None) -> dict[str, Any]:
+    """Each replicate against its period's first probe: same outcome, same category."""
+    first = aliased(probes)
+    query = select(
+        probes.c.service,
+        probes.c.replicate_of,
+        probes.c.vantage,
+        probes.c.outcome,
+        probes.c.category,
+        first.c.vantage,
+        first.c.outcome,
+        first.c.category,
+    ).join(
+        first,
+        and_(first.c.service == probes.c.service, first.c.period_key == probes.c.replicate_of),
+    )
+    if days is not None:
+        query = query.where(probes.c.started_at >= days.start, probes.c.started_at < days.end)
+    pairs = same = valid = same_category = 0
+    by_pair: dict[str, dict[str, int]] = defaultdict(lambda: {"pairs": 0, "same_outcome": 0})
+    barriers: list[dict[str, str]] = []
+    with store.reading("read the replicates") as conn:
+        rows = conn.execute(query.order_by(probes.c.service, probes.c.replicate_of)).all()
+    for service, key, v2, o2, c2, v1, o1, c1 in rows:
+        pairs += 1
+        pair = by_pair[" / ".join(sorted([str(v1), str(v2)]))]
+        pair["pairs"] += 1
+        if o1 == o2:
+            same += 1
+            pair["same_outcome"] += 1
+        if o1 in _VALID and o2 in _VALID:
+            valid += 1
+            same_category += c1 == c2
+        for (vb, ob), (vr, orr) in (((v1, o1), (v2, o2)), ((v2, o2), (v1, o1))):
+            if ob == Outcome.BARRIER.value and orr in _VALID:
+                barriers.append(
+                    {"service": service, "period_key": key, "blocked_from": vb, "read_from": vr}
+                )
+    return {
+        "pairs": pairs,
+        "same_outcome": same,
+        "outcome_agreement": same / pairs if pairs else None,
+        "valid_pairs": valid,
+        "same_category": same_category,
+        "category_agreement": same_category / valid if valid else None,
+        "by_vantage_pair": dict(by_pair),
+        "vantage_barriers": barriers,
+    }
+
+
+def book_status(store: Store) -> dict[str, Any]:
+    """The workers and the book's periods by state, and the lost ones with their reason."""
+    with store.reading("read the workers") as conn:
+        found = conn.execute(select(workers).order_by(workers.c.name)).all()
+        states = conn.execute(
+            select(schedule_periods.c.state, func.count()).group_by(schedule_periods.c.state)
+        ).all()
+        lost = conn.execute(
+            select(
+                schedule_periods.c.service,
+                schedule_periods.c.period_key,
+                schedule_periods.c.role,
+                schedule_periods.c.note,
+            )
+            .where(schedule_periods.c.state == "lost")
+            .order_by(schedule_periods.c.period_end.desc())
+            .limit(1000)
+        ).all()
+    return {
+        "workers": [
+            {
+                "name": w.name,
+                "vantage": w.vantage,
+                "hostname": w.hostname,
+                "started_at": _iso(w.started_at),
+                "heartbeat_at": _iso(w.heartbeat_at),
+                "stopped_at": _iso(w.stopped_at),
+                "stop_reason": w.stop_reason,
+            }
+            for w in found
+        ],
+        "periods": {state: int(n) for state, n in states},
+        "lost": [
+            {"service": s, "period_key": k, "role": r, "note": note} for s, k, r, note in lost
+        ],
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()

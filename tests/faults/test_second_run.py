@@ -1,0 +1,103 @@
+"""A second ``guichets run`` on the same data exits at once, non-zero, naming the first run
+(pid, host, start time); the lock goes with the process that held it, however it ended."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from guichets.runlock import LOCK_FILE, AlreadyRunning, run_lock
+from guichets.store import Store
+
+GUICHETS = [sys.executable, "-m", "guichets"]
+ENV = dict(os.environ, COLUMNS="300", NO_COLOR="1")
+HUNG = 300.0  # only a hung process reaches this; a busy machine stays far below
+
+
+@pytest.fixture
+def silent_host() -> Iterator[int]:
+    """A port that accepts connections and never answers: a run probing it waits, cheaply."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(16)
+        yield server.getsockname()[1]
+
+
+def _run(home: Path, catalogue: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*GUICHETS, "run", "--catalogue", str(catalogue), "--home", str(home), "--once",
+         "--gap", "0", "--timeout", "600"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+    )  # fmt: skip
+
+
+def test_a_second_run_is_refused_naming_the_first(silent_host: int, tmp_path: Path) -> None:
+    """While a real run is at work (waiting on a host that does not answer), a second one on
+    the same --home exits 1 without probing anything, and its message names the first run's
+    pid and host."""
+    home, catalogue = tmp_path / "data", tmp_path / "catalogue.toml"
+    catalogue.write_text(
+        'allow_local = true\n[[services]]\nid = "38-silence"\ndepartement = "38"\n'
+        'site = "x"\nprocedure = "p"\nplatform = "ezbooking"\ncadence = "1h"\n'
+        f'url = "http://127.0.0.1:{silent_host}/booking/create/1"\n',
+        "utf-8",
+    )
+    first = _run(home, catalogue)
+    try:
+        limit = time.monotonic() + HUNG
+        while str(first.pid) not in _lock_text(home):  # the first run holds the lock
+            assert first.poll() is None, first.communicate()
+            assert time.monotonic() < limit
+            time.sleep(0.05)
+        second = _run(home, catalogue)
+        out, err = second.communicate(timeout=HUNG)
+        assert second.returncode == 1, (out, err)
+        assert f"pid {first.pid} on host {socket.gethostname()}" in " ".join(err.split())
+        assert "probes" not in out  # it did not run at all
+        assert first.poll() is None  # the first goes on
+    finally:
+        first.kill()
+        first.wait()
+
+
+def _lock_text(home: Path) -> str:
+    try:
+        return (home / LOCK_FILE).read_text("utf-8")
+    except OSError:
+        return ""
+
+
+def test_the_lock_dies_with_its_holder(tmp_path: Path) -> None:
+    """A run killed with SIGKILL leaves no stale lock: the next one takes it at once."""
+    home = tmp_path / "data"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", (
+            "import sys, time; from pathlib import Path\n"
+            "from guichets.runlock import run_lock\nfrom guichets.store import Store\n"
+            f"home = Path({str(home)!r})\n"
+            "with Store.open(None, home=home) as store, run_lock(home, store):\n"
+            "    print('held', flush=True); time.sleep(600)\n"
+        )],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with Store.open(None, home=home) as store:
+            with pytest.raises(AlreadyRunning, match=f"pid {holder.pid} "), run_lock(home, store):
+                pass
+            holder.send_signal(signal.SIGKILL)
+            holder.wait(timeout=HUNG)
+            with run_lock(home, store):
+                assert str(os.getpid()) in _lock_text(home)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()

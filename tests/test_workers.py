@@ -1,0 +1,180 @@
+"""Several workers on one PostgreSQL schedule, one of them killed with SIGKILL at a random moment.
+
+Three ``guichets worker`` processes take the jobs of a shared schedule and probe the simulator's
+sites, each on its own loopback address (``--hosts loopback``). The test asserts only on facts
+the system logged (the book of periods, the stored probes, the simulator's request log, the
+evidence), never on speed: real time is unavoidable with several processes, so the periods are
+short (20 s), the gaps small (0.2 s), and every wait is bounded generously.
+
+- no (service, period) probed twice: one stored probe per period at most, and a period was tried
+  again only after the killed worker stopped renewing its lease;
+- none lost without being recorded: every period planned ends done or lost, each lost one with
+  its reason;
+- the gap per host held for all workers together, in the simulator's own log of arrivals;
+- the evidence of every worker verifies, the killed one's folder once recovered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from guichets.clock import SystemClock
+from guichets.demo import simulated_catalogue
+from guichets.evidence.recovery import recover
+from guichets.evidence.verify import verify
+from guichets.runner import from_catalogue
+from guichets.store import Store
+from guichets.store.schema import probes, schedule_periods
+from guichets.workers.scheduler import schedule
+from tests.dbfixtures import pg_base_url, pg_schema
+from tests.simthread import SimulatorThread
+
+pytestmark = pytest.mark.postgres
+
+GUICHETS = [sys.executable, "-m", "guichets"]
+CADENCE = 20  # seconds: short periods, so that some end while the killed worker's lease runs
+GAP = 0.2
+LEASE = 3.0
+# The gap is measured from the database's instant at the end of one request to a host to the
+# simulator's arrival time of the next (one machine, one clock); asyncio may wake a timer up to
+# its clock resolution early, hence a millisecond's tolerance.
+TOLERANCE = 0.001
+
+
+@pytest.fixture(scope="module")
+def live() -> Iterator[SimulatorThread]:
+    with SimulatorThread(
+        "france-demo", hosts="loopback", system_clock=True, log_requests=True
+    ) as sim:
+        yield sim
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    with pg_schema(pg_base_url()) as url:
+        yield url
+
+
+def _worker(url: str, home: Path, name: str, vantage: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [*GUICHETS, "worker", "--db", url, "--home", str(home), "--name", name,
+         "--vantage", vantage, "--concurrency", "3", "--gap", str(GAP), "--timeout", "5",
+         "--heartbeat", str(LEASE / 4), "--lease", str(LEASE), "--poll", "0.3"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=dict(os.environ, COLUMNS="200", NO_COLOR="1"),
+    )  # fmt: skip
+
+
+def _book(url: str) -> list[dict[str, object]]:
+    with Store.open(url) as store, store.reading("read the book") as conn:
+        return [dict(r._mapping) for r in conn.execute(select(schedule_periods))]
+
+
+def test_three_workers_one_killed(live: SimulatorThread, pg_url: str, tmp_path: Path) -> None:
+    rng = random.Random()
+    seed = rng.randrange(1 << 30)
+    rng.seed(seed)
+    home = tmp_path / "shared"
+    per_site: Counter[str] = Counter()
+    services = []
+    for item in from_catalogue(simulated_catalogue(live.sim, "1d")):
+        site = item.spec.target.url.split("/")[2]
+        per_site[site] += 1
+        if per_site[site] <= 2:  # several probes per host, not a queue of them
+            services.append(replace(item, cadence_seconds=CADENCE))
+    Store.open(pg_url).close()
+    assert live.sim.request_log is not None
+    live.sim.request_log.clear()
+    clock = SystemClock()
+    planned = asyncio.run(
+        schedule(pg_url, services, now=clock.now(), ahead=timedelta(seconds=CADENCE + 1),
+                 replicate=0.2, seed=seed)
+    )  # fmt: skip
+    assert planned.deferred == planned.periods > len(services)
+    last_end = max(r["period_end"] for r in _book(pg_url))
+    workers = {f"w{i}": _worker(pg_url, home, f"w{i}", f"v{i % 2}") for i in range(3)}
+    victim = rng.choice(sorted(workers))
+    moment = rng.uniform(2.0, CADENCE)
+    time.sleep(moment)
+    workers[victim].send_signal(signal.SIGKILL)
+    workers[victim].wait(timeout=10)
+    # Wait until every period has ended and the book says what became of each (bounded).
+    deadline = time.monotonic() + 4 * CADENCE + 60
+    while time.monotonic() < deadline:
+        book = _book(pg_url)
+        ended = clock.now() > last_end
+        if ended and all(r["state"] in ("done", "lost") for r in book):
+            break
+        time.sleep(0.5)
+    for name, process in workers.items():
+        if name != victim:
+            process.send_signal(signal.SIGTERM)
+    outputs = {}
+    for name, process in workers.items():
+        out, err = process.communicate(timeout=60)
+        outputs[name] = (process.returncode, out.decode() + err.decode())
+    context = (seed, victim, round(moment, 2), outputs)
+    for name, (code, text) in outputs.items():
+        if name != victim:
+            assert code == 0, context
+            assert "Traceback" not in text, context
+
+    book = _book(pg_url)
+    # None lost unrecorded: every period planned is in the book, and ended done or lost.
+    assert len(book) == planned.periods, context
+    states = Counter(str(r["state"]) for r in book)
+    assert set(states) <= {"done", "lost"}, (states, context)
+    assert all(r["note"] for r in book if r["state"] == "lost"), context
+    # Tried twice only after the killed worker's lease ended.
+    for row in book:
+        if int(row["attempts"]) > 1:  # type: ignore[call-overload]
+            assert f"worker {victim} stopped renewing its lease" in str(row["note"]), (row, context)
+
+    with Store.open(pg_url) as store:
+        with store.reading("read the probes") as conn:
+            stored = conn.execute(
+                select(probes.c.service, probes.c.period_key, probes.c.worker, probes.c.vantage)
+            ).all()
+        # No (service, period) probed twice: one probe per period key (a replicate has its own),
+        # and exactly the periods the book says are done.
+        keys = Counter((s, k) for s, k, _, _ in stored)
+        assert set(keys.values()) == {1}, context
+        done = {
+            (str(r["service"]), str(r["period_key"]) + ("#replicate" if r["role"] == "replicate"
+                                                       else ""))
+            for r in book if r["state"] == "done"
+        }  # fmt: skip
+        assert set(keys) == done, context
+        assert all(w in workers and v in ("v0", "v1") for _, _, w, v in stored), context
+        # The gap per host, for all workers together, in the simulator's log of arrivals.
+        arrivals: dict[str, list[float]] = defaultdict(list)
+        for site, at, _ in live.sim.request_log:
+            arrivals[site].append(at)
+        gaps = [
+            b - a
+            for times in arrivals.values()
+            for a, b in zip(sorted(times), sorted(times)[1:], strict=False)
+        ]
+        assert gaps and min(gaps) >= GAP - TOLERANCE, (min(gaps), context)
+        # Every worker's evidence verifies, the killed one's once its folder is recovered (what
+        # it does itself when it starts again, or `guichets evidence recover --worker`).
+        recover(home, store, worker=victim)
+        result = verify(home, store)
+        assert result.intact, ([str(p) for p in result.problems], context)
+        folders = {p.name for p in (home / "evidence" / "warc" / "workers").iterdir()}
+        assert folders <= set(workers) and len(folders) >= 2, context
