@@ -18,6 +18,7 @@ only slower, until it is added here.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +31,7 @@ from guichets.model import MONTH, PARIS, Outcome, categorise
 from guichets.stats.export import EXPORT_COLUMNS, RAW_COLUMNS, export_values
 from guichets.stats.tally import site_of
 from guichets.store import as_utc
+from guichets.untrusted import FORMULA_START
 
 __all__ = ["ARROW_TYPES", "Columns", "arrow_schema", "columns_of", "csv_header"]
 
@@ -52,17 +54,21 @@ _VALID: Final = frozenset(o.value for o in Outcome if o.valid)
 _NEEDS_QUOTES: Final = r'[,"\n]'  # what the csv module quotes with lineterminator "\n"
 _PASSED: Final = frozenset(
     {"probe_id", "service", "departement", "platform", "counter", "url", "outcome", "detail"}
-    | {"requests", "http_status", "message"}
+    | {"requests", "http_status", "message", "person"}
 )
-# Columns printed here that cannot hold a comma, a quote or a line break: never quoted.
+# What ``untrusted.csv_cell`` guards (a text cell a spreadsheet would take for a formula gets a
+# leading "'"), as a pattern on the cell's first character.
+_FORMULA: Final = "^[" + re.escape("".join(sorted(FORMULA_START))) + "]"
+# Columns printed here that cannot hold a comma, a quote or a line break nor start like a
+# formula (instants, numbers, booleans): written as they are.
 _PLAIN: Final = frozenset(
     {"day", "started_at", "finished_at", "category", "first_slot", "slots_count", "slots"}
-    | {"horizon_end", "duration_seconds", "requests", "http_status"}
+    | {"horizon_end", "duration_seconds", "requests", "http_status", "assisted"}
 )
 # Columns computed here; any other column of the export comes from ``export_values``.
 KNOWN: Final = _PASSED | {
     "site", "day", "started_at", "finished_at", "category", "first_slot", "slots_count",
-    "slots", "horizon_end", "duration_seconds",
+    "slots", "horizon_end", "duration_seconds", "assisted",
 }  # fmt: skip
 
 
@@ -154,8 +160,12 @@ def _paris_offsets(micros: pa.Array) -> pa.Array:
 
 
 def _quoted(text: pa.Array) -> pa.Array:
-    """A string column as the csv module writes its cells: null empty, quoted when needed."""
+    """A text column as ``untrusted.csv_writer`` writes its cells: null empty, a leading "'"
+    where a spreadsheet would see a formula, quoted when needed."""
     filled = pc.fill_null(text, "")
+    formula = pc.match_substring_regex(filled, _FORMULA)
+    if pc.any(formula).as_py():
+        filled = pc.if_else(formula, pc.binary_join_element_wise("'", filled, ""), filled)
     needs = pc.match_substring_regex(filled, _NEEDS_QUOTES)
     if not pc.any(needs).as_py():
         return filled
@@ -316,6 +326,9 @@ def columns_of(rows: Sequence[Sequence[Any]], types: Mapping[str, str]) -> Colum
     typed["slots_count"] = slots.count
     text["slots_count"] = slots.count.cast(pa.string())
     text["category"] = typed["category"] = slots.category
+    if "assisted" in raw:  # stored as 0/1 (SQLite) or a boolean; printed as Python prints bools
+        typed["assisted"] = pa.array([bool(v) for v in raw["assisted"]], pa.bool_())
+        text["assisted"] = pc.if_else(typed["assisted"], "True", "False")
 
     unknown = [name for name in EXPORT_COLUMNS if name not in text]
     if unknown:  # a column this module does not compute yet: the export's own code
