@@ -37,12 +37,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from guichets.periods import parse_month
 from guichets.site.opendata import observation_types
 from guichets.site.opendata_files import GZIP_LEVEL, write_month
-from guichets.stats.export import EXPORT_COLUMNS, raw_pages
-from guichets.stats.export_table import Columns, arrow_schema, columns_of
-from guichets.stats.periods import parse_month
 from guichets.store import Store
+from guichets.store.export import EXPORT_COLUMNS, raw_pages
+from guichets.store.export_table import Columns, arrow_schema, columns_of
 
 
 def timed(repeat: int, work: Callable[[], Any]) -> tuple[float, float, Any]:

@@ -1,4 +1,4 @@
-"""The columnar export (``stats/export_table.py``) against the export's own row code.
+"""The columnar export (``store/export_table.py``) against the export's own row code.
 
 The site's month files are made from columns; ``guichets export observations`` prints rows one
 at a time (``export_values`` and ``csv_writer``). On rows made to be awkward (hostile text:
@@ -20,8 +20,8 @@ import pytest
 
 from guichets.model import PARIS
 from guichets.site.opendata import observation_types
-from guichets.stats.export import EXPORT_COLUMNS, RAW_COLUMNS, csv_writer, export_values
-from guichets.stats.export_table import KNOWN, columns_of
+from guichets.store.export import EXPORT_COLUMNS, RAW_COLUMNS, csv_writer, export_values
+from guichets.store.export_table import KNOWN, columns_of
 
 TEXTS = [
     "", "plain", "=1+2", "+33 1 23", "-5", "@SUM(A1)", "\tTab", "\rcr", "\nline", "a,b",

@@ -33,12 +33,12 @@ import pytest
 from sqlalchemy import select
 
 from guichets.clock import SystemClock
-from guichets.demo import simulated_catalogue
 from guichets.evidence.recovery import recover
 from guichets.evidence.verify import verify
 from guichets.runner import from_catalogue
 from guichets.store import Store
 from guichets.store.schema import probes, schedule_periods
+from guichets.usecases.demo import simulated_catalogue
 from guichets.workers.scheduler import schedule
 from tests.dbfixtures import pg_base_url, pg_schema
 from tests.simthread import SimulatorThread

@@ -10,12 +10,13 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from guichets.cli.app import DbOption, app, console
+from guichets.cli.app import DbOption, app, console, errors
 from guichets.cli.report import print_summary
-from guichets.cli.site import DEFAULT_CONTACT, build_into, serve_site
-from guichets.demo import DEMO_CADENCE, DEMO_SCENARIO, run_demo
+from guichets.cli.site import serve_site
 from guichets.model import Observation
 from guichets.store import Store
+from guichets.usecases.demo import DEMO_CADENCE, DEMO_SCENARIO, run_demo
+from guichets.usecases.site import build_site_of, data_catalogue
 
 DEMO_SCREENSHOTS = 1  # latest probes per service shown with their screenshot on the demo's site
 
@@ -91,7 +92,12 @@ def demo(
     if not site:
         return
     shots = DEMO_SCREENSHOTS if evidence else 0
-    built = build_into(out, db, None, None, DEFAULT_CONTACT, screenshots=shots)
+    with Store.open(db, home=out) as store:
+        built = build_site_of(
+            store, out, catalogue=data_catalogue(None, out), screenshots=shots,
+            status=console.status, say=lambda text: console.print(text, highlight=False),
+            note=lambda text: errors.print(text, highlight=False),
+        )  # fmt: skip
     console.print(f"Website: {built.pages} pages in {built.out}/ in {built.seconds:.1f} s")
     if serve:
         serve_site(built.out, port=port)

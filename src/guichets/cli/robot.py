@@ -19,7 +19,7 @@ from guichets.cli.app import DbOption, HomeOption, app, console, errors, fail, h
 from guichets.clock import SystemClock, parse_instant
 from guichets.evidence.archive import EvidenceArchive
 from guichets.evidence.screenshot import ProbeTimeScreenshots, Renderer, ScreenshotError
-from guichets.fetch import DEFAULT_USER_AGENT, HostGates, Politeness
+from guichets.http import DEFAULT_USER_AGENT, HostGates, Politeness
 from guichets.model import Observation
 from guichets.platforms import READERS, Target, reader_for
 from guichets.probe import ProbeSpec, run_probe

@@ -33,7 +33,7 @@ from guichets.clock import Clock, SimulatedClock, SystemClock
 from guichets.evidence import layout
 from guichets.evidence.recovery import Recovery, recover
 from guichets.evidence.warc import BuiltRecord, exchange_records, metadata_record, warcinfo_record
-from guichets.fetch import Exchange
+from guichets.http import Exchange
 from guichets.model import PARIS, Observation
 from guichets.resilience import DiskFull, disk_message
 from guichets.store import EvidenceFile, EvidenceRecord, Origin, Store

@@ -26,6 +26,7 @@ from guichets.departements import DEPARTEMENTS
 from guichets.evidence.layout import screenshots_dir
 from guichets.evidence.screenshot import ProbeTimeScreenshots, Renderer, screenshot_name
 from guichets.model import Category, Observation, Outcome
+from guichets.periods import DateRange
 from guichets.site import charts, francemap, i18n
 from guichets.site.figures import ServiceInfo, SiteFigures, month_rows
 from guichets.site.figures_text import FiguresText
@@ -35,7 +36,6 @@ from guichets.site.publish import staged_site
 from guichets.site.serve import CSP
 from guichets.stats.indicators import barrier_rate, downtime_rate, failure_rate, unrecognized_rate
 from guichets.stats.method import METHOD_VERSION
-from guichets.stats.periods import DateRange
 from guichets.stats.press import change_text, changes, month_fr
 from guichets.stats.report import ReportRow
 from guichets.stats.wilson import Share

@@ -32,12 +32,12 @@ from guichets.site.opendata_files import (
     month_file,
     observation_files,
 )
-from guichets.stats.export import EXPORT_COLUMNS
-from guichets.stats.export_table import arrow_schema
 from guichets.stats.method import METHOD_VERSION
 from guichets.stats.render import rows_csv, rows_json
 from guichets.stats.report import Level, ReportRow
 from guichets.store import Store
+from guichets.store.export import EXPORT_COLUMNS
+from guichets.store.export_table import arrow_schema
 from guichets.untrusted import csv_writer as cell_writer
 
 __all__ = ["OpenData", "Resource", "observation_types", "write_open_data"]

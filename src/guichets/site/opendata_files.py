@@ -5,7 +5,7 @@ Each month's probes are published as gzip-compressed CSV (``observations-YYYY-MM
 decompressed, exactly what ``guichets export observations --month YYYY-MM`` writes) and as
 Parquet (the same columns, typed as ``datapackage.json`` describes them); the current month also
 as plain CSV, for whoever follows it hour by hour. Three years of hourly probes of all France are
-millions of rows: the files are made from columns (``stats/export_table.py``), a month per
+millions of rows: the files are made from columns (``store/export_table.py``), a month per
 process, and kept in ``DATA/opendata/v<version>/observations/`` with a manifest of what each
 month's files hold (how many probes, the last one, each file's size and SHA-256). A build
 writes a month again only when its probes changed (after a run, the current month; a late probe
@@ -33,10 +33,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import guichets
-from guichets.stats.export import EXPORT_COLUMNS, export_extent, raw_pages
-from guichets.stats.export_table import columns_of, csv_header
-from guichets.stats.periods import DateRange, month_range
+from guichets.periods import DateRange, month_range
 from guichets.store import Store
+from guichets.store.export import EXPORT_COLUMNS, export_extent, raw_pages
+from guichets.store.export_table import columns_of, csv_header
 
 __all__ = [
     "KINDS",

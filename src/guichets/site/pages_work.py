@@ -21,19 +21,30 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final, Protocol
 
 import guichets
+from guichets.site.figures import ServiceInfo, SiteFigures
 from guichets.stats.method import METHOD_VERSION
-
-if TYPE_CHECKING:
-    from guichets.site.build import SiteBuilder
 
 __all__ = ["PageJob", "PageKeys", "render_pages"]
 
 CACHE_FILE: Final = "pages.pickle"
 FORMAT: Final = 1
 MIN_PER_WORKER: Final = 40  # fewer pages than this a process: not worth forking
+
+
+class SiteBuilder(Protocol):
+    """What this module needs of ``build.SiteBuilder`` (which imports this module)."""
+
+    figures: SiteFigures
+    out: Path
+    contact: str
+    writer: Any  # build._Writer: its ``result`` counts pages and files written
+
+    def service_page(self, lang: str, info: ServiceInfo) -> None: ...
+
+    def departement_page(self, lang: str, code: str) -> None: ...
 
 
 @dataclass(frozen=True)

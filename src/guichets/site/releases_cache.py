@@ -19,11 +19,11 @@ from datetime import date
 from pathlib import Path
 from typing import Final
 
-from guichets.stats.export import export_extent
+from guichets.periods import DateRange, day_start
 from guichets.stats.method import METHOD_VERSION
-from guichets.stats.periods import DateRange, day_start
 from guichets.stats.releases import Release, release_rows
 from guichets.store import Store
+from guichets.store.export import export_extent
 
 __all__ = ["releases_of_the_day"]
 

@@ -245,9 +245,9 @@ evidence_heads = Table(
 
 
 # -- daily rollups (docs/method.md) --------------------------------------------------------------
-# What each service's probes of one Paris day add up to (guichets.stats.tally), kept up to date by
+# What each service's probes of one Paris day add up to (guichets.tally), kept up to date by
 # Store.save in the probe's own transaction, so that a report over years reads days, not probes.
-# Rebuilt from the probes by Store.rollups when their counts disagree (guichets.stats.rollups).
+# Rebuilt from the probes by Store.rollups when their counts disagree (guichets.store.rollups).
 daily_rollups = Table(
     "daily_rollups",
     metadata,

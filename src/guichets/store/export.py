@@ -20,10 +20,11 @@ from typing import Any, Final, Protocol
 from sqlalchemy import ColumnElement, Select, Text, func, select, type_coerce
 
 from guichets.model import PARIS, Observation, Outcome, categorise
-from guichets.stats.periods import local_day
-from guichets.stats.tally import site_of
-from guichets.store import Store, after_position, as_utc
+from guichets.periods import local_day
+from guichets.store import Store, as_utc
+from guichets.store.readings import after_position
 from guichets.store.schema import probes
+from guichets.tally import site_of
 from guichets.untrusted import csv_writer as untrusted_csv_writer
 
 __all__ = [
@@ -170,7 +171,7 @@ def _values(row: Sequence[Any], sites: dict[str, str]) -> tuple[Any, ...]:
     )
 
 
-export_values = _values  # for the columnar export (stats/export_table.py): the same code
+export_values = _values  # for the columnar export (store/export_table.py): the same code
 
 Position = tuple[datetime, str]  # (started_at, probe_id): where a probe sorts in the export
 

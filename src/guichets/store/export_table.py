@@ -1,5 +1,5 @@
 """The export's rows as columns: a page of probes turned at once into the CSV bytes that
-:func:`~guichets.stats.export.csv_writer` would write and a typed Arrow table (for Parquet).
+:func:`~guichets.store.export.csv_writer` would write and a typed Arrow table (for Parquet).
 
 The open data of years of hourly probes is millions of rows: formatting them one at a time in
 Python (``export._values``, a CSV writer call, a JSON encoder call per row) wrote about 17,000
@@ -10,7 +10,7 @@ in Python: the slots (a few per available probe), and values computed once per d
 
 The result must be what the export says, byte for byte: ``tests/test_site_opendata.py`` holds
 the CSV of every month equal to ``guichets export observations``. A column of
-:data:`~guichets.stats.export.EXPORT_COLUMNS` that this module does not know (a column added
+:data:`~guichets.store.export.EXPORT_COLUMNS` that this module does not know (a column added
 later to the export) is taken from the export's own per-row code, so that it is never wrong,
 only slower, until it is added here.
 """
@@ -28,9 +28,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from guichets.model import MONTH, PARIS, Outcome, categorise
-from guichets.stats.export import EXPORT_COLUMNS, RAW_COLUMNS, export_values
-from guichets.stats.tally import site_of
 from guichets.store import as_utc
+from guichets.store.export import EXPORT_COLUMNS, RAW_COLUMNS, export_values
+from guichets.tally import site_of
 from guichets.untrusted import FORMULA_START
 
 __all__ = ["ARROW_TYPES", "Columns", "arrow_schema", "columns_of", "csv_header"]

@@ -16,7 +16,7 @@ from pathlib import Path
 from guichets.catalogue import Service, catalogue_to_toml, load_catalogue
 from guichets.clock import SimulatedClock
 from guichets.evidence.archive import EvidenceArchive
-from guichets.fetch import Exchange, HostGates, Politeness
+from guichets.http import Exchange, HostGates, Politeness
 from guichets.model import Observation
 from guichets.runner import Runner, RunSummary, from_catalogue
 from guichets.schedule import Plan
