@@ -122,7 +122,7 @@ def test_catalogue_label_is_text_everywhere(site: Path) -> None:
 
 def test_nothing_but_the_sites_own_files(site: Path) -> None:
     """Stored pages are never published as HTML: only pages, style, captures and data."""
-    allowed = {".html", ".css", ".png", ".csv", ".gz", ".parquet", ".json"}
+    allowed = {".html", ".css", ".png", ".csv", ".gz", ".parquet", ".json", ".atom"}
     for path in site.rglob("*"):
         if path.is_file():
             assert path.suffix in allowed, path
