@@ -272,10 +272,14 @@ def test_cached_months_give_the_figures_computed_afresh(home: Path, tmp_path: Pa
 
 
 def _files(folder: Path) -> dict[str, bytes]:
+    """Every file but the monthly archive's pages, which are frozen when first written (a fresh
+    build freezes them anew, with the newer last probe in their header)."""
     return {
         str(p.relative_to(folder)): p.read_bytes()
         for p in sorted(folder.rglob("*"))
-        if p.is_file() and not p.name.startswith(".")
+        if p.is_file()
+        and not p.name.startswith(".")
+        and "archives" not in p.relative_to(folder).parts
     }
 
 
@@ -304,7 +308,8 @@ def test_an_incremental_build_is_a_fresh_build(home: Path, tmp_path: Path) -> No
         noop = build_site(store, same, out, home=copy, contact=DEFAULT_CONTACT, workers=2)
         afresh = read_figures(store, catalogue, generated_at=at)
         build_site(store, afresh, fresh, contact=DEFAULT_CONTACT, workers=1)
-    assert first.rendered == again.rendered == first.pages - 8 > 80  # all but 4 pages a language
+    # Every service's and département's page, both times (a new last probe shows on all).
+    assert first.rendered == again.rendered > 80 and first.rendered < first.pages
     assert noop.rendered == 0 and noop.written == 0 and noop.pages == first.pages
     assert _files(out) == _files(fresh)
     month = next((out / "donnees/v1.0/observations").glob("*.csv.gz"))
