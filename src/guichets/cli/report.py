@@ -221,6 +221,10 @@ def _report_rows(
     runs = store.runs()
     alive = [(r.started_at, r.ended_at or r.heartbeat_at) for r in runs]
     until: datetime | None = max((b for _, b in alive), default=None)
+    assisted = store.observations(
+        service=chosen.service, departement=chosen.departement, since=days.start,
+        until=days.end, assisted=True,
+    )  # fmt: skip
     return build_report(
         store.rollups(days, service=chosen.service, departement=chosen.departement),
         days,
@@ -229,6 +233,7 @@ def _report_rows(
         alive=alive,
         until=until,
         labels={k: v.label for k, v in names.items()},
+        assisted=rollups_of(facts_of(o) for o in assisted),
     )
 
 

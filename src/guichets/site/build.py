@@ -564,7 +564,28 @@ class SiteBuilder:
             probes=probes,
             dossier=dossier,
             changes=self.changes_of([info.id]),
+            assisted=self.assisted_lines(rows, lang),
         )
+
+    @staticmethod
+    def assisted_lines(rows: Mapping[str, ReportRow], lang: str) -> list[dict[str, str]]:
+        """The assisted series of a service, month by month: its own line, never the robot's."""
+        lines = []
+        for period, row in sorted(rows.items()):
+            if not row.assisted.probes:
+                continue
+            rate = failure_rate(row.assisted)
+            lines.append(
+                {
+                    "month": i18n.fmt_month(row.days.first, lang),
+                    "probes": i18n.fmt_int(row.assisted.probes, lang),
+                    "valid": i18n.fmt_int(row.assisted.valid, lang),
+                    "rate": i18n.fmt_pct(rate.value, lang),
+                    "interval": i18n.fmt_interval(rate, lang),
+                    "period": period,
+                }
+            )
+        return lines
 
     def probe_line(self, obs: Observation, lang: str, page: Page) -> dict[str, Any]:
         shot = self.screenshots.get(obs.probe_id)

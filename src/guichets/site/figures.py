@@ -27,8 +27,9 @@ from guichets.stats.method import METHOD_VERSION
 from guichets.stats.periods import DateRange, Grain, month_range
 from guichets.stats.press import ServiceName, press_summary
 from guichets.stats.releases import release_rows
-from guichets.stats.report import Level, ReportRow, build_report, group_rows
+from guichets.stats.report import Level, ReportRow, build_report, group_rows, rollups_of
 from guichets.stats.rollups import COUNT_COLUMNS
+from guichets.stats.tally import facts_of
 from guichets.store import Store, as_utc
 from guichets.store.schema import daily_rollups, probes
 
@@ -227,8 +228,14 @@ def _fingerprint(
     query = select(func.count(), *(func.coalesce(func.sum(c), 0) for c in columns)).where(
         daily_rollups.c.day >= month.first, daily_rollups.c.day <= month.last
     )
+    helped = select(func.count()).where(
+        probes.c.assisted.is_(True),
+        probes.c.started_at >= month.start,
+        probes.c.started_at < month.end,
+    )
     with store.reading("read the rollups' totals") as conn:
         totals = [int(v) for v in conn.execute(query).one()]
+        totals.append(int(conn.execute(helped).scalar_one()))  # assisted reads, apart
     spans = [(a.isoformat(), b.isoformat()) for a, b in alive if a < month.end and b > month.start]
     edge = None if until is None or until >= month.end else until.isoformat()
     key = json.dumps([CACHE_FORMAT, METHOD_VERSION, totals, spans, edge])
@@ -257,9 +264,11 @@ def _month_of_rows(
                 return found  # type: ignore[no-any-return]
         except (FileNotFoundError, pickle.UnpicklingError, EOFError, ValueError, TypeError):
             pass  # a cache is only a cache: anything unreadable is computed again
+    helped = store.observations(since=month.start, until=month.end, assisted=True)
     services = build_report(
-        store.rollups(month), month, grain=Grain.MONTH, alive=alive, until=until
-    )
+        store.rollups(month), month, grain=Grain.MONTH, alive=alive, until=until,
+        assisted=rollups_of(facts_of(o) for o in helped),
+    )  # fmt: skip
     rows: MonthRows = (
         services,
         group_rows(services, Level.DEPARTEMENT),
