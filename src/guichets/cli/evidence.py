@@ -15,6 +15,7 @@ from rich.text import Text
 
 from guichets.cli.app import DbOption, HomeOption, app, console, errors, fail, home_and_db
 from guichets.evidence.dossier import DossierError, build_dossier
+from guichets.evidence.person_dossier import build_person_dossier
 from guichets.evidence.recovery import recover
 from guichets.evidence.retention import Mode, cutoff, prune
 from guichets.evidence.screenshot import ArchivedProbe, Renderer, ScreenshotError, load_probe
@@ -134,10 +135,21 @@ def _day(option: str, text: str) -> date:
 
 @evidence_app.command("dossier")
 def dossier_command(
-    service: Annotated[str, typer.Option(help="The service, e.g. 38-grenoble-renouvellement.")],
     first: Annotated[str, typer.Option("--from", help="First day (Paris), YYYY-MM-DD.")],
     last: Annotated[str, typer.Option("--to", help="Last day (Paris), included, YYYY-MM-DD.")],
     out: Annotated[Path, typer.Option(help="The ZIP file to write.")],
+    service: Annotated[
+        str | None,
+        typer.Option(help="The service, e.g. 38-grenoble-renouvellement (optional with --person)."),
+    ] = None,
+    person: Annotated[
+        str | None,
+        typer.Option(help="One person's assisted attempts (their opaque id, e.g. p-3f2a…)."),
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option(help="With --person: a name to print on the cover (never stored)."),
+    ] = None,
     unavailable_only: Annotated[
         bool,
         typer.Option("--unavailable-only", help="Screenshots of the attempts without slot only."),
@@ -145,11 +157,13 @@ def dossier_command(
     home: HomeOption = None,
     db: DbOption = None,
 ) -> None:
-    """A court dossier for one service and period, as a ZIP.
+    """A court dossier for one service and period, as a ZIP; or, with --person, the dossier of
+    one person's assisted attempts (docs/human-assisted.md).
 
     Holds the list of attempts (CSV and HTML), a screenshot of each archived page with URL,
-    date and time, the WARC records, their digests and ledger entries, a method note in French,
-    and SHA256SUMS. Warns when the attempts do not span three different weeks.
+    date and time, the WARC records, their digests and ledger entries, a method note (or, for a
+    person, a cover note checking the Conseil d'État's criteria) in French, and SHA256SUMS.
+    Warns when the attempts do not span three different weeks.
     """
     start, end = _day("--from", first), _day("--to", last)
     if end < start:
@@ -157,6 +171,13 @@ def dossier_command(
     if out.suffix.lower() != ".zip":
         raise fail(f"--out {out}: give a file name ending in .zip")
     days = DateRange(start, end)
+    if person is not None:
+        _person_dossier(person, service, name, days, out, home, db)
+        return
+    if service is None:
+        raise fail("give --service (the robot's dossier) or --person (a person's)")
+    if name is not None:
+        raise fail("--name goes with --person only")
     with _store(home, db) as (folder, store):
         _known_service(store, service)
         try:
@@ -180,6 +201,36 @@ def dossier_command(
     console.print(
         f"{made.path}: {made.attempts} attempts over {made.weeks} weeks, {made.screenshots} "
         f"screenshots, {made.records} records",
+        highlight=False,
+    )
+
+
+def _person_dossier(
+    person: str,
+    service: str | None,
+    name: str | None,
+    days: DateRange,
+    out: Path,
+    home: Path | None,
+    db: str | None,
+) -> None:
+    with _store(home, db) as (folder, store):
+        try:
+            made = asyncio.run(
+                build_person_dossier(
+                    folder, store, person=person, days=days, out=out, service=service, name=name
+                )
+            )
+        except DossierError as exc:
+            raise fail(str(exc)) from exc
+        except ScreenshotError as exc:
+            raise fail(str(exc)) from exc
+    for warning in made.warnings:
+        errors.print(f"warning: {warning}", highlight=False, soft_wrap=True, markup=False)
+    met = "met" if made.criteria.met else "not met: " + "; ".join(made.criteria.missing())
+    console.print(
+        f"{made.path}: {made.attempts} attempts, {made.reads} reads over {made.criteria.weeks} "
+        f"weeks, {made.screenshots} screenshots, {made.records} records; criteria {met}",
         highlight=False,
     )
 
