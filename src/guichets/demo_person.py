@@ -10,7 +10,8 @@ browser refuses that path. Now and then it first types a wrong code, as people d
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["PersonReport", "ScriptedPerson"]
@@ -21,10 +22,18 @@ class PersonReport:
     attempts: int = 0
     passed: int = 0
     wrong_answers: int = 0
+    # Wall seconds, as the person waits: from « Commencer » to the captcha on screen, and from
+    # the answer sent to the result on screen (bench/assist.py reads them).
+    to_captcha: list[float] = field(default_factory=list)
+    to_result: list[float] = field(default_factory=list)
 
 
 class ScriptedPerson:
     """One person in a browser context of the console's Chromium."""
+
+    @property
+    def page(self) -> Any:
+        return self._page
 
     def __init__(self, browser: Any, console_url: str, truth_url: str) -> None:
         self.browser = browser
@@ -36,6 +45,9 @@ class ScriptedPerson:
 
     async def log_in(self, token: str) -> None:
         self._context = await self.browser.new_context(locale="fr-FR")
+        # A person waits as long as the machine needs: with several attempts at once on a small
+        # machine, a result may take longer than Playwright's default 30 s.
+        self._context.set_default_timeout(180_000)
         self._page = await self._context.new_page()
         await self._page.goto(f"{self.console_url}/?jeton={token}")
 
@@ -62,15 +74,19 @@ class ScriptedPerson:
         page = self._page
         self.report.attempts += 1
         await page.goto(f"{self.console_url}/services/{service}")
+        clicked = time.perf_counter()
         async with page.expect_navigation():
             await page.locator("form[action='/tentatives'] button").click()
+        self.report.to_captcha.append(time.perf_counter() - clicked)
         code = await self._code()
         if code is not None and wrong_first:
             await self._answer("".join("3" if c != "3" else "4" for c in code))
             self.report.wrong_answers += 1
             code = await self._code()
         if code is not None:
+            sent = time.perf_counter()
             await self._answer(code)
+            self.report.to_result.append(time.perf_counter() - sent)
         passed = "Le site a accepté le code" in await page.content()
         self.report.passed += passed
         stop = page.locator("form[action$='/fin'] button")
