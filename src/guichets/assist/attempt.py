@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 import uuid
 from collections.abc import Callable
@@ -313,9 +314,10 @@ class AttemptRun:
             if at is None:
                 raise AttemptError("Plus aucune lecture n'est permise dans cette session.")
             if now < at:
+                minutes = math.ceil((at - now).total_seconds() / 60)
                 raise AttemptError(
-                    f"Prochaine lecture possible dans {int((at - now).total_seconds() // 60) + 1}"
-                    " min (une lecture toutes les 5 minutes au plus)."
+                    f"Prochaine lecture possible dans {minutes} min (une lecture toutes les "
+                    f"{int(self.limits.read_gap.total_seconds() // 60)} minutes au plus)."
                 )
             self.touch()
             return await self._read()
