@@ -31,6 +31,7 @@ from guichets.stats.report import Level, ReportRow, build_report, group_rows
 from guichets.stats.rollups import COUNT_COLUMNS
 from guichets.store import Store, as_utc
 from guichets.store.schema import daily_rollups, probes
+from guichets.workers.report import seen_from, split_vantages, vantage_barriers
 
 __all__ = ["LATEST_PROBES", "ServiceInfo", "SiteFigures", "read_figures"]
 
@@ -63,6 +64,9 @@ class SiteFigures:
     france: dict[str, ReportRow] = field(default_factory=dict)
     latest_probes: dict[str, list[Observation]] = field(default_factory=dict)
     press_markdown: str | None = None
+    # service -> (vantage points that met a barrier only, those that read the page) in the
+    # latest month, when the barrier was not seen from all of them (guichets.workers.report)
+    vantages: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
     _names: dict[str, ServiceName] | None = field(default=None, repr=False)
 
     @property
@@ -210,6 +214,11 @@ def read_figures(
         france=_by_key(france).get("FR", {}),
     )
     figures.latest_probes = {s: store.latest_observations(s, LATEST_PROBES) for s in stored}
+    latest = months[-1]
+    for service_id, found in vantage_barriers(store, latest).items():
+        split = split_vantages(seen_from(found, latest))
+        if split is not None:
+            figures.vantages[service_id] = split
     if press:
         figures.press_markdown = _press(store, figures)
     return figures
