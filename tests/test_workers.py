@@ -31,10 +31,11 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from typer.testing import CliRunner
 
+from guichets.cli import app
 from guichets.clock import SystemClock
 from guichets.demo import simulated_catalogue
-from guichets.evidence.recovery import recover
 from guichets.evidence.verify import verify
 from guichets.runner import from_catalogue
 from guichets.store import Store
@@ -173,7 +174,10 @@ def test_three_workers_one_killed(live: SimulatorThread, pg_url: str, tmp_path: 
         assert gaps and min(gaps) >= GAP - TOLERANCE, (min(gaps), context)
         # Every worker's evidence verifies, the killed one's once its folder is recovered (what
         # it does itself when it starts again, or `guichets evidence recover --worker`).
-        recover(home, store, worker=victim)
+        recovered = CliRunner().invoke(
+            app, ["evidence", "recover", "--home", str(home), "--db", pg_url, "--worker", victim]
+        )
+        assert recovered.exit_code == 0, recovered.output
         result = verify(home, store)
         assert result.intact, ([str(p) for p in result.problems], context)
         folders = {p.name for p in (home / "evidence" / "warc" / "workers").iterdir()}
