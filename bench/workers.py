@@ -2,9 +2,9 @@
 gaps and lateness, against the simulator on 200 loopback hosts. Prints figures; asserts nothing.
 
 For each number of workers (1, 2, 4), a fresh schema, ``N`` ``guichets worker`` processes, and one
-job per service (2,000 services, 10 per host) all due within two seconds: the workers drain the
-queue and the rate is stored probes over the span from the first probe's start to the last one's
-end. Then one paced round with 4 workers: the jobs due at the period's stratified instants squeezed
+job per service (2,000 services, 10 per host, daily periods) all due within two seconds: the
+workers drain the queue for at most ``--round-seconds`` (then SIGTERM: the probes in flight end),
+and the rate is stored probes over the span from the first probe's start to the last one's end. Then one paced round with 4 workers: the jobs due at the period's stratified instants squeezed
 into 40 seconds at about half the measured rate, for the schedule's lateness (how long after its
 instant each period was claimed) when the workers keep up.
 
@@ -150,8 +150,10 @@ def book_states(url: str) -> Counter[str]:
 
 
 def one_round(
-    base: str, sim: SimulatorThread, n: int, jobs_of: Any, args: argparse.Namespace
+    base: str, sim: SimulatorThread, n: int, jobs_of: Any, args: argparse.Namespace, limit: float
 ) -> dict[str, Any]:
+    """``n`` workers on a fresh schema take the jobs ``jobs_of()`` gives, for at most ``limit``
+    seconds; then they are stopped (SIGTERM: the probes in flight end) and the facts read."""
     with fresh_schema(base) as url, tempfile.TemporaryDirectory() as home:
         Store.open(url).close()
         workers = start_workers(url, Path(home), n, args)
@@ -164,7 +166,7 @@ def one_round(
         planned = asyncio.run(schedule_jobs(url, jobs))
         total = planned.periods
         began = time.monotonic()
-        deadline = began + args.round_timeout
+        deadline = began + limit
         while time.monotonic() < deadline:
             states = book_states(url)
             if states["done"] + states["lost"] >= total and sum(states.values()) >= total:
@@ -183,7 +185,8 @@ def one_round(
                 select(schedule_periods.c.service, schedule_periods.c.period_key,
                        schedule_periods.c.role, schedule_periods.c.state,
                        schedule_periods.c.attempts, schedule_periods.c.planned_at,
-                       schedule_periods.c.claimed_at)
+                       schedule_periods.c.claimed_at, schedule_periods.c.period_end,
+                       func.now().label("now"))
             ).all()  # fmt: skip
             stored = conn.execute(
                 select(probes.c.service, probes.c.period_key, probes.c.started_at,
@@ -191,6 +194,7 @@ def one_round(
             ).all()  # fmt: skip
     per_key = Counter((s, k) for s, k, _, _ in stored)
     states = Counter(r.state for r in book)
+    ended = [r for r in book if r.state == "planned" and r.period_end <= r.now]
     arrivals: dict[str, list[float]] = defaultdict(list)
     for site, at, _ in log:
         arrivals[site].append(at)
@@ -218,7 +222,10 @@ def one_round(
         "lost": states["lost"],
         "double_probes": sum(1 for v in per_key.values() if v > 1)
         + sum(1 for r in book if r.attempts > 1),
-        "lost_unrecorded": total - states["done"] - states["lost"],
+        "unfinished": states["planned"],  # still queued in an open period when stopped
+        # Deferred but not in the book, held by a worker after every worker stopped cleanly, or
+        # still planned after its period ended: what nobody would ever report.
+        "lost_unrecorded": (total - len(book)) + states["probing"] + len(ended),
         "min_host_gap_s": round(min(gaps), 4) if gaps else None,
         "requests": len(log),
         "lateness_p50_s": _quantile(lateness, 0.5),
@@ -243,7 +250,9 @@ def main() -> None:
     parser.add_argument("--horizon-days", type=int, default=14)
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--paced-seconds", type=float, default=40.0)
-    parser.add_argument("--round-timeout", type=float, default=240.0)
+    parser.add_argument(
+        "--round-seconds", type=float, default=50.0, help="seconds each drain round may take"
+    )
     parser.add_argument("--db", default=None, help="PostgreSQL URL [default: GUICHETS_TEST_PG]")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -258,7 +267,7 @@ def main() -> None:
             items = from_catalogue(
                 [
                     s.model_copy(update={"horizon_days": args.horizon_days})
-                    for s in simulated_catalogue(sim.sim, "1h")
+                    for s in simulated_catalogue(sim.sim, "1d")
                 ]
             )
             clock = SystemClock()
@@ -271,23 +280,31 @@ def main() -> None:
                         for j in jobs]  # fmt: skip
 
             rounds = [
-                one_round(base, sim, int(n), burst, args) for n in args.workers.split(",") if n
+                one_round(base, sim, int(n), burst, args, args.round_seconds)
+                for n in args.workers.split(",")
+                if n
             ]
             best = max((r["probes_per_s"] or 0.0) for r in rounds)
             count = int(min(len(items), max(50, best / 2 * args.paced_seconds)))
 
             def paced() -> list[Any]:
-                # The periods' own stratified instants (schedule.planned_at), squeezed from an
-                # hour into the paced window, as if the cadence were that window.
+                # The periods' own stratified instants (schedule.planned_at), squeezed from a
+                # day into the paced window, as if the cadence were that window.
                 now = clock.now()
                 jobs = periods_ahead(items[:count], now, timedelta(seconds=1))
-                scale = args.paced_seconds / 3600
+                scale = args.paced_seconds / 86400
                 return [
-                    replace(j, planned_at=now + timedelta(seconds=2) + (j.planned_at - now) * scale)
+                    replace(
+                        j,
+                        planned_at=now
+                        + timedelta(seconds=2)
+                        + (j.planned_at - j.period_start) * scale,
+                    )
                     for j in jobs
                 ]
 
-            steady = one_round(base, sim, max(int(n) for n in args.workers.split(",")), paced, args)
+            most = max(int(n) for n in args.workers.split(","))
+            steady = one_round(base, sim, most, paced, args, args.paced_seconds + 60)
     result = {
         "services": args.services,
         "hosts": args.hosts,
