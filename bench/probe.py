@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from guichets.clock import SimulatedClock, parse_instant
-from guichets.fetch import DEFAULT_USER_AGENT, HostGates, Politeness
+from guichets.http import DEFAULT_USER_AGENT, HostGates, Politeness
 from guichets.model import PARIS, Observation
 from guichets.platforms import Target
 from guichets.platforms.ezbooking import FORBIDDEN_BUTTONS, NO_SLOT_TEXT

@@ -58,7 +58,7 @@ from guichets import __version__
 from guichets.catalogue import Service, catalogue_to_toml, load_catalogue
 from guichets.departements import DEPARTEMENTS
 from guichets.model import PARIS, Observation, Outcome
-from guichets.stats.periods import DateRange
+from guichets.periods import DateRange
 from guichets.store import Store
 from report import COLUMNS, _sql_instant, probe_row, services  # bench/report.py, a sibling
 
@@ -372,7 +372,7 @@ def build(
 ) -> dict[str, Any]:
     """``read_figures`` then ``build_site``, as ``guichets site build`` calls them, timed apart."""
     from guichets.site.build import build_site  # imported here: the module may still be coming
-    from guichets.site.figures import read_figures
+    from guichets.usecases.figures import read_figures
 
     before = _files(out) if out.exists() else {}
     load = _loadavg()

@@ -4,7 +4,8 @@ gaps and lateness, against the simulator on 200 loopback hosts. Prints figures; 
 For each number of workers (1, 2, 4), a fresh schema, ``N`` ``guichets worker`` processes, and one
 job per service (2,000 services, 10 per host, daily periods) all due within two seconds: the
 workers drain the queue for at most ``--round-seconds`` (then SIGTERM: the probes in flight end),
-and the rate is stored probes over the span from the first probe's start to the last one's end. Then one paced round with 4 workers: the jobs due at the period's stratified instants squeezed
+and the rate is stored probes over the span from the first probe's start to the last one's end.
+Then one paced round with 4 workers: the jobs due at the period's stratified instants squeezed
 into 40 seconds at about half the measured rate, for the schedule's lateness (how long after its
 instant each period was claimed) when the workers keep up.
 
@@ -39,10 +40,10 @@ from typing import Any
 from sqlalchemy import create_engine, func, make_url, select, text
 
 from guichets.clock import SystemClock
-from guichets.demo import simulated_catalogue
 from guichets.runner import from_catalogue
 from guichets.store import Store
 from guichets.store.schema import probes, schedule_periods
+from guichets.usecases.demo import simulated_catalogue
 from guichets.workers.scheduler import periods_ahead, schedule_jobs
 
 ROOT = Path(__file__).resolve().parent.parent

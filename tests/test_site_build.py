@@ -25,12 +25,12 @@ from typer.testing import CliRunner
 from guichets.catalogue import catalogue_to_toml, load_catalogue
 from guichets.cli import app
 from guichets.cli.site import DEFAULT_CONTACT
-from guichets.demo import run_demo
 from guichets.site import i18n
 from guichets.site.build import build_site, method_section
-from guichets.site.figures import read_figures
 from guichets.site.serve import _resolve, check_loopback, site_app
 from guichets.store import Store
+from guichets.usecases.demo import run_demo
+from guichets.usecases.figures import read_figures
 
 DAYS = 4
 HOSTILE = '<script>alert("x")</script> & "Bobigny"'
@@ -122,7 +122,7 @@ def test_catalogue_label_is_text_everywhere(site: Path) -> None:
 
 def test_nothing_but_the_sites_own_files(site: Path) -> None:
     """Stored pages are never published as HTML: only pages, style, captures and data."""
-    allowed = {".html", ".css", ".png", ".csv", ".jsonl", ".json"}
+    allowed = {".html", ".css", ".png", ".csv", ".jsonl", ".json", ".atom"}
     for path in site.rglob("*"):
         if path.is_file():
             assert path.suffix in allowed, path

@@ -26,19 +26,19 @@ from typer.testing import CliRunner
 
 from guichets.cli import app
 from guichets.clock import SimulatedClock
-from guichets.demo import DEMO_SCENARIO, simulated_catalogue
-from guichets.fetch import HostGates, Politeness
+from guichets.http import HostGates, Politeness
 from guichets.model import Observation
+from guichets.periods import Grain
 from guichets.runner import Runner, from_catalogue
 from guichets.schedule import Plan
 from guichets.simulator import Simulator, load_scenario
 from guichets.site.opendata import MANIFEST, PACKAGE, OpenData, write_open_data
-from guichets.stats.export import EXPORT_COLUMNS, export_row, export_rows
 from guichets.stats.method import METHOD_VERSION
-from guichets.stats.periods import Grain
 from guichets.stats.render import rows_csv, rows_json
 from guichets.stats.report import Level, ReportRow, build_report
 from guichets.store import Store
+from guichets.store.export import EXPORT_COLUMNS, export_row, export_rows
+from guichets.usecases.demo import DEMO_SCENARIO, simulated_catalogue
 from tests.dbfixtures import pg_base_url, pg_schema
 
 # The robot on the demo's simulated prefectures from 29 October, 23:00 (Paris) for three days:

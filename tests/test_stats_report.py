@@ -10,12 +10,12 @@ import pytest
 from rich.console import Console
 
 from guichets.model import Outcome
+from guichets.periods import DateRange, Grain, month_range, parse_month
 from guichets.stats.indicators import DayStatus, longest_blocked_spell, robot_gaps
-from guichets.stats.periods import DateRange, Grain, month_range, parse_month
 from guichets.stats.render import rows_table
 from guichets.stats.report import Level, build_report, rollups_of
-from guichets.stats.tally import facts_of
 from guichets.stats.wilson import wilson_interval
+from guichets.tally import facts_of
 from tests.test_stats_rollups import mixed_probes, observation
 
 CONTRACT = ("service", "departement", "period", "probes", "valid", "A", "B", "C", "D", "E",

@@ -37,11 +37,11 @@ from typer.testing import CliRunner
 
 from guichets.cli import app
 from guichets.clock import SystemClock
-from guichets.demo import simulated_catalogue
 from guichets.evidence.verify import verify
 from guichets.runner import from_catalogue
 from guichets.store import Store
 from guichets.store.schema import probes, schedule_periods
+from guichets.usecases.demo import simulated_catalogue
 from guichets.workers.scheduler import periods_ahead, schedule, schedule_jobs
 from tests.dbfixtures import pg_base_url, pg_schema
 from tests.simthread import SimulatorThread

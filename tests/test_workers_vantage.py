@@ -17,15 +17,15 @@ import pytest
 from typer.testing import CliRunner
 
 from guichets.cli import app
-from guichets.demo import simulated_catalogue
-from guichets.fetch import HostGates, Politeness
+from guichets.http import HostGates, Politeness
 from guichets.model import Outcome
 from guichets.probe import run_probe
 from guichets.runner import from_catalogue
 from guichets.schedule import period_key, period_start
 from guichets.site.build import build_site
-from guichets.site.figures import read_figures
 from guichets.store import Origin, Store
+from guichets.usecases.demo import simulated_catalogue
+from guichets.usecases.figures import read_figures
 from guichets.workers.report import agreement
 from tests.robotsim import LOCAL_AGENT, bench
 

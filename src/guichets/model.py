@@ -165,10 +165,17 @@ class Observation:
     kept_url: str | None = None
     cpu_seconds: float = 0.0
     extra: dict[str, str] = field(default_factory=dict)  # platform findings, e.g. next release
+    # A read made in a session whose captcha a person answered (guichets assist): never part of
+    # the robot's random sample, reported apart (docs/human-assisted.md). ``person`` is an
+    # opaque id, never a name.
+    assisted: bool = False
+    person: str | None = None
 
     def __post_init__(self) -> None:
         if self.started_at.utcoffset() is None or self.finished_at.utcoffset() is None:
             raise ValueError("probe instants must be timezone-aware")
+        if self.person is not None and not self.assisted:
+            raise ValueError("only an assisted probe has a person")
         stamps = [s.timestamp() for s in self.slots]
         if any(s.utcoffset() is None for s in self.slots) or stamps != sorted(set(stamps)):
             raise ValueError("slots must be aware, sorted and unique instants")
@@ -211,6 +218,8 @@ class Observation:
             "finished_at": self.finished_at.isoformat(),
             "duration_seconds": round(self.duration, 3),
             "message": self.message,
+            "assisted": self.assisted,
+            "person": self.person,
             "extra": dict(self.extra),
             "trail": [
                 {"method": s.method, "url": s.url, "status": s.status, "at": s.at.isoformat()}

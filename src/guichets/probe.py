@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from guichets.clock import Clock
-from guichets.fetch import Exchange, FetchError, ForbiddenRequest, HostGates, PoliteSession
+from guichets.http import Exchange, FetchError, ForbiddenRequest, HostGates, PoliteSession
 from guichets.model import Detail, Observation, Outcome
 from guichets.platforms import Reader, Reading, Target, reader_for
 from guichets.platforms.base import classify_fetch_error
@@ -54,12 +54,17 @@ async def run_probe(
     probe_id: str | None = None,
     on_exchange: Callable[[Exchange], None] | None = None,
     wall_limit: float = PROBE_WALL_LIMIT,
+    session: PoliteSession | None = None,
 ) -> Observation:
-    """Probe once and return what was found; never raises for anything the site does."""
+    """Probe once and return what was found; never raises for anything the site does.
+
+    ``session`` replaces the polite session of its own (an assisted attempt reads through the
+    person's browser: ``guichets.assist.browser.BrowserSession``)."""
     identity = probe_id or new_probe_id()
     started = clock.now()
     cpu = time.process_time()
-    session = PoliteSession(gates, probe_id=identity, on_exchange=on_exchange)
+    if session is None:
+        session = PoliteSession(gates, probe_id=identity, on_exchange=on_exchange)
     try:
         reader: Reader = reader_for(spec.platform)
         async with session:

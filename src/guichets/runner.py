@@ -1,7 +1,7 @@
 """The run loop: probe every service at its cadence, store each observation as it comes.
 
 Several hosts are probed at once (``concurrency``), one request at a time per host (the shared
-:class:`~guichets.fetch.HostGates`). Each probe is stored in its own transaction with its period's
+:class:`~guichets.http.HostGates`). Each probe is stored in its own transaction with its period's
 key, so a run killed at any moment loses at most the probes in flight, and a restart probes the
 periods that are still open and no period twice. A stop request (Ctrl-C) lets the probes in flight
 finish, then ends the run cleanly.
@@ -30,7 +30,7 @@ from guichets import __version__
 from guichets.catalogue import Service
 from guichets.clock import Clock
 from guichets.evidence.archive import EvidenceArchive
-from guichets.fetch import Exchange, HostGates, host_key
+from guichets.http import Exchange, HostGates, host_key
 from guichets.model import Observation
 from guichets.platforms import Target
 from guichets.probe import ProbeSpec, new_probe_id, run_probe

@@ -19,7 +19,7 @@ from guichets.evidence.recovery import recover
 from guichets.evidence.retention import Mode, cutoff, prune
 from guichets.evidence.screenshot import ArchivedProbe, Renderer, ScreenshotError, load_probe
 from guichets.evidence.verify import verify
-from guichets.stats.periods import DateRange, parse_day
+from guichets.periods import DateRange, parse_day
 from guichets.store import DB_FILE, Store, StoreError
 
 evidence_app = typer.Typer(

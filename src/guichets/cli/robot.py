@@ -14,16 +14,25 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
+from guichets.alerts.service import chain
 from guichets.catalogue import check_report, load_catalogue
+from guichets.cli.alerts import (
+    AlertsConfigOption,
+    NotifyOption,
+    QuietHoursOption,
+    SiteUrlOption,
+    alert_options,
+    run_with_alerts,
+)
 from guichets.cli.app import DbOption, HomeOption, app, console, errors, fail, home_and_db
 from guichets.clock import SystemClock, parse_instant
 from guichets.evidence.archive import EvidenceArchive
 from guichets.evidence.screenshot import ProbeTimeScreenshots, Renderer, ScreenshotError
-from guichets.fetch import DEFAULT_USER_AGENT, HostGates, Politeness
+from guichets.http import DEFAULT_USER_AGENT, HostGates, Politeness
 from guichets.model import Observation
 from guichets.platforms import READERS, Target, reader_for
 from guichets.probe import ProbeSpec, run_probe
-from guichets.resilience import DiskFull, disk_message
+from guichets.resilience import DB_PATIENCE, DiskFull, disk_message
 from guichets.runlock import AlreadyRunning, run_lock
 from guichets.runner import Runner, from_catalogue
 from guichets.schedule import Plan
@@ -191,6 +200,14 @@ def run(
             help="Archive every request and response (WARC, digests, ledger) under HOME/evidence.",
         ),
     ] = True,
+    db_patience: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="Seconds a lost database connection is waited for (saves are tried again) "
+            "before the run stops with an error.",
+        ),
+    ] = DB_PATIENCE,
     screenshots: Annotated[
         bool,
         typer.Option(
@@ -199,12 +216,17 @@ def run(
             "(headless Chromium).",
         ),
     ] = False,
+    notify: NotifyOption = [],  # noqa: B006
+    alerts_config: AlertsConfigOption = None,
+    quiet_hours: QuietHoursOption = None,
+    site_url: SiteUrlOption = None,
 ) -> None:
     """Probe every service of a catalogue at its cadence and store each observation.
 
     Each service is probed once per period of its cadence, at a random instant within it. A
     restart goes on where the last run stopped: no period is probed twice. Ctrl-C lets the probes
-    in flight finish and stops cleanly.
+    in flight finish and stops cleanly. The alert rules run after every stored probe
+    (`guichets alerts list`); --notify delivers them (docs/alerts.md).
     """
     if once and until:
         raise fail("give --once or --until, not both")
@@ -215,6 +237,7 @@ def run(
     except ConfigError as exc:
         raise fail(str(exc)) from exc
     politeness = _politeness(gap, timeout, user_agent, ignore_robots_for)
+    alerts = alert_options(notify, alerts_config, quiet_hours, site_url)
     folder, url = home_and_db(home, db)
     clock = SystemClock()
     end = _until(until, clock.now())
@@ -242,9 +265,11 @@ def run(
             plan=plan, concurrency=concurrency, command="run", catalogue_digest=loaded.digest,
             evidence=archive,
         )  # fmt: skip
+        runner.db_patience = db_patience
         shots = (folder, store) if screenshots else None
         try:
-            asyncio.run(_run_with_progress(runner, end, once, len(services), shots))
+            progress = _run_with_progress(runner, end, once, len(services), shots)
+            asyncio.run(run_with_alerts(runner, alerts, services, progress))
         except StoreError as exc:  # the database went away and did not come back, say
             raise fail(str(exc).splitlines()[0], 1) from exc
         except OSError as exc:  # a full disk, say: the archive names the path
@@ -267,7 +292,8 @@ async def _run_with_progress(
         except ScreenshotError as exc:
             raise fail(str(exc)) from exc
         async with renderer:
-            taker = runner.on_stored = ProbeTimeScreenshots(*shots, renderer)
+            taker = ProbeTimeScreenshots(*shots, renderer)
+            runner.on_stored = chain(runner.on_stored, taker)
             await _run_with_progress(runner, end, once, total)
         console.print(f"{taker.taken} screenshots in {shots[0] / 'evidence' / 'screenshots'}")
         for failure in taker.failed:

@@ -288,7 +288,7 @@ def agreement(
         store = Store.open(url, home=folder)
     except StoreError as exc:
         raise fail(str(exc)) from exc
-    from guichets.stats.periods import DateRange, parse_day
+    from guichets.periods import DateRange, parse_day
     from guichets.workers.report import agreement as agreement_of
 
     days = None

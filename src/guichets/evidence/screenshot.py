@@ -37,7 +37,7 @@ from yarl import URL
 from guichets.clock import parse_instant
 from guichets.evidence import layout
 from guichets.evidence.warc import ReadRecord, read_member, read_record
-from guichets.fetch import _decode as decode_content  # the robot's own bounded decoder
+from guichets.http.decode import decode as decode_content  # the robot's own bounded decoder
 from guichets.model import PARIS, Observation
 from guichets.store import EvidenceRecord, LedgerEntry, Store
 
@@ -294,8 +294,13 @@ def screenshot_name(observation: Observation) -> str:
 class Renderer:
     """One headless Chromium for many screenshots; the page is reused, its routes replaced."""
 
-    def __init__(self, *, width: int = 1100, executable: str = CHROMIUM) -> None:
-        if not Path(executable).exists():
+    def __init__(
+        self, *, width: int = 1100, executable: str = CHROMIUM, browser: Any = None
+    ) -> None:
+        """``browser``: a Chromium already launched (the assisted console's) to render in a
+        context of its own, instead of launching one."""
+        self._shared = browser
+        if browser is None and not Path(executable).exists():
             raise ScreenshotError(
                 f"Chromium not found at {executable}: install Debian's chromium "
                 "(apt-get install chromium; make test does it) or set GUICHETS_CHROMIUM"
@@ -312,6 +317,7 @@ class Renderer:
         self._context: Any = None
         self._page: Any = None
         self._banner: Any = None
+        self._banners: Any = None
 
     async def __aenter__(self) -> Self:
         try:
@@ -322,24 +328,27 @@ class Renderer:
                 "(make install has it)"
             ) from exc
 
-        self._playwright = await async_playwright().start()
+        if self._shared is None:
+            self._playwright = await async_playwright().start()
         try:
-            self._browser = await self._playwright.chromium.launch(
-                executable_path=self.executable, args=list(CHROMIUM_ARGS), headless=True
-            )
+            if self._shared is None:
+                self._browser = await self._playwright.chromium.launch(
+                    executable_path=self.executable, args=list(CHROMIUM_ARGS), headless=True
+                )
             self._context = await self._new_context()
             await self._context.route("**/*", self._answer)
             self._page = await self._context.new_page()
-            banners = await self._new_context()  # ours alone: the archived page never enters it
+            banners = self._banners = await self._new_context()  # ours: no archived page in it
             await banners.route("**/*", lambda route: route.abort("blockedbyclient"))
             self._banner = await banners.new_page()
         except BaseException:
-            await self._playwright.stop()
+            if self._playwright is not None:
+                await self._playwright.stop()
             raise
         return self
 
     async def _new_context(self) -> Any:
-        return await self._browser.new_context(
+        return await (self._shared or self._browser).new_context(
             java_script_enabled=False,
             service_workers="block",
             viewport={"width": self.width, "height": 800},
@@ -353,6 +362,10 @@ class Renderer:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._shared is not None:
+            await self._context.close()
+            await self._banners.close()
+            return
         try:
             if self._browser is not None:
                 await self._browser.close()

@@ -7,18 +7,34 @@ further. Readers are pure of storage and scheduling: they get a polite session a
 
 from __future__ import annotations
 
+from guichets.http import Guard
+from guichets.platforms import eappointment, ezbooking, rdvpref
 from guichets.platforms.base import Reader, Reading, Target
 from guichets.platforms.eappointment import EAppointmentReader
 from guichets.platforms.ezbooking import EzBookingReader
 from guichets.platforms.rdvpref import RdvPrefReader
 
-__all__ = ["READERS", "Reader", "Reading", "Target", "reader_for"]
+__all__ = ["GUARDS", "READERS", "Reader", "Reading", "Target", "guard_for", "reader_for"]
 
 READERS: dict[str, Reader] = {
     EzBookingReader.name: EzBookingReader(),
     RdvPrefReader.name: RdvPrefReader(),
     EAppointmentReader.name: EAppointmentReader(),
 }
+
+
+# Each platform's check of a request before it is sent; the assisted browser applies it to every
+# request of its page, as the readers apply it to theirs.
+GUARDS: dict[str, Guard] = {
+    EzBookingReader.name: ezbooking.guard,
+    RdvPrefReader.name: rdvpref.guard,
+    EAppointmentReader.name: eappointment.guard,
+}
+
+
+def guard_for(platform: str) -> Guard:
+    reader_for(platform)  # the same error for an unknown platform
+    return GUARDS[platform]
 
 
 def reader_for(platform: str) -> Reader:

@@ -2,7 +2,7 @@
 Frictionless Data Package (``datapackage.json``) so that anyone can check the files and read them.
 
 The observation files are exactly what ``guichets export observations --month M`` writes, by the
-same code (``stats/export.py``), so that the site never publishes a second version of the data.
+same code (``store/export.py``), so that the site never publishes a second version of the data.
 They are the bulk of a build: a manifest (``.manifest.json``) records what each month's files
 hold (how many probes, the last one), and a rebuild rewrites only the months whose probes changed;
 a month that only gained recent probes (the current month, after a run) keeps the start of its
@@ -29,7 +29,12 @@ from typing import Any, Final
 
 import guichets
 from guichets.model import Category, Outcome
-from guichets.stats.export import (
+from guichets.periods import DateRange, month_range
+from guichets.stats.method import METHOD_VERSION
+from guichets.stats.render import rows_csv, rows_json
+from guichets.stats.report import Level, ReportRow
+from guichets.store import Store
+from guichets.store.export import (
     EXPORT_COLUMNS,
     Position,
     csv_writer,
@@ -39,11 +44,6 @@ from guichets.stats.export import (
     jsonl_writer,
     write_rows,
 )
-from guichets.stats.method import METHOD_VERSION
-from guichets.stats.periods import DateRange, month_range
-from guichets.stats.render import rows_csv, rows_json
-from guichets.stats.report import Level, ReportRow
-from guichets.store import Store
 from guichets.untrusted import csv_writer as cell_writer
 
 __all__ = ["OpenData", "Resource", "write_open_data"]
@@ -479,6 +479,18 @@ _OBSERVATION_FIELDS: Final[dict[str, _Spec]] = {
     "http_status": ("integer", "Statut HTTP de la dernière réponse.", {}),
     "duration_seconds": ("number", "Durée du sondage, en secondes.", {}),
     "message": ("string", "Ce que le robot a vu, en une phrase (en anglais).", {}),
+    "assisted": (
+        "boolean",
+        "Vrai pour une lecture faite après qu'une personne a répondu au captcha (guichets "
+        "assist) : hors de l'échantillon aléatoire du robot, jamais mêlée à ses chiffres.",
+        {"required": True},
+    ),
+    "person": (
+        "string",
+        "Identifiant opaque de la personne d'une lecture assistée (jamais un nom) ; vide pour "
+        "le robot.",
+        {},
+    ),
 }
 
 

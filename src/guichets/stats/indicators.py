@@ -22,8 +22,8 @@ from enum import StrEnum
 
 from guichets.model import Category, Outcome
 from guichets.stats.leadtime import LeadQuantile, lead_quantile
-from guichets.stats.tally import Tally
 from guichets.stats.wilson import Share
+from guichets.tally import Tally
 
 __all__ = [
     "DayStatus",

@@ -16,8 +16,8 @@ from typing import Any
 from rich import box
 from rich.table import Table
 
+from guichets.periods import DateRange
 from guichets.stats.leadtime import LeadQuantile
-from guichets.stats.periods import DateRange
 from guichets.stats.report import Level, ReportRow
 from guichets.stats.wilson import FEW, Share
 from guichets.untrusted import csv_writer, markdown_inline

@@ -18,6 +18,7 @@ from typing import Any
 
 from guichets.departements import DEPARTEMENTS
 from guichets.model import PARIS, Category, Outcome
+from guichets.periods import DateRange, Grain, local_day, period_days, period_label
 from guichets.stats.indicators import (
     DayStatus,
     barrier_rate,
@@ -33,10 +34,8 @@ from guichets.stats.indicators import (
     unrecognized_rate,
 )
 from guichets.stats.leadtime import LeadQuantile
-from guichets.stats.periods import DateRange, Grain, local_day, period_days, period_label
-from guichets.stats.rollups import DayRollup
-from guichets.stats.tally import ProbeFacts, Tally
 from guichets.stats.wilson import Share
+from guichets.tally import DayRollup, ProbeFacts, Tally
 
 __all__ = ["Level", "ReportRow", "build_report", "group_rows", "rollups_of"]
 

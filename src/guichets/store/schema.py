@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     Date,
@@ -27,6 +28,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.expression import false
 from sqlalchemy.types import TypeDecorator
 
 from guichets.model import Category, Outcome
@@ -34,6 +36,8 @@ from guichets.model import Category, Outcome
 __all__ = [
     "NAMING_CONVENTION",
     "UTCDateTime",
+    "alerts",
+    "assisted_attempts",
     "daily_details",
     "daily_rollups",
     "evidence_files",
@@ -143,6 +147,10 @@ probes = Table(
     Column("extra", Text, nullable=False),  # JSON: platform findings, e.g. next release
     Column("cpu_seconds", Double, nullable=False),
     Column("robots_override", Text, nullable=True),  # host and reason, if robots.txt overridden
+    # A read behind a captcha a person answered (guichets assist, docs/human-assisted.md): kept
+    # out of the robot's figures; ``person`` is an opaque id, never a name.
+    Column("assisted", Boolean(create_constraint=False), nullable=False, server_default=false()),
+    Column("person", Text, nullable=True),
     # Several machines (guichets.workers): who probed, and from where. A replicate is a second
     # probe of a period from another vantage point, a check of the robot: its period_key carries
     # "#replicate" and replicate_of the period's own key, and statistics never count it.
@@ -157,7 +165,9 @@ probes = Table(
         f"category IS NULL OR category IN ({_in([c.value for c in Category])})", name="category"
     ),
     CheckConstraint("slots_count >= 0 AND requests >= 0", name="counts"),
+    CheckConstraint("assisted OR person IS NULL", name="person"),
     Index("ix_probes_service_started_at", "service", "started_at"),
+    Index("ix_probes_person_started_at", "person", "started_at"),
     Index("ix_probes_started_at", "started_at"),
     Index("ix_probes_departement_started_at", "departement", "started_at"),
 )
@@ -236,9 +246,9 @@ evidence_heads = Table(
 
 
 # -- daily rollups (docs/method.md) --------------------------------------------------------------
-# What each service's probes of one Paris day add up to (guichets.stats.tally), kept up to date by
+# What each service's probes of one Paris day add up to (guichets.tally), kept up to date by
 # Store.save in the probe's own transaction, so that a report over years reads days, not probes.
-# Rebuilt from the probes by Store.rollups when their counts disagree (guichets.stats.rollups).
+# Rebuilt from the probes by Store.rollups when their counts disagree (guichets.store.rollups).
 daily_rollups = Table(
     "daily_rollups",
     metadata,
@@ -277,6 +287,31 @@ daily_details = Table(
     Column("detail", Text, primary_key=True),
     Column("probes", Integer, nullable=False),
     Index("ix_daily_details_day", "day"),
+)
+
+
+# -- alerts (docs/alerts.md) ---------------------------------------------------------------------
+# What the alert rules (guichets.alerts) raised: a counter closed, the robot blind to a service, a
+# platform's pages changed, a service no longer probed. One row per episode, opened and closed.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Text, primary_key=True),  # uuid4 hex
+    Column("kind", Text, nullable=False),  # closed, blind, layout_changed, stalled
+    Column("cause", Text, nullable=False),  # no_slot, captcha, blocked, site_error, no_probe…
+    Column("service", Text, nullable=True),  # null for an alert about a whole platform
+    Column("platform", Text, nullable=True),
+    Column("departement", Text, nullable=True),
+    Column("since", UTCDateTime, nullable=False),  # when the condition began (first probe of it)
+    Column("opened_at", UTCDateTime, nullable=False),  # when the rule raised it
+    Column("last_seen", UTCDateTime, nullable=False),  # the last probe that showed the condition
+    Column("closed_at", UTCDateTime, nullable=True),  # null while open
+    Column("opened_by", Text, nullable=False),  # JSON: ids of the probes that triggered it
+    Column("closed_by", Text, nullable=True),  # the probe that ended it
+    Column("figures", Text, nullable=False),  # JSON: the figures behind it (counts, hours…)
+    CheckConstraint("kind IN ('closed', 'blind', 'layout_changed', 'stalled')", name="kind"),
+    Index("ix_alerts_service_opened_at", "service", "opened_at"),
+    Index("ix_alerts_closed_at", "closed_at"),
 )
 
 
@@ -335,4 +370,33 @@ host_gates = Table(
     Column("retry_until", UTCDateTime, nullable=True),
     Column("failures", Integer, nullable=False),
     Column("open_until", UTCDateTime, nullable=True),
+)
+
+
+# -- assisted attempts (docs/human-assisted.md) ---------------------------------------------------
+# One attempt of one person on one service through ``guichets assist``: the captcha shown, the
+# answers typed, the reads made in the session it opened (each a probe with assisted = true and
+# extra["attempt"] = its id). No captcha image, sound or answer is ever stored.
+assisted_attempts = Table(
+    "assisted_attempts",
+    metadata,
+    Column("attempt_id", Text, primary_key=True),  # uuid4 hex
+    Column("person", Text, nullable=False),  # opaque id
+    Column("service", Text, nullable=False),
+    Column("url", Text, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("captcha_shown_at", UTCDateTime, nullable=True),
+    Column("passed_at", UTCDateTime, nullable=True),  # the site accepted an answer
+    Column("finished_at", UTCDateTime, nullable=True),  # null while under way
+    Column("answers", Integer, nullable=False),  # answers typed by the person
+    Column("wrong_answers", Integer, nullable=False),  # refused by the site
+    Column("person_seconds", Double, nullable=False),  # the person's time: shown -> last answer
+    Column("reads", Integer, nullable=False),  # probes made in the session
+    Column("state", Text, nullable=False),
+    Column("note", Text, nullable=False),  # what happened, for people
+    CheckConstraint("state IN ('running', 'read', 'abandoned', 'refused', 'failed')", name="state"),
+    CheckConstraint(
+        "answers >= wrong_answers AND wrong_answers >= 0 AND reads >= 0", name="counts"
+    ),
+    Index("ix_assisted_attempts_person_service_started_at", "person", "service", "started_at"),
 )

@@ -17,7 +17,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import aliased
 
 from guichets.model import Outcome
-from guichets.stats.periods import DateRange, local_day
+from guichets.periods import DateRange, local_day
 from guichets.store import Store, as_utc
 from guichets.store.schema import probes, schedule_periods, workers
 

@@ -39,7 +39,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from guichets import __version__
 from guichets.clock import Clock, SystemClock
 from guichets.evidence.archive import EvidenceArchive
-from guichets.fetch import Exchange, Politeness
+from guichets.http import Exchange, Politeness
 from guichets.probe import new_probe_id, run_probe
 from guichets.store import Origin, Store, StoreError
 from guichets.workers.book import Book, PeriodJob

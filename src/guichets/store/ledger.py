@@ -83,6 +83,11 @@ def probe_digest(row: Mapping[Any, Any], kept_page: bytes | None) -> str:
     for name in PROBE_FIELDS_WHEN_SET:
         if row.get(name) is not None:
             canonical[name] = _plain(row[name])
+    if row.get("assisted"):
+        # A person's read commits to being one, and to whose: the robot's probes (assisted
+        # false) keep the digests they had before these columns existed.
+        canonical["assisted"] = True
+        canonical["person"] = row["person"]
     canonical["kept_page_sha256"] = (
         None if kept_page is None else hashlib.sha256(kept_page).hexdigest()
     )

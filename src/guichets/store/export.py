@@ -20,10 +20,10 @@ from typing import Any, Final, Protocol
 from sqlalchemy import ColumnElement, Select, Text, func, select, type_coerce
 
 from guichets.model import PARIS, Observation, Outcome, categorise
-from guichets.stats.periods import local_day
-from guichets.stats.tally import site_of
+from guichets.periods import local_day
 from guichets.store import Store, as_utc
 from guichets.store.schema import probes
+from guichets.tally import site_of
 from guichets.untrusted import csv_writer as untrusted_csv_writer
 
 __all__ = [
@@ -63,6 +63,8 @@ EXPORT_COLUMNS: Final = (
     "http_status",
     "duration_seconds",
     "message",
+    "assisted",
+    "person",
 )
 
 PAGE: Final = 5000  # rows per read transaction: short ones, so the robot's writes never wait
@@ -89,6 +91,8 @@ _READ: Final = tuple(
         probes.c.requests,
         probes.c.http_status,
         probes.c.message,
+        probes.c.assisted,
+        probes.c.person,
     )
 )
 
@@ -118,7 +122,7 @@ def _values(row: Sequence[Any], sites: dict[str, str]) -> tuple[Any, ...]:
     ``Observation`` prints it (same instant, same offset).
     """
     (probe_id, service, departement, platform, counter, url, started, finished, outcome, detail,
-     slots_text, horizon, requests, http_status, message) = row  # fmt: skip
+     slots_text, horizon, requests, http_status, message, assisted, person) = row  # fmt: skip
     site = sites.get(url)
     if site is None:
         site = sites[url] = site_of(url)
@@ -156,6 +160,8 @@ def _values(row: Sequence[Any], sites: dict[str, str]) -> tuple[Any, ...]:
         http_status,
         round((finished - started).total_seconds(), 3),
         message,
+        bool(assisted),
+        person,
     )
 
 
