@@ -253,11 +253,13 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "robot_title": ("Le robot", "The robot"),
     "data_title": ("Données ouvertes", "Open data"),
     "data_intro": (
-        "Chaque sondage et les chiffres mensuels, en CSV et en JSON, avec leur dictionnaire des "
+        "Chaque sondage, mois par mois en CSV compressé (gzip) et en Parquet (le mois en cours "
+        "aussi en CSV), et les chiffres mensuels en CSV et en JSON, avec leur dictionnaire des "
         "données (datapackage.json, au format Table Schema de Frictionless). Licence Ouverte 2.0. "
         "Les fichiers sont rangés par version de la méthode : des chiffres calculés selon des "
         "règles différentes ne sont jamais mélangés.",
-        "Every probe and the monthly figures, as CSV and JSON, with their data dictionary "
+        "Every probe, month by month as gzip-compressed CSV and Parquet (the current month also as "
+        "CSV), and the monthly figures as CSV and JSON, with their data dictionary "
         "(datapackage.json, in the Frictionless Table Schema form). Licence Ouverte 2.0. Files "
         "are kept by method version: figures computed under different rules are never mixed.",
     ),
