@@ -30,7 +30,9 @@ from guichets.periods import DateRange
 from guichets.site import alerttext, charts, feeds, francemap, i18n
 from guichets.site.archive import closed_months, kept_copy, month_path, save_copy
 from guichets.site.figures import ServiceInfo, SiteFigures, month_rows
+from guichets.site.figures_text import FiguresText
 from guichets.site.opendata import OpenData, write_open_data
+from guichets.site.pages_work import PageKeys, render_pages
 from guichets.site.publish import staged_site
 from guichets.site.serve import CSP
 from guichets.stats.indicators import barrier_rate, downtime_rate, failure_rate, unrecognized_rate
@@ -46,12 +48,14 @@ __all__ = ["BuildResult", "build_site", "data_folder", "render_screenshots"]
 
 NOT_MEASURED: Final = (Outcome.BARRIER, Outcome.SITE_ERROR, Outcome.UNRECOGNIZED)
 TREND_MONTHS: Final = 12  # months in a table's sparkline
+MAX_WORKERS: Final = 4  # processes of a build, at most
 
 
 @dataclass
 class BuildResult:
     out: Path
     pages: int = 0
+    rendered: int = 0  # of the départements' and services' pages (the others always are)
     written: int = 0  # files whose bytes changed (pages, data, screenshots)
     removed: int = 0
     screenshots: int = 0
@@ -64,6 +68,12 @@ class BuildResult:
 def data_folder(out: Path) -> Path:
     """Where the open data of this method's version lives in the site."""
     return out / "donnees" / f"v{METHOD_VERSION}"
+
+
+def kept_data(home: Path | None) -> Path | None:
+    """Where the month files of the open data are kept in the data directory (linked into the
+    site from there): written once, whatever becomes of the published folder."""
+    return None if home is None else home / "opendata" / f"v{METHOD_VERSION}"
 
 
 def _environment() -> jinja2.Environment:
@@ -183,7 +193,8 @@ class Figure:
     first_slot: str
     median_lead: str
     p90_lead: str
-    blocked_days: int
+    closed_days: int
+    blind_days: int
 
 
 def _lead(row: ReportRow, q: float, lang: str) -> str:
@@ -219,7 +230,8 @@ def figure(row: ReportRow | None, lang: str) -> Figure | None:
         first_slot="–" if first is None else i18n.fmt_instant(first, lang),
         median_lead=_lead(row, 0.5, lang),
         p90_lead=_lead(row, 0.9, lang),
-        blocked_days=row.longest_blocked_days,
+        closed_days=row.longest_closed_days,
+        blind_days=row.longest_blind_days,
     )
 
 
@@ -309,7 +321,9 @@ class SiteBuilder:
         contact: str,
         writer: _Writer,
         site_url: str | None = None,
+        workers: int = 1,
     ) -> None:
+        self.workers = workers
         self.store = store
         self.figures = figures
         self.out = out
@@ -376,8 +390,10 @@ class SiteBuilder:
         self.copy_screenshots()
         self.open_data = write_open_data(
             self.store, data_folder(self.out), self.figures.monthly_rows,
-            created=self.figures.generated_at,
+            created=self.figures.generated_at, keep=kept_data(self.home),
+            workers=self.workers, figures_text=self.figures_text(),
         )  # fmt: skip
+        self.many_pages(langs)
         today = self.figures.generated_at.astimezone(PARIS).date()
         self.archived = closed_months(self.figures.months, today)
         for lang in langs:
@@ -385,14 +401,40 @@ class SiteBuilder:
                 self.archive_page(lang, month)
             self.archive_index(lang)
             self.home_page(lang)
-            for code in self.figures.departements():
-                self.departement_page(lang, code)
-            for info in self.figures.services.values():
-                self.service_page(lang, info)
             self.method_page(lang)
             self.robot_page(lang)
             self.data_page(lang)
         self.write_feeds()
+
+    def many_pages(self, langs: Iterable[str]) -> None:
+        """The départements' and services' pages: those whose inputs changed, in several
+        processes (``site/pages_work.py``)."""
+        f = self.figures
+        keys = PageKeys(self)
+        jobs = []
+        for lang in langs:
+            for code in f.departements():
+                file = Page(lang, f"departements/{code}.html").file(self.out)
+                jobs.append(keys.job("departement", lang, code, file, f.services_of(code)))
+            for info in f.services.values():
+                file = Page(lang, f"services/{info.id}.html").file(self.out)
+                shown = [
+                    (o.probe_id, self.screenshots.get(o.probe_id))
+                    for o in f.latest_probes.get(info.id, [])
+                ]
+                jobs.append(keys.job("service", lang, info.id, file, info, shown))
+        todo = [job for job in jobs if keys.changed(job)]
+        result = self.writer.result
+        result.files.update(job.file for job in jobs)
+        result.pages += len(jobs) - len(todo)
+        render_pages(self, todo, self.workers)
+        result.rendered += len(todo)
+        keys.save()
+
+    def figures_text(self) -> FiguresText | None:
+        """The monthly figures' files from the months' cached lines, when months are cached."""
+        f = self.figures
+        return None if f.cache is None else FiguresText(f.cache, f.fingerprints)
 
     def copy_static(self) -> None:
         static = resources.files("guichets.site") / "static"
@@ -859,12 +901,17 @@ def build_site(
     contact: str,
     progress: Callable[[str], None] | None = None,
     site_url: str | None = None,
+    workers: int | None = None,
 ) -> BuildResult:
     """Write the site for ``figures`` into ``out``; returns what was written.
 
     The site is built beside ``out`` and swapped in at once (``publish.staged_site``): a build
-    killed halfway leaves the previous site whole, and links inside ``out`` are never followed."""
+    killed halfway leaves the previous site whole, and links inside ``out`` are never followed.
+    ``workers``: processes that write the open data's months and render pages (default: one per
+    CPU, at most :data:`MAX_WORKERS`)."""
     started = time.perf_counter()
+    if workers is None:
+        workers = min(MAX_WORKERS, os.cpu_count() or 1)
     with staged_site(out) as work:
         result = BuildResult(work)
         builder = SiteBuilder(
@@ -875,6 +922,7 @@ def build_site(
             contact=contact,
             writer=_Writer(result),
             site_url=site_url,
+            workers=workers,
         )
         builder.build()
         _remove_stale(work, result.files, result)

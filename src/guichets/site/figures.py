@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Final
 
 from guichets.departements import DEPARTEMENTS
@@ -49,6 +50,10 @@ class SiteFigures:
     # service -> (vantage points that only met a barrier, those that read the page) in the
     # latest month, when a barrier was not seen from all of them (several workers)
     vantages: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
+    # What each month's rows were computed from (period → fingerprint), and the folder they are
+    # cached in: with them, what is derived from a month's rows can be cached too.
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    cache: Path | None = None
     _names: dict[str, ServiceName] | None = field(default=None, repr=False)
 
     @property

@@ -179,7 +179,11 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "col_time": ("Heure (Paris)", "Time (Paris)"),
     "col_outcome": ("Résultat", "Outcome"),
     "col_screenshot": ("Capture", "Screenshot"),
-    "col_blocked_days": ("Plus longue série de jours fermés", "Longest run of closed days"),
+    "col_closed_days": ("Plus longue série de jours fermés", "Longest run of closed days"),
+    "col_blind_days": (
+        "Plus longue série de jours sans lecture (robot aveugle)",
+        "Longest run of unreadable days (robot blind)",
+    ),
     "no_valid": ("aucun sondage valide", "no valid probe"),
     "few_probes": ("peu de sondages, à lire avec prudence", "few probes, read with care"),
     "days": ("jours", "days"),
@@ -255,11 +259,13 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "robot_title": ("Le robot", "The robot"),
     "data_title": ("Données ouvertes", "Open data"),
     "data_intro": (
-        "Chaque sondage et les chiffres mensuels, en CSV et en JSON, avec leur dictionnaire des "
+        "Chaque sondage, mois par mois en CSV compressé (gzip) et en Parquet (le mois en cours "
+        "aussi en CSV), et les chiffres mensuels en CSV et en JSON, avec leur dictionnaire des "
         "données (datapackage.json, au format Table Schema de Frictionless). Licence Ouverte 2.0. "
         "Les fichiers sont rangés par version de la méthode : des chiffres calculés selon des "
         "règles différentes ne sont jamais mélangés.",
-        "Every probe and the monthly figures, as CSV and JSON, with their data dictionary "
+        "Every probe, month by month as gzip-compressed CSV and Parquet (the current month also as "
+        "CSV), and the monthly figures as CSV and JSON, with their data dictionary "
         "(datapackage.json, in the Frictionless Table Schema form). Licence Ouverte 2.0. Files "
         "are kept by method version: figures computed under different rules are never mixed.",
     ),
