@@ -193,7 +193,8 @@ class Figure:
     first_slot: str
     median_lead: str
     p90_lead: str
-    blocked_days: int
+    closed_days: int
+    blind_days: int
 
 
 def _lead(row: ReportRow, q: float, lang: str) -> str:
@@ -229,7 +230,8 @@ def figure(row: ReportRow | None, lang: str) -> Figure | None:
         first_slot="–" if first is None else i18n.fmt_instant(first, lang),
         median_lead=_lead(row, 0.5, lang),
         p90_lead=_lead(row, 0.9, lang),
-        blocked_days=row.longest_blocked_days,
+        closed_days=row.longest_closed_days,
+        blind_days=row.longest_blind_days,
     )
 
 

@@ -179,7 +179,11 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "col_time": ("Heure (Paris)", "Time (Paris)"),
     "col_outcome": ("Résultat", "Outcome"),
     "col_screenshot": ("Capture", "Screenshot"),
-    "col_blocked_days": ("Plus longue série de jours fermés", "Longest run of closed days"),
+    "col_closed_days": ("Plus longue série de jours fermés", "Longest run of closed days"),
+    "col_blind_days": (
+        "Plus longue série de jours sans lecture (robot aveugle)",
+        "Longest run of unreadable days (robot blind)",
+    ),
     "no_valid": ("aucun sondage valide", "no valid probe"),
     "few_probes": ("peu de sondages, à lire avec prudence", "few probes, read with care"),
     "days": ("jours", "days"),

@@ -361,8 +361,21 @@ _FIGURE_FIELDS: Final[dict[str, _Spec]] = {
     "valid_per_day": ("number", "Sondages valides par jour de la période.", _COUNT),
     "longest_blocked_days": (
         "integer",
-        "Plus longue suite de jours consécutifs sondés sans qu'aucun sondage trouve une date ; "
-        "un jour sans sondage l'interrompt.",
+        "Plus longue suite de jours consécutifs sondés sans qu'aucun sondage trouve une date, "
+        "jours fermés et jours sans lecture confondus (voir longest_closed_days et "
+        "longest_blind_days) ; un jour sans sondage l'interrompt.",
+        _COUNT,
+    ),
+    "longest_closed_days": (
+        "integer",
+        "Plus longue suite de jours fermés : chaque jour, des sondages valides et aucun n'a trouvé "
+        "de date, comme une personne l'aurait constaté ; un jour sans sondage valide l'interrompt.",
+        _COUNT,
+    ),
+    "longest_blind_days": (
+        "integer",
+        "Plus longue suite de jours sans lecture : chaque jour, des sondages, mais aucun valide "
+        "(panne, blocage, captcha, page illisible) ; ce ne sont pas des jours fermés.",
         _COUNT,
     ),
     "robot_down_hours": (

@@ -31,7 +31,7 @@ from guichets.usecases.report import alive_spans, report_rows, service_label
 
 __all__ = ["CACHE_FORMAT", "read_figures"]
 
-CACHE_FORMAT: Final = 2  # bump when ReportRow changes shape: older cached months are recomputed
+CACHE_FORMAT: Final = 3  # bump when ReportRow changes shape: older cached months are recomputed
 
 
 def _months(days: DateRange) -> list[DateRange]:
