@@ -37,14 +37,14 @@ from pathlib import Path
 
 from guichets.catalogue import Service
 from guichets.clock import SimulatedClock
-from guichets.fetch import HostGates, Politeness
+from guichets.http import HostGates, Politeness
 from guichets.model import PARIS
+from guichets.periods import DateRange, month_range
 from guichets.runner import Runner, from_catalogue
 from guichets.schedule import Plan
 from guichets.simulator import Simulator, World, load_scenario
 from guichets.simulator.groundtruth import Segment, Spell
 from guichets.simulator.scenario import WEEKDAYS, ScenarioConfig, ServiceConfig
-from guichets.stats.periods import DateRange, month_range
 from guichets.stats.releases import release_rows
 from guichets.stats.report import build_report
 from guichets.store import Store

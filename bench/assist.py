@@ -39,12 +39,12 @@ from guichets.assist.attempt import CEILING, Limits
 from guichets.assist.console import Console
 from guichets.catalogue import load_catalogue
 from guichets.clock import SimulatedClock
-from guichets.demo import captcha_services, simulated_catalogue
-from guichets.demo_person import ScriptedPerson
 from guichets.evidence.archive import EvidenceArchive
 from guichets.evidence.screenshot import CHROMIUM, CHROMIUM_ARGS, Renderer, load_probe
 from guichets.simulator import Simulator, load_scenario
 from guichets.store import Store
+from guichets.usecases.demo import captcha_services, simulated_catalogue
+from guichets.usecases.demo_person import ScriptedPerson
 
 
 def chromium_pss_mb() -> float:

@@ -31,7 +31,7 @@ from guichets.clock import SimulatedClock, parse_instant
 from guichets.evidence import layout
 from guichets.evidence.archive import EvidenceArchive
 from guichets.evidence.verify import verify
-from guichets.fetch import DEFAULT_USER_AGENT, HostGates, Politeness
+from guichets.http import DEFAULT_USER_AGENT, HostGates, Politeness
 from guichets.platforms import Target
 from guichets.probe import ProbeSpec, new_probe_id, run_probe
 from guichets.store import Store

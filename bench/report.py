@@ -42,7 +42,7 @@ from sqlalchemy import event
 
 from guichets.departements import DEPARTEMENTS
 from guichets.model import PARIS, Category, Observation, Outcome, categorise
-from guichets.stats.periods import DateRange
+from guichets.periods import DateRange
 from guichets.store import Store
 from guichets.store.schema import probes
 

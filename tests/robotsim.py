@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 from guichets.clock import SimulatedClock
-from guichets.fetch import HostGates, Politeness
+from guichets.http import HostGates, Politeness
 from guichets.model import Observation
 from guichets.platforms import Target
 from guichets.probe import ProbeSpec, run_probe

@@ -27,13 +27,13 @@ from typer.testing import CliRunner
 from guichets.catalogue import catalogue_to_toml
 from guichets.cli import app
 from guichets.clock import SimulatedClock
-from guichets.demo import simulated_catalogue
-from guichets.fetch import HostGates, Politeness
+from guichets.http import HostGates, Politeness
 from guichets.runner import Runner, from_catalogue
 from guichets.schedule import Plan
 from guichets.simulator import Simulator, load_scenario
 from guichets.stats.wilson import wilson_interval
 from guichets.store import Store
+from guichets.usecases.demo import simulated_catalogue
 from tests.dbfixtures import pg_base_url, pg_schema
 
 GUICHETS = [sys.executable, "-m", "guichets"]

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from guichets.catalogue import catalogue_to_toml
-from guichets.demo import simulated_catalogue
 from guichets.store import Store
+from guichets.usecases.demo import simulated_catalogue
 from tests.simthread import SimulatorThread
 
 GUICHETS = [sys.executable, "-m", "guichets"]

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from guichets.demo import DEMO_CADENCE, run_demo
 from guichets.model import PARIS, Detail, Extra, Observation, Outcome
 from guichets.simulator import World, load_scenario
 from guichets.simulator.groundtruth import ServiceTruth
 from guichets.store import Store
+from guichets.usecases.demo import DEMO_CADENCE, run_demo
 from tests.test_simulator_rdvpref import expected_slots
 
 DAYS = 30  # the full demo, as `guichets demo` runs it

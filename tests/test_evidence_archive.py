@@ -21,7 +21,7 @@ from guichets.evidence.archive import EvidenceArchive
 from guichets.evidence.recovery import recover
 from guichets.evidence.verify import verify
 from guichets.evidence.warc import iter_members
-from guichets.fetch import HostGates, Politeness
+from guichets.http import HostGates, Politeness
 from guichets.platforms import Target
 from guichets.probe import ProbeSpec, new_probe_id, run_probe
 from guichets.store import Store

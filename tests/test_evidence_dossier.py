@@ -24,13 +24,13 @@ from typer.testing import CliRunner, Result
 
 from guichets.catalogue import catalogue_to_toml
 from guichets.cli import app
-from guichets.demo import simulated_catalogue
 from guichets.evidence.dossier import CSV_COLUMNS
 from guichets.evidence.screenshot import CHROMIUM, Renderer, load_probe
 from guichets.evidence.warc import iter_members
 from guichets.model import PARIS, Outcome
-from guichets.stats.periods import DateRange
+from guichets.periods import DateRange
 from guichets.store import Store
+from guichets.usecases.demo import simulated_catalogue
 from tests.simthread import SimulatorThread
 from tests.test_evidence_support import evidence_run, raw_sql
 

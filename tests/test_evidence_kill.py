@@ -24,9 +24,9 @@ from pathlib import Path
 import pytest
 
 from guichets.catalogue import catalogue_to_toml
-from guichets.demo import simulated_catalogue
 from guichets.evidence.verify import verify
 from guichets.store import Store
+from guichets.usecases.demo import simulated_catalogue
 from tests.simthread import SimulatorThread
 
 GUICHETS = [sys.executable, "-m", "guichets"]

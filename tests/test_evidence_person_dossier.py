@@ -14,9 +14,9 @@ from guichets.clock import SimulatedClock
 from guichets.evidence.archive import EvidenceArchive
 from guichets.evidence.person_dossier import build_person_dossier, criteria
 from guichets.evidence.screenshot import CHROMIUM
-from guichets.fetch import Exchange
+from guichets.http import Exchange
 from guichets.model import Detail, Observation, Outcome
-from guichets.stats.periods import DateRange
+from guichets.periods import DateRange
 from guichets.store import Store
 from guichets.store.assisted import Attempt, save_attempt
 

@@ -9,13 +9,13 @@ from datetime import timedelta
 from pathlib import Path
 
 from guichets.clock import SimulatedClock
-from guichets.demo import simulated_catalogue
 from guichets.evidence import layout
 from guichets.evidence.archive import MAX_FILE_BYTES, EvidenceArchive
-from guichets.fetch import HostGates, Politeness
+from guichets.http import HostGates, Politeness
 from guichets.runner import Runner, RunSummary, from_catalogue
 from guichets.simulator import Simulator, load_scenario
 from guichets.store import Store
+from guichets.usecases.demo import simulated_catalogue
 
 SCENARIO = load_scenario("france-demo")
 START = SCENARIO.scenario.start

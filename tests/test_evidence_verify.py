@@ -14,9 +14,9 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from guichets.cli import app
-from guichets.demo import run_demo
 from guichets.evidence import layout
 from guichets.store import EvidenceRecord, Store
+from guichets.usecases.demo import run_demo
 from tests.test_evidence_support import query, raw_sql
 
 GUICHETS = [sys.executable, "-m", "guichets"]

@@ -20,7 +20,7 @@ import pytest
 from aiohttp import web
 
 from guichets.clock import SimulatedClock
-from guichets.fetch import (
+from guichets.http import (
     DEFAULT_USER_AGENT,
     PERSONAL_FIELDS,
     Exchange,

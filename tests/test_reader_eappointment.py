@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from guichets.catalogue import check_report
-from guichets.fetch import ForbiddenRequest
+from guichets.http import ForbiddenRequest
 from guichets.model import Category, Detail, Extra, Observation, Outcome
 from guichets.platforms import Target
 from guichets.platforms.eappointment import (

@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 
 from guichets.clock import SimulatedClock
-from guichets.fetch import ForbiddenRequest, HostGates, Politeness
+from guichets.http import ForbiddenRequest, HostGates, Politeness
 from guichets.model import Category, Detail, Observation, Outcome
 from guichets.platforms import Target
 from guichets.platforms.ezbooking import EzBookingReader, GridError, guard, parse_week

@@ -21,7 +21,7 @@ import pytest
 from aiohttp import web
 
 from guichets.catalogue import check_report
-from guichets.fetch import ForbiddenRequest
+from guichets.http import ForbiddenRequest
 from guichets.model import Category, Detail, Extra, Observation, Outcome
 from guichets.platforms import Target
 from guichets.platforms.rdvpref import PageError, RdvPrefReader, guard, parse_creneau

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from guichets.robots import PARSE_LIMIT, RobotsTxt, normalise_path, product_token
+from guichets.http.robots import PARSE_LIMIT, RobotsTxt, normalise_path, product_token
 
 # RFC 9309, section 5.1 ("Simple Example"), verbatim.
 RFC_EXAMPLE = """\

@@ -13,13 +13,13 @@ from aiohttp import web
 
 from guichets.catalogue import Service
 from guichets.clock import SimulatedClock
-from guichets.demo import simulated_catalogue
-from guichets.fetch import HostGates, Politeness
+from guichets.http import HostGates, Politeness
 from guichets.model import Detail, Outcome
 from guichets.runner import Runner, from_catalogue
 from guichets.schedule import Plan, period_key, period_start, planned_at
 from guichets.simulator import Simulator, load_scenario
 from guichets.store import Store, StoreError
+from guichets.usecases.demo import simulated_catalogue
 from tests.dbfixtures import db_url
 
 __all__ = ["db_url"]

@@ -16,7 +16,7 @@ from PIL import Image
 from selectolax.lexbor import LexborHTMLParser
 
 from guichets.clock import SimulatedClock
-from guichets.fetch import ForbiddenRequest, HostGates, Politeness, PoliteSession
+from guichets.http import ForbiddenRequest, HostGates, Politeness, PoliteSession
 from guichets.model import Detail, Outcome
 from guichets.platforms import Target
 from guichets.platforms.rdvpref import guard as rdvpref_guard

@@ -32,14 +32,14 @@ from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 from guichets.catalogue import catalogue_to_toml, load_catalogue
 from guichets.cli.site import DEFAULT_CONTACT
-from guichets.demo import run_demo
 from guichets.evidence.screenshot import CHROMIUM, CHROMIUM_ARGS
 from guichets.model import PARIS, Category
 from guichets.site import francemap, i18n
 from guichets.site.build import build_site
-from guichets.site.figures import read_figures
 from guichets.site.serve import site_app
 from guichets.store import Store
+from guichets.usecases.demo import run_demo
+from guichets.usecases.figures import read_figures
 
 pytestmark = pytest.mark.browser
 in_module_loop = pytest.mark.asyncio(loop_scope="module")  # the served site's event loop

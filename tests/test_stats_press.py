@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from guichets.model import Observation, Outcome
-from guichets.stats.periods import month_range
+from guichets.periods import month_range
 from guichets.stats.press import NBSP, ChangeKind, ServiceName, changes, pct, press_summary
 from guichets.stats.report import ReportRow, build_report, rollups_of
-from guichets.stats.tally import facts_of
+from guichets.tally import facts_of
 from tests.test_stats_rollups import observation
 
 SEPTEMBER, OCTOBER = month_range(2026, 9), month_range(2026, 10)

@@ -10,12 +10,11 @@ import pytest
 from sqlalchemy import create_engine, delete, text
 
 from guichets.model import PARIS, Detail, Observation, Outcome
-from guichets.stats.periods import DateRange, local_day, month_range
+from guichets.periods import DateRange, local_day, month_range
 from guichets.stats.report import rollups_of
-from guichets.stats.rollups import DayRollup
-from guichets.stats.tally import facts_of
 from guichets.store import Store
 from guichets.store.schema import daily_details, daily_rollups
+from guichets.tally import DayRollup, facts_of
 from tests.dbfixtures import db_url
 
 __all__ = ["db_url", "observation"]

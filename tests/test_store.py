@@ -21,7 +21,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, inspect, select, text
 from sqlalchemy.exc import StatementError
 
-import guichets.store
+import guichets.store.readings
 from guichets.model import PARIS, Category, Detail, Observation, Outcome, Step
 from guichets.store import Store, StoreError, migrate
 from guichets.store.schema import metadata, probes, runs
@@ -274,7 +274,7 @@ def test_period_keys_since(store: Store) -> None:
 
 
 def test_observations_filters_and_order(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(guichets.store, "PAGE", 3)  # several pages, ties across a page boundary
+    monkeypatch.setattr(guichets.store.readings, "PAGE", 3)  # pages, ties across a page boundary
     made = []
     for i, (service, dep, minutes) in enumerate(
         [

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from guichets.clock import Clock
-from guichets.fetch import Exchange, FetchError, ForbiddenRequest, HostGates, PoliteSession
+from guichets.http import Exchange, FetchError, ForbiddenRequest, HostGates, PoliteSession
 from guichets.model import Detail, Observation, Outcome
 from guichets.platforms import Reader, Reading, Target, reader_for
 from guichets.platforms.base import classify_fetch_error

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from guichets.demo import run_demo
+from guichets.usecases.demo import run_demo
 
 
 @pytest.fixture(scope="package")

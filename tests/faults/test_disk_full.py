@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 
 from guichets.catalogue import catalogue_to_toml
-from guichets.demo import simulated_catalogue
 from guichets.evidence import layout
 from guichets.evidence.verify import verify
 from guichets.runlock import LOCK_FILE
 from guichets.store import Store
+from guichets.usecases.demo import simulated_catalogue
 from tests.simthread import SimulatorThread
 from tests.test_evidence_support import raw_sql
 

@@ -35,11 +35,11 @@ from guichets.assist.browser import WIDGETS, BrowserSession, PageRecorder, Widge
 from guichets.catalogue import Service
 from guichets.clock import Clock
 from guichets.evidence.archive import EvidenceArchive, ProbeRecorder
-from guichets.fetch import Exchange, HostGates, Politeness
+from guichets.http import Exchange, HostGates, Politeness
 from guichets.model import Detail, Observation, Outcome
+from guichets.periods import local_day
 from guichets.platforms import Target, guard_for
 from guichets.probe import ProbeSpec, new_probe_id, run_probe
-from guichets.stats.periods import local_day
 from guichets.store import Store
 from guichets.store.assisted import Attempt, attempts_on_day, save_attempt
 

@@ -8,7 +8,7 @@ person's answer into the site's own field, and reads the slot page in that same 
 **Playwright routing, not HAR.** Every request of the page goes through :meth:`Attempt.route`:
 it is checked before it is sent (the platform's guard, the truth endpoint, personal data, and a
 captcha answer only once per answer the person typed), fetched by Playwright with the context's
-cookies (``route.fetch``), recorded as a :class:`guichets.fetch.Exchange`, and only then given to
+cookies (``route.fetch``), recorded as a :class:`guichets.http.Exchange`, and only then given to
 the page. A HAR would be written when the context closes (a kill loses it) and could not refuse a
 request before it leaves; routing records as it goes and guards every hop, redirects included.
 The reads go through :class:`BrowserSession`, the robot's session interface over the context's
@@ -32,7 +32,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from guichets.clock import Clock
-from guichets.fetch import (
+from guichets.http import (
     Exchange,
     FetchError,
     ForbiddenRequest,
@@ -42,8 +42,8 @@ from guichets.fetch import (
     Response,
     refuse_truth,
 )
-from guichets.fetch import _absolute as absolute_url  # the robot's own URL check
-from guichets.fetch import _is_personal as is_personal  # the robot's own list of fields
+from guichets.http.personal import is_personal  # the robot's own list of fields
+from guichets.http.session import absolute_url  # the robot's own URL check
 from guichets.model import Detail, Step
 
 __all__ = [

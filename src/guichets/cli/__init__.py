@@ -14,6 +14,7 @@ from guichets.cli import demo, report, robot, simulate  # noqa: F401  isort: ski
 from guichets.cli import export  # noqa: F401  isort: skip
 from guichets.cli import evidence  # noqa: F401  isort: skip
 from guichets.cli import site  # noqa: F401  isort: skip
+from guichets.cli import alerts  # noqa: F401  isort: skip
 from guichets.cli import workers  # noqa: F401  isort: skip
 from guichets.cli import catalogue  # noqa: F401  isort: skip
 from guichets.cli import assist  # noqa: F401  isort: skip

@@ -10,12 +10,21 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from guichets.cli.app import DbOption, app, console, fail
+from guichets.cli.alerts import (
+    AlertsConfigOption,
+    NotifyOption,
+    QuietHoursOption,
+    SiteUrlOption,
+    alert_options,
+    report_failure,
+)
+from guichets.cli.app import DbOption, app, console, errors, fail
 from guichets.cli.report import print_summary
-from guichets.cli.site import DEFAULT_CONTACT, build_into, serve_site
-from guichets.demo import DEMO_CADENCE, DEMO_SCENARIO, run_demo
+from guichets.cli.site import serve_site
 from guichets.model import Observation
 from guichets.store import Store
+from guichets.usecases.demo import DEMO_CADENCE, DEMO_SCENARIO, run_demo
+from guichets.usecases.site import build_site_of, data_catalogue
 
 DEMO_SCREENSHOTS = 1  # latest probes per service shown with their screenshot on the demo's site
 
@@ -61,6 +70,10 @@ def demo(
             "the period, on the démarches behind a captcha (docs/human-assisted.md).",
         ),
     ] = 0,
+    notify: NotifyOption = [],  # noqa: B006
+    alerts_config: AlertsConfigOption = None,
+    quiet_hours: QuietHoursOption = None,
+    site_url: SiteUrlOption = None,
 ) -> None:
     """Run the robot over the france-demo scenario on a simulated clock.
 
@@ -71,10 +84,14 @@ def demo(
     into OUT/site and serves it on http://127.0.0.1:PORT/ until Ctrl-C. The default cadence,
     6h (four probes a day per service at random instants), keeps the demo near a minute; --cadence
     1h probes hourly like the original robot (several minutes).
+    The alert rules run after every probe; --notify URL delivers them (e.g. json://127.0.0.1:PORT/).
     Afterwards:
 
       GUICHETS_HOME=OUT guichets report
+
+      GUICHETS_HOME=OUT guichets alerts list
     """
+    alerts = alert_options(notify, alerts_config, quiet_hours, site_url)
     started = time.perf_counter()
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed} probes"),
                TimeElapsedColumn())  # fmt: skip
@@ -88,7 +105,7 @@ def demo(
             raise fail("--assisted keeps the attempts' evidence: drop --no-evidence")
         demo_run = run_demo(
             out, days=days, seed=seed, cadence=cadence, db_url=db, on_observation=seen,
-            evidence=evidence, assisted=assisted,
+            evidence=evidence, alerts=alerts, report=report_failure, assisted=assisted,
         )  # fmt: skip
         result = asyncio.run(demo_run)
     elapsed = time.perf_counter() - started
@@ -99,10 +116,16 @@ def demo(
         f"in {elapsed:.0f} s; forbidden requests seen by the simulator: {result.forbidden}. "
         f"Data in {out}/ — GUICHETS_HOME={out} guichets report"
     )
+    console.print(result.alerts + f" — GUICHETS_HOME={out} guichets alerts list", highlight=False)
     if not site:
         return
     shots = DEMO_SCREENSHOTS if evidence else 0
-    built = build_into(out, db, None, None, DEFAULT_CONTACT, screenshots=shots)
+    with Store.open(db, home=out) as store:
+        built = build_site_of(
+            store, out, catalogue=data_catalogue(None, out), screenshots=shots,
+            status=console.status, say=lambda text: console.print(text, highlight=False),
+            note=lambda text: errors.print(text, highlight=False),
+        )  # fmt: skip
     console.print(f"Website: {built.pages} pages in {built.out}/ in {built.seconds:.1f} s")
     if serve:
         serve_site(built.out, port=port)

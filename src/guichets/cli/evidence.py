@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -20,8 +20,10 @@ from guichets.evidence.recovery import recover
 from guichets.evidence.retention import Mode, cutoff, prune
 from guichets.evidence.screenshot import ArchivedProbe, Renderer, ScreenshotError, load_probe
 from guichets.evidence.verify import verify
-from guichets.stats.periods import DateRange, parse_day
+from guichets.periods import DateRange, parse_day
+from guichets.stats.indicators import barrier_rate, failure_rate
 from guichets.store import DB_FILE, Store, StoreError
+from guichets.usecases.report import report_rows
 
 evidence_app = typer.Typer(
     help="The evidence of every probe: WARC archive, digests, ledger, screenshots, dossiers.",
@@ -83,13 +85,26 @@ def verify_command(
 
 
 @evidence_app.command("recover")
-def recover_command(home: HomeOption = None, db: DbOption = None) -> None:
+def recover_command(
+    home: HomeOption = None,
+    db: DbOption = None,
+    worker: Annotated[
+        str | None,
+        typer.Option(
+            help="The files of this worker (HOME/evidence/warc/workers/NAME), not those of "
+            "`guichets run`; only once that worker is stopped.",
+        ),
+    ] = None,
+) -> None:
     """Move aside what a killed run left (records of unstored probes) and close its files.
 
-    A run does this itself when it starts; this command does it without starting one.
+    A run (or a worker) does this itself when it starts; this command does it without starting
+    one.
     """
+    if worker is not None and ("/" in worker or not worker or worker.startswith(".")):
+        raise fail(f"--worker {worker!r}: give a worker's name, as given to `guichets worker`")
     with _store(home, db) as (folder, store):
-        report = recover(folder, store)
+        report = recover(folder, store, worker=worker)
     for line in report.lines():
         console.print(line, highlight=False, soft_wrap=True)
     for name in report.busy:
@@ -205,6 +220,25 @@ def dossier_command(
     )
 
 
+def robot_context(
+    store: Store, services: Sequence[str], days: DateRange
+) -> list[tuple[str, int, str, str]]:
+    """The robot's figures for a person's démarches and period: the cover note's context."""
+
+    def pct(value: float | None) -> str:
+        return "–" if value is None else f"{100 * value:.0f} %"
+
+    found = []
+    for service in services:
+        for row in report_rows(store, days, service=service):
+            failure, barrier = failure_rate(row.tally), barrier_rate(row.tally)
+            ci = "" if failure.interval is None else (
+                f" ({pct(failure.interval[0])} – {pct(failure.interval[1])})"
+            )  # fmt: skip
+            found.append((service, row.tally.probes, pct(failure.value) + ci, pct(barrier.value)))
+    return found
+
+
 def _person_dossier(
     person: str,
     service: str | None,
@@ -218,9 +252,10 @@ def _person_dossier(
         try:
             made = asyncio.run(
                 build_person_dossier(
-                    folder, store, person=person, days=days, out=out, service=service, name=name
+                    folder, store, person=person, days=days, out=out, service=service, name=name,
+                    context=lambda services, period: robot_context(store, services, period),
                 )
-            )
+            )  # fmt: skip
         except DossierError as exc:
             raise fail(str(exc)) from exc
         except ScreenshotError as exc:

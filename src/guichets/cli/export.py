@@ -22,7 +22,7 @@ from guichets.cli.report import (
     open_store,
     select,
 )
-from guichets.stats.export import export_rows, write_csv, write_jsonl
+from guichets.store.export import export_rows, write_csv, write_jsonl
 
 export_app = typer.Typer(help="Export the stored data as open data.", no_args_is_help=True)
 app.add_typer(export_app, name="export")

@@ -12,25 +12,27 @@ import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from guichets.catalogue import Catalogue, load_catalogue
+from guichets.catalogue import Catalogue
 from guichets.cli.app import DbOption, HomeOption, app, console, errors, fail, home_and_db
 from guichets.departements import closest_codes, is_departement
 from guichets.model import Observation
-from guichets.stats.periods import DateRange, Grain, parse_day, parse_month
-from guichets.stats.press import ServiceName, press_summary
+from guichets.periods import DateRange, Grain, parse_day, parse_month
+from guichets.stats.press import ServiceName
 from guichets.stats.releases import release_rows, releases_markdown
 from guichets.stats.render import FOOTNOTE, rows_csv, rows_json, rows_markdown, rows_table
-from guichets.stats.report import Level, ReportRow, build_report, rollups_of
-from guichets.stats.tally import facts_of
+from guichets.stats.report import Level, ReportRow
 from guichets.store import Store, StoreError
 from guichets.tomlconfig import ConfigError
+from guichets.usecases.report import press_markdown, report_rows, service_names, summary_rows
+from guichets.usecases.site import data_catalogue
+from guichets.workers.report import seen_from, vantage_barriers, vantage_sentence
 
 __all__ = ["Selection", "catalogue_of", "open_store", "print_summary", "select"]
 
@@ -167,24 +169,10 @@ def check_service(store: Store, service: str | None) -> None:
 
 def catalogue_of(path: Path | None, folder: Path) -> Catalogue | None:
     """The catalogue that names the services: the one given, or the data directory's own."""
-    chosen = path if path is not None else folder / "catalogue.toml"
-    if path is None and not chosen.exists():
-        return None
     try:
-        return load_catalogue(chosen)
+        return data_catalogue(path, folder)
     except ConfigError as exc:
         raise fail(str(exc)) from exc
-
-
-def _names(catalogue: Catalogue | None) -> dict[str, ServiceName]:
-    if catalogue is None:
-        return {}
-    return {
-        s.id: ServiceName(
-            label=s.label or f"{s.site} — {s.procedure}", site=s.site, procedure=s.procedure
-        )
-        for s in catalogue.services
-    }
 
 
 def _title(level: Level, days: DateRange) -> str:
@@ -193,14 +181,24 @@ def _title(level: Level, days: DateRange) -> str:
 
 def print_summary(observations: Iterable[Observation]) -> None:
     """Per service, the headline figures of these probes, computed straight from them."""
-    rollups = rollups_of(facts_of(o) for o in observations)
-    if not rollups:
+    found = summary_rows(observations)
+    if found is None:
         console.print("No probes.")
         return
-    whole = DateRange(min(r.day for r in rollups), max(r.day for r in rollups))
-    rows = build_report(rollups, whole)
+    rows, whole = found
     console.print(rows_table(rows, _title(Level.SERVICE, whole), console.width))
     console.print(FOOTNOTE, highlight=False)
+
+
+def _refresh(store: Store, chosen: Selection, days: DateRange) -> None:
+    """Rollups that do not count the stored probes are rebuilt first, and that is said."""
+    rebuilt = store.refresh_rollups(days, service=chosen.service, departement=chosen.departement)
+    if rebuilt:
+        errors.print(
+            f"note: the daily rollups of {rebuilt} service-days did not count the stored probes; "
+            "rebuilt from the probes",
+            highlight=False,
+        )
 
 
 def _report_rows(
@@ -211,29 +209,15 @@ def _report_rows(
     grain: Grain,
     names: dict[str, ServiceName],
 ) -> list[ReportRow]:
-    rebuilt = store.refresh_rollups(days, service=chosen.service, departement=chosen.departement)
-    if rebuilt:
-        errors.print(
-            f"note: the daily rollups of {rebuilt} service-days did not count the stored probes; "
-            "rebuilt from the probes",
-            highlight=False,
-        )
-    runs = store.runs()
-    alive = [(r.started_at, r.ended_at or r.heartbeat_at) for r in runs]
-    until: datetime | None = max((b for _, b in alive), default=None)
-    assisted = store.observations(
-        service=chosen.service, departement=chosen.departement, since=days.start,
-        until=days.end, assisted=True,
-    )  # fmt: skip
-    return build_report(
-        store.rollups(days, service=chosen.service, departement=chosen.departement),
+    _refresh(store, chosen, days)
+    return report_rows(
+        store,
         days,
         level=level,
         grain=grain,
-        alive=alive,
-        until=until,
+        service=chosen.service,
+        departement=chosen.departement,
         labels={k: v.label for k, v in names.items()},
-        assisted=rollups_of(facts_of(o) for o in assisted),
     )
 
 
@@ -285,7 +269,7 @@ def report(
         raise fail("--press already describes batch releases; drop --releases")
     with open_store(home, db) as (store, folder):
         check_service(store, chosen.service)
-        names = _names(catalogue_of(catalogue, folder))
+        names = service_names(catalogue_of(catalogue, folder))
         days = chosen.days(store)
         if press and chosen.month is not None:
             print(_press(store, chosen, chosen.month, names), end="")
@@ -297,8 +281,13 @@ def report(
             _releases(store, chosen, days, fmt)
             return
         rows = _report_rows(store, chosen, days, level, by, names)
+        seen = (
+            vantage_barriers(store, days, service=chosen.service, departement=chosen.departement)
+            if fmt is Format.JSON and level is Level.SERVICE
+            else {}
+        )
     if fmt is Format.JSON:
-        print(rows_json(rows))
+        print(rows_json(rows, lambda row: _vantages(row, seen)))
     elif fmt is Format.CSV:
         print(rows_csv(rows), end="")
     elif fmt is Format.MD:
@@ -310,6 +299,16 @@ def report(
         console.print(FOOTNOTE, highlight=False)
 
 
+def _vantages(row: ReportRow, seen: dict[str, list[tuple[Any, str, str, int]]]) -> dict[str, Any]:
+    """``vantages``: which vantage points met a barrier and which read the page, and the
+    sentence « bloqué depuis A, lu depuis B » when a barrier was seen from some of them only.
+    Absent when no probe of the row names its vantage point (a single robot)."""
+    found = seen_from(seen.get(row.service or "", []), row.days)
+    if found is None:
+        return {}
+    return {"vantages": {**found, "note": vantage_sentence(found)}}
+
+
 def _empty(fmt: Format) -> None:
     """No day to report on: an empty list for programs, a sentence for people."""
     if fmt is Format.JSON:
@@ -319,11 +318,11 @@ def _empty(fmt: Format) -> None:
 
 
 def _press(store: Store, chosen: Selection, month: DateRange, names: dict[str, ServiceName]) -> str:
-    before = parse_month(f"{month.first - timedelta(days=1):%Y-%m}")
-    current = _report_rows(store, chosen, month, Level.SERVICE, Grain.ALL, names)
-    earlier = _report_rows(store, chosen, before, Level.SERVICE, Grain.ALL, names)
-    points = store.probe_points(month, service=chosen.service, departement=chosen.departement)
-    return press_summary(current, earlier, release_rows(points), month, names)
+    for days in (month, parse_month(f"{month.first - timedelta(days=1):%Y-%m}")):
+        _refresh(store, chosen, days)
+    return press_markdown(
+        store, month, names, service=chosen.service, departement=chosen.departement
+    )
 
 
 def _releases(store: Store, chosen: Selection, days: DateRange, fmt: Format) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -12,12 +11,9 @@ from aiohttp import web
 
 from guichets.cli.app import DbOption, HomeOption, app, console, errors, fail, home_and_db
 from guichets.cli.report import catalogue_of, open_store
-from guichets.evidence.screenshot import ScreenshotError
-from guichets.fetch import DEFAULT_USER_AGENT
-from guichets.site.build import BuildResult, build_site, render_screenshots
-from guichets.site.figures import SiteFigures, read_figures
+from guichets.site.build import BuildResult
 from guichets.site.serve import check_loopback, site_app
-from guichets.store import Store
+from guichets.usecases.site import DEFAULT_CONTACT, build_site_of
 
 site_app_cli = typer.Typer(
     help="The public website: static pages in French and English, map, charts, open data.",
@@ -25,7 +21,13 @@ site_app_cli = typer.Typer(
 )
 app.add_typer(site_app_cli, name="site")
 
-DEFAULT_CONTACT = DEFAULT_USER_AGENT.split("+", 1)[1].split(";", 1)[0].strip()
+
+def _note(text: str) -> None:
+    errors.print(text, highlight=False)
+
+
+def _say(text: str) -> None:
+    console.print(text, highlight=False)
 
 
 def build_into(
@@ -37,33 +39,18 @@ def build_into(
     *,
     screenshots: int = 0,
 ) -> BuildResult:
-    """Build the site of a data directory (the demo calls this too)."""
+    """Build the site of a data directory, as ``guichets site build`` does."""
     with open_store(home, db) as (store, folder):
-        names = catalogue_of(catalogue, folder)
-        target = out if out is not None else folder / "site"
-        with console.status("Reading the figures…"):
-            figures = read_figures(
-                store, names, generated_at=datetime.now(UTC), cache=folder / "cache" / "site"
-            )
-        if screenshots:
-            _screenshots(folder, store, figures, screenshots)
-        with console.status(f"Writing the site into {target}/…"):
-            result = build_site(store, figures, target, home=folder, contact=contact)
-    return result
-
-
-def _screenshots(folder: Path, store: Store, figures: SiteFigures, per_service: int) -> None:
-    try:
-        with console.status("Rendering the latest probes' archived pages…"):
-            taken, failed = asyncio.run(render_screenshots(folder, store, figures, per_service))
-    except ScreenshotError as exc:  # no Chromium: the site is still built, without new captures
-        errors.print(f"note: no screenshots rendered: {exc}", highlight=False)
-        return
-    console.print(f"{taken} screenshots rendered from the archive", highlight=False)
-    if failed:
-        errors.print(
-            f"note: {len(failed)} probes could not be rendered (no archive?), e.g. {failed[0]}",
-            highlight=False,
+        return build_site_of(
+            store,
+            folder,
+            catalogue=catalogue_of(catalogue, folder),
+            out=out,
+            contact=contact,
+            screenshots=screenshots,
+            status=console.status,
+            say=_say,
+            note=_note,
         )
 
 

@@ -42,7 +42,7 @@ from guichets.evidence.screenshot import (
 from guichets.evidence.verify import Verification, verify
 from guichets.evidence.warc import warcinfo_record
 from guichets.model import PARIS, Observation, Outcome
-from guichets.stats.periods import DateRange
+from guichets.periods import DateRange
 from guichets.store import EvidenceFile, EvidenceRecord, LedgerEntry, Store
 from guichets.untrusted import csv_writer
 

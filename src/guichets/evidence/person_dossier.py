@@ -45,13 +45,16 @@ from guichets.evidence.screenshot import Renderer, ScreenshotError, load_probe, 
 from guichets.evidence.verify import verify
 from guichets.evidence.warc import warcinfo_record
 from guichets.model import PARIS, Observation, Outcome
-from guichets.stats.indicators import barrier_rate, failure_rate
-from guichets.stats.periods import DateRange
-from guichets.stats.report import build_report
+from guichets.periods import DateRange
 from guichets.store import Store
 from guichets.store.assisted import Attempt, attempts
 
-__all__ = ["Criteria", "PersonDossier", "build_person_dossier", "criteria"]
+__all__ = ["Context", "ContextRow", "Criteria", "PersonDossier", "build_person_dossier", "criteria"]
+
+# The robot's figures for a démarche over the period, as the cover note prints them: service,
+# probes, failure rate with its interval, barrier rate (computed by the caller, from the report).
+ContextRow = tuple[str, int, str, str]
+Context = Callable[[Sequence[str], DateRange], Sequence[ContextRow]]
 
 MIN_SPAN_DAYS = 14  # first to last attempt: they then reach into a third week at least
 
@@ -114,26 +117,20 @@ class PersonDossier:
     warnings: list[str] = field(default_factory=list)
 
 
-def _context_rows(store: Store, services: Sequence[str], days: DateRange) -> str:
+def _context_table(rows: Sequence[ContextRow], services: Sequence[str]) -> str:
     """The robot's own figures for the same démarches and period: the context of the attempts."""
+    found = {row[0]: row for row in rows}
     lines = []
     for service in services:
-        rows = build_report(store.rollups(days, service=service), days)
-        if not rows:
+        row = found.get(service)
+        if row is None:
             lines.append(f"<tr><td>{html.escape(service)}</td><td colspan=3>aucun sondage du "
                          "robot sur la période</td></tr>")  # fmt: skip
             continue
-        row = rows[0]
-        failure, barrier = failure_rate(row.tally), barrier_rate(row.tally)
-
-        def pct(value: float | None) -> str:
-            return "–" if value is None else f"{100 * value:.0f} %"
-
-        low_high = failure.interval
-        ci = "" if low_high is None else f" ({pct(low_high[0])} – {pct(low_high[1])})"
+        _, probes, failure, barrier = row
         lines.append(
-            f"<tr><td>{html.escape(service)}</td><td>{row.tally.probes}</td>"
-            f"<td>{pct(failure.value)}{ci}</td><td>{pct(barrier.value)}</td></tr>"
+            f"<tr><td>{html.escape(service)}</td><td>{probes}</td>"
+            f"<td>{html.escape(failure)}</td><td>{html.escape(barrier)}</td></tr>"
         )
     return (
         "<table><tr><th>Démarche</th><th>Sondages du robot</th><th>Part des sondages valides "
@@ -232,6 +229,7 @@ async def build_person_dossier(
     out: Path,
     service: str | None = None,
     name: str | None = None,
+    context: Context | None = None,
     renderer: Callable[[], Renderer] = Renderer,
 ) -> PersonDossier:
     """Write the dossier of ``person``'s assisted attempts over ``days`` to ``out`` (a ZIP)."""
@@ -312,7 +310,7 @@ async def build_person_dossier(
             made,
             observations,
             checked_criteria,
-            _context_rows(store, services, days),
+            _context_table(context(services, days) if context else [], services),
             warnings,
             simulated,
         ),

@@ -37,7 +37,7 @@ from yarl import URL
 from guichets.clock import parse_instant
 from guichets.evidence import layout
 from guichets.evidence.warc import ReadRecord, read_member, read_record
-from guichets.fetch import _decode as decode_content  # the robot's own bounded decoder
+from guichets.http.decode import decode as decode_content  # the robot's own bounded decoder
 from guichets.model import PARIS, Observation
 from guichets.store import EvidenceRecord, LedgerEntry, Store
 

@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from guichets.evidence import layout
-from guichets.evidence.ledger import GENESIS, entry_digest, records_digest
 from guichets.evidence.warc import PROBE_HEADER, SERVICE_HEADER, _header, iter_members
 from guichets.store import EvidenceFile, EvidenceRecord, LedgerEntry, Store
+from guichets.store.ledger import GENESIS, entry_digest, records_digest
 
 __all__ = ["Problem", "Verification", "verify"]
 

@@ -29,7 +29,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 from yarl import URL
 
-from guichets.fetch import Exchange
+from guichets.http import Exchange
 
 __all__ = [
     "GZIP_LEVEL",

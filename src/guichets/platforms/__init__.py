@@ -7,7 +7,7 @@ further. Readers are pure of storage and scheduling: they get a polite session a
 
 from __future__ import annotations
 
-from guichets.fetch import Guard
+from guichets.http import Guard
 from guichets.platforms import eappointment, ezbooking, rdvpref
 from guichets.platforms.base import Reader, Reading, Target
 from guichets.platforms.eappointment import EAppointmentReader

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar, Protocol
 
-from guichets.fetch import FetchError, PoliteSession, Response
+from guichets.http import FetchError, PoliteSession, Response
 from guichets.model import Detail, Extra, Outcome
 
 __all__ = [

@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit, urlunsplit
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 from yarl import URL
 
-from guichets.fetch import ForbiddenRequest, PoliteSession, Response
+from guichets.http import ForbiddenRequest, PoliteSession, Response
 from guichets.model import PARIS, Detail, Extra, Outcome, unique_instants
 from guichets.platforms.base import (
     Reading,

@@ -24,7 +24,7 @@ from urllib.parse import urljoin, urlsplit
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 from yarl import URL
 
-from guichets.fetch import ForbiddenRequest, PoliteSession, Response
+from guichets.http import ForbiddenRequest, PoliteSession, Response
 from guichets.model import PARIS, Detail, Extra, Outcome, unique_instants
 from guichets.platforms.base import (
     Reading,

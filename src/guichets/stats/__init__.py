@@ -1,6 +1,8 @@
-"""Figures from observations (docs/method.md).
+"""Figures from tallies (docs/method.md): pure functions, no SQL, no store, no network.
 
-The indicators are pure functions of tallies (``tally.py``, ``indicators.py``, ``leadtime.py``,
-``wilson.py``); ``rollups.py`` holds the SQL of the daily rollups that the store runs, and
-``report.py`` turns rollups into the rows that ``guichets report`` prints.
+The indicators (``indicators.py``, ``leadtime.py``, ``wilson.py``) read a
+:class:`~guichets.tally.Tally`; ``report.py`` turns daily rollups into the rows that
+``guichets report`` prints and ``render.py`` formats them; ``press.py`` writes the monthly press
+summary and ``releases.py`` finds batch releases. Reading the store is the use cases' job
+(``guichets.usecases.report``); the contract ``pure-stats`` in pyproject.toml enforces it.
 """

@@ -15,12 +15,12 @@ from enum import StrEnum
 
 from guichets.departements import DEPARTEMENTS
 from guichets.model import Category, Outcome
+from guichets.periods import DateRange
 from guichets.stats.indicators import barrier_rate, downtime_rate, failure_rate, short_horizon_rate
-from guichets.stats.periods import DateRange
 from guichets.stats.releases import Release
 from guichets.stats.report import ReportRow
-from guichets.stats.tally import Tally
 from guichets.stats.wilson import FEW, Share
+from guichets.tally import Tally
 from guichets.untrusted import markdown_inline
 
 __all__ = [

@@ -28,7 +28,7 @@ from itertools import groupby
 from typing import Any, Final
 
 from guichets.model import PARIS, Category, Outcome
-from guichets.stats.periods import DateRange
+from guichets.periods import DateRange
 from guichets.stats.wilson import Share
 
 __all__ = [

@@ -1,6 +1,6 @@
 """Per-service counts of a set of probes, for a quick look (tests, one-off scripts).
 
-A thin view over :class:`~guichets.stats.tally.Tally`, so that the counts are those of the reports:
+A thin view over :class:`~guichets.tally.Tally`, so that the counts are those of the reports:
 the failure rate is E over valid probes (available + unavailable); barriers, site errors and
 unrecognized pages are counted apart (``details``, as ``outcome/detail``) and never enter it.
 """
@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from guichets.model import Category, Observation, Outcome
-from guichets.stats.tally import Tally, facts_of
+from guichets.tally import Tally, facts_of
 
 __all__ = ["ServiceSummary", "summarise"]
 

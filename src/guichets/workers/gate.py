@@ -1,6 +1,6 @@
 """Politeness shared by every worker, on every machine: a lease per host in ``host_gates``.
 
-The same rules as :class:`guichets.fetch.HostGates`, held in the database instead of memory, so
+The same rules as :class:`guichets.http.HostGates`, held in the database instead of memory, so
 that they hold for all workers together: one request at a time per host, at least ``min_gap``
 seconds between the end of one request to a host and the start of the next, ``Retry-After``
 honoured, the circuit breaker counted across workers.
@@ -33,7 +33,8 @@ from psycopg_pool import AsyncConnectionPool
 from yarl import URL
 
 from guichets.clock import Clock
-from guichets.fetch import FetchError, HostGates, Politeness, Turn, _retry_after, host_key
+from guichets.http import FetchError, HostGates, Politeness, Turn, host_key
+from guichets.http.gates import retry_after
 from guichets.model import Detail
 
 __all__ = ["GateUnavailable", "SharedGates"]
@@ -192,7 +193,7 @@ class SharedGates(HostGates):
         )
         retry = None
         if turn.retry_after is not None:
-            seconds = _retry_after(turn.retry_after, self.clock.now())
+            seconds = retry_after(turn.retry_after, self.clock.now())
             retry = seconds if seconds is not None and seconds > 0 else None
         params = {
             "host": key,

@@ -4,34 +4,35 @@
 counts and appends lead times, atomic on SQLite and PostgreSQL alike), so the rollups are never
 behind the probes. When they are anyway (a database from before the rollups, rows written by
 other means), :func:`stale` sees it from two counts read in one statement and :func:`rebuild`
-recomputes the days from the raw probes, with the same :class:`~guichets.stats.tally.Tally` code.
+recomputes the days from the raw probes, with the same :class:`~guichets.tally.Tally` code.
 """
 
 from __future__ import annotations
 
 from array import array
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Final
 
-from sqlalchemy import Connection, and_, case, delete, false, func, select, text
+from sqlalchemy import Connection, and_, case, delete, false, func, select, text, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
 from guichets.model import Category, Outcome
-from guichets.stats.periods import DateRange, local_day
-from guichets.stats.tally import (
+from guichets.periods import DateRange, local_day
+from guichets.store.engine import StoreBase
+from guichets.store.schema import daily_details, daily_rollups, probes
+from guichets.tally import (
     CATEGORIES,
     OUTCOMES,
+    DayRollup,
     ProbeFacts,
     Tally,
     seconds_list,
     site_of,
 )
-from guichets.store.schema import daily_details, daily_rollups, probes
 
-__all__ = ["DayRollup", "RollupWriter", "read", "rebuild", "stale"]
+__all__ = ["COUNT_COLUMNS", "RollupWriter", "Rollups", "read", "rebuild", "stale"]
 
 OUTCOME_COLUMNS: Final = {o.value: o.value for o in Outcome}
 CATEGORY_COLUMNS: Final = {c.value: f"cat_{c.value.lower()}" for c in Category}
@@ -41,17 +42,6 @@ COUNT_COLUMNS: Final = (
     *CATEGORY_COLUMNS.values(),
     "slots_seen",
 )
-
-
-@dataclass(frozen=True, slots=True)
-class DayRollup:
-    """What the probes of one service on one Paris day add up to."""
-
-    service: str
-    day: date
-    departement: str | None
-    site: str
-    tally: Tally
 
 
 def _join(values: Iterable[int]) -> str:
@@ -307,3 +297,63 @@ def read(
             t.details[(pending[2], pending[3])] += pending[4]
             pending = next(found, None)
         yield DayRollup(name, day, row[2], row[3], t)
+
+
+class Rollups(StoreBase):
+    """The daily rollups of a store: read, checked against the probes, rebuilt."""
+
+    def rollups(
+        self, days: DateRange, *, service: str | None = None, departement: str | None = None
+    ) -> Iterator[DayRollup]:
+        """What each service's probes add up to, day by day (Paris dates), as stored, by service
+        and day; read lazily in one transaction (a year of hundreds of services is not held).
+
+        ``save`` keeps them up to date; call :meth:`refresh_rollups` first to make sure.
+        """
+        with self._guard("read rollups"), self._connect() as conn:
+            yield from read(conn, days, service, departement)
+
+    def refresh_rollups(
+        self, days: DateRange, *, service: str | None = None, departement: str | None = None
+    ) -> int:
+        """Rebuild the rollups of ``days`` if they do not count the probes stored; returns the
+        service-days rebuilt (0 when they were right).
+
+        A database from before the rollups, or probes written by other means, are caught here.
+        """
+        with self._guard("check rollups"), self._connect() as conn:
+            behind = stale(conn, days, service, departement)
+        if not behind:
+            return 0
+        return self.rebuild_rollups(days, service=service, departement=departement)
+
+    def rebuild_rollups(
+        self, days: DateRange, *, service: str | None = None, departement: str | None = None
+    ) -> int:
+        """Recompute the rollups of ``days`` from the raw probes, a month at a time (bounded
+        memory, short transactions); returns the service-days written."""
+        written = 0
+        first = days.first
+        while first <= days.last:
+            chunk = DateRange(first, min(days.last, first + timedelta(days=30)))
+            with self._writing("rebuild rollups") as conn:
+                written += rebuild(conn, chunk, service, departement)
+            first = chunk.last + timedelta(days=1)
+        return written
+
+    def rollup_totals(self, days: DateRange) -> list[int]:
+        """The rows of ``days`` and the sums of their counts (:data:`COUNT_COLUMNS`), then the
+        assisted reads of those days (never in a rollup): what the site's month cache
+        fingerprints."""
+        columns = [daily_rollups.c[name] for name in COUNT_COLUMNS]
+        query = select(func.count(), *(func.coalesce(func.sum(c), 0) for c in columns)).where(
+            _in_days(days)
+        )
+        helped = select(func.count()).where(
+            probes.c.assisted.is_(true()),
+            probes.c.started_at >= days.start,
+            probes.c.started_at < days.end,
+        )
+        with self._guard("read the rollups' totals"), self._connect() as conn:
+            totals = [int(v) for v in conn.execute(query).one()]
+            return [*totals, int(conn.execute(helped).scalar_one())]

@@ -1,13 +1,19 @@
 """robots.txt as RFC 9309 says: which paths of a host the robot may fetch.
 
 The observatory asks before it looks: every host's ``robots.txt`` is read and obeyed unless an
-operator recorded a reason to override it for that host (see :mod:`guichets.fetch`). This module is
+operator recorded a reason to override it for that host (see :mod:`guichets.http`). This module is
 plain data and matching, no I/O, so the rules can be tested against the RFC's own examples.
 
 Matching follows RFC 9309: groups of one or more ``User-agent`` lines, the robot's product token
 compared case-insensitively, rules of all groups naming the token combined (else all ``*`` groups),
 ``*`` and ``$`` wildcards, the longest matching rule wins and ``Allow`` wins a tie, percent-encoding
 normalised on both sides, and only the first 500 KiB parsed.
+
+Why our own code rather than the standard library's ``urllib.robotparser`` or a package: a refusal
+is evidence, so the probe must record *which rule decided* (``RobotsTxt.deciding_rule``, quoted in
+the probe's message as ``Disallow: /pattern``), and ``urllib.robotparser`` answers only yes or no
+(and predates RFC 9309: first match instead of longest, no ``$``). That reason stands; if a
+maintained RFC 9309 parser that names the deciding rule appears, it should replace this module.
 """
 
 from __future__ import annotations

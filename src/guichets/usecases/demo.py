@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from guichets.alerts.service import Alerting, AlertOptions
 from guichets.catalogue import Service, catalogue_to_toml, load_catalogue
 from guichets.clock import SimulatedClock
 from guichets.evidence.archive import EvidenceArchive
-from guichets.fetch import Exchange, HostGates, Politeness
+from guichets.http import Exchange, HostGates, Politeness
 from guichets.model import Observation
 from guichets.runner import Runner, RunSummary, from_catalogue
 from guichets.schedule import Plan
@@ -37,6 +38,7 @@ class DemoResult:
     end: datetime
     summary: RunSummary
     forbidden: int
+    alerts: str = ""  # what the alerts did: opened, closed, delivered
 
 
 def simulated_catalogue(simulator: Simulator, cadence: str) -> list[Service]:
@@ -78,13 +80,18 @@ async def run_demo(
     on_observation: Callable[[Observation], None] | None = None,
     on_exchange: Callable[[Exchange], None] | None = None,
     evidence: bool = True,
+    alerts: AlertOptions | None = None,
+    report: Callable[[str], None] | None = None,
     assisted: int = 0,
 ) -> DemoResult:
     """Run the robot over ``days`` simulated days of the demo scenario; store under ``home``.
 
     With ``evidence`` (the default) every exchange is archived under ``home/evidence`` with its
     digests and ledger entries, as a real run does, so that ``guichets evidence verify`` and
-    ``guichets evidence dossier`` work on the demo's data.
+    ``guichets evidence dossier`` work on the demo's data. The alert rules run after every probe
+    (``docs/alerts.md``); ``alerts`` says where to deliver them, and ``report`` hears of each
+    failed delivery.
+
 
     With ``assisted`` = N, a scripted person (``demo_person``) makes N attempts through the
     assisted console, spread over the period, on the démarches behind a captcha: the robot runs up
@@ -108,6 +115,8 @@ async def run_demo(
             if evidence:
                 info = {"http-header-user-agent": gates.politeness.user_agent}
                 archive = stack.enter_context(EvidenceArchive(home, store, clock, info=info))
+            watch = Alerting.start(store, clock, alerts or AlertOptions(), catalogue.services,
+                                   report=report)  # fmt: skip
             runner = Runner(
                 from_catalogue(catalogue.services),
                 store,
@@ -121,16 +130,20 @@ async def run_demo(
                 command=f"demo --days {days}",
                 catalogue_digest=catalogue.digest,
                 evidence=archive,
+                on_stored=watch.monitor.on_stored,
             )
-            if assisted:
-                assert archive is not None
-                summary = await _with_person(
-                    runner, simulator, store, archive, clock, list(catalogue.services), home,
-                    assisted, end,
-                )  # fmt: skip
-            else:
-                summary = await runner.run(until=end)
-        return DemoResult(home, start, end, summary, len(simulator.forbidden))
+            try:
+                if assisted:
+                    assert archive is not None
+                    summary = await _with_person(
+                        runner, simulator, store, archive, clock, list(catalogue.services), home,
+                        assisted, end,
+                    )  # fmt: skip
+                else:
+                    summary = await runner.run(until=end)
+            finally:
+                await watch.close(drain=True)  # simulated time: every retry runs out now
+        return DemoResult(home, start, end, summary, len(simulator.forbidden), watch.summary())
 
 
 def captcha_services(simulator: Simulator, services: list[Service]) -> list[Service]:
@@ -162,8 +175,8 @@ async def _with_person(
     from guichets.assist.accounts import new_person_id
     from guichets.assist.attempt import CEILING, Limits
     from guichets.assist.console import Console
-    from guichets.demo_person import ScriptedPerson
     from guichets.evidence.screenshot import CHROMIUM, CHROMIUM_ARGS, Renderer, load_probe
+    from guichets.usecases.demo_person import ScriptedPerson
 
     gated = captcha_services(simulator, services)
     start = clock.now()

@@ -1,4 +1,5 @@
-"""The polite HTTP session every platform reader uses.
+"""The polite HTTP session every platform reader uses: the rules of the other modules of
+``guichets.http``, applied to every request.
 
 A probe walks a person's path on a booking site; this module makes sure that walk is gentle and
 leaves evidence. The rules are structural, so a reader cannot forget them:
@@ -20,17 +21,12 @@ as received), and to the probe's ``trail`` as a :class:`~guichets.model.Step`.
 from __future__ import annotations
 
 import asyncio
-import codecs
-import contextlib
-import re
 import time
 import zlib
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from types import SimpleNamespace, TracebackType
-from typing import Protocol
 from urllib.parse import parse_qsl, urlencode
 
 import aiohttp
@@ -38,327 +34,23 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from guichets.clock import Clock
+from guichets.http.decode import TooLarge, decode
+from guichets.http.exchange import Exchange, FetchError, Response
+from guichets.http.gates import ROBOTS_TTL, HostGates, RobotsVerdict, host_key
+from guichets.http.personal import refuse_personal, refuse_truth
+from guichets.http.robots import PARSE_LIMIT, RobotsTxt
 from guichets.model import Detail, Step
-from guichets.robots import PARSE_LIMIT, RobotsTxt, product_token
 
-__all__ = [
-    "DEFAULT_USER_AGENT",
-    "PERSONAL_FIELDS",
-    "ROBOTS_TTL",
-    "TRUTH_PATHS",
-    "Exchange",
-    "FetchError",
-    "ForbiddenRequest",
-    "Guard",
-    "HostGates",
-    "PoliteSession",
-    "Politeness",
-    "Response",
-    "Turn",
-    "host_key",
-    "refuse_truth",
-]
+__all__ = ["ROBOTS_MAX_REDIRECTS", "Guard", "PoliteSession", "absolute_url"]
 
 # A platform's check of a request before it is sent: (method, URL as sent, form fields).
 Guard = Callable[[str, URL, Mapping[str, str]], None]
 
-DEFAULT_USER_AGENT = (
-    "guichets/0.1 (+https://github.com/guichets/guichets; observatoire de l'acces aux guichets)"
-)
-
-# Field names that carry a person's identity, or answer a captcha meant for a person. A name ending
-# in "_" is a prefix. Compared case-insensitively with form fields and query parameters.
-PERSONAL_FIELDS = (
-    "email",
-    "emailcheck",
-    "firstname",
-    "lastname",
-    "phone",
-    "telephone",
-    "nom",
-    "prenom",
-    "eZBookingAdditionalField_value_",
-    "g-recaptcha-response",
-    "captchaUsercode",
-    "h-captcha-response",
-    "captcha",
-    "captchacode",
-)
-# The simulator's truth about captchas, which stands in for a person's eyes in tests: the robot
-# never asks it, even by a redirect (checked on every hop).
-TRUTH_PATHS = ("/_captcha/",)
-
-# RFC 9309 2.4: a cached robots.txt is used for at most 24 hours. Only an answer (2xx, 4xx) is
-# shared by the run; an unreachable robots.txt forbids everything for the rest of that probe only,
-# so a passing outage neither stops a host's probes for a day nor is reported by probes that did
-# not see it.
-ROBOTS_TTL = 24 * 3600.0
 ROBOTS_MAX_REDIRECTS = 5  # RFC 9309 2.3.1.2
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
-_MAX_RETRY_AFTER = 10 * 365 * 86400.0  # a sane ceiling for absurd values
 _FORM = "application/x-www-form-urlencoded"
-_META_CHARSET = re.compile(rb"""<meta[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
-_HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
-
-
-@dataclass(frozen=True)
-class Politeness:
-    """How gently the robot treats a site; one per run, shared by every probe."""
-
-    user_agent: str = DEFAULT_USER_AGENT  # identifying, with a contact URL; configurable
-    min_gap: float = 1.0  # seconds (clock time) between two requests to one host
-    timeout: float = 20.0  # wall seconds per request, whole response included
-    max_bytes: int = 2_000_000  # per response body, raw and decompressed
-    max_redirects: int = 5
-    max_retry_wait: float = 120.0  # longest Retry-After a probe waits; longer => rate_limited
-    # False skips robots.txt for every host. Only for tests against local servers: an observatory
-    # that ignores robots.txt would not be polite. To override one host, use robots_overrides.
-    obey_robots: bool = True
-    robots_overrides: Mapping[str, str] = field(default_factory=dict)  # host -> operator's reason
-    breaker_failures: int = 5  # consecutive failures that open a host's circuit
-    breaker_cooldown: float = 600.0  # clock seconds before one trial request
-
-    def __post_init__(self) -> None:
-        if not product_token(self.user_agent):
-            raise ValueError(
-                f"user_agent {self.user_agent!r} has no product token; "
-                "it must identify the robot, e.g. " + repr(DEFAULT_USER_AGENT)
-            )
-        if self.min_gap < 0 or self.max_retry_wait < 0 or self.breaker_cooldown < 0:
-            raise ValueError("min_gap, max_retry_wait and breaker_cooldown cannot be negative")
-        if self.timeout <= 0 or self.max_bytes <= 0:
-            raise ValueError("timeout and max_bytes must be positive")
-        if self.max_redirects < 0 or self.breaker_failures < 1:
-            raise ValueError("max_redirects must be >= 0 and breaker_failures >= 1")
-        for host, reason in self.robots_overrides.items():
-            if not reason.strip():
-                raise ValueError(f"the robots.txt override of {host!r} needs a reason")
-
-    @property
-    def token(self) -> str:
-        """The product token robots.txt groups are matched on (``guichets``)."""
-        return product_token(self.user_agent)
-
-
-class FetchError(Exception):
-    """A request that gave no usable response, or was not sent because a rule forbade it.
-
-    ``detail`` is a :class:`~guichets.model.Detail` value: timeout, network, too_large,
-    redirect_loop, robots, circuit_open or rate_limited.
-
-    When robots.txt is unreachable RFC 9309 forbids everything, and nothing more is sent. If the
-    site answered 5xx (or 429) the detail is ``robots`` and ``cause`` holds ``http_503`` and the
-    like; if it did not answer at all, the detail is ``timeout`` or ``network``, because that is
-    what the probe found: a site that was down, not a barrier.
-    """
-
-    def __init__(
-        self,
-        detail: str,
-        url: str,
-        message: str,
-        *,
-        status: int | None = None,
-        cause: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.detail = str(detail)
-        self.url = url
-        self.message = message
-        self.status = status
-        self.cause = cause
-
-    def __repr__(self) -> str:
-        return f"FetchError({self.detail!r}, {self.url!r}, {self.message!r})"
-
-
-class ForbiddenRequest(Exception):
-    """A programming error: the code tried to send what a person sends only to book."""
-
-
-@dataclass(frozen=True)
-class Exchange:
-    """One HTTP request actually sent, and what came back: the evidence."""
-
-    probe_id: str | None
-    method: str
-    url: str
-    request_headers: tuple[tuple[str, str], ...]
-    request_body: bytes
-    status: int | None
-    reason: str
-    http_version: str
-    response_headers: tuple[tuple[str, str], ...]  # as received (raw, order kept)
-    raw_body: bytes  # as received on the wire, before content decoding (gzip stays gzip)
-    started_at: datetime  # clock time when sent (UTC)
-    elapsed: float  # wall seconds
-    error: str | None  # Detail value when the exchange failed; "cancelled" if the probe was
-    remote: str | None  # peer IP when known
-
-
-@dataclass(frozen=True)
-class Response:
-    """A final response (redirects followed), its body decoded and bounded."""
-
-    url: str
-    status: int
-    reason: str
-    headers: CIMultiDictProxy[str]
-    body: bytes  # decoded content (gzip/deflate undone, bounded)
-    history: tuple[str, ...] = ()  # URLs of the redirects followed, in order
-
-    @property
-    def content_type(self) -> str:
-        """The media type, lower case, without parameters (``text/html``)."""
-        return self.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
-
-    @property
-    def text(self) -> str:
-        """The body as text; never raises, whatever the bytes (bad ones become U+FFFD)."""
-        charset = _charset(self.headers.get("Content-Type", ""), self.body)
-        try:
-            return self.body.decode(charset, errors="replace")
-        except LookupError:
-            return self.body.decode("utf-8", errors="replace")
-
-
-def host_key(url: str | URL) -> str:
-    """``scheme://host:port``, the unit of politeness (an explicit port, always)."""
-    parsed = url if isinstance(url, URL) else URL(url)
-    host = parsed.host or ""
-    if ":" in host:
-        host = f"[{host}]"
-    return f"{parsed.scheme}://{host}:{parsed.port}"
-
-
-@dataclass
-class _RobotsVerdict:
-    rules: RobotsTxt
-    expires: datetime
-    source: str  # how it was obtained, for messages: "HTTP 200", "timeout"...
-    cause: str | None = None  # the failure when robots.txt was unreachable
-
-
-class _Host:
-    """What the run knows about one host."""
-
-    def __init__(self) -> None:
-        self.lock = asyncio.Lock()  # one request at a time
-        self.robots_lock = asyncio.Lock()  # one robots.txt fetch at a time
-        self.last_done: datetime | None = None
-        self.retry_until: datetime | None = None
-        self.failures = 0
-        self.open_until: datetime | None = None
-        self.robots: _RobotsVerdict | None = None
-
-
-class HostGates:
-    """Shared by all probes of a run: per-host lock (one request at a time per host), time of the
-    last request, Retry-After deadline, circuit breaker, robots.txt cache (at most 24 h, on the
-    clock)."""
-
-    def __init__(self, clock: Clock, politeness: Politeness | None = None) -> None:
-        self.clock = clock
-        self.politeness = politeness if politeness is not None else Politeness()
-        self._hosts: dict[str, _Host] = {}
-
-    def _host(self, url: URL) -> _Host:
-        key = host_key(url)
-        host = self._hosts.get(key)
-        if host is None:
-            host = self._hosts[key] = _Host()
-        return host
-
-    def override_for(self, url: URL) -> str | None:
-        """The ``robots_overrides`` key that covers ``url``'s host, if any.
-
-        A key may be a host name (``example.org``), ``host:port`` or ``scheme://host:port``.
-        """
-        host = (url.host or "").lower()
-        candidates = {host, f"{host}:{url.port}", host_key(url).lower(), str(url.origin()).lower()}
-        for key in self.politeness.robots_overrides:
-            if key.strip().lower().rstrip("/") in candidates:
-                return key
-        return None
-
-    @contextlib.asynccontextmanager
-    async def turn(self, url: URL) -> AsyncIterator[Turn]:
-        """The host's turn for one request: waits for it (one request at a time per host, the
-        gap, Retry-After) or raises FetchError without sending (circuit open, a Retry-After
-        longer than a probe waits). The caller sends one request, then ``record``s what came of
-        it. Several machines share these rules through ``guichets.workers.gate.SharedGates``,
-        which implements the same method on PostgreSQL."""
-        host = self._host(url)
-        async with host.lock:
-            await self._admit(host, url)
-            yield _LocalTurn(self, host)
-
-    def circuit_open(self, url: str | URL) -> bool:
-        """Whether requests to ``url``'s host are refused right now."""
-        state = self._hosts.get(host_key(url))
-        return bool(state and state.open_until and self.clock.now() < state.open_until)
-
-    async def _admit(self, host: _Host, url: URL) -> None:
-        """Wait for the host's turn, or refuse without sending. Called with ``host.lock`` held."""
-        polite, clock = self.politeness, self.clock
-        now = clock.now()
-        if host.open_until is not None and now < host.open_until:
-            raise FetchError(
-                Detail.CIRCUIT_OPEN,
-                str(url),
-                f"{host_key(url)} failed {host.failures} times in a row; no request is sent to it "
-                f"before {host.open_until.isoformat()}",
-            )
-        if host.retry_until is not None:
-            wait = (host.retry_until - now).total_seconds()
-            if wait > polite.max_retry_wait:
-                raise FetchError(
-                    Detail.RATE_LIMITED,
-                    str(url),
-                    f"{host_key(url)} asked to wait until {host.retry_until.isoformat()} "
-                    f"(Retry-After), longer than the {polite.max_retry_wait:g} s a probe waits",
-                )
-            if wait > 0:
-                await clock.sleep(wait)
-        if host.last_done is not None and polite.min_gap > 0:
-            wait = polite.min_gap - (clock.now() - host.last_done).total_seconds()
-            if wait > 0:
-                await clock.sleep(wait)
-
-    def _record(
-        self, host: _Host, status: int | None, error: str | None, retry: str | None
-    ) -> None:
-        """Update the breaker and the Retry-After deadline from one exchange."""
-        now = self.clock.now()
-        host.last_done = now
-        if error in (Detail.TIMEOUT, Detail.NETWORK) or (status is not None and status >= 500):
-            host.failures += 1
-            if host.failures >= self.politeness.breaker_failures:
-                host.open_until = now + timedelta(seconds=self.politeness.breaker_cooldown)
-        elif status is not None:
-            host.failures = 0
-            host.open_until = None
-        seconds = _retry_after(retry, now) if retry is not None else None
-        if seconds is not None and seconds > 0:
-            host.retry_until = now + timedelta(seconds=seconds)
-
-
-class Turn(Protocol):
-    """One request's turn at a host (:meth:`HostGates.turn`)."""
-
-    def record(self, status: int | None, error: str | None, retry_after: str | None) -> None:
-        """What came of the request: its status, its failure (a Detail value), its
-        ``Retry-After``; updates the breaker and the host's deadlines."""
-
-
-class _LocalTurn:
-    def __init__(self, gates: HostGates, host: _Host) -> None:
-        self._gates, self._host = gates, host
-
-    def record(self, status: int | None, error: str | None, retry_after: str | None) -> None:
-        self._gates._record(self._host, status, error, retry_after)
 
 
 @dataclass
@@ -383,10 +75,6 @@ class _Capture:
         self.error, self.message = str(detail), message
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class PoliteSession:
     """One probe's HTTP client: its own cookies, the run's gates.
 
@@ -408,7 +96,7 @@ class PoliteSession:
         self._on_exchange = on_exchange
         self._guards: list[Guard] = []
         self._session: aiohttp.ClientSession | None = None
-        self._unreachable: dict[str, _RobotsVerdict] = {}  # robots.txt, this probe only
+        self._unreachable: dict[str, RobotsVerdict] = {}  # robots.txt, this probe only
 
     @property
     def clock(self) -> Clock:
@@ -465,14 +153,14 @@ class PoliteSession:
 
     async def get(self, url: str) -> Response:
         """GET ``url``, following redirects; raises FetchError or ForbiddenRequest."""
-        target = _absolute(url)
-        _refuse_personal(target.query.keys(), url)
+        target = absolute_url(url)
+        refuse_personal(target.query.keys(), url)
         return await self._follow("GET", target, None)
 
     async def post(self, url: str, data: Mapping[str, str]) -> Response:
         """POST a form (``application/x-www-form-urlencoded``), following redirects."""
-        target = _absolute(url)
-        _refuse_personal([*target.query.keys(), *data.keys()], url)
+        target = absolute_url(url)
+        refuse_personal([*target.query.keys(), *data.keys()], url)
         body = urlencode(list(data.items())).encode("ascii")
         return await self._follow("POST", target, body)
 
@@ -552,7 +240,7 @@ class PoliteSession:
             )
         raise FetchError(Detail.ROBOTS, str(target), message, cause=verdict.cause)
 
-    async def _robots(self, target: URL) -> _RobotsVerdict:
+    async def _robots(self, target: URL) -> RobotsVerdict:
         """The host's robots.txt verdict: from this probe, from the run's cache, or fetched."""
         key = host_key(target)
         if key in self._unreachable:
@@ -569,7 +257,7 @@ class PoliteSession:
                 self._unreachable[key] = verdict
             return verdict
 
-    async def _fetch_robots(self, target: URL) -> _RobotsVerdict:
+    async def _fetch_robots(self, target: URL) -> RobotsVerdict:
         """RFC 9309 2.3.1: 2xx parse, 4xx allow all, 5xx or no answer forbid all."""
         url = target.origin().with_path("/robots.txt")
         limit = min(PARSE_LIMIT, self.gates.politeness.max_bytes)
@@ -594,9 +282,9 @@ class PoliteSession:
             return self._verdict(RobotsTxt.allow_all(), f"HTTP {status}")
         return self._verdict(RobotsTxt.allow_all(), "too many redirects")  # RFC: unavailable
 
-    def _verdict(self, rules: RobotsTxt, source: str, cause: str | None = None) -> _RobotsVerdict:
+    def _verdict(self, rules: RobotsTxt, source: str, cause: str | None = None) -> RobotsVerdict:
         expires = self.clock.now() + timedelta(seconds=ROBOTS_TTL)
-        return _RobotsVerdict(rules, expires, source, cause)
+        return RobotsVerdict(rules, expires, source, cause)
 
     # -- one request ----------------------------------------------------------------------------
 
@@ -734,15 +422,15 @@ class PoliteSession:
         if got.error is not None:
             return
         try:
-            got.body = _decode(got.raw_body, got.headers.get("Content-Encoding", ""), limit)
-        except _TooLarge:
+            got.body = decode(got.raw_body, got.headers.get("Content-Encoding", ""), limit)
+        except TooLarge:
             if not truncate:
                 got.fail(
                     Detail.TOO_LARGE,
                     f"the body decompresses to more than {limit} bytes",
                 )
                 return
-            got.body = _decode(got.raw_body, got.headers.get("Content-Encoding", ""), limit, True)
+            got.body = decode(got.raw_body, got.headers.get("Content-Encoding", ""), limit, True)
         except zlib.error as exc:
             got.fail(Detail.NETWORK, f"the body could not be decompressed: {exc}")
 
@@ -781,49 +469,6 @@ async def _read_bounded(
         got.raw_body = b"".join(chunks)
 
 
-def _decode(raw: bytes, encoding: str, limit: int, truncate: bool = False) -> bytes:
-    """Undo gzip/deflate, bounded: a gzip bomb stops at ``limit`` bytes of output.
-
-    An encoding we did not ask for (``br``...) is left as it came: the reader sees bytes it does not
-    recognise, which is the honest finding.
-    """
-    data = raw
-    for coding in reversed([c.strip().lower() for c in encoding.split(",") if c.strip()]):
-        if not data:
-            break
-        if coding in ("gzip", "x-gzip"):
-            data = _inflate(data, 16 + zlib.MAX_WBITS, limit, truncate, members=True)
-        elif coding == "deflate":
-            try:
-                data = _inflate(data, zlib.MAX_WBITS, limit, truncate)
-            except zlib.error:  # servers often send raw deflate without the zlib wrapper
-                data = _inflate(data, -zlib.MAX_WBITS, limit, truncate)
-        elif coding != "identity":
-            break
-    return data
-
-
-def _inflate(data: bytes, wbits: int, limit: int, truncate: bool, members: bool = False) -> bytes:
-    out = bytearray()
-    pending = data
-    while pending:
-        inflater = zlib.decompressobj(wbits)
-        chunk = pending
-        while chunk:
-            out += inflater.decompress(chunk, limit + 1 - len(out))
-            if len(out) > limit:
-                if truncate:
-                    return bytes(out[:limit])
-                raise _TooLarge
-            chunk = inflater.unconsumed_tail
-            if inflater.eof:
-                break
-        pending = inflater.unused_data if members and inflater.eof else b""
-        if pending[:2] != b"\x1f\x8b":
-            break  # trailing padding after the last gzip member
-    return bytes(out)
-
-
 def _peer(response: aiohttp.ClientResponse) -> str | None:
     """The server's IP, best effort: a small body read at once has released the connection
     already, so the protocol the response started on is asked too (aiohttp keeps it)."""
@@ -841,74 +486,8 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _charset(content_type: str, body: bytes) -> str:
-    """BOM, then the Content-Type charset, then ``<meta charset>``, else UTF-8."""
-    if body.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    if body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    for found in (_HEADER_CHARSET.search(content_type), _META_CHARSET.search(body[:4096])):
-        if found is None:
-            continue
-        name = found.group(1)
-        name = name.decode("ascii") if isinstance(name, bytes) else name
-        try:
-            info = codecs.lookup(name)
-        except LookupError:
-            continue
-        if getattr(info, "_is_text_encoding", True):
-            return info.name
-    return "utf-8"
-
-
-def _retry_after(value: str, now: datetime) -> float | None:
-    """Seconds to wait from a Retry-After value: delay-seconds, or an HTTP-date against ``now``."""
-    text = value.strip()
-    if not text:
-        return None
-    try:
-        seconds = float(text)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - now).total_seconds()
-    if seconds != seconds:  # NaN
-        return None
-    return min(max(0.0, seconds), _MAX_RETRY_AFTER)
-
-
-def _absolute(url: str) -> URL:
+def absolute_url(url: str) -> URL:
     target = URL(url)
     if target.scheme not in ("http", "https") or not target.host:
         raise ValueError(f"{url!r} is not an absolute http(s) URL")
     return target.with_fragment(None)
-
-
-def _is_personal(name: str) -> bool:
-    lowered = name.strip().lower()
-    return any(
-        lowered == f.lower() or (f.endswith("_") and lowered.startswith(f.lower()))
-        for f in PERSONAL_FIELDS
-    )
-
-
-def refuse_truth(target: URL) -> None:
-    """Raise before anything is sent to the simulator's captcha truth."""
-    if any(part in target.path for part in TRUTH_PATHS):
-        raise ForbiddenRequest(
-            f"refused to ask {target}: what a captcha says is for a person's eyes only"
-        )
-
-
-def _refuse_personal(names: Iterable[str], url: str) -> None:
-    """Raise before anything is sent if a field name carries identity or a captcha answer."""
-    for name in names:
-        if _is_personal(name):
-            raise ForbiddenRequest(
-                f"refused to send the field {name!r} to {url}: the robot never sends a person's "
-                "identity or a captcha answer (see guichets.fetch.PERSONAL_FIELDS)"
-            )

@@ -11,13 +11,22 @@ from __future__ import annotations
 from array import array
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Final, NamedTuple
 from urllib.parse import urlsplit
 
 from guichets.model import Category, Observation, Outcome
 
-__all__ = ["CATEGORIES", "OUTCOMES", "ProbeFacts", "Tally", "facts_of", "seconds_list", "site_of"]
+__all__ = [
+    "CATEGORIES",
+    "OUTCOMES",
+    "DayRollup",
+    "ProbeFacts",
+    "Tally",
+    "facts_of",
+    "seconds_list",
+    "site_of",
+]
 
 
 def site_of(url: str) -> str:
@@ -138,3 +147,14 @@ class Tally:
         """Probes of ``outcome`` by detail, most frequent first."""
         found = {d: n for (o, d), n in self.details.items() if o == outcome}
         return dict(sorted(found.items(), key=lambda item: (-item[1], item[0])))
+
+
+@dataclass(frozen=True, slots=True)
+class DayRollup:
+    """What the probes of one service on one Paris day add up to."""
+
+    service: str
+    day: date
+    departement: str | None
+    site: str
+    tally: Tally

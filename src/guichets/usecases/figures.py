@@ -1,0 +1,218 @@
+"""The site's figures, read from the store once: monthly rows at every level, the latest probes.
+
+The figures are those of ``guichets report`` (the same
+:func:`~guichets.usecases.report.report_rows`), cut by month, so that a number on the site and the
+same number in a report or the open data can never differ. The service rows are computed once
+and added up to départements and France.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Final
+
+from guichets.catalogue import Catalogue
+from guichets.departements import DEPARTEMENTS
+from guichets.periods import DateRange, Grain, local_day, month_range
+from guichets.site.figures import LATEST_PROBES, LEAD_QUANTILES, ServiceInfo, SiteFigures
+from guichets.site.releases_cache import releases_of_the_day
+from guichets.stats.method import METHOD_VERSION
+from guichets.stats.press import press_summary
+from guichets.stats.report import Level, ReportRow, group_rows
+from guichets.store import Store
+from guichets.usecases.report import alive_spans, report_rows, service_label
+from guichets.workers.report import seen_from, split_vantages, vantage_barriers
+
+__all__ = ["CACHE_FORMAT", "read_figures"]
+
+CACHE_FORMAT: Final = 4  # bump when ReportRow changes shape: older cached months are recomputed
+
+
+def _months(days: DateRange) -> list[DateRange]:
+    months: list[DateRange] = []
+    day = days.first.replace(day=1)
+    while day <= days.last:
+        months.append(month_range(day.year, day.month))
+        day = (day + timedelta(days=32)).replace(day=1)
+    return months
+
+
+def _services(catalogue: Catalogue | None, stored: Iterable[str]) -> dict[str, ServiceInfo]:
+    found: dict[str, ServiceInfo] = {}
+    if catalogue is not None:
+        for s in catalogue.services:
+            found[s.id] = ServiceInfo(
+                id=s.id,
+                departement=s.departement,
+                site=s.site,
+                procedure=s.procedure,
+                label=service_label(s),
+                platform=s.platform,
+                url=s.url,
+            )
+    for service in stored:
+        if service not in found:  # probed once, since gone from the catalogue: still published
+            code = service.split("-", 1)[0].upper()
+            found[service] = ServiceInfo(
+                id=service,
+                departement=code if code in DEPARTEMENTS else None,
+                site=service,
+                procedure="",
+                label=service,
+                platform="",
+                url=None,
+            )
+    return found
+
+
+def _by_key(rows: Sequence[ReportRow]) -> dict[str, dict[str, ReportRow]]:
+    keyed: dict[str, dict[str, ReportRow]] = defaultdict(dict)
+    for row in rows:
+        keyed[row.key][row.period] = row
+    return dict(keyed)
+
+
+def read_figures(
+    store: Store,
+    catalogue: Catalogue | None,
+    *,
+    generated_at: datetime,
+    press: bool = True,
+    cache: Path | None = None,
+) -> SiteFigures:
+    """Everything the pages show, read from ``store``; ``catalogue`` names the services.
+
+    With ``cache`` (a folder of the data directory, never of the published site), each month's
+    service rows are kept with a fingerprint of what they were computed from, so that a rebuild
+    recomputes only the months whose rollups or robot runs changed: after a run, the last one.
+    """
+    span = store.probe_days()
+    if span is None:
+        return SiteFigures(generated_at, None, [], _services(catalogue, ()))
+    months = _months(span)
+    whole = DateRange(months[0].first, months[-1].last)
+    store.refresh_rollups(whole)
+    alive, until = alive_spans(store)
+    named = _services(catalogue, ())
+    labels = {k: v.label for k, v in named.items()}
+    rows: list[ReportRow] = []
+    departements: list[ReportRow] = []
+    france: list[ReportRow] = []
+    fingerprints: dict[str, str] = {}
+    for month in months:
+        (month_rows_, month_departements, month_france), fingerprint = _month_of_rows(
+            store, month, alive, until, cache
+        )
+        if fingerprint is not None:
+            fingerprints[f"{month.first:%Y-%m}"] = fingerprint
+        rows += month_rows_
+        departements += month_departements
+        france += month_france
+    for row in rows:
+        row.label = labels.get(row.key)
+    # The services with probes, from their rows (rollups are refreshed above): reading them off
+    # the probes table would scan millions of rows.
+    stored = sorted({row.key for row in rows})
+    services = _services(catalogue, stored)
+    for row in rows:  # the département of a service the catalogue knows better than the probes
+        info = services.get(row.key)
+        if info is not None and row.departement is None:
+            row.departement = info.departement
+    last_probe = store.last_probe_at()
+    figures = SiteFigures(
+        generated_at=generated_at,
+        last_probe=last_probe,
+        months=months,
+        services=services,
+        by_service=_by_key(rows),
+        by_departement=_by_key(departements),
+        france=_by_key(france).get("FR", {}),
+        fingerprints=fingerprints,
+        cache=cache,
+    )
+    figures.latest_probes = {s: store.latest_observations(s, LATEST_PROBES) for s in stored}
+    latest = months[-1]
+    for service_id, found in vantage_barriers(store, latest).items():
+        split = split_vantages(seen_from(found, latest))
+        if split is not None:
+            figures.vantages[service_id] = split
+    if press:
+        figures.press_markdown = _press(store, figures, cache)
+    return figures
+
+
+def _fingerprint(
+    store: Store,
+    month: DateRange,
+    alive: Sequence[tuple[datetime, datetime]],
+    until: datetime | None,
+) -> str:
+    """What a month's rows are computed from: its rollups' totals, the runs alive in it, and
+    the last sign of life when it falls within it (later is the future, not a gap)."""
+    totals = store.rollup_totals(month)
+    spans = [(a.isoformat(), b.isoformat()) for a, b in alive if a < month.end and b > month.start]
+    edge = None if until is None or until >= month.end else until.isoformat()
+    key = json.dumps([CACHE_FORMAT, METHOD_VERSION, totals, spans, edge])
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+MonthRows = tuple[list[ReportRow], list[ReportRow], list[ReportRow]]
+
+
+def _month_of_rows(
+    store: Store,
+    month: DateRange,
+    alive: Sequence[tuple[datetime, datetime]],
+    until: datetime | None,
+    cache: Path | None,
+) -> tuple[MonthRows, str | None]:
+    """One month's rows (services, départements, France), with their lead times computed, from
+    the cache when it still holds what they come from; and their fingerprint (with a cache)."""
+    path = fingerprint = None
+    if cache is not None:
+        fingerprint = _fingerprint(store, month, alive, until)
+        path = cache / f"{month.first:%Y-%m}.pickle"
+        try:
+            kept, found = pickle.loads(path.read_bytes())
+            if kept == fingerprint:
+                return found, fingerprint
+        except (FileNotFoundError, pickle.UnpicklingError, EOFError, ValueError, TypeError):
+            pass  # a cache is only a cache: anything unreadable is computed again
+    services = report_rows(store, month, grain=Grain.MONTH, alive=(alive, until))
+    rows: MonthRows = (
+        services,
+        group_rows(services, Level.DEPARTEMENT),
+        group_rows(services, Level.FRANCE),
+    )
+    for row in (r for level in rows for r in level):
+        for q in LEAD_QUANTILES:  # the slow part of a page, kept with the rows
+            row.lead(q)
+    if path is not None and cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".partial")
+        partial.write_bytes(pickle.dumps((fingerprint, rows), protocol=pickle.HIGHEST_PROTOCOL))
+        os.replace(partial, path)
+    return rows, fingerprint
+
+
+def _press(store: Store, figures: SiteFigures, cache: Path | None = None) -> str | None:
+    month = figures.latest
+    if month is None:
+        return None
+    period = f"{month.first:%Y-%m}"
+    now = [r[period] for r in figures.by_service.values() if period in r]
+    before: list[ReportRow] = []
+    if figures.previous is not None:
+        earlier = f"{figures.previous.first:%Y-%m}"
+        before = [r[earlier] for r in figures.by_service.values() if earlier in r]
+    # The release analysis reads every probe of the month: done once a day with a cache.
+    day = None if figures.last_probe is None else local_day(figures.last_probe)
+    releases = releases_of_the_day(store, month, day, cache)
+    return press_summary(now, before, releases, month, figures.names())

@@ -1,0 +1,81 @@
+"""Building the public website of a data directory: its figures read once, the latest probes'
+archived pages rendered if asked, the pages written. ``guichets site build`` and the demo call
+this; the CLI only says what happens (``status``, ``note``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final
+
+from guichets.catalogue import Catalogue, load_catalogue
+from guichets.evidence.screenshot import ScreenshotError
+from guichets.http import DEFAULT_USER_AGENT
+from guichets.site.build import BuildResult, build_site, render_screenshots
+from guichets.store import Store
+from guichets.usecases.figures import read_figures
+
+__all__ = ["DEFAULT_CONTACT", "build_site_of", "data_catalogue"]
+
+# How people reach the robot's operators: the contact URL of the robot's User-Agent.
+DEFAULT_CONTACT: Final = DEFAULT_USER_AGENT.split("+", 1)[1].split(";", 1)[0].strip()
+
+Status = Callable[[str], AbstractContextManager[object]]
+
+
+def _quiet(_message: str) -> AbstractContextManager[object]:
+    return nullcontext()
+
+
+def _drop(_message: str) -> None:
+    return None
+
+
+def data_catalogue(path: Path | None, folder: Path) -> Catalogue | None:
+    """The catalogue that names the services: the one given, or the data directory's own (None
+    when it has none). Raises :class:`~guichets.tomlconfig.ConfigError` for a bad file."""
+    chosen = path if path is not None else folder / "catalogue.toml"
+    if path is None and not chosen.exists():
+        return None
+    return load_catalogue(chosen)
+
+
+def build_site_of(
+    store: Store,
+    folder: Path,
+    *,
+    catalogue: Catalogue | None,
+    out: Path | None = None,
+    contact: str = DEFAULT_CONTACT,
+    screenshots: int = 0,
+    status: Status = _quiet,
+    say: Callable[[str], None] = _drop,
+    note: Callable[[str], None] = _drop,
+) -> BuildResult:
+    """Build the site of the data directory ``folder`` into ``out`` (default ``folder/site``);
+    with ``screenshots``, each service's N latest probes rendered from the evidence first.
+    ``status`` wraps each long step, ``say`` and ``note`` tell what happened (and what failed)."""
+    target = out if out is not None else folder / "site"
+    with status("Reading the figures…"):
+        figures = read_figures(
+            store, catalogue, generated_at=datetime.now(UTC), cache=folder / "cache" / "site"
+        )
+    if screenshots:
+        try:
+            with status("Rendering the latest probes' archived pages…"):
+                taken, failed = asyncio.run(render_screenshots(folder, store, figures, screenshots))
+        except ScreenshotError as exc:  # no Chromium: the site is still built, without captures
+            note(f"note: no screenshots rendered: {exc}")
+        else:
+            say(f"{taken} screenshots rendered from the archive")
+            if failed:
+                note(
+                    f"note: {len(failed)} probes could not be rendered (no archive?), "
+                    f"e.g. {failed[0]}"
+                )
+    with status(f"Writing the site into {target}/…"):
+        return build_site(store, figures, target, home=folder, contact=contact)
