@@ -82,13 +82,26 @@ def verify_command(
 
 
 @evidence_app.command("recover")
-def recover_command(home: HomeOption = None, db: DbOption = None) -> None:
+def recover_command(
+    home: HomeOption = None,
+    db: DbOption = None,
+    worker: Annotated[
+        str | None,
+        typer.Option(
+            help="The files of this worker (HOME/evidence/warc/workers/NAME), not those of "
+            "`guichets run`; only once that worker is stopped.",
+        ),
+    ] = None,
+) -> None:
     """Move aside what a killed run left (records of unstored probes) and close its files.
 
-    A run does this itself when it starts; this command does it without starting one.
+    A run (or a worker) does this itself when it starts; this command does it without starting
+    one.
     """
+    if worker is not None and ("/" in worker or not worker or worker.startswith(".")):
+        raise fail(f"--worker {worker!r}: give a worker's name, as given to `guichets worker`")
     with _store(home, db) as (folder, store):
-        report = recover(folder, store)
+        report = recover(folder, store, worker=worker)
     for line in report.lines():
         console.print(line, highlight=False, soft_wrap=True)
     for name in report.busy:

@@ -631,6 +631,17 @@ class SiteBuilder:
                 if a.service == info.id
             ],
             feed=page.root + feeds.feed_path(code) if code else None,
+            vantage_note=self.vantage_note(info.id, lang),
+        )
+
+    def vantage_note(self, service: str, lang: str) -> str | None:
+        """« bloqué depuis A, lu depuis B »: a barrier the robot met from some vantage points
+        while others read the page (several workers, ``docs/deploy.md``)."""
+        split = self.figures.vantages.get(service)
+        if split is None:
+            return None
+        return i18n.message("vantage_note", lang).format(
+            blocked=", ".join(split[0]), read=", ".join(split[1])
         )
 
     def probe_line(self, obs: Observation, lang: str, page: Page) -> dict[str, Any]:

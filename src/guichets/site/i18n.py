@@ -230,6 +230,12 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     ),
     "latest_probes_title": ("Derniers sondages", "Latest probes"),
     "no_recent_probes": ("Aucun sondage récent.", "No recent probe."),
+    "vantage_note": (
+        "Ce mois-ci, bloqué depuis {blocked}, lu depuis {read} : le robot était bloqué à "
+        "certains endroits, le site répondait.",
+        "This month, blocked from {blocked}, read from {read}: the robot was blocked in some "
+        "places while the site answered.",
+    ),
     "dossier_title": ("Constituer un dossier", "Build a dossier"),
     "dossier_text": (
         "Les opérateurs de l'observatoire peuvent produire, pour un avocat ou une association, le "
