@@ -53,7 +53,7 @@ AlertsConfigOption = Annotated[
     Path | None,
     typer.Option(
         "--alerts-config",
-        help="TOML file: [notify] urls, quiet_hours, site_url; [rules] thresholds "
+        help="TOML file: [notify] urls, quiet_hours, site_url, digest; [rules] thresholds "
         "(docs/alerts.md).",
         show_default=False,
     ),
@@ -91,6 +91,7 @@ def alert_options(
         options.rules = loaded.rules.rules()
         if loaded.notify.quiet_hours is not None:
             options.quiet = QuietHours.parse(loaded.notify.quiet_hours)
+        options.digest = loaded.notify.digest
     options.urls += [url for url in notify if url not in options.urls]
     if quiet is not None:
         try:
