@@ -32,7 +32,7 @@ from guichets.workers.report import seen_from, split_vantages, vantage_barriers
 
 __all__ = ["CACHE_FORMAT", "read_figures"]
 
-CACHE_FORMAT: Final = 3  # bump when ReportRow changes shape: older cached months are recomputed
+CACHE_FORMAT: Final = 4  # bump when ReportRow changes shape: older cached months are recomputed
 
 
 def _months(days: DateRange) -> list[DateRange]:
