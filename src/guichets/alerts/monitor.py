@@ -101,7 +101,9 @@ class Monitor:
         known = {_key(a): a for a in stored}
         by_id = {a.id: a for a in stored}
         for alert in stored:
-            if alert.open and (alert.opened_at < start or alert.kind == "stalled"):
+            # Every open episode goes on (a probe before its opening never closes it), also one
+            # that the replay would not open again the same way (thresholds changed since).
+            if alert.open:
                 self.engine.adopt(alert)
         news: list[Event] = []
         for point in probe_tail(self.store, start):

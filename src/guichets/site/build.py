@@ -716,6 +716,7 @@ class SiteBuilder:
             france_row=france,
             month_title=name,
             press=self.month_press(month),
+            feed=page.root + feeds.feed_path("france"),
         )
         save_copy(self.home, relative, path.read_bytes())
 
