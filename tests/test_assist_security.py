@@ -116,3 +116,20 @@ async def test_a_loopback_console_logs_in_once_with_its_link(tmp_path: Path) -> 
             assert "p-local" in await (await client.get("/")).text()
         async with TestClient(TestServer(console.app())) as other:
             assert (await other.get(f"/?jeton={token}")).status == 403  # used once only
+
+
+def test_the_console_refuses_other_addresses_without_accounts(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from guichets.catalogue import catalogue_to_toml
+    from guichets.cli import app
+
+    (tmp_path / "catalogue.toml").write_text(catalogue_to_toml([SERVICE]), encoding="utf-8")
+    result = CliRunner().invoke(
+        app,
+        ["assist", "--listen", "0.0.0.0", "--home", str(tmp_path)],
+    )
+    assert result.exit_code == 2
+    assert "needs accounts" in " ".join(result.output.split())
+    too_many = CliRunner().invoke(app, ["assist", "--per-day", "7", "--home", str(tmp_path)])
+    assert too_many.exit_code == 2  # never above the ceiling

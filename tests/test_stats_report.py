@@ -1,6 +1,6 @@
-"""Report rows: shares with denominators and intervals, levels and periods, closed and blind
-spells, the robot's own gaps, and the JSON contract. Rows are built from probes through the same
-rollups as the database's, so each figure is checked against counts made here by hand."""
+"""Report rows: shares with denominators and intervals, levels and periods, blocked spells, the
+robot's own gaps, and the JSON contract. Rows are built from probes through the same rollups as
+the database's, so each figure is checked against counts made here by hand."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from rich.console import Console
 
 from guichets.model import Outcome
 from guichets.periods import DateRange, Grain, month_range, parse_month
-from guichets.stats.indicators import DayStatus, longest_spell, robot_gaps
+from guichets.stats.indicators import DayStatus, longest_blocked_spell, robot_gaps
 from guichets.stats.render import rows_table
-from guichets.stats.report import Level, build_report, rollups_of
+from guichets.stats.report import Level, build_report, group_rows, rollups_of
 from guichets.stats.wilson import wilson_interval
 from guichets.tally import facts_of
 from tests.test_stats_rollups import mixed_probes, observation
@@ -79,8 +79,7 @@ def test_levels_pool_the_probes_of_their_services() -> None:
     assert isere.tally.valid == sum(r.tally.valid for r in mine)
     assert isere.failure.count == sum(r.failure.count for r in mine)
     assert isere.to_json()["departement_name"] == "Isère"
-    assert isere.longest_closed_days == max(r.longest_closed_days for r in mine)
-    assert isere.longest_blind_days == max(r.longest_blind_days for r in mine)
+    assert isere.longest_blocked_days == max(r.longest_blocked_days for r in mine)
     assert len(france) == 1 and france[0].tally.probes == sum(r.tally.probes for r in services)
     (site,) = _rows(probes, whole, level=Level.SITE)
     assert site.key == "www.isere.gouv.fr" and site.to_json()["service"] is None
@@ -104,36 +103,47 @@ def test_periods_cut_on_paris_days() -> None:
     assert parse_month("2026-10").label() == "2026-10"
 
 
-def test_closed_days_are_valid_days_without_a_date_and_blind_days_are_apart() -> None:
+def test_longest_blocked_spell_counts_days_without_a_date_and_stops_at_gaps() -> None:
+    at = datetime(2026, 10, 1, 8, tzinfo=UTC)
+    day = timedelta(days=1)
+    probes = [
+        observation(1, at, days=(3,)),  # 1 Oct: open
+        observation(2, at + day), observation(3, at + 2 * day),  # 2-3 Oct: nothing
+        observation(4, at + 3 * day, Outcome.SITE_ERROR),  # 4 Oct: down, no date either
+        observation(5, at + 4 * day, Outcome.BARRIER),  # 5 Oct: blocked
+        # 6 Oct: no probe at all, the robot was away: a gap ends the spell
+        observation(6, at + 6 * day), observation(7, at + 7 * day),  # 7-8 Oct: nothing
+        observation(8, at + 8 * day, days=(1, 2)),  # 9 Oct: open
+    ]  # fmt: skip
+    (row,) = _rows(probes, month_range(2026, 10))
+    assert row.longest_blocked_days == 4
+    assert row.to_json()["days_probed"] == 8 and row.to_json()["days"] == 31
+    statuses = [DayStatus.CLOSED, DayStatus.GAP, DayStatus.BLIND, DayStatus.CLOSED]
+    assert longest_blocked_spell(statuses) == 2
+    assert longest_blocked_spell([]) == 0
+
+
+def test_blocked_is_not_closed_closed_and_blind_days_are_told_apart() -> None:
+    """2-3 October found no date (closed, as a person would have found it); 4-5 October the robot
+    could not read (blind: a site error, a barrier): two runs of two days, not one of four."""
     at = datetime(2026, 10, 1, 8, tzinfo=UTC)
     day = timedelta(days=1)
     probes = [
         observation(1, at, days=(3,)),  # 1 Oct: open
         observation(2, at + day), observation(3, at + 2 * day),  # 2-3 Oct: closed
-        observation(4, at + 3 * day, Outcome.SITE_ERROR),  # 4 Oct: blind (down)
-        observation(5, at + 4 * day, Outcome.BARRIER),  # 5 Oct: blind (blocked)
-        # 6 Oct: no probe at all, the robot was away: a gap ends every spell
-        observation(6, at + 6 * day), observation(7, at + 7 * day),  # 7-8 Oct: closed
-        observation(10, at + 7 * day + timedelta(hours=1), Outcome.BARRIER),  # 8 Oct: still closed
-        observation(8, at + 8 * day, days=(1, 2)),  # 9 Oct: open
+        observation(4, at + 3 * day, Outcome.SITE_ERROR),  # 4 Oct: blind
+        observation(5, at + 4 * day, Outcome.BARRIER),  # 5 Oct: blind
+        observation(6, at + 5 * day, Outcome.BARRIER),  # 6 Oct: blind
+        observation(7, at + 6 * day),  # 7 Oct: closed
+        observation(8, at + 7 * day, Outcome.BARRIER),  # 8 Oct: blind
+        observation(9, at + 8 * day, days=(1, 2)),  # 9 Oct: open
     ]  # fmt: skip
     (row,) = _rows(probes, month_range(2026, 10))
-    assert (row.longest_closed_days, row.longest_blind_days) == (2, 2)
-    assert row.to_json()["days_probed"] == 8 and row.to_json()["days"] == 31
-    assert row.to_json()["longest_closed_days"] == 2 and row.to_json()["longest_blind_days"] == 2
-    statuses = [DayStatus.CLOSED, DayStatus.GAP, DayStatus.CLOSED, DayStatus.CLOSED]
-    assert longest_spell(statuses, DayStatus.CLOSED) == 2
-    assert (
-        longest_spell([DayStatus.CLOSED, DayStatus.BLIND, DayStatus.CLOSED], DayStatus.CLOSED) == 1
-    )
-    assert longest_spell([], DayStatus.BLIND) == 0
-
-
-def test_a_demarche_whose_probes_were_all_barriers_has_no_closed_day() -> None:
-    at = datetime(2026, 10, 1, 8, tzinfo=UTC)
-    probes = [observation(n, at + timedelta(days=n), Outcome.BARRIER) for n in range(27)]
-    (row,) = _rows(probes, month_range(2026, 10))
-    assert (row.longest_closed_days, row.longest_blind_days) == (0, 27)
+    data = row.to_json()
+    assert (data["longest_closed_days"], data["longest_blind_days"]) == (2, 3)
+    assert data["longest_blocked_days"] == 7  # the earlier figure, both mixed: 2-8 October
+    france = group_rows([row], Level.FRANCE)[0]
+    assert (france.longest_closed_days, france.longest_blind_days) == (2, 3)
 
 
 def test_the_robots_own_gaps_are_shown_not_blamed_on_the_site() -> None:

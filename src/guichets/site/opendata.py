@@ -253,7 +253,9 @@ def _observations_schema() -> dict[str, Any]:
     fields = []
     for name in EXPORT_COLUMNS:
         kind, description, constraints = _OBSERVATION_FIELDS[name]
-        more = {"constraints": dict(constraints)} if constraints else {}
+        more: dict[str, Any] = {"constraints": dict(constraints)} if constraints else {}
+        if kind == "boolean":
+            more |= {"trueValues": ["True"], "falseValues": ["False"]}  # how csv writes a bool
         fields.append(_field(name, kind, description, **more))
     return {"fields": fields, "primaryKey": ["probe_id"], "missingValues": [""]}
 
@@ -276,6 +278,10 @@ _RATES: Final = {
     "site_error_rate": "Taux de panne : sondages site_error ÷ tous les sondages.",
     "barrier_rate": "Taux de blocage : sondages barrier ÷ tous les sondages.",
     "unrecognized_rate": "Pages illisibles : sondages unrecognized ÷ tous les sondages.",
+    "assisted_failure_rate": (
+        "Lectures assistées (une personne a répondu au captcha) : lectures valides sans date ÷ "
+        "lectures valides. Pas un échantillon aléatoire : jamais mêlé aux chiffres du robot."
+    ),
 }
 _KINDS: Final = "« type=nombre » séparés par des points-virgules"
 _FIGURE_FIELDS: Final[dict[str, _Spec]] = {
@@ -325,6 +331,13 @@ _FIGURE_FIELDS: Final[dict[str, _Spec]] = {
         "Moins de 30 sondages valides : les parts sont à lire avec prudence.",
         {},
     ),
+    "assisted_probes": (
+        "integer",
+        "Lectures assistées : une personne a répondu au captcha, guichets a lu la page des "
+        "créneaux ; comptées à part, jamais dans « probes ».",
+        _COUNT,
+    ),
+    "assisted_valid": ("integer", "Lectures assistées valides.", _COUNT),
     "barrier_by_kind": ("string", f"Sondages bloqués par type de blocage, {_KINDS}.", {}),
     "site_error_by_kind": ("string", f"Pannes par type, {_KINDS}.", {}),
     "unrecognized_by_kind": ("string", f"Pages illisibles par type, {_KINDS}.", {}),
@@ -359,16 +372,23 @@ _FIGURE_FIELDS: Final[dict[str, _Spec]] = {
     "days": ("integer", "Jours de la période.", _COUNT),
     "days_probed": ("integer", "Jours où au moins un sondage a été fait.", _COUNT),
     "valid_per_day": ("number", "Sondages valides par jour de la période.", _COUNT),
+    "longest_blocked_days": (
+        "integer",
+        "Plus longue suite de jours consécutifs sondés sans qu'aucun sondage trouve une date, "
+        "jours fermés et jours sans lecture confondus (voir longest_closed_days et "
+        "longest_blind_days) ; un jour sans sondage l'interrompt.",
+        _COUNT,
+    ),
     "longest_closed_days": (
         "integer",
-        "Plus longue suite de jours consécutifs où des sondages valides n'ont trouvé aucune date "
-        "(fermé, comme une personne l'aurait vu) ; un jour sans sondage valide l'interrompt.",
+        "Plus longue suite de jours fermés : chaque jour, des sondages valides et aucun n'a trouvé "
+        "de date, comme une personne l'aurait constaté ; un jour sans sondage valide l'interrompt.",
         _COUNT,
     ),
     "longest_blind_days": (
         "integer",
-        "Plus longue suite de jours consécutifs sondés où aucun sondage n'a pu lire la page "
-        "(obstacle, panne, page illisible) : des jours sans lecture, ni ouverts ni fermés.",
+        "Plus longue suite de jours sans lecture : chaque jour, des sondages, mais aucun valide "
+        "(panne, blocage, captcha, page illisible) ; ce ne sont pas des jours fermés.",
         _COUNT,
     ),
     "robot_down_hours": (

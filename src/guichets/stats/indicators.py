@@ -8,10 +8,8 @@ Definitions (docs/method.md states them for readers):
 - downtime rate: site_error / all probes; barrier rate: barrier / all probes, also by kind;
 - lead time: first slot - probe time, Kaplan-Meier median and P90 over valid probes, those that
   found nothing censored at their horizon (``leadtime.py``);
-- longest closed spell: the longest run of consecutive days whose valid probes found no date
-  (closed, as a person would have found it); longest blind spell: the longest run of days probed
-  with no valid probe (barriers, errors, unreadable pages: the robot could not see). Either ends
-  the other's run, and so does a day without any probe (the robot absent);
+- longest blocked spell: the longest run of consecutive days each with probes and none in A-D;
+  a day without any probe (the robot absent) ends a run, it is not counted as blocked;
 - coverage: days with probes, valid probes per day, and the hours when the robot itself was not
   running (between a run's last sign of life and the next run's start).
 """
@@ -32,9 +30,11 @@ __all__ = [
     "barrier_rate",
     "barrier_rates_by_kind",
     "category_share",
+    "day_status",
     "downtime_rate",
     "failure_rate",
     "lead_time",
+    "longest_blocked_spell",
     "longest_spell",
     "opening_rate",
     "robot_gaps",
@@ -93,20 +93,36 @@ def lead_time(t: Tally, q: float) -> LeadQuantile | None:
 
 
 class DayStatus(StrEnum):
+    """What a day of one service was, from its probes ("blocked is not closed")."""
+
     OPEN = "open"  # at least one probe found a date (A-D)
-    CLOSED = "closed"  # valid probes, none found a date: closed, as a person would have found it
-    BLIND = "blind"  # probes, none valid (barriers, errors, unreadable pages): nobody could see
+    CLOSED = "closed"  # valid probes, none found a date (E): closed, as a person found it
+    BLIND = "blind"  # probes, none valid (errors, barriers, unreadable pages): nobody could read
     GAP = "gap"  # no probe at all: nobody looked
 
 
-def longest_spell(statuses: Iterable[DayStatus], kind: DayStatus) -> int:
-    """The longest run of consecutive days of ``kind``; any other day ends a run (a blind day
-    is no closed day, and no open one either)."""
+def day_status(probes: int, valid: int, found_a_date: int) -> DayStatus:
+    """A service-day's status from its counts."""
+    if found_a_date:
+        return DayStatus.OPEN
+    if valid:
+        return DayStatus.CLOSED
+    return DayStatus.BLIND if probes else DayStatus.GAP
+
+
+def longest_spell(statuses: Iterable[DayStatus], *counted: DayStatus) -> int:
+    """The longest run of consecutive days whose status is one of ``counted``."""
     best = run = 0
     for status in statuses:
-        run = run + 1 if status is kind else 0
+        run = run + 1 if status in counted else 0
         best = max(best, run)
     return best
+
+
+def longest_blocked_spell(statuses: Iterable[DayStatus]) -> int:
+    """The longest run of days probed without a date found: closed or blind days, mixed (the
+    figure published before closed and blind days were told apart)."""
+    return longest_spell(statuses, DayStatus.CLOSED, DayStatus.BLIND)
 
 
 def robot_gaps(
