@@ -52,3 +52,14 @@ def test_demo_with_a_scripted_person(tmp_path: Path) -> None:
     # read what was behind it.
     rdv = [r for r in rows if r["assisted_valid"] > 0]
     assert rdv and all(r["barrier_rate"] == 1.0 for r in rdv)
+    # The site shows the assisted series as its own line, with its count and how it was sampled.
+    site = tmp_path / "site"
+    built = runner.invoke(
+        app, ["site", "build", "--home", str(out), "--out", str(site), "--screenshots", "0"]
+    )
+    assert built.exit_code == 0, built.output
+    page = (site / "services" / f"{rdv[0]['service']}.html").read_text(encoding="utf-8")
+    table = page.split('<table class="assisted">', 1)[1].split("</table>", 1)[0]
+    assert "Tentatives assistées (à part des chiffres du robot)" in page
+    assert "ne sont pas un échantillon aléatoire" in page
+    assert f"<td>{rdv[0]['assisted_probes']}</td>" in table
