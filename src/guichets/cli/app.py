@@ -11,12 +11,14 @@ from rich.console import Console
 from rich.text import Text
 
 from guichets import __version__
+from guichets.cli.commands import LazyGroup
 from guichets.untrusted import terminal_text
 
 __all__ = ["DbOption", "HomeOption", "app", "console", "errors", "fail", "home_and_db"]
 
 app = typer.Typer(
     name="guichets",
+    cls=LazyGroup,
     help=(
         "Observatory of access to French prefecture counters through online booking.\n\n"
         "A robot walks a person's path on booking sites up to the page that shows availability, "
