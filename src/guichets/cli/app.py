@@ -33,6 +33,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+LazyGroup.source = app  # where the commands register when their module is imported
 
 
 class SafeConsole(Console):

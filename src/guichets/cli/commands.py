@@ -73,6 +73,8 @@ class LazyGroup(TyperGroup):
     """The root group: a command's modules are imported when it is resolved, that is when it
     runs (or its own ``--help`` is asked); until then it is listed from :data:`COMMANDS`."""
 
+    source: typer.Typer  # the application the commands register on (set by ``cli/app.py``)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(dict.fromkeys([*COMMANDS, *self.commands]))
 
@@ -93,9 +95,7 @@ class LazyGroup(TyperGroup):
     def _load(self, name: str) -> None:
         for module in COMMANDS[name].modules:
             importlib.import_module(module)
-        from guichets.cli.app import app  # registered on it by the imports above
-
-        built: Any = typer.main.get_command(app)
+        built: Any = typer.main.get_command(self.source)  # registered on it by the imports
         command = built.commands.get(name)
         if command is not None:
             self.commands[name] = command

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import guichets
+from guichets.files import partial_path
 from guichets.model import Category, Outcome
 from guichets.periods import DateRange, month_range
 from guichets.stats.method import METHOD_VERSION
@@ -108,7 +109,7 @@ class _Aside:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.partial = path.with_name(f".{path.name}.partial")
+        self.partial = partial_path(path)
         self._file = self.partial.open("wb")
         self._hash = hashlib.sha256()
         self._parts: list[str] = []
