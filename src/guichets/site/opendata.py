@@ -29,6 +29,7 @@ from typing import Any, Final
 
 import guichets
 from guichets.files import partial_path
+from guichets.french import MONTHS as MONTHS_FR
 from guichets.model import Category, Outcome
 from guichets.periods import DateRange, month_range
 from guichets.stats.method import METHOD_VERSION
@@ -71,10 +72,6 @@ _CHUNK: Final = 1 << 20
 # none ends this long after it started: what started earlier than that before a month's newest
 # probe is settled, and kept by the next build (see _month).
 SETTLE: Final = timedelta(hours=1)
-_MOIS: Final = (
-    "janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
-    "octobre", "novembre", "décembre",
-)  # fmt: skip
 _MONTHS: Final = (
     "January", "February", "March", "April", "May", "June", "July", "August", "September",
     "October", "November", "December",
@@ -720,7 +717,7 @@ def _package(
 
 
 def _month_fr(label: str) -> str:
-    return f"{_MOIS[int(label[5:]) - 1]} {label[:4]}"
+    return f"{MONTHS_FR[int(label[5:]) - 1]} {label[:4]}"
 
 
 def _title_fr(label: str, kind: str) -> str:
