@@ -13,7 +13,9 @@ compared byte for byte after two substitutions, printed with the result:
   ``service@started_at``, which the schedule makes unique and the same on both sides;
 - wall-clock instants (the site's "generated at", file dates in ``datapackage.json``) falling in
   the hours of this comparison are replaced by ``<now>``;
-- the simulator's port (chosen free at each start) in loopback URLs is replaced by ``<port>``.
+- the simulator's port (chosen free at each start) in loopback URLs is replaced by ``<port>``;
+- a SHA-256 that is the digest of a file of the site (the open data's manifest and package list
+  them) is replaced by ``<sha256 of FILE>``: the file itself is compared.
 
 Screenshots (PNG) are compared by name only: they are renderings of archived pages by Chromium.
 Exit status 0 when everything is identical, 1 otherwise (a figure, not an assertion of the suite).
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import io
 import json
 import os
@@ -36,6 +39,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 HEX32 = re.compile(r"\b[0-9a-f]{32}\b")
+HEX64 = re.compile(r"\b[0-9a-f]{64}\b")
 INSTANT = re.compile(
     r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?"
 )
@@ -72,7 +76,9 @@ def side(name: str, src: Path, work: Path, days: int) -> dict[str, bytes]:
     for path in sorted((home / "site").rglob("*")):
         if path.is_file():
             rel = "site/" + path.relative_to(home / "site").as_posix()
-            out[rel] = b"" if path.suffix in BINARY else path.read_bytes()
+            data = path.read_bytes()
+            out[rel] = b"" if path.suffix in BINARY else data
+            out[f"sha256:{hashlib.sha256(data).hexdigest()}"] = rel.encode()
     print(f"{name}: demo and outputs in {time.perf_counter() - started:.0f} s", flush=True)
     return out
 
@@ -86,7 +92,9 @@ def id_map(outputs: dict[str, bytes]) -> dict[str, str]:
     return found
 
 
-def normalise(text: str, ids: dict[str, str], window: tuple[datetime, datetime]) -> str:
+def normalise(
+    text: str, ids: dict[str, str], window: tuple[datetime, datetime], hashes: dict[str, str]
+) -> str:
     short = {k[:8]: v for k, v in ids.items()}
 
     def probe(m: re.Match[str]) -> str:
@@ -100,6 +108,7 @@ def normalise(text: str, ids: dict[str, str], window: tuple[datetime, datetime])
         at = at if at.tzinfo else at.replace(tzinfo=UTC)
         return "<now>" if window[0] <= at <= window[1] else m.group(0)
 
+    text = HEX64.sub(lambda m: hashes.get(m.group(0), m.group(0)), text)
     text = PORT.sub(r"\1:<port>", HEX32.sub(probe, text))
     text = re.sub(
         r"_([0-9a-f]{8})\.png", lambda m: f"_{short.get(m.group(1), m.group(1))}.png", text
@@ -109,11 +118,14 @@ def normalise(text: str, ids: dict[str, str], window: tuple[datetime, datetime])
 
 def normalised(outputs: dict[str, bytes], window: tuple[datetime, datetime]) -> dict[str, str]:
     ids = id_map(outputs)
+    hashes = {k[7:]: f"<sha256 of {v.decode()}>" for k, v in outputs.items() if k[:7] == "sha256:"}
     found = {}
     for name, data in outputs.items():
-        key = normalise(name, ids, window)
+        if name.startswith("sha256:"):
+            continue
+        key = normalise(name, ids, window, hashes)
         try:
-            found[key] = normalise(data.decode(), ids, window)
+            found[key] = normalise(data.decode(), ids, window, hashes)
         except UnicodeDecodeError:
             found[key] = f"<{len(data)} bytes>"
     return found
