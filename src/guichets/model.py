@@ -102,6 +102,7 @@ class Extra(StrEnum):
     FIRST_AVAILABLE_DAY = "first_available_day"  # the platform's own first available date
     AVAILABLE_DAYS = "available_days"  # days shown as available, ISO dates, comma-separated
     NO_SLOT_MESSAGE = "no_slot_message"  # which of the platform's no-slot wordings was shown
+    COUNTERS_OFFERED = "counters_offered"  # the counters (or motives) offered, comma-separated
 
 
 class Category(StrEnum):

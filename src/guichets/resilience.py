@@ -122,7 +122,7 @@ async def retry_store(
                     f"lost the connection to {describe} while trying to {action}, and it did not "
                     f"come back within {patience:.0f} s ({first[:300]})"
                 ) from error
-            log.warning("%s: connection lost (%s); trying again in %.1f s", action, error, pause)
+            log.info("%s: connection lost (%s); trying again in %.1f s", action, error, pause)
             await asyncio.sleep(pause)
             waited += pause
             pause = min(pause * 2, 15.0, max(patience - waited, 0.1))

@@ -27,6 +27,7 @@ from typing import Any, Final, Protocol
 __all__ = [
     "BIDI_CONTROLS",
     "COUNTER_ID",
+    "FORMULA_START",
     "MAX_MESSAGE",
     "MAX_VALUE",
     "clean_text",
@@ -99,13 +100,14 @@ def is_counter_id(value: str) -> bool:
 
 # -- CSV ----------------------------------------------------------------------------------------
 
-_FORMULA_START: Final = frozenset("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")
+FORMULA_START: Final = frozenset("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")
+"""First characters that make a spreadsheet read a cell as a formula (``csv_cell``)."""
 
 
 def csv_cell(value: Any) -> Any:
     """A cell a spreadsheet never runs: text that could start a formula gets a leading ``'``.
     Numbers, booleans and None pass unchanged (they are written as such, never as formulas)."""
-    if isinstance(value, str) and value and value[0] in _FORMULA_START:
+    if isinstance(value, str) and value and value[0] in FORMULA_START:
         return "'" + value
     return value
 

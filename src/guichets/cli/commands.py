@@ -54,6 +54,8 @@ COMMANDS: Final = {
     "export": _e("export", summary="Export the stored data as open data."),
     "evidence": _e("evidence", summary="The evidence of every probe: WARC archive, digests, "
                    "ledger, screenshots, dossiers."),
+    "alerts": _e("alerts", summary="Alerts: a counter closed or reopened, the robot blind, a "
+                 "platform changed, probes stopped."),
     "workers": _e("workers", summary="What the workers of the shared schedule did: periods, "
                   "vantage points."),
     "assist": _e("assist", summary="Assisted attempts: a person answers the captcha in a web "

@@ -10,6 +10,14 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from guichets.cli.alerts import (
+    AlertsConfigOption,
+    NotifyOption,
+    QuietHoursOption,
+    SiteUrlOption,
+    alert_options,
+    report_failure,
+)
 from guichets.cli.app import DbOption, app, console, errors
 from guichets.cli.report import print_summary
 from guichets.cli.site import serve_site
@@ -53,6 +61,10 @@ def demo(
             help="Archive every exchange under OUT/evidence (WARC, digests, ledger), like a run.",
         ),
     ] = True,
+    notify: NotifyOption = [],  # noqa: B006
+    alerts_config: AlertsConfigOption = None,
+    quiet_hours: QuietHoursOption = None,
+    site_url: SiteUrlOption = None,
 ) -> None:
     """Run the robot over the france-demo scenario on a simulated clock.
 
@@ -63,10 +75,14 @@ def demo(
     into OUT/site and serves it on http://127.0.0.1:PORT/ until Ctrl-C. The default cadence,
     6h (four probes a day per service at random instants), keeps the demo near a minute; --cadence
     1h probes hourly like the original robot (several minutes).
+    The alert rules run after every probe; --notify URL delivers them (e.g. json://127.0.0.1:PORT/).
     Afterwards:
 
       GUICHETS_HOME=OUT guichets report
+
+      GUICHETS_HOME=OUT guichets alerts list
     """
+    alerts = alert_options(notify, alerts_config, quiet_hours, site_url)
     started = time.perf_counter()
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed} probes"),
                TimeElapsedColumn())  # fmt: skip
@@ -78,7 +94,7 @@ def demo(
 
         demo_run = run_demo(
             out, days=days, seed=seed, cadence=cadence, db_url=db, on_observation=seen,
-            evidence=evidence,
+            evidence=evidence, alerts=alerts, report=report_failure,
         )  # fmt: skip
         result = asyncio.run(demo_run)
     elapsed = time.perf_counter() - started
@@ -89,6 +105,7 @@ def demo(
         f"in {elapsed:.0f} s; forbidden requests seen by the simulator: {result.forbidden}. "
         f"Data in {out}/ — GUICHETS_HOME={out} guichets report"
     )
+    console.print(result.alerts + f" — GUICHETS_HOME={out} guichets alerts list", highlight=False)
     if not site:
         return
     shots = DEMO_SCREENSHOTS if evidence else 0

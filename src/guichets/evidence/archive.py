@@ -162,6 +162,8 @@ class EvidenceArchive:
         self.recovery: Recovery | None = None
         self._file: _OpenFile | None = None
         self.bytes_written = 0
+        self._abandoned = False  # a file was left after a failed write or save
+        self.recovered: list[Recovery] = []  # recoveries made during the run, after such a failure
 
     # -- life -----------------------------------------------------------------------------------
 
@@ -253,6 +255,11 @@ class EvidenceArchive:
             self._truncate(current, position)
         else:
             self.bytes_written += len(blob)
+        if self._abandoned:
+            # The store answers again (a retried save went through): what the failed attempt
+            # left in the abandoned file can now be told apart and moved aside, as a restart would.
+            self._abandoned = False
+            self.recovered.append(recover(self.home, self.store, now=self.clock.now()))
         return stored
 
     # -- files ----------------------------------------------------------------------------------
@@ -342,6 +349,7 @@ class EvidenceArchive:
         current.digest = hashlib.sha256(current.path.read_bytes())
 
     def _abandon(self) -> None:
+        self._abandoned = True
         current, self._file = self._file, None
         if current is not None:
             os.close(current.fd)  # releases the lock: recovery may take the file over

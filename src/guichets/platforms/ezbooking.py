@@ -24,7 +24,7 @@ from yarl import URL
 
 from guichets.french import MONTH_NUMBERS
 from guichets.http import ForbiddenRequest, PoliteSession, Response
-from guichets.model import PARIS, Detail, Outcome, unique_instants
+from guichets.model import PARIS, Detail, Extra, Outcome, unique_instants
 from guichets.platforms.base import (
     Reading,
     Target,
@@ -34,7 +34,7 @@ from guichets.platforms.base import (
 )
 from guichets.untrusted import is_counter_id
 
-__all__ = ["NO_SLOT_TEXT", "EzBookingReader", "guard", "parse_week"]
+__all__ = ["NO_SLOT_TEXT", "EzBookingReader", "counters_offered", "guard", "parse_week"]
 
 NO_SLOT_TEXT = (
     "Il n'existe plus de plage horaire libre pour votre demande de rendez-vous. "
@@ -78,6 +78,22 @@ def guard(method: str, url: str | URL, data: Mapping[str, str] | None = None) ->
     for value in (data or {}).values():
         if normalise_space(value).casefold() in FORBIDDEN_BUTTONS:
             raise ForbiddenRequest(f"the button {value!r} selects a slot")
+
+
+def counters_offered(form: LexborNode) -> list[tuple[str, str]]:
+    """The counters of a step-1 form, in page order: (planning id, the label a person reads).
+
+    The reader probes one of them; ``guichets catalogue add`` writes one catalogue row for each.
+    """
+    found: list[tuple[str, str]] = []
+    for radio in form.css("input[name=planning]"):
+        value = (radio.attributes.get("value") or "").strip()
+        if not value:
+            continue
+        ident = radio.attributes.get("id")
+        label = form.css_first(f'label[for="{ident}"]') if ident else None
+        found.append((value, normalise_space(label.text(deep=True)) if label is not None else ""))
+    return found
 
 
 @dataclass(frozen=True)
@@ -173,6 +189,7 @@ class _Walk:
         local = now.astimezone(PARIS)
         self.horizon_end = local + timedelta(days=target.horizon_days)
         self.counter: str | None = target.counter
+        self.offered: list[str] = []
 
     async def _get(self, url: str) -> Response:
         return await self.session.get(url)  # the session applies guard() to every hop
@@ -181,7 +198,10 @@ class _Walk:
         return await self.session.post(url, data)
 
     def _done(self, reading: Reading) -> Reading:
-        return replace(reading, horizon_end=self.horizon_end, counter=self.counter)
+        extra = reading.extra
+        if self.offered:
+            extra = {**extra, Extra.COUNTERS_OFFERED: ",".join(self.offered)}
+        return replace(reading, horizon_end=self.horizon_end, counter=self.counter, extra=extra)
 
     async def run(self) -> Reading:
         page = await self._get(self.target.url)
@@ -262,9 +282,8 @@ class _Walk:
     async def _choose_counter(
         self, page: Response, form: LexborNode, action: str
     ) -> tuple[Reading | None, Response | None]:
-        offered = [
-            value for n in form.css("input[name=planning]") if (value := n.attributes.get("value"))
-        ]
+        offered = [value for value, _ in counters_offered(form)]
+        self.offered = offered
         if not offered:
             return unrecognized(
                 Detail.UNEXPECTED_PAGE, "a counter page without counters", page

@@ -9,6 +9,7 @@ Stored pages are never published as HTML: a probe is shown by its screenshot (a 
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -24,30 +25,37 @@ from guichets.departements import DEPARTEMENTS
 from guichets.evidence.layout import screenshots_dir
 from guichets.evidence.screenshot import ProbeTimeScreenshots, Renderer, screenshot_name
 from guichets.files import copy_atomic, write_atomic
-from guichets.model import Category, Observation, Outcome
+from guichets.model import PARIS, Category, Observation, Outcome
 from guichets.periods import DateRange
-from guichets.site import charts, francemap, i18n
+from guichets.site import alerttext, charts, feeds, francemap, i18n
+from guichets.site.archive import closed_months, kept_copy, month_path, save_copy
 from guichets.site.figures import ServiceInfo, SiteFigures, month_rows
+from guichets.site.figures_text import FiguresText
 from guichets.site.opendata import OpenData, write_open_data
+from guichets.site.pages_work import PageKeys, render_pages
 from guichets.site.publish import staged_site
 from guichets.site.serve import CSP
 from guichets.stats.indicators import barrier_rate, downtime_rate, failure_rate, unrecognized_rate
 from guichets.stats.method import METHOD_VERSION
-from guichets.stats.press import change_text, changes, month_fr
+from guichets.stats.press import change_text, changes, month_fr, press_summary
+from guichets.stats.releases import release_rows
 from guichets.stats.report import ReportRow
 from guichets.stats.wilson import Share
 from guichets.store import Store
+from guichets.store.alerts import AlertRecord, read_alerts
 
 __all__ = ["BuildResult", "build_site", "data_folder", "render_screenshots"]
 
 NOT_MEASURED: Final = (Outcome.BARRIER, Outcome.SITE_ERROR, Outcome.UNRECOGNIZED)
 TREND_MONTHS: Final = 12  # months in a table's sparkline
+MAX_WORKERS: Final = 4  # processes of a build, at most
 
 
 @dataclass
 class BuildResult:
     out: Path
     pages: int = 0
+    rendered: int = 0  # of the départements' and services' pages (the others always are)
     written: int = 0  # files whose bytes changed (pages, data, screenshots)
     removed: int = 0
     screenshots: int = 0
@@ -60,6 +68,12 @@ class BuildResult:
 def data_folder(out: Path) -> Path:
     """Where the open data of this method's version lives in the site."""
     return out / "donnees" / f"v{METHOD_VERSION}"
+
+
+def kept_data(home: Path | None) -> Path | None:
+    """Where the month files of the open data are kept in the data directory (linked into the
+    site from there): written once, whatever becomes of the published folder."""
+    return None if home is None else home / "opendata" / f"v{METHOD_VERSION}"
 
 
 def _environment() -> jinja2.Environment:
@@ -175,7 +189,8 @@ class Figure:
     first_slot: str
     median_lead: str
     p90_lead: str
-    blocked_days: int
+    closed_days: int
+    blind_days: int
 
 
 def _lead(row: ReportRow, q: float, lang: str) -> str:
@@ -211,7 +226,8 @@ def figure(row: ReportRow | None, lang: str) -> Figure | None:
         first_slot="–" if first is None else i18n.fmt_instant(first, lang),
         median_lead=_lead(row, 0.5, lang),
         p90_lead=_lead(row, 0.9, lang),
-        blocked_days=row.longest_blocked_days,
+        closed_days=row.longest_closed_days,
+        blind_days=row.longest_blind_days,
     )
 
 
@@ -300,7 +316,10 @@ class SiteBuilder:
         home: Path | None,
         contact: str,
         writer: _Writer,
+        site_url: str | None = None,
+        workers: int = 1,
     ) -> None:
+        self.workers = workers
         self.store = store
         self.figures = figures
         self.out = out
@@ -311,6 +330,9 @@ class SiteBuilder:
         self.missing_shapes: tuple[str, ...] = ()
         self.open_data: OpenData | None = None
         self.screenshots: dict[str, str] = {}  # probe id → path relative to the site's root
+        self.alerts: list[AlertRecord] = read_alerts(store)  # docs/alerts.md
+        self.site_url = site_url
+        self.archived: list[DateRange] = []  # closed months, each with its frozen page
 
     # -- shared ---
 
@@ -338,8 +360,11 @@ class SiteBuilder:
         latest = self.figures.latest
         return None if latest is None else _period(latest)
 
-    def latest_row(self, rows: Mapping[str, ReportRow]) -> ReportRow | None:
-        period = self.latest_period()
+    def latest_row(
+        self, rows: Mapping[str, ReportRow], period: str | None = None
+    ) -> ReportRow | None:
+        """The row of ``period`` (default: the latest month)."""
+        period = period or self.latest_period()
         return None if period is None else rows.get(period)
 
     def month_title(self, lang: str) -> str:
@@ -361,17 +386,51 @@ class SiteBuilder:
         self.copy_screenshots()
         self.open_data = write_open_data(
             self.store, data_folder(self.out), self.figures.monthly_rows,
-            created=self.figures.generated_at,
+            created=self.figures.generated_at, keep=kept_data(self.home),
+            workers=self.workers, figures_text=self.figures_text(),
         )  # fmt: skip
+        self.many_pages(langs)
+        today = self.figures.generated_at.astimezone(PARIS).date()
+        self.archived = closed_months(self.figures.months, today)
         for lang in langs:
+            for month in self.archived:
+                self.archive_page(lang, month)
+            self.archive_index(lang)
             self.home_page(lang)
-            for code in self.figures.departements():
-                self.departement_page(lang, code)
-            for info in self.figures.services.values():
-                self.service_page(lang, info)
             self.method_page(lang)
             self.robot_page(lang)
             self.data_page(lang)
+        self.write_feeds()
+
+    def many_pages(self, langs: Iterable[str]) -> None:
+        """The départements' and services' pages: those whose inputs changed, in several
+        processes (``site/pages_work.py``)."""
+        f = self.figures
+        keys = PageKeys(self)
+        jobs = []
+        for lang in langs:
+            for code in f.departements():
+                file = Page(lang, f"departements/{code}.html").file(self.out)
+                jobs.append(keys.job("departement", lang, code, file, f.services_of(code)))
+            for info in f.services.values():
+                file = Page(lang, f"services/{info.id}.html").file(self.out)
+                shown = [
+                    (o.probe_id, self.screenshots.get(o.probe_id))
+                    for o in f.latest_probes.get(info.id, [])
+                ]
+                jobs.append(keys.job("service", lang, info.id, file, info, shown))
+        todo = [job for job in jobs if keys.changed(job)]
+        result = self.writer.result
+        result.files.update(job.file for job in jobs)
+        result.pages += len(jobs) - len(todo)
+        render_pages(self, todo, self.workers)
+        result.rendered += len(todo)
+        keys.save()
+
+    def figures_text(self) -> FiguresText | None:
+        """The monthly figures' files from the months' cached lines, when months are cached."""
+        f = self.figures
+        return None if f.cache is None else FiguresText(f.cache, f.fingerprints)
 
     def copy_static(self) -> None:
         static = resources.files("guichets.site") / "static"
@@ -395,12 +454,12 @@ class SiteBuilder:
                     self.writer.result.screenshots += 1
 
     def map_areas(
-        self, lang: str, page: Page
+        self, lang: str, page: Page, period: str | None = None
     ) -> tuple[list[francemap.MapArea], list[dict[str, Any]]]:
         areas, table = [], []
         for code in self.figures.departements():
             name = DEPARTEMENTS.get(code, code)
-            row = self.latest_row(self.figures.by_departement.get(code, {}))
+            row = self.latest_row(self.figures.by_departement.get(code, {}), period)
             fig = figure(row, lang)
             value = None if fig is None else fig.value
             if fig is None or value is None:
@@ -461,6 +520,8 @@ class SiteBuilder:
             departement_count=len(f.departements()),
             service_count=len(f.services),
             press=None if f.press_markdown is None else markdown(f.press_markdown, shift=2),
+            feed=page.root + feeds.feed_path("france"),
+            archive_href=page.link("archives/index.html") if self.archived else None,
         )
 
     def departement_page(self, lang: str, code: str) -> None:
@@ -492,6 +553,7 @@ class SiteBuilder:
             month_title=self.month_title(lang),
             **self.history(rows, code, lang),
             changes=self.changes_of([info.id for info in f.services_of(code)]),
+            feed=page.root + feeds.feed_path(code),
         )
 
     def history(self, rows: Mapping[str, ReportRow], ident: str, lang: str) -> dict[str, Any]:
@@ -559,6 +621,12 @@ class SiteBuilder:
             probes=probes,
             dossier=dossier,
             changes=self.changes_of([info.id]),
+            alert_lines=[
+                alerttext.history_line(a, lang)
+                for a in reversed(self.alerts)
+                if a.service == info.id
+            ],
+            feed=page.root + feeds.feed_path(code) if code else None,
         )
 
     def probe_line(self, obs: Observation, lang: str, page: Page) -> dict[str, Any]:
@@ -573,6 +641,157 @@ class SiteBuilder:
             "screenshot": None if shot is None else page.root + shot,
             "probe_id": obs.probe_id,
         }
+
+    # -- the monthly archive (site/archive.py) ---
+
+    def archive_page(self, lang: str, month: DateRange) -> None:
+        """A closed month's page: rendered once, then copied back byte for byte."""
+        page = Page(lang, month_path(month))
+        path = page.file(self.out)
+        relative = path.relative_to(self.out)
+        kept = kept_copy(path, self.home, relative)
+        if kept.current and kept.data is not None:
+            self.writer.write(path, kept.data)
+            self.writer.result.pages += 1
+            return
+        period = _period(month)
+        areas, table = self.map_areas(lang, page, period)
+        drawn = francemap.france_map(
+            areas,
+            title=i18n.message("map_title", lang),
+            description=i18n.message("map_desc", lang),
+            lang=lang,
+        )
+        france = self.latest_row(self.figures.france, period)
+        name = i18n.fmt_month(month.first, lang)
+        self.render(
+            "archive_month.html",
+            page,
+            f"{i18n.message('archive_title', lang)} — {name}",
+            month_name=name,
+            frozen_on=i18n.fmt_day(self.figures.generated_at.astimezone(PARIS).date(), lang),
+            previous_method=kept.method if kept.data is not None else None,
+            map_svg=drawn.svg,
+            legend=francemap.legend(lang),
+            nodata=francemap.NO_DATA_COLOUR,
+            hatch=francemap.HATCH_CSS,
+            table=table,
+            france=figure(france, lang),
+            france_row=france,
+            month_title=name,
+            press=self.month_press(month),
+        )
+        save_copy(self.home, relative, path.read_bytes())
+
+    def month_press(self, month: DateRange) -> Markup | None:
+        """The press summary of a past month, as ``guichets report --press --month`` gives it."""
+        f = self.figures
+        period = _period(month)
+        now = [rows[period] for rows in f.by_service.values() if period in rows]
+        if not now:
+            return None
+        index = f.months.index(month)
+        before: list[ReportRow] = []
+        if index > 0:
+            earlier = _period(f.months[index - 1])
+            before = [rows[earlier] for rows in f.by_service.values() if earlier in rows]
+        releases = release_rows(self.store.probe_points(month))
+        text = press_summary(now, before, releases, month, f.names())
+        return markdown(text, shift=2)
+
+    def archive_index(self, lang: str) -> None:
+        page = Page(lang, "archives/index.html")
+        months = []
+        for month in reversed(self.archived):
+            fig = figure(self.latest_row(self.figures.france, _period(month)), lang)
+            months.append(
+                {
+                    "label": i18n.fmt_month(month.first, lang),
+                    "href": page.link(month_path(month)),
+                    "figure": fig,
+                }
+            )
+        self.render(
+            "archive_index.html",
+            page,
+            i18n.message("archive_title", lang),
+            months=months,
+            feed=page.root + feeds.feed_path("france"),
+        )
+
+    # -- feeds (site/feeds.py) ---
+
+    def write_feeds(self) -> None:
+        """France's feed and each département's: alerts opened and closed, monthly summaries."""
+        f = self.figures
+        labels = {s.id: s.label for s in f.services.values()}
+
+        def label(alert: AlertRecord) -> str:
+            if alert.service is None:
+                return f"plateforme {alert.platform}"
+            return labels.get(alert.service, alert.service)
+
+        def link(alert: AlertRecord) -> str:
+            if alert.service is None:
+                return "index.html"
+            return f"services/{alert.service}.html"
+
+        def describe(alert: AlertRecord, change: str) -> str:
+            return alerttext.feed_text(alert, change, label(alert))
+
+        scopes = [("france", None), *((code, code) for code in f.departements())]
+        for scope, code in scopes:
+            chosen = [a for a in self.alerts if code is None or a.departement == code]
+            entries = feeds.alert_entries(chosen, label, link, describe)
+            entries += self.month_entries(code)
+            if code is None:
+                title = f"{i18n.message('site_name', 'fr')} — France"
+                page = "index.html"
+            else:
+                where = f"{DEPARTEMENTS.get(code, code)} ({code})"
+                title = f"{i18n.message('site_name', 'fr')} — {where}"
+                page = f"departements/{code}.html"
+            data = feeds.atom(
+                scope=scope,
+                title=title,
+                subtitle=i18n.message("feed_subtitle", "fr"),
+                page=page,
+                entries=entries,
+                site_url=self.site_url,
+            )
+            self.writer.write(self.out / feeds.feed_path(scope), data)
+
+    def month_entries(self, code: str | None) -> list[feeds.FeedEntry]:
+        """One entry per closed month: France's or the département's headline figures."""
+        entries = []
+        for month in self.archived:
+            rows = (
+                self.figures.france if code is None else self.figures.by_departement.get(code, {})
+            )
+            fig = figure(self.latest_row(rows, _period(month)), "fr")
+            if fig is None:
+                continue
+            where = "France" if code is None else f"{DEPARTEMENTS.get(code, code)} ({code})"
+            name = i18n.fmt_month(month.first, "fr")
+            if fig.value is None:
+                text = f"{where}, {name} : aucun sondage valide ({fig.probes} sondages)."
+            else:
+                text = (
+                    f"{where}, {name} : {fig.failure} des tentatives n'ont trouvé aucune date "
+                    f"(intervalle de confiance à 95 % : {fig.interval}), sur {fig.valid} "
+                    f"sondages valides ; site en panne : {fig.downtime} des sondages, robot "
+                    f"bloqué : {fig.barrier}."
+                )
+            entries.append(
+                feeds.FeedEntry(
+                    key=f"month:{code or 'FR'}:{_period(month)}",
+                    title=f"Bilan mensuel, {name} — {where}",
+                    text=text,
+                    link=month_path(month) if code is None else f"departements/{code}.html",
+                    at=month.end,
+                )
+            )
+        return entries
 
     def method_page(self, lang: str) -> None:
         page = Page(lang, "methode.html")
@@ -666,16 +885,29 @@ def build_site(
     home: Path | None = None,
     contact: str,
     progress: Callable[[str], None] | None = None,
+    site_url: str | None = None,
+    workers: int | None = None,
 ) -> BuildResult:
     """Write the site for ``figures`` into ``out``; returns what was written.
 
     The site is built beside ``out`` and swapped in at once (``publish.staged_site``): a build
-    killed halfway leaves the previous site whole, and links inside ``out`` are never followed."""
+    killed halfway leaves the previous site whole, and links inside ``out`` are never followed.
+    ``workers``: processes that write the open data's months and render pages (default: one per
+    CPU, at most :data:`MAX_WORKERS`)."""
     started = time.perf_counter()
+    if workers is None:
+        workers = min(MAX_WORKERS, os.cpu_count() or 1)
     with staged_site(out) as work:
         result = BuildResult(work)
         builder = SiteBuilder(
-            store, figures, work, home=home, contact=contact, writer=_Writer(result)
+            store,
+            figures,
+            work,
+            home=home,
+            contact=contact,
+            writer=_Writer(result),
+            site_url=site_url,
+            workers=workers,
         )
         builder.build()
         _remove_stale(work, result.files, result)

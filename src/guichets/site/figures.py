@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Final
 
 from guichets.departements import DEPARTEMENTS
@@ -46,6 +47,10 @@ class SiteFigures:
     france: dict[str, ReportRow] = field(default_factory=dict)
     latest_probes: dict[str, list[Observation]] = field(default_factory=dict)
     press_markdown: str | None = None
+    # What each month's rows were computed from (period → fingerprint), and the folder they are
+    # cached in: with them, what is derived from a month's rows can be cached too.
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    cache: Path | None = None
     _names: dict[str, ServiceName] | None = field(default=None, repr=False)
 
     @property

@@ -59,6 +59,43 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "nav_method": ("Méthode", "Method"),
     "nav_robot": ("Le robot", "The robot"),
     "nav_data": ("Données ouvertes", "Open data"),
+    "nav_archive": ("Archives", "Archive"),
+    # -- alerts, feeds and the monthly archive (docs/alerts.md, docs/site.md) ---
+    "alerts_title": ("Alertes", "Alerts"),
+    "alerts_intro": (
+        "Les épisodes relevés par le robot : guichet fermé (aucune date sur plusieurs sondages "
+        "valides pendant au moins une journée), robot aveugle (il ne pouvait pas lire la page : "
+        "ce n'est pas une fermeture), sondages arrêtés.",
+        "The episodes the robot found: counter closed (no date over several valid probes for at "
+        "least a day), robot blind (it could not read the page: not a closure), probes stopped.",
+    ),
+    "no_alerts": ("Aucune alerte pour ce service.", "No alert for this service."),
+    "feed_link": ("S'abonner au flux Atom", "Subscribe to the Atom feed"),
+    "feed_title": ("Flux des alertes et des bilans mensuels", "Feed of alerts and monthly reports"),
+    "feed_subtitle": (
+        "Alertes (guichets fermés, rouverts, robot aveugle) et bilans mensuels de l'observatoire",
+        "Alerts (counters closed, reopened, robot blind) and the observatory's monthly reports",
+    ),
+    "archive_title": ("Archives mensuelles", "Monthly archive"),
+    "archive_intro": (
+        "Chaque mois clos garde sa page : chiffres, carte et communiqué tels qu'ils ont été "
+        "publiés à la clôture du mois. Ces pages ne sont plus jamais réécrites, sauf si la "
+        "version de la méthode change, et elles le disent alors.",
+        "Each closed month keeps its page: figures, map and press summary as published when the "
+        "month closed. These pages are never rewritten, unless the method version changes, and "
+        "they then say so.",
+    ),
+    "archive_link": ("Voir les mois précédents (archives)", "See previous months (archive)"),
+    "archive_none": ("Aucun mois n'est encore clos.", "No month is closed yet."),
+    "archive_frozen": (
+        "Page figée à la clôture du mois, le",
+        "Page frozen when the month closed, on",
+    ),
+    "archive_recomputed": (
+        "Recalculée selon la méthode version",
+        "Recomputed under method version",
+    ),
+    "archive_was": ("publiée d'abord selon la version", "first published under version"),
     "other_lang": ("English", "Français"),
     "other_lang_name": ("Read this page in English", "Lire cette page en français"),
     "footer_method": ("Méthode version", "Method version"),
@@ -144,7 +181,11 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "col_time": ("Heure (Paris)", "Time (Paris)"),
     "col_outcome": ("Résultat", "Outcome"),
     "col_screenshot": ("Capture", "Screenshot"),
-    "col_blocked_days": ("Plus longue série de jours fermés", "Longest run of closed days"),
+    "col_closed_days": ("Plus longue série de jours fermés", "Longest run of closed days"),
+    "col_blind_days": (
+        "Plus longue série de jours sans lecture (robot aveugle)",
+        "Longest run of unreadable days (robot blind)",
+    ),
     "no_valid": ("aucun sondage valide", "no valid probe"),
     "few_probes": ("peu de sondages, à lire avec prudence", "few probes, read with care"),
     "days": ("jours", "days"),
@@ -214,11 +255,13 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "robot_title": ("Le robot", "The robot"),
     "data_title": ("Données ouvertes", "Open data"),
     "data_intro": (
-        "Chaque sondage et les chiffres mensuels, en CSV et en JSON, avec leur dictionnaire des "
+        "Chaque sondage, mois par mois en CSV compressé (gzip) et en Parquet (le mois en cours "
+        "aussi en CSV), et les chiffres mensuels en CSV et en JSON, avec leur dictionnaire des "
         "données (datapackage.json, au format Table Schema de Frictionless). Licence Ouverte 2.0. "
         "Les fichiers sont rangés par version de la méthode : des chiffres calculés selon des "
         "règles différentes ne sont jamais mélangés.",
-        "Every probe and the monthly figures, as CSV and JSON, with their data dictionary "
+        "Every probe, month by month as gzip-compressed CSV and Parquet (the current month also as "
+        "CSV), and the monthly figures as CSV and JSON, with their data dictionary "
         "(datapackage.json, in the Frictionless Table Schema form). Licence Ouverte 2.0. Files "
         "are kept by method version: figures computed under different rules are never mixed.",
     ),

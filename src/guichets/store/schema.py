@@ -36,6 +36,7 @@ from guichets.model import Category, Outcome
 __all__ = [
     "NAMING_CONVENTION",
     "UTCDateTime",
+    "alerts",
     "assisted_attempts",
     "daily_details",
     "daily_rollups",
@@ -286,6 +287,31 @@ daily_details = Table(
     Column("detail", Text, primary_key=True),
     Column("probes", Integer, nullable=False),
     Index("ix_daily_details_day", "day"),
+)
+
+
+# -- alerts (docs/alerts.md) ---------------------------------------------------------------------
+# What the alert rules (guichets.alerts) raised: a counter closed, the robot blind to a service, a
+# platform's pages changed, a service no longer probed. One row per episode, opened and closed.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Text, primary_key=True),  # uuid4 hex
+    Column("kind", Text, nullable=False),  # closed, blind, layout_changed, stalled
+    Column("cause", Text, nullable=False),  # no_slot, captcha, blocked, site_error, no_probe…
+    Column("service", Text, nullable=True),  # null for an alert about a whole platform
+    Column("platform", Text, nullable=True),
+    Column("departement", Text, nullable=True),
+    Column("since", UTCDateTime, nullable=False),  # when the condition began (first probe of it)
+    Column("opened_at", UTCDateTime, nullable=False),  # when the rule raised it
+    Column("last_seen", UTCDateTime, nullable=False),  # the last probe that showed the condition
+    Column("closed_at", UTCDateTime, nullable=True),  # null while open
+    Column("opened_by", Text, nullable=False),  # JSON: ids of the probes that triggered it
+    Column("closed_by", Text, nullable=True),  # the probe that ended it
+    Column("figures", Text, nullable=False),  # JSON: the figures behind it (counts, hours…)
+    CheckConstraint("kind IN ('closed', 'blind', 'layout_changed', 'stalled')", name="kind"),
+    Index("ix_alerts_service_opened_at", "service", "opened_at"),
+    Index("ix_alerts_closed_at", "closed_at"),
 )
 
 

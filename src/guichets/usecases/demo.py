@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from guichets.alerts.service import Alerting, AlertOptions
 from guichets.catalogue import Service, catalogue_to_toml, load_catalogue
 from guichets.clock import SimulatedClock
 from guichets.evidence.archive import EvidenceArchive
@@ -37,6 +38,7 @@ class DemoResult:
     end: datetime
     summary: RunSummary
     forbidden: int
+    alerts: str = ""  # what the alerts did: opened, closed, delivered
 
 
 def simulated_catalogue(simulator: Simulator, cadence: str) -> list[Service]:
@@ -78,12 +80,16 @@ async def run_demo(
     on_observation: Callable[[Observation], None] | None = None,
     on_exchange: Callable[[Exchange], None] | None = None,
     evidence: bool = True,
+    alerts: AlertOptions | None = None,
+    report: Callable[[str], None] | None = None,
 ) -> DemoResult:
     """Run the robot over ``days`` simulated days of the demo scenario; store under ``home``.
 
     With ``evidence`` (the default) every exchange is archived under ``home/evidence`` with its
     digests and ledger entries, as a real run does, so that ``guichets evidence verify`` and
-    ``guichets evidence dossier`` work on the demo's data.
+    ``guichets evidence dossier`` work on the demo's data. The alert rules run after every probe
+    (``docs/alerts.md``); ``alerts`` says where to deliver them, and ``report`` hears of each
+    failed delivery.
     """
     scenario = load_scenario(DEMO_SCENARIO)
     start = scenario.scenario.start
@@ -100,6 +106,8 @@ async def run_demo(
             if evidence:
                 info = {"http-header-user-agent": gates.politeness.user_agent}
                 archive = stack.enter_context(EvidenceArchive(home, store, clock, info=info))
+            watch = Alerting.start(store, clock, alerts or AlertOptions(), catalogue.services,
+                                   report=report)  # fmt: skip
             runner = Runner(
                 from_catalogue(catalogue.services),
                 store,
@@ -113,6 +121,10 @@ async def run_demo(
                 command=f"demo --days {days}",
                 catalogue_digest=catalogue.digest,
                 evidence=archive,
+                on_stored=watch.monitor.on_stored,
             )
-            summary = await runner.run(until=end)
-        return DemoResult(home, start, end, summary, len(simulator.forbidden))
+            try:
+                summary = await runner.run(until=end)
+            finally:
+                await watch.close(drain=True)  # simulated time: every retry runs out now
+        return DemoResult(home, start, end, summary, len(simulator.forbidden), watch.summary())

@@ -1,0 +1,149 @@
+"""The alert rules wired to the store and to delivery: after every stored probe, and on a watchdog.
+
+:meth:`Monitor.resume` starts from the table: it takes the open alerts and replays the recent
+probes through the rules, matching each episode with the one stored (same kind, cause, subject
+and triggering probe), so that a restart — or ``guichets alerts check`` after a run died between a
+probe and its alert — adds only what is missing, and notifies only what is still news.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Final
+
+from guichets.alerts.rules import Engine, Event, Rules
+from guichets.model import Observation
+from guichets.store import Store
+from guichets.store.alerts import (
+    AlertRecord,
+    ProbePoint,
+    close_alert,
+    insert_alert,
+    last_probes,
+    probe_tail,
+    read_alerts,
+)
+
+__all__ = ["REPLAY_DAYS", "Monitor", "point_of"]
+
+REPLAY_DAYS: Final = 30  # how far back a restart replays the probes through the rules
+CHECK_EVERY: Final = timedelta(minutes=15)  # the run loop's watchdog, at most this often
+
+
+def point_of(obs: Observation) -> ProbePoint:
+    """What the rules read of an observation."""
+    return ProbePoint(
+        probe_id=obs.probe_id,
+        service=obs.service,
+        platform=obs.platform,
+        departement=obs.departement,
+        at=obs.started_at,
+        outcome=str(obs.outcome),
+        detail=obs.detail,
+        first_slot=obs.first_slot,
+    )
+
+
+def _key(alert: AlertRecord) -> tuple[str, str, str, datetime]:
+    return (alert.kind, alert.cause, alert.subject, alert.opened_at)
+
+
+@dataclass
+class Monitor:
+    """Evaluates the rules, stores their alerts, and hands each event to ``notify``."""
+
+    store: Store
+    rules: Rules = field(default_factory=Rules)
+    notify: Callable[[Event], None] | None = None
+    cadences: Mapping[str, int] = field(default_factory=dict)  # service → seconds (watchdog)
+    engine: Engine = field(init=False)
+    events: list[Event] = field(default_factory=list)  # every event stored by this monitor
+    _last_check: datetime | None = None
+
+    def __post_init__(self) -> None:
+        self.engine = Engine(self.rules)
+
+    # -- starting ---
+
+    def resume(self, now: datetime, *, days: int = REPLAY_DAYS) -> list[Event]:
+        """Bring the table up to date with the probes of the last ``days``; returns (and
+        notifies) the events that are still news: alerts opened and still open, and alerts
+        stored open that the probes closed."""
+        start = now - timedelta(days=days)
+        stored = read_alerts(self.store, since=start)
+        known = {_key(a): a for a in stored}
+        by_id = {a.id: a for a in stored}
+        for alert in stored:
+            if alert.open and (alert.opened_at < start or alert.kind == "stalled"):
+                self.engine.adopt(alert)
+        news: list[Event] = []
+        for point in probe_tail(self.store, start):
+            for event in self.engine.observe(point):
+                if event.change == "opened":
+                    match = known.get(_key(event.alert))
+                    if match is not None:
+                        self.engine.adopt(_reopened(match, event.alert))
+                        continue
+                    insert_alert(self.store, event.alert)
+                    by_id[event.alert.id] = event.alert
+                    news.append(event)
+                else:
+                    before = by_id.get(event.alert.id)
+                    if before is not None and before.closed_at is not None:
+                        continue  # closed as stored
+                    close_alert(self.store, event.alert)
+                    news.append(event)
+        still_open = {a.id for a in self.engine.open_alerts()}
+        fresh = {e.alert.id for e in news if e.change == "opened"}
+        kept = [
+            e
+            for e in news
+            if (e.change == "opened" and e.alert.id in still_open)
+            or (e.change == "closed" and e.alert.id not in fresh)
+        ]
+        for event in kept:
+            self._emit(event, store=False)
+        return kept
+
+    # -- running ---
+
+    def observe(self, obs: Observation) -> list[Event]:
+        """The rules after one stored probe: store and notify what they open or close."""
+        events = self.engine.observe(point_of(obs))
+        for event in events:
+            self._emit(event)
+        if self.cadences and (
+            self._last_check is None or obs.started_at - self._last_check >= CHECK_EVERY
+        ):
+            self.check(obs.started_at)
+        return events
+
+    async def on_stored(self, obs: Observation) -> None:
+        """The runner's hook (``Runner.on_stored``)."""
+        self.observe(obs)
+
+    def check(self, now: datetime, *, from_store: bool = False) -> list[Event]:
+        """The watchdog: services without a probe for too long (``stalled``)."""
+        self._last_check = now
+        last = last_probes(self.store) if from_store else None
+        events = self.engine.check_stalled(now, self.cadences, last)
+        for event in events:
+            self._emit(event)
+        return events
+
+    def _emit(self, event: Event, *, store: bool = True) -> None:
+        if store:
+            if event.change == "opened":
+                insert_alert(self.store, event.alert)
+            else:
+                close_alert(self.store, event.alert)
+        self.events.append(event)
+        if self.notify is not None:
+            self.notify(event)
+
+
+def _reopened(stored: AlertRecord, computed: AlertRecord) -> AlertRecord:
+    """The stored episode, open again in the engine so that its closing is matched by id."""
+    return replace(stored, closed_at=None, closed_by=None, figures=computed.figures)

@@ -1,0 +1,110 @@
+"""How a run (``guichets run``, ``guichets demo``) sets up its alerts: the monitor after every
+stored probe, and the delivery in the background, stopped cleanly at the end."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from guichets.alerts.delivery import BACKOFF, Dispatcher, QuietHours
+from guichets.alerts.messages import Names, message
+from guichets.alerts.monitor import Monitor
+from guichets.alerts.rules import Event, Rules
+from guichets.catalogue import Service
+from guichets.clock import Clock
+from guichets.model import Observation
+from guichets.store import Store
+
+__all__ = ["AlertOptions", "Alerting", "StoredHook", "chain", "labels_of"]
+
+StoredHook = Callable[[Observation], Awaitable[None]]
+
+
+@dataclass
+class AlertOptions:
+    """What the command line or the configuration file asked for."""
+
+    urls: list[str] = field(default_factory=list)
+    quiet: QuietHours | None = None
+    site_url: str | None = None
+    rules: Rules = field(default_factory=Rules)
+    backoff: Sequence[float] = BACKOFF
+
+
+@dataclass
+class Alerting:
+    """A run's alerts: the monitor (its ``on_stored`` goes to the runner) and the delivery."""
+
+    monitor: Monitor
+    dispatcher: Dispatcher | None
+
+    @classmethod
+    def start(
+        cls,
+        store: Store,
+        clock: Clock,
+        options: AlertOptions,
+        services: Sequence[Service],
+        *,
+        report: Callable[[str], None] | None = None,
+    ) -> Alerting:
+        """Alerts for a run over ``services``: the monitor brought up to date with the stored
+        probes, the delivery started in the background (call from a running event loop)."""
+        names = Names(labels_of(services), options.site_url)
+        dispatcher = None
+        if options.urls:
+            dispatcher = Dispatcher(
+                options.urls, clock, quiet=options.quiet, backoff=options.backoff, report=report
+            )
+        sink = dispatcher
+
+        def notify(event: Event) -> None:
+            if sink is not None:
+                sink.submit(message(event, names))
+
+        monitor = Monitor(
+            store,
+            options.rules,
+            notify=notify,
+            cadences={s.id: s.cadence_seconds for s in services},
+        )
+        if dispatcher is not None:
+            dispatcher.start()
+        monitor.resume(clock.now())
+        return cls(monitor, dispatcher)
+
+    async def close(self, *, drain: bool) -> None:
+        """``drain``: wait (on the clock) for every delivery and its retries (simulated
+        clocks); otherwise try each once more and log the rest (a run stopping)."""
+        if self.dispatcher is not None:
+            await self.dispatcher.close(drain=drain)
+
+    def summary(self) -> str:
+        events = self.monitor.events
+        opened = sum(1 for e in events if e.change == "opened")
+        closed = len(events) - opened
+        text = f"alerts: {opened} opened, {closed} closed"
+        d = self.dispatcher
+        if d is not None:
+            text += (
+                f"; {len(d.delivered)} deliveries to {len(d.urls)} receiver(s), "
+                f"{d.failures} failed attempts, {len(d.given_up)} not delivered"
+            )
+        return text
+
+
+def labels_of(services: Sequence[Service]) -> dict[str, str]:
+    return {s.id: s.label or f"{s.site} — {s.procedure}" for s in services}
+
+
+def chain(*hooks: StoredHook | None) -> StoredHook | None:
+    """One ``Runner.on_stored`` hook calling each of ``hooks`` in turn (alerts, screenshots)."""
+    present = [h for h in hooks if h is not None]
+    if len(present) <= 1:
+        return present[0] if present else None
+
+    async def call(obs: Observation) -> None:
+        for hook in present:
+            await hook(obs)
+
+    return call
