@@ -155,6 +155,22 @@ def _slot_of(cell: LexborNode, monday: date) -> datetime:
     return slot
 
 
+def _name_captcha(reading: Reading, page: Response) -> Reading:
+    """Name the captcha a form shows: the module's « Contrôle de sécurité » (field ``captcha``)
+    or the Préfecture de police's image (``captchaimg`` / ``captchacode``)."""
+    if reading.detail != Detail.CAPTCHA:
+        return reading
+    text = page.text
+    kind = (
+        "ppolice" if 'name="captchacode"' in text
+        else "controle" if 'name="captcha"' in text
+        else None
+    )  # fmt: skip
+    return (
+        reading if kind is None else replace(reading, extra={**reading.extra, Extra.CAPTCHA: kind})
+    )
+
+
 class EzBookingReader:
     """The legacy module's reader."""
 
@@ -207,7 +223,7 @@ class _Walk:
         page = await self._get(self.target.url)
         found = classify_page(page)
         if found is not None:
-            return self._done(found)
+            return self._done(_name_captcha(found, page))
         tree = LexborHTMLParser(page.text)
         form = tree.css_first("form#FormBookingCreate")
         if form is None or form.css_first("input[name=condition]") is None:

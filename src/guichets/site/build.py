@@ -621,13 +621,45 @@ class SiteBuilder:
             probes=probes,
             dossier=dossier,
             changes=self.changes_of([info.id]),
+            assisted=self.assisted_lines(rows, lang),
             alert_lines=[
                 alerttext.history_line(a, lang)
                 for a in reversed(self.alerts)
                 if a.service == info.id
             ],
             feed=page.root + feeds.feed_path(code) if code else None,
+            vantage_note=self.vantage_note(info.id, lang),
         )
+
+    def vantage_note(self, service: str, lang: str) -> str | None:
+        """« bloqué depuis A, lu depuis B »: a barrier the robot met from some vantage points
+        while others read the page (several workers, ``docs/deploy.md``)."""
+        split = self.figures.vantages.get(service)
+        if split is None:
+            return None
+        return i18n.message("vantage_note", lang).format(
+            blocked=", ".join(split[0]), read=", ".join(split[1])
+        )
+
+    @staticmethod
+    def assisted_lines(rows: Mapping[str, ReportRow], lang: str) -> list[dict[str, str]]:
+        """The assisted series of a service, month by month: its own line, never the robot's."""
+        lines = []
+        for period, row in sorted(rows.items()):
+            if not row.assisted.probes:
+                continue
+            rate = failure_rate(row.assisted)
+            lines.append(
+                {
+                    "month": i18n.fmt_month(row.days.first, lang),
+                    "probes": i18n.fmt_int(row.assisted.probes, lang),
+                    "valid": i18n.fmt_int(row.assisted.valid, lang),
+                    "rate": i18n.fmt_pct(rate.value, lang),
+                    "interval": i18n.fmt_interval(rate, lang),
+                    "period": period,
+                }
+            )
+        return lines
 
     def probe_line(self, obs: Observation, lang: str, page: Page) -> dict[str, Any]:
         shot = self.screenshots.get(obs.probe_id)
@@ -680,6 +712,7 @@ class SiteBuilder:
             france_row=france,
             month_title=name,
             press=self.month_press(month),
+            feed=page.root + feeds.feed_path("france"),
         )
         save_copy(self.home, relative, path.read_bytes())
 

@@ -208,6 +208,24 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
         "(site down, robot blocked, unreadable page).",
     ),
     "rate_title": ("Part des échecs au fil du temps", "Failure rate over time"),
+    "assisted_title": (
+        "Tentatives assistées (à part des chiffres du robot)",
+        "Assisted attempts (apart from the robot's figures)",
+    ),
+    "assisted_sampling": (
+        "Derrière le captcha, des personnes ont répondu elles-mêmes et guichets a lu la page des "
+        "créneaux avec le lecteur du robot. Ces lectures ne sont pas un échantillon aléatoire : "
+        "elles ont lieu quand une personne est là, à l'heure qu'elle choisit. Leur part d'échecs "
+        "dit ce qu'ont vu ces personnes, pas la part du temps sans rendez-vous ; elle n'est "
+        "jamais mêlée aux chiffres du robot.",
+        "Behind the captcha, people answered it themselves and guichets read the slot page with "
+        "the robot's reader. These reads are not a random sample: they happen when a person is "
+        "there, at the time they choose. Their failure rate says what these people saw, not the "
+        "share of time without a slot; it is never mixed into the robot's figures.",
+    ),
+    "col_assisted_probes": ("Lectures assistées", "Assisted reads"),
+    "col_assisted_valid": ("dont valides", "of which valid"),
+    "col_assisted_rate": ("Part sans date (IC 95 %)", "Share with no date (95% CI)"),
     "rate_desc": (
         "Part des tentatives sans aucune date, par mois, avec son intervalle de confiance à 95 %.",
         "Share of attempts with no date at all, by month, with its 95% confidence interval.",
@@ -232,6 +250,12 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     ),
     "latest_probes_title": ("Derniers sondages", "Latest probes"),
     "no_recent_probes": ("Aucun sondage récent.", "No recent probe."),
+    "vantage_note": (
+        "Ce mois-ci, bloqué depuis {blocked}, lu depuis {read} : le robot était bloqué à "
+        "certains endroits, le site répondait.",
+        "This month, blocked from {blocked}, read from {read}: the robot was blocked in some "
+        "places while the site answered.",
+    ),
     "dossier_title": ("Constituer un dossier", "Build a dossier"),
     "dossier_text": (
         "Les opérateurs de l'observatoire peuvent produire, pour un avocat ou une association, le "

@@ -248,7 +248,9 @@ def _observations_schema() -> dict[str, Any]:
     fields = []
     for name in EXPORT_COLUMNS:
         kind, description, constraints = _OBSERVATION_FIELDS[name]
-        more = {"constraints": dict(constraints)} if constraints else {}
+        more: dict[str, Any] = {"constraints": dict(constraints)} if constraints else {}
+        if kind == "boolean":
+            more |= {"trueValues": ["True"], "falseValues": ["False"]}  # how csv writes a bool
         fields.append(_field(name, kind, description, **more))
     return {"fields": fields, "primaryKey": ["probe_id"], "missingValues": [""]}
 
@@ -271,6 +273,10 @@ _RATES: Final = {
     "site_error_rate": "Taux de panne : sondages site_error ÷ tous les sondages.",
     "barrier_rate": "Taux de blocage : sondages barrier ÷ tous les sondages.",
     "unrecognized_rate": "Pages illisibles : sondages unrecognized ÷ tous les sondages.",
+    "assisted_failure_rate": (
+        "Lectures assistées (une personne a répondu au captcha) : lectures valides sans date ÷ "
+        "lectures valides. Pas un échantillon aléatoire : jamais mêlé aux chiffres du robot."
+    ),
 }
 _KINDS: Final = "« type=nombre » séparés par des points-virgules"
 _FIGURE_FIELDS: Final[dict[str, _Spec]] = {
@@ -320,6 +326,13 @@ _FIGURE_FIELDS: Final[dict[str, _Spec]] = {
         "Moins de 30 sondages valides : les parts sont à lire avec prudence.",
         {},
     ),
+    "assisted_probes": (
+        "integer",
+        "Lectures assistées : une personne a répondu au captcha, guichets a lu la page des "
+        "créneaux ; comptées à part, jamais dans « probes ».",
+        _COUNT,
+    ),
+    "assisted_valid": ("integer", "Lectures assistées valides.", _COUNT),
     "barrier_by_kind": ("string", f"Sondages bloqués par type de blocage, {_KINDS}.", {}),
     "site_error_by_kind": ("string", f"Pannes par type, {_KINDS}.", {}),
     "unrecognized_by_kind": ("string", f"Pages illisibles par type, {_KINDS}.", {}),

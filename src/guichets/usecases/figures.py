@@ -28,10 +28,11 @@ from guichets.stats.press import press_summary
 from guichets.stats.report import Level, ReportRow, group_rows
 from guichets.store import Store
 from guichets.usecases.report import alive_spans, report_rows, service_label
+from guichets.workers.report import seen_from, split_vantages, vantage_barriers
 
 __all__ = ["CACHE_FORMAT", "read_figures"]
 
-CACHE_FORMAT: Final = 3  # bump when ReportRow changes shape: older cached months are recomputed
+CACHE_FORMAT: Final = 4  # bump when ReportRow changes shape: older cached months are recomputed
 
 
 def _months(days: DateRange) -> list[DateRange]:
@@ -137,6 +138,11 @@ def read_figures(
         cache=cache,
     )
     figures.latest_probes = {s: store.latest_observations(s, LATEST_PROBES) for s in stored}
+    latest = months[-1]
+    for service_id, found in vantage_barriers(store, latest).items():
+        split = split_vantages(seen_from(found, latest))
+        if split is not None:
+            figures.vantages[service_id] = split
     if press:
         figures.press_markdown = _press(store, figures, cache)
     return figures
