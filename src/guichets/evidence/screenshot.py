@@ -473,7 +473,9 @@ class Renderer:
         await self._banner.set_content(
             _banner_html(lines, self.width), wait_until="load", timeout=_TIMEOUT_MS
         )
-        top: bytes = await self._banner.screenshot(full_page=True, timeout=_TIMEOUT_MS)
+        # The banner's own box: a full-page shot would be at least the viewport's height, with a
+        # blank band under short banners.
+        top: bytes = await self._banner.locator("#b").screenshot(timeout=_TIMEOUT_MS)
         self.text = "\n".join(lines) + "\n" + body_text
         return await asyncio.to_thread(compose, top, shot, self.width)
 

@@ -22,6 +22,7 @@ from urllib.parse import urljoin, urlsplit
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 from yarl import URL
 
+from guichets.french import MONTH_NUMBERS
 from guichets.http import ForbiddenRequest, PoliteSession, Response
 from guichets.model import PARIS, Detail, Extra, Outcome, unique_instants
 from guichets.platforms.base import (
@@ -43,11 +44,7 @@ NO_SLOT_TEXT = (
 FORBIDDEN_BUTTONS = frozenset({"première plage horaire libre"})  # compared casefolded
 LAST_ALLOWED_STEP = 4
 
-_MONTH_NAMES = (
-    "janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
-    "octobre", "novembre", "décembre",
-)  # fmt: skip
-MONTHS = {name: number for number, name in enumerate(_MONTH_NAMES, start=1)}
+MONTHS = MONTH_NUMBERS  # the month names of its date headers
 _CREATE = re.compile(
     r"^(?P<module>.*)/booking/create/(?P<form>\d+)(?:/(?P<step>\d+))?(?P<rest>/.*)?$"
 )

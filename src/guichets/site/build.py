@@ -10,7 +10,6 @@ Stored pages are never published as HTML: a probe is shown by its screenshot (a 
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -25,6 +24,7 @@ from markupsafe import Markup
 from guichets.departements import DEPARTEMENTS
 from guichets.evidence.layout import screenshots_dir
 from guichets.evidence.screenshot import ProbeTimeScreenshots, Renderer, screenshot_name
+from guichets.files import copy_atomic, write_atomic
 from guichets.model import PARIS, Category, Observation, Outcome
 from guichets.periods import DateRange
 from guichets.site import alerttext, charts, feeds, francemap, i18n
@@ -126,9 +126,7 @@ class _Writer:
                 return
         except FileNotFoundError:
             path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".partial")
-        partial.write_bytes(data)
-        os.replace(partial, path)
+        write_atomic(path, data)
         self.result.written += 1
 
     def copy(self, source: Path, path: Path) -> None:
@@ -136,9 +134,7 @@ class _Writer:
         if path.exists() and path.stat().st_size == source.stat().st_size:
             return  # screenshots never change once taken
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".partial")  # a new file: never write through a
-        shutil.copyfile(source, partial)  # hard link shared with the live site (publish.py)
-        os.replace(partial, path)
+        copy_atomic(source, path)  # a new file: never through a hard link of the live site
         self.result.written += 1
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Final
 
+from guichets.french import MONTHS as MONTHS_FR
+from guichets.french import NBSP, day_fr
 from guichets.model import PARIS
-from guichets.stats.press import MONTHS_FR, NBSP, number, pct
+from guichets.stats.press import number, pct
 from guichets.stats.wilson import Share
 
 __all__ = [
@@ -340,8 +342,7 @@ def fmt_month(day: date, lang: Lang, *, short: bool = False) -> str:
 def fmt_day(day: date, lang: Lang) -> str:
     """``1er octobre 2026`` / ``1 October 2026``."""
     if lang == "fr":
-        first = "1er" if day.day == 1 else str(day.day)
-        return f"{first} {MONTHS_FR[day.month - 1]} {day.year}"
+        return day_fr(day, year=True)
     return f"{day.day} {MONTHS_EN[day.month - 1]} {day.year}"
 
 

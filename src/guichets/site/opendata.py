@@ -17,13 +17,14 @@ import csv
 import hashlib
 import io
 import json
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
+from guichets.files import write_atomic
+from guichets.french import MONTHS as MONTHS_FR
 from guichets.model import Category, Outcome
 from guichets.site.opendata_files import (
     OBSERVATIONS,
@@ -49,10 +50,6 @@ LICENSE: Final = {
     "path": "https://www.etalab.gouv.fr/licence-ouverte-open-licence",
     "title": "Licence Ouverte / Open Licence version 2.0",
 }
-_MOIS: Final = (
-    "janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
-    "octobre", "novembre", "décembre",
-)  # fmt: skip
 _MONTHS: Final = (
     "January", "February", "March", "April", "May", "June", "July", "August", "September",
     "October", "November", "December",
@@ -99,9 +96,7 @@ def _write_if_changed(path: Path, data: bytes) -> bool:
             return False
     except FileNotFoundError:
         pass
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_bytes(data)
-    os.replace(partial, path)
+    write_atomic(path, data)
     return True
 
 
@@ -530,7 +525,7 @@ def _package_bytes(path: Path, package: dict[str, Any]) -> bytes:
 
 
 def _month_fr(label: str) -> str:
-    return f"{_MOIS[int(label[5:]) - 1]} {label[:4]}"
+    return f"{MONTHS_FR[int(label[5:]) - 1]} {label[:4]}"
 
 
 def _title_fr(label: str, kind: str) -> str:
