@@ -50,7 +50,8 @@ COMMANDS: Final = {
                  "until Ctrl-C (or SIGTERM)."),
     "site": _e("site", summary="The public website: static pages in French and English, map, "
                "charts, open data."),
-    "catalogue": _e("robot", "catalogue", summary="Check a catalogue of services to probe."),
+    "catalogue": _e("robot", "catalogue", summary="Catalogues of services to probe: check, "
+                    "coverage, add rows from a URL, verify rows live."),
     "export": _e("export", summary="Export the stored data as open data."),
     "evidence": _e("evidence", summary="The evidence of every probe: WARC archive, digests, "
                    "ledger, screenshots, dossiers."),
