@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import random
 import signal
@@ -184,6 +185,17 @@ def test_three_workers_one_killed(live: SimulatorThread, pg_url: str, tmp_path: 
         assert result.intact, ([str(p) for p in result.problems], context)
         folders = {p.name for p in (home / "evidence" / "warc" / "workers").iterdir()}
         assert folders <= set(workers) and len(folders) >= 2, context
+    # The lost periods show in the report, apart from the probes: the robot's own gaps.
+    report = CliRunner().invoke(app, ["report", "--db", pg_url, "--format", "json"])
+    assert report.exit_code == 0, report.output
+    rows = json.loads(report.output)
+    shown = sum(row.get("lost_periods", 0) for row in rows)
+    # (a service none of whose periods was probed has no row: `guichets workers status` lists it)
+    listed = {row["service"] for row in rows}
+    lost = sum(
+        1 for r in book if r["state"] == "lost" and r["role"] == "probe" and r["service"] in listed
+    )
+    assert shown == lost, (shown, lost, context)
 
 
 class _Proxy:
