@@ -42,6 +42,7 @@ from guichets.evidence.verify import verify
 from guichets.runner import from_catalogue
 from guichets.store import Store
 from guichets.store.schema import probes, schedule_periods
+from guichets.store.schema import workers as workers_table
 from guichets.usecases.demo import simulated_catalogue
 from guichets.workers.scheduler import periods_ahead, schedule, schedule_jobs
 from tests.dbfixtures import pg_base_url, pg_schema
@@ -84,6 +85,11 @@ def _worker(url: str, home: Path, name: str, vantage: str) -> subprocess.Popen[b
     )  # fmt: skip
 
 
+def _registered(url: str) -> int:
+    with Store.open(url) as store, store.reading("read the workers") as conn:
+        return len(conn.execute(select(workers_table.c.name)).all())
+
+
 def _book(url: str) -> list[dict[str, object]]:
     with Store.open(url) as store, store.reading("read the book") as conn:
         return [dict(r._mapping) for r in conn.execute(select(schedule_periods))]
@@ -105,13 +111,16 @@ def test_three_workers_one_killed(live: SimulatorThread, pg_url: str, tmp_path: 
     assert live.sim.request_log is not None
     live.sim.request_log.clear()
     clock = SystemClock()
+    workers = {f"w{i}": _worker(pg_url, home, f"w{i}", f"v{i % 2}") for i in range(3)}
+    started = time.monotonic() + 120  # a loaded machine takes its time to start three processes
+    while _registered(pg_url) < len(workers) and time.monotonic() < started:
+        time.sleep(0.2)
     planned = asyncio.run(
         schedule(pg_url, services, now=clock.now(), ahead=timedelta(seconds=CADENCE + 1),
                  replicate=0.2, seed=seed)
     )  # fmt: skip
     assert planned.deferred == planned.periods > len(services)
     last_end = max(r["period_end"] for r in _book(pg_url))
-    workers = {f"w{i}": _worker(pg_url, home, f"w{i}", f"v{i % 2}") for i in range(3)}
     victim = rng.choice(sorted(workers))
     moment = rng.uniform(2.0, CADENCE)
     time.sleep(moment)
@@ -157,7 +166,7 @@ def test_three_workers_one_killed(live: SimulatorThread, pg_url: str, tmp_path: 
         # No (service, period) probed twice: one probe per period key (a replicate has its own),
         # and exactly the periods the book says are done.
         keys = Counter((s, k) for s, k, _, _ in stored)
-        assert set(keys.values()) == {1}, context
+        assert keys and set(keys.values()) == {1}, context
         done = {
             (str(r["service"]), str(r["period_key"]) + ("#replicate" if r["role"] == "replicate"
                                                        else ""))
