@@ -35,15 +35,20 @@ from pathlib import Path
 import pytest
 from sqlalchemy import make_url, select
 from typer.testing import CliRunner
+from yarl import URL
 
 from guichets.cli import app
 from guichets.clock import SystemClock
 from guichets.evidence.verify import verify
+from guichets.http import FetchError, Politeness
+from guichets.model import Detail
 from guichets.runner import from_catalogue
 from guichets.store import Store
 from guichets.store.schema import probes, schedule_periods
 from guichets.store.schema import workers as workers_table
 from guichets.usecases.demo import simulated_catalogue
+from guichets.workers.db import open_pool
+from guichets.workers.gate import SharedGates
 from guichets.workers.scheduler import periods_ahead, schedule, schedule_jobs
 from tests.dbfixtures import pg_base_url, pg_schema
 from tests.simthread import SimulatorThread
@@ -285,3 +290,43 @@ def test_a_worker_that_loses_the_database_stops_and_says_so(
     done = sum(1 for r in _book(pg_url) if r["state"] == "done")
     with Store.open(pg_url) as store:
         assert store.count() == done  # (both, unless the machine is very slow)
+
+
+def test_the_gates_are_shared_between_workers(pg_url: str) -> None:
+    """Two workers' gates on one database: what one learns of a host binds the other."""
+    Store.open(pg_url).close()
+    polite = Politeness(min_gap=0.3, max_retry_wait=5.0, breaker_failures=2)
+    url = URL("http://127.0.0.1:9/booking")
+
+    async def scenario() -> None:
+        clock = SystemClock()
+        pool_a = await open_pool(pg_url, size=2, name="gate-a")
+        pool_b = await open_pool(pg_url, size=2, name="gate-b")
+        try:
+            a = SharedGates(clock, polite, pool_a, "a")
+            b = SharedGates(clock, polite, pool_b, "b")
+            # The gap: B's turn comes at least min_gap after A's request ended.
+            async with a.turn(url) as turn:
+                turn.record(200, None, None)
+            ended = time.monotonic()
+            async with b.turn(url) as turn:
+                assert time.monotonic() - ended >= 0.3 - TOLERANCE
+                turn.record(200, None, "60")  # B is told to wait a minute
+            with pytest.raises(FetchError) as refused:
+                async with a.turn(url):
+                    pass
+            assert refused.value.detail == Detail.RATE_LIMITED
+            # The breaker counts the failures of both workers.
+            other = URL("http://127.0.0.2:9/booking")
+            for gates in (a, b):
+                async with gates.turn(other) as turn:
+                    turn.record(503, None, None)
+            with pytest.raises(FetchError) as opened:
+                async with a.turn(other):
+                    pass
+            assert opened.value.detail == Detail.CIRCUIT_OPEN
+        finally:
+            await pool_a.close()
+            await pool_b.close()
+
+    asyncio.run(scenario())
