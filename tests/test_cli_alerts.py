@@ -124,6 +124,9 @@ def test_alerts_list_json_holds_the_same_alerts(demo: tuple[Path, list[dict[str,
     assert one["open"] and one["figures"]["probes"] >= 3 and len(one["opened_by"]) >= 3
     opened = _cli("alerts", "list", "--open", "--home", str(out))
     assert opened.returncode == 0 and CLOSED in opened.stdout
+    later = _cli("alerts", "list", "--since", "2026-10-07", "--format", "json", "--home", str(out))
+    assert {a["id"] for a in json.loads(later.stdout)} == {a["id"] for a in stored if a["open"]}
+    assert _cli("alerts", "list", "--since", "soon", "--home", str(out)).returncode == 2
 
 
 def test_alerts_check_finds_stalled_services_after_the_run(

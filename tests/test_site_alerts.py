@@ -124,6 +124,8 @@ def test_home_and_departement_pages_link_their_feeds(site: Path) -> None:
     assert _feed_links(site / "en" / "index.html") == ["../flux/france.atom"]
     assert _feed_links(site / "departements" / "63.html") == ["../flux/63.atom"]
     assert _feed_links(site / "departements" / "69.html") == ["../flux/69.atom"]
+    assert _feed_links(site / "archives" / "2026-10.html") == ["../flux/france.atom"]
+    assert _feed_links(site / "services" / f"{CLOSED}.html") == ["../flux/63.atom"]
     for link, page in (
         ("flux/france.atom", "index.html"),
         ("../flux/63.atom", "departements/63.html"),

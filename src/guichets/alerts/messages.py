@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Final
 
+from guichets import french
 from guichets.alerts.rules import Event
 
 if TYPE_CHECKING:
     from guichets.alerts.monitor import Digest
 from guichets.departements import DEPARTEMENTS
 from guichets.model import PARIS
-from guichets.stats.press import MONTHS_FR
 from guichets.store.alerts import AlertRecord
 
 __all__ = [
@@ -71,8 +71,8 @@ def clean(text: str | None, limit: int = LABEL_LIMIT) -> str:
 
 
 def day_fr(day: date) -> str:
-    first = "1er" if day.day == 1 else str(day.day)
-    return f"{first} {MONTHS_FR[day.month - 1]} {day.year}"
+    """``1er octobre 2026``."""
+    return french.day_fr(day, year=True)
 
 
 def instant_fr(at: datetime) -> str:

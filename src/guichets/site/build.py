@@ -10,7 +10,6 @@ Stored pages are never published as HTML: a probe is shown by its screenshot (a 
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -25,11 +24,12 @@ from markupsafe import Markup
 from guichets.departements import DEPARTEMENTS
 from guichets.evidence.layout import screenshots_dir
 from guichets.evidence.screenshot import ProbeTimeScreenshots, Renderer, screenshot_name
+from guichets.files import copy_atomic, write_atomic
 from guichets.model import PARIS, Category, Observation, Outcome
 from guichets.periods import DateRange
 from guichets.site import alerttext, charts, feeds, francemap, i18n
 from guichets.site.archive import closed_months, kept_copy, month_path, save_copy
-from guichets.site.figures import ServiceInfo, SiteFigures, month_rows
+from guichets.site.figures import ServiceInfo, SiteFigures, month_rows, unreadable_by_platform
 from guichets.site.figures_text import FiguresText
 from guichets.site.opendata import OpenData, write_open_data
 from guichets.site.pages_work import PageKeys, render_pages
@@ -126,9 +126,7 @@ class _Writer:
                 return
         except FileNotFoundError:
             path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".partial")
-        partial.write_bytes(data)
-        os.replace(partial, path)
+        write_atomic(path, data)
         self.result.written += 1
 
     def copy(self, source: Path, path: Path) -> None:
@@ -136,9 +134,7 @@ class _Writer:
         if path.exists() and path.stat().st_size == source.stat().st_size:
             return  # screenshots never change once taken
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".partial")  # a new file: never write through a
-        shutil.copyfile(source, partial)  # hard link shared with the live site (publish.py)
-        os.replace(partial, path)
+        copy_atomic(source, path)  # a new file: never through a hard link of the live site
         self.result.written += 1
 
 
@@ -625,6 +621,7 @@ class SiteBuilder:
             probes=probes,
             dossier=dossier,
             changes=self.changes_of([info.id]),
+            assisted=self.assisted_lines(rows, lang),
             alert_lines=[
                 alerttext.history_line(a, lang)
                 for a in reversed(self.alerts)
@@ -643,6 +640,26 @@ class SiteBuilder:
         return i18n.message("vantage_note", lang).format(
             blocked=", ".join(split[0]), read=", ".join(split[1])
         )
+
+    @staticmethod
+    def assisted_lines(rows: Mapping[str, ReportRow], lang: str) -> list[dict[str, str]]:
+        """The assisted series of a service, month by month: its own line, never the robot's."""
+        lines = []
+        for period, row in sorted(rows.items()):
+            if not row.assisted.probes:
+                continue
+            rate = failure_rate(row.assisted)
+            lines.append(
+                {
+                    "month": i18n.fmt_month(row.days.first, lang),
+                    "probes": i18n.fmt_int(row.assisted.probes, lang),
+                    "valid": i18n.fmt_int(row.assisted.valid, lang),
+                    "rate": i18n.fmt_pct(rate.value, lang),
+                    "interval": i18n.fmt_interval(rate, lang),
+                    "period": period,
+                }
+            )
+        return lines
 
     def probe_line(self, obs: Observation, lang: str, page: Page) -> dict[str, Any]:
         shot = self.screenshots.get(obs.probe_id)
@@ -695,6 +712,7 @@ class SiteBuilder:
             france_row=france,
             month_title=name,
             press=self.month_press(month),
+            feed=page.root + feeds.feed_path("france"),
         )
         save_copy(self.home, relative, path.read_bytes())
 
@@ -819,7 +837,15 @@ class SiteBuilder:
 
     def robot_page(self, lang: str) -> None:
         page = Page(lang, "robot.html")
-        self.render("robot.html", page, i18n.message("robot_title", lang), contact=self.contact)
+        unreadable = [
+            (platform, i18n.fmt_pct(share.value, lang), i18n.fmt_int(share.count, lang),
+             i18n.fmt_int(share.total, lang))
+            for platform, share in unreadable_by_platform(self.figures)
+        ]  # fmt: skip
+        self.render(
+            "robot.html", page, i18n.message("robot_title", lang), contact=self.contact,
+            unreadable=unreadable, month=self.month_title(lang),
+        )  # fmt: skip
 
     def data_page(self, lang: str) -> None:
         page = Page(lang, "donnees.html")

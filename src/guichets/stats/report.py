@@ -83,6 +83,9 @@ class ReportRow:
     longest_blind_days: int = 0  # probes, none valid: the robot could not read
     robot_down_hours: float | None = None
     label: str | None = None
+    # Reads behind a captcha a person answered (guichets assist): not of the robot's random
+    # sample, so never added to ``tally``; reported beside it (docs/method.md).
+    assisted: Tally = field(default_factory=Tally)
     _leads: dict[float, LeadQuantile | None] = field(
         default_factory=dict, repr=False, compare=False
     )
@@ -141,6 +144,11 @@ class ReportRow:
         for name, share in shares.items():
             row[name], row[f"{name}_ci"] = _share(share)
         row["few_probes"] = failure_rate(t).few
+        row["assisted_probes"] = self.assisted.probes
+        row["assisted_valid"] = self.assisted.valid
+        row["assisted_failure_rate"], row["assisted_failure_rate_ci"] = _share(
+            failure_rate(self.assisted)
+        )
         row["barrier_by_kind"] = {
             kind: {"count": s.count, "rate": s.value, "ci": _share(s)[1]}
             for kind, s in barrier_rates_by_kind(t).items()
@@ -205,8 +213,12 @@ def build_report(
     alive: Sequence[tuple[datetime, datetime]] | None = None,
     until: datetime | None = None,
     labels: Mapping[str, str] | None = None,
+    assisted: Iterable[DayRollup] = (),
 ) -> list[ReportRow]:
     """Rows of ``level`` for each period of ``grain`` within ``whole``.
+
+    ``assisted``: the daily rollups of assisted reads (``rollups_of`` their facts), counted in
+    each row's ``assisted`` tally and never in its own.
 
     ``alive``: each run's start and last sign of life, to show the robot's own gaps; ``until``:
     the last instant anything was recorded (later is the future, not a gap).
@@ -215,9 +227,8 @@ def build_report(
     # and are let go, so that a year of hundreds of services streams through.
     opened: dict[tuple[str, str], dict[date, DayStatus]] = {}
     rows: dict[tuple[str, str], ReportRow] = {}
-    for r in rollups:
-        if r.day not in whole:
-            continue
+
+    def row_of(r: DayRollup) -> ReportRow:
         period = period_label(r.day, grain, whole)
         key = (r.service, period)
         row = rows.get(key)
@@ -234,6 +245,16 @@ def build_report(
                 label=(labels or {}).get(r.service),
             )
             opened[key] = {}
+        return row
+
+    for r in assisted:
+        if r.day in whole:
+            row_of(r).assisted += r.tally
+    for r in rollups:
+        if r.day not in whole:
+            continue
+        row = row_of(r)
+        key = (r.service, row.period)
         row.tally += r.tally
         if r.tally.probes:
             row.probed_days.add(r.day)
@@ -272,6 +293,7 @@ def group_rows(services: Iterable[ReportRow], level: Level) -> list[ReportRow]:
                 robot_down_hours=row.robot_down_hours,
             )
         group.tally += row.tally
+        group.assisted += row.assisted
         group.services |= row.services
         group.probed_days |= row.probed_days
         group.longest_blocked_days = max(group.longest_blocked_days, row.longest_blocked_days)
