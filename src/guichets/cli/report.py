@@ -21,6 +21,7 @@ import typer
 
 from guichets.catalogue import Catalogue
 from guichets.cli.app import DbOption, HomeOption, app, console, errors, fail, home_and_db
+from guichets.cli.unreadable import print_unreadable
 from guichets.departements import closest_codes, is_departement
 from guichets.model import Observation
 from guichets.periods import DateRange, Grain, parse_day, parse_month
@@ -249,6 +250,19 @@ def report(
             show_default=False,
         ),
     ] = None,
+    unrecognized: Annotated[
+        bool,
+        typer.Option(
+            "--unrecognized",
+            help="The pages the robot could not read, by platform, reason and page shape.",
+        ),
+    ] = False,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since", help="With --unrecognized: from this day, YYYY-MM-DD.", show_default=False
+        ),
+    ] = None,
     home: HomeOption = None,
     db: DbOption = None,
 ) -> None:
@@ -261,8 +275,23 @@ def report(
       guichets report --from 2026-10-01 --to 2026-12-31 --by month --level departement
 
       guichets report --press --month 2026-10 > press-2026-10.md
+
+      guichets report --unrecognized --since 2026-10-01
     """
     chosen = select(month, first, last, service, departement)
+    if since is not None and not unrecognized:
+        raise fail("--since goes with --unrecognized; for figures use --from")
+    if unrecognized:
+        if press or releases:
+            raise fail("--unrecognized lists unreadable pages; drop --press and --releases")
+        day = _day("--since", since)
+        with open_store(home, db) as (store, _folder):
+            check_service(store, chosen.service)
+            print_unreadable(
+                store, since=day, service=chosen.service, departement=chosen.departement,
+                as_json=fmt is Format.JSON,
+            )  # fmt: skip
+        return
     if press and chosen.month is None:
         raise fail("--press needs --month YYYY-MM: the summary is of one month")
     if press and releases:
