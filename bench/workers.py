@@ -175,11 +175,13 @@ def one_round(
             time.sleep(0.5)
         for worker in workers:
             worker.send_signal(signal.SIGTERM)
-        for worker in workers:
+        killed = 0
+        for worker in workers:  # SIGTERM: the probes in flight end first (bounded: 300 s)
             try:
-                worker.wait(timeout=60)
+                worker.wait(timeout=300)
             except subprocess.TimeoutExpired:
                 worker.kill()
+                killed += 1
         log = list(sim.sim.request_log)
         with Store.open(url) as store, store.reading("figures") as conn:
             book = conn.execute(
@@ -224,6 +226,7 @@ def one_round(
         "double_probes": sum(1 for v in per_key.values() if v > 1)
         + sum(1 for r in book if r.attempts > 1),
         "unfinished": states["planned"],  # still queued in an open period when stopped
+        "workers_killed": killed,  # did not stop within 300 s of SIGTERM
         # Deferred but not in the book, held by a worker after every worker stopped cleanly, or
         # still planned after its period ended: what nobody would ever report.
         "lost_unrecorded": (total - len(book)) + states["probing"] + len(ended),
