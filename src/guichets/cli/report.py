@@ -33,7 +33,12 @@ from guichets.store import Store, StoreError
 from guichets.tomlconfig import ConfigError
 from guichets.usecases.report import press_markdown, report_rows, service_names, summary_rows
 from guichets.usecases.site import data_catalogue
-from guichets.workers.report import seen_from, vantage_barriers, vantage_sentence
+from guichets.workers.report import (
+    lost_periods,
+    seen_from,
+    vantage_barriers,
+    vantage_sentence,
+)
 
 __all__ = ["Selection", "catalogue_of", "open_store", "print_summary", "select"]
 
@@ -310,13 +315,14 @@ def report(
             _releases(store, chosen, days, fmt)
             return
         rows = _report_rows(store, chosen, days, level, by, names)
-        seen = (
-            vantage_barriers(store, days, service=chosen.service, departement=chosen.departement)
-            if fmt is Format.JSON and level is Level.SERVICE
-            else {}
-        )
+        seen, lost = {}, {}
+        if fmt is Format.JSON and level is Level.SERVICE:
+            seen = vantage_barriers(
+                store, days, service=chosen.service, departement=chosen.departement
+            )
+            lost = lost_periods(store, days, service=chosen.service)
     if fmt is Format.JSON:
-        print(rows_json(rows, lambda row: _vantages(row, seen)))
+        print(rows_json(rows, lambda row: _vantages(row, seen) | _lost(row, lost)))
     elif fmt is Format.CSV:
         print(rows_csv(rows), end="")
     elif fmt is Format.MD:
@@ -336,6 +342,15 @@ def _vantages(row: ReportRow, seen: dict[str, list[tuple[Any, str, str, int]]]) 
     if found is None:
         return {}
     return {"vantages": {**found, "note": vantage_sentence(found)}}
+
+
+def _lost(row: ReportRow, lost: dict[str, list[tuple[Any, str]]]) -> dict[str, Any]:
+    """``lost_periods``: periods of the shared schedule nobody probed while they were open (the
+    robot's own gaps, with several workers), counted apart from the probes; absent when none."""
+    found = [note for day, note in lost.get(row.service or "", []) if day in row.days]
+    if not found:
+        return {}
+    return {"lost_periods": len(found)}
 
 
 def _empty(fmt: Format) -> None:
