@@ -31,7 +31,7 @@ from guichets.site import alerttext, charts, feeds, francemap, i18n
 from guichets.site.archive import closed_months, kept_copy, month_path, save_copy
 from guichets.site.figures import ServiceInfo, SiteFigures, month_rows
 from guichets.site.figures_text import FiguresText
-from guichets.site.opendata import OpenData, write_open_data
+from guichets.site.opendata import OpenData, start_months, write_open_data
 from guichets.site.pages_work import PageKeys, render_pages
 from guichets.site.publish import staged_site
 from guichets.site.serve import CSP
@@ -386,12 +386,16 @@ class SiteBuilder:
     def build(self, langs: Iterable[str] = i18n.LANGS) -> None:
         self.copy_static()
         self.copy_screenshots()
-        self.open_data = write_open_data(
-            self.store, data_folder(self.out), self.figures.monthly_rows,
-            created=self.figures.generated_at, keep=kept_data(self.home),
-            workers=self.workers, figures_text=self.figures_text(),
-        )  # fmt: skip
+        # The month files are written by another process while the pages are rendered here.
+        folder, keep = data_folder(self.out), kept_data(self.home)
+        months = start_months(
+            self.store, folder, keep=keep, workers=self.workers, background=self.workers > 1
+        )
         self.many_pages(langs)
+        self.open_data = write_open_data(
+            self.store, folder, self.figures.monthly_rows, created=self.figures.generated_at,
+            keep=keep, figures_text=self.figures_text(), months=months,
+        )  # fmt: skip
         today = self.figures.generated_at.astimezone(PARIS).date()
         self.archived = closed_months(self.figures.months, today)
         for lang in langs:

@@ -40,6 +40,7 @@ from guichets.store.export_table import columns_of, csv_header
 
 __all__ = [
     "KINDS",
+    "InBackground",
     "MonthFiles",
     "link_into",
     "month_file",
@@ -333,6 +334,48 @@ def observation_files(
         for label, entry in entries.items()
     ]
     return found, written
+
+
+class InBackground:
+    """:func:`observation_files` in a child process (forked), while this one goes on (the
+    site's pages are rendered meanwhile); :meth:`result` waits for it. Failures in the child
+    are raised here."""
+
+    def __init__(self, store: Store, folder: Path, schema: pa.Schema, *, workers: int) -> None:
+        context = multiprocessing.get_context("fork")
+        self._receive, send = context.Pipe(duplex=False)
+        self._process = context.Process(
+            target=_in_child, args=(store, folder, schema, workers, send), daemon=False
+        )
+        self._process.start()
+        send.close()
+
+    def result(self) -> tuple[list[MonthFiles], int]:
+        try:
+            ok, payload = self._receive.recv()
+        except EOFError:
+            ok, payload = False, "the process writing the month files ended without a word"
+        finally:
+            self._receive.close()
+            self._process.join()
+        if not ok:
+            raise RuntimeError(f"writing the open data's month files failed: {payload}")
+        months, written = payload
+        return months, written
+
+
+def _in_child(store: Store, folder: Path, schema: pa.Schema, workers: int, send: Any) -> None:
+    store.forked()
+    try:
+        send.send((True, observation_files(store, folder, schema, workers=workers)))
+    except BaseException as exc:  # told to the parent, which raises it
+        send.send((False, f"{type(exc).__name__}: {exc}"))
+    finally:
+        send.close()
+
+
+def can_fork() -> bool:
+    return "fork" in multiprocessing.get_all_start_methods()
 
 
 # -- into the site ------------------------------------------------------------------------------
