@@ -535,16 +535,23 @@ class _Now:
 
 
 def start_months(
-    store: Store, folder: Path, *, keep: Path | None, workers: int, background: bool = True
+    store: Store,
+    folder: Path,
+    *,
+    keep: Path | None,
+    workers: int,
+    background: bool = True,
+    fingerprints: Mapping[str, str] | None = None,
 ) -> MonthWriter:
     """Bring the month files up to date: in a child process when ``background`` (the caller
     goes on, then asks for the result), else now. ``folder`` and ``keep`` as for
-    :func:`write_open_data`."""
+    :func:`write_open_data`; ``fingerprints`` as for ``observation_files``."""
     kept = (folder if keep is None else keep) / OBSERVATIONS
     schema = arrow_schema(observation_types())
     if background and can_fork():
-        return InBackground(store, kept, schema, workers=workers)
-    return _Now(observation_files(store, kept, schema, workers=workers))
+        return InBackground(store, kept, schema, workers=workers, fingerprints=fingerprints)
+    found = observation_files(store, kept, schema, workers=workers, fingerprints=fingerprints)
+    return _Now(found)
 
 
 def write_open_data(
