@@ -52,7 +52,7 @@ MANIFEST: Final = ".manifest.json"
 KINDS: Final = ("csv.gz", "parquet", "csv")  # "csv": the current month only
 GZIP_LEVEL: Final = 1  # see docs/architecture.md: 4.5 times smaller, at 150 MB/s a core
 PARQUET_COMPRESSION: Final = "zstd"
-PAGE_ROWS: Final = 50_000  # rows read and written at a time: bounded memory per process
+PAGE_ROWS: Final = 20_000  # rows read and written at a time: bounded memory per process
 # What the kept files depend on besides the probes: another layout or another version of the
 # code, and every month is written again.
 _LAYOUT: Final = {
