@@ -129,9 +129,11 @@ async def test_metrics_count_probes_and_health_turns_503_when_stalled(
         # a day before the other, so "late" here starts at a day and a half.
         stall = 1.5 * 86400
         health = Health(clock, stall_after=stall)
+        builds: list[int] = []
         service = LongRun(
             path, catalogue, make, clock, gates, health=health, metrics=RobotMetrics(),
             endpoint=Endpoint("127.0.0.1", 0), say=lambda text: None,
+            build_site=lambda: builds.append(1), site_every=3600,
         )  # fmt: skip
         task = asyncio.create_task(service.run())
         try:
@@ -163,6 +165,11 @@ async def test_metrics_count_probes_and_health_turns_503_when_stalled(
             assert verdict["status"] == "stalled"
             assert any("38-stuck" in why and "late" in why for why in verdict["why"])
             assert not any("63-clermont" in why for why in verdict["why"])
+
+            # The site rebuilds came with the clock (every hour of it, when probes were stored).
+            await until(lambda: len(builds) >= 1, "a site build")
+            status, text = await aget(f"{base}/metrics")
+            assert re.search(r"^guichets_site_build_seconds [0-9.e+-]+$", text, re.M)
 
             # The site answers at last: the probe is stored, the robot is on time again.
             hanging.let_go()

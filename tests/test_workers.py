@@ -17,11 +17,13 @@ short (20 s), the gaps small (0.2 s), and every wait is bounded generously.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -30,16 +32,17 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import make_url, select
+from typer.testing import CliRunner
 
+from guichets.cli import app
 from guichets.clock import SystemClock
-from guichets.evidence.recovery import recover
 from guichets.evidence.verify import verify
 from guichets.runner import from_catalogue
 from guichets.store import Store
 from guichets.store.schema import probes, schedule_periods
 from guichets.usecases.demo import simulated_catalogue
-from guichets.workers.scheduler import schedule
+from guichets.workers.scheduler import periods_ahead, schedule, schedule_jobs
 from tests.dbfixtures import pg_base_url, pg_schema
 from tests.simthread import SimulatorThread
 
@@ -173,8 +176,91 @@ def test_three_workers_one_killed(live: SimulatorThread, pg_url: str, tmp_path: 
         assert gaps and min(gaps) >= GAP - TOLERANCE, (min(gaps), context)
         # Every worker's evidence verifies, the killed one's once its folder is recovered (what
         # it does itself when it starts again, or `guichets evidence recover --worker`).
-        recover(home, store, worker=victim)
+        recovered = CliRunner().invoke(
+            app, ["evidence", "recover", "--home", str(home), "--db", pg_url, "--worker", victim]
+        )
+        assert recovered.exit_code == 0, recovered.output
         result = verify(home, store)
         assert result.intact, ([str(p) for p in result.problems], context)
         folders = {p.name for p in (home / "evidence" / "warc" / "workers").iterdir()}
         assert folders <= set(workers) and len(folders) >= 2, context
+
+
+class _Proxy:
+    """A TCP relay to the PostgreSQL server, in a thread: closing it is the database going away
+    for whoever connected through it, and only for them (the shared server is never touched)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.links: list[asyncio.StreamWriter] = []
+        self.server: asyncio.Server | None = None
+        self.port = 0
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError, ConnectionError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self.target)
+        self.links += [writer, up_writer]
+        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+
+    async def _start(self) -> None:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def _cut(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        for link in self.links:
+            link.transport.abort()
+
+    def __enter__(self) -> _Proxy:
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(10)
+        return self
+
+    def cut(self) -> None:
+        asyncio.run_coroutine_threadsafe(self._cut(), self.loop).result(10)
+
+    def __exit__(self, *exc: object) -> None:
+        with contextlib.suppress(Exception):
+            self.cut()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+def test_a_worker_that_loses_the_database_stops_and_says_so(
+    live: SimulatorThread, pg_url: str, tmp_path: Path
+) -> None:
+    parsed = make_url(pg_url)
+    Store.open(pg_url).close()
+    with _Proxy(parsed.host or "127.0.0.1", parsed.port or 5432) as proxy:
+        through = parsed.set(host="127.0.0.1", port=proxy.port).render_as_string(
+            hide_password=False
+        )
+        items = from_catalogue(simulated_catalogue(live.sim, "1d"))[:2]
+        now = SystemClock().now()
+        jobs = periods_ahead(items, now, timedelta(seconds=1))
+        asyncio.run(schedule_jobs(through, [replace(j, planned_at=now) for j in jobs]))
+        worker = _worker(through, tmp_path / "shared", "cut", "v0")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and any(
+            r["state"] in ("planned", "probing") for r in _book(pg_url)
+        ):
+            time.sleep(0.2)
+        proxy.cut()
+        out, err = worker.communicate(timeout=60)
+    text = out.decode() + err.decode()
+    assert worker.returncode == 1, text
+    assert "worker cut: lost the database" in text and "stopped probing" in text, text
+    assert "Traceback" not in text, text
+    # What it stored before the cut stays.
+    done = sum(1 for r in _book(pg_url) if r["state"] == "done")
+    with Store.open(pg_url) as store:
+        assert store.count() == done  # (both, unless the machine is very slow)

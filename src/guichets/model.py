@@ -93,7 +93,7 @@ class Extra(StrEnum):
     (the statistics report them, e.g. "captcha on 100 % of probes", by kind)."""
 
     WEEKS_READ = "weeks_read"  # how many week pages or grids were read
-    CAPTCHA = "captcha"  # the captcha service met: "captchetat"
+    CAPTCHA = "captcha"  # the captcha met: "captchetat", "controle" (legacy), "ppolice"
     CAPTCHA_STYLE = "captcha_style"  # CaptchEtat's style name, e.g. "captchaFR"
     FIREWALL = "firewall"  # the firewall whose block page was met: "imperva"
     FIREWALL_INCIDENT = "firewall_incident"  # the incident number on its block page

@@ -117,7 +117,9 @@ class LongRun:
         self._runner: Runner | None = None
         self._pending: Catalogue | None = None
         self._stopping = False
-        self._since_build = 0
+        # The first tick builds the site even before any new probe: a service just deployed on an
+        # existing data directory publishes what it holds.
+        self._since_build = 1
         self._site_task: asyncio.Task[None] | None = None
         if metrics is not None:
             metrics.watch_circuits(self.hosts)
@@ -206,7 +208,7 @@ class LongRun:
                     continue
                 break
             self.health.stopped("the robot has stopped")
-            if not self._stopping and self._since_build and self.build_site is not None:
+            if self._since_build and self.totals.probes and not self._stopping and self.build_site:
                 await self._build()  # the run ended as asked: publish what it found
         finally:
             if self._site_task is not None:

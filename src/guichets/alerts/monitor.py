@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Final
 
 from guichets.alerts.rules import Engine, Event, Rules
-from guichets.model import Observation
+from guichets.model import PARIS, Observation
 from guichets.store import Store
 from guichets.store.alerts import (
     AlertRecord,
@@ -26,7 +26,7 @@ from guichets.store.alerts import (
     read_alerts,
 )
 
-__all__ = ["REPLAY_DAYS", "Monitor", "point_of"]
+__all__ = ["REPLAY_DAYS", "Digest", "Monitor", "next_digest", "point_of"]
 
 REPLAY_DAYS: Final = 30  # how far back a restart replays the probes through the rules
 CHECK_EVERY: Final = timedelta(minutes=15)  # the run loop's watchdog, at most this often
@@ -46,6 +46,27 @@ def point_of(obs: Observation) -> ProbePoint:
     )
 
 
+def next_digest(after: datetime, at: time) -> datetime:
+    """The first instant after ``after`` when the Paris clock shows ``at``."""
+    local = after.astimezone(PARIS)
+    due = local.replace(hour=at.hour, minute=at.minute, second=0, microsecond=0)
+    if due <= local:
+        due = (local + timedelta(days=1)).replace(
+            hour=at.hour, minute=at.minute, second=0, microsecond=0
+        )
+    return due.astimezone(after.tzinfo)
+
+
+@dataclass(frozen=True)
+class Digest:
+    """The daily digest: what is open now, and what opened or closed since the last one."""
+
+    at: datetime
+    since: datetime
+    open: list[AlertRecord]
+    events: list[Event]
+
+
 def _key(alert: AlertRecord) -> tuple[str, str, str, datetime]:
     return (alert.kind, alert.cause, alert.subject, alert.opened_at)
 
@@ -60,7 +81,11 @@ class Monitor:
     cadences: Mapping[str, int] = field(default_factory=dict)  # service → seconds (watchdog)
     engine: Engine = field(init=False)
     events: list[Event] = field(default_factory=list)  # every event stored by this monitor
+    digest_at: time | None = None  # Paris time of the optional daily digest
+    on_digest: Callable[[Digest], None] | None = None
     _last_check: datetime | None = None
+    _next_digest: datetime | None = None
+    _digest_from: tuple[datetime, int] | None = None  # since when, and from which event
 
     def __post_init__(self) -> None:
         self.engine = Engine(self.rules)
@@ -76,7 +101,9 @@ class Monitor:
         known = {_key(a): a for a in stored}
         by_id = {a.id: a for a in stored}
         for alert in stored:
-            if alert.open and (alert.opened_at < start or alert.kind == "stalled"):
+            # Every open episode goes on (a probe before its opening never closes it), also one
+            # that the replay would not open again the same way (thresholds changed since).
+            if alert.open:
                 self.engine.adopt(alert)
         news: list[Event] = []
         for point in probe_tail(self.store, start):
@@ -105,12 +132,29 @@ class Monitor:
         ]
         for event in kept:
             self._emit(event, store=False)
+        if self.digest_at is not None:
+            self._next_digest = next_digest(now, self.digest_at)
+            self._digest_from = (now, len(self.events))
         return kept
+
+    def _maybe_digest(self, now: datetime) -> None:
+        """Send the daily digest once its hour has passed (driven by the probes' own times, so a
+        simulated run gets one per simulated day)."""
+        due, since = self._next_digest, self._digest_from
+        if due is None or since is None or now < due or self.digest_at is None:
+            return
+        start, first = since
+        digest = Digest(due, start, self.engine.open_alerts(), self.events[first:])
+        self._next_digest = next_digest(now, self.digest_at)
+        self._digest_from = (due, len(self.events))
+        if self.on_digest is not None:
+            self.on_digest(digest)
 
     # -- running ---
 
     def observe(self, obs: Observation) -> list[Event]:
         """The rules after one stored probe: store and notify what they open or close."""
+        self._maybe_digest(obs.started_at)
         events = self.engine.observe(point_of(obs))
         for event in events:
             self._emit(event)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -32,6 +32,7 @@ from guichets.store import Store, StoreError
 from guichets.tomlconfig import ConfigError
 from guichets.usecases.report import press_markdown, report_rows, service_names, summary_rows
 from guichets.usecases.site import data_catalogue
+from guichets.workers.report import seen_from, vantage_barriers, vantage_sentence
 
 __all__ = ["Selection", "catalogue_of", "open_store", "print_summary", "select"]
 
@@ -280,8 +281,13 @@ def report(
             _releases(store, chosen, days, fmt)
             return
         rows = _report_rows(store, chosen, days, level, by, names)
+        seen = (
+            vantage_barriers(store, days, service=chosen.service, departement=chosen.departement)
+            if fmt is Format.JSON and level is Level.SERVICE
+            else {}
+        )
     if fmt is Format.JSON:
-        print(rows_json(rows))
+        print(rows_json(rows, lambda row: _vantages(row, seen)))
     elif fmt is Format.CSV:
         print(rows_csv(rows), end="")
     elif fmt is Format.MD:
@@ -291,6 +297,16 @@ def report(
     else:
         console.print(rows_table(rows, _title(level, days), console.width))
         console.print(FOOTNOTE, highlight=False)
+
+
+def _vantages(row: ReportRow, seen: dict[str, list[tuple[Any, str, str, int]]]) -> dict[str, Any]:
+    """``vantages``: which vantage points met a barrier and which read the page, and the
+    sentence « bloqué depuis A, lu depuis B » when a barrier was seen from some of them only.
+    Absent when no probe of the row names its vantage point (a single robot)."""
+    found = seen_from(seen.get(row.service or "", []), row.days)
+    if found is None:
+        return {}
+    return {"vantages": {**found, "note": vantage_sentence(found)}}
 
 
 def _empty(fmt: Format) -> None:

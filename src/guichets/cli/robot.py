@@ -42,7 +42,10 @@ from guichets.service import parse_endpoint
 from guichets.store import Store, StoreError
 from guichets.tomlconfig import ConfigError
 
-catalogue_app = typer.Typer(help="Check a catalogue of services to probe.", no_args_is_help=True)
+catalogue_app = typer.Typer(
+    help="Catalogues of services to probe: check, coverage, add rows from a URL, verify rows live.",
+    no_args_is_help=True,
+)
 app.add_typer(catalogue_app, name="catalogue")
 
 _DURATION = {"s": 1, "m": 60, "h": 3600, "d": 86400}

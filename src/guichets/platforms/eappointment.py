@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit, urlunsplit
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 from yarl import URL
 
+from guichets.french import MONTH_NUMBERS
 from guichets.http import ForbiddenRequest, PoliteSession, Response
 from guichets.model import PARIS, Detail, Extra, Outcome, unique_instants
 from guichets.platforms.base import (
@@ -45,14 +46,7 @@ ALERTS = {
     "séléctionné.": "motifs",
     "Il n'y a pas de rendez-vous disponible pour ce service.": "service",
 }
-MONTHS = {
-    name: number
-    for number, name in enumerate(
-        ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
-         "octobre", "novembre", "décembre"),
-        start=1,
-    )
-}  # fmt: skip
+MONTHS = MONTH_NUMBERS  # the month names of its calendar
 
 _APP = re.compile(r"^(?P<ctx>.*?/eAppointment[^/]*)(?P<page>/.*)?$", re.IGNORECASE)
 _MOTIF = re.compile(r"^motif=(\d+)$")

@@ -22,6 +22,7 @@ from urllib.parse import urljoin, urlsplit
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 from yarl import URL
 
+from guichets.french import MONTH_NUMBERS
 from guichets.http import ForbiddenRequest, PoliteSession, Response
 from guichets.model import PARIS, Detail, Extra, Outcome, unique_instants
 from guichets.platforms.base import (
@@ -43,11 +44,7 @@ NO_SLOT_TEXT = (
 FORBIDDEN_BUTTONS = frozenset({"première plage horaire libre"})  # compared casefolded
 LAST_ALLOWED_STEP = 4
 
-_MONTH_NAMES = (
-    "janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
-    "octobre", "novembre", "décembre",
-)  # fmt: skip
-MONTHS = {name: number for number, name in enumerate(_MONTH_NAMES, start=1)}
+MONTHS = MONTH_NUMBERS  # the month names of its date headers
 _CREATE = re.compile(
     r"^(?P<module>.*)/booking/create/(?P<form>\d+)(?:/(?P<step>\d+))?(?P<rest>/.*)?$"
 )
@@ -158,6 +155,22 @@ def _slot_of(cell: LexborNode, monday: date) -> datetime:
     return slot
 
 
+def _name_captcha(reading: Reading, page: Response) -> Reading:
+    """Name the captcha a form shows: the module's « Contrôle de sécurité » (field ``captcha``)
+    or the Préfecture de police's image (``captchaimg`` / ``captchacode``)."""
+    if reading.detail != Detail.CAPTCHA:
+        return reading
+    text = page.text
+    kind = (
+        "ppolice" if 'name="captchacode"' in text
+        else "controle" if 'name="captcha"' in text
+        else None
+    )  # fmt: skip
+    return (
+        reading if kind is None else replace(reading, extra={**reading.extra, Extra.CAPTCHA: kind})
+    )
+
+
 class EzBookingReader:
     """The legacy module's reader."""
 
@@ -210,7 +223,7 @@ class _Walk:
         page = await self._get(self.target.url)
         found = classify_page(page)
         if found is not None:
-            return self._done(found)
+            return self._done(_name_captcha(found, page))
         tree = LexborHTMLParser(page.text)
         form = tree.css_first("form#FormBookingCreate")
         if form is None or form.css_first("input[name=condition]") is None:

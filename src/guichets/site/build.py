@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import os
-import shutil
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -26,6 +25,7 @@ from markupsafe import Markup
 from guichets.departements import DEPARTEMENTS
 from guichets.evidence.layout import screenshots_dir
 from guichets.evidence.screenshot import ProbeTimeScreenshots, Renderer, screenshot_name
+from guichets.files import copy_atomic, write_atomic
 from guichets.model import PARIS, Category, Observation, Outcome
 from guichets.periods import DateRange
 from guichets.site import alerttext, charts, feeds, francemap, i18n
@@ -141,9 +141,7 @@ class _Writer:
                 return
         except FileNotFoundError:
             path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".partial")
-        partial.write_bytes(data)
-        os.replace(partial, path)
+        write_atomic(path, data)
         self.result.written += 1
 
     def copy(self, source: Path, path: Path) -> None:
@@ -151,9 +149,7 @@ class _Writer:
         if path.exists() and path.stat().st_size == source.stat().st_size:
             return  # screenshots never change once taken
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".partial")  # a new file: never write through a
-        shutil.copyfile(source, partial)  # hard link shared with the live site (publish.py)
-        os.replace(partial, path)
+        copy_atomic(source, path)  # a new file: never through a hard link of the live site
         self.result.written += 1
 
 
@@ -208,7 +204,8 @@ class Figure:
     first_slot: str
     median_lead: str
     p90_lead: str
-    blocked_days: int
+    closed_days: int
+    blind_days: int
 
 
 def _lead(row: ReportRow, q: float, lang: str) -> str:
@@ -244,7 +241,8 @@ def figure(row: ReportRow | None, lang: str) -> Figure | None:
         first_slot="–" if first is None else i18n.fmt_instant(first, lang),
         median_lead=_lead(row, 0.5, lang),
         p90_lead=_lead(row, 0.9, lang),
-        blocked_days=row.longest_blocked_days,
+        closed_days=row.longest_closed_days,
+        blind_days=row.longest_blind_days,
     )
 
 
@@ -643,13 +641,45 @@ class SiteBuilder:
             probes=probes,
             dossier=dossier,
             changes=self.changes_of([info.id]),
+            assisted=self.assisted_lines(rows, lang),
             alert_lines=[
                 alerttext.history_line(a, lang)
                 for a in reversed(self.alerts)
                 if a.service == info.id
             ],
             feed=page.root + feeds.feed_path(code) if code else None,
+            vantage_note=self.vantage_note(info.id, lang),
         )
+
+    def vantage_note(self, service: str, lang: str) -> str | None:
+        """« bloqué depuis A, lu depuis B »: a barrier the robot met from some vantage points
+        while others read the page (several workers, ``docs/deploy.md``)."""
+        split = self.figures.vantages.get(service)
+        if split is None:
+            return None
+        return i18n.message("vantage_note", lang).format(
+            blocked=", ".join(split[0]), read=", ".join(split[1])
+        )
+
+    @staticmethod
+    def assisted_lines(rows: Mapping[str, ReportRow], lang: str) -> list[dict[str, str]]:
+        """The assisted series of a service, month by month: its own line, never the robot's."""
+        lines = []
+        for period, row in sorted(rows.items()):
+            if not row.assisted.probes:
+                continue
+            rate = failure_rate(row.assisted)
+            lines.append(
+                {
+                    "month": i18n.fmt_month(row.days.first, lang),
+                    "probes": i18n.fmt_int(row.assisted.probes, lang),
+                    "valid": i18n.fmt_int(row.assisted.valid, lang),
+                    "rate": i18n.fmt_pct(rate.value, lang),
+                    "interval": i18n.fmt_interval(rate, lang),
+                    "period": period,
+                }
+            )
+        return lines
 
     def probe_line(self, obs: Observation, lang: str, page: Page) -> dict[str, Any]:
         shot = self.screenshots.get(obs.probe_id)
@@ -702,6 +732,7 @@ class SiteBuilder:
             france_row=france,
             month_title=name,
             press=self.month_press(month),
+            feed=page.root + feeds.feed_path("france"),
         )
         save_copy(self.home, relative, path.read_bytes())
 

@@ -47,6 +47,9 @@ class SiteFigures:
     france: dict[str, ReportRow] = field(default_factory=dict)
     latest_probes: dict[str, list[Observation]] = field(default_factory=dict)
     press_markdown: str | None = None
+    # service -> (vantage points that only met a barrier, those that read the page) in the
+    # latest month, when a barrier was not seen from all of them (several workers)
+    vantages: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
     # What each month's rows were computed from (period → fingerprint), and the folder they are
     # cached in: with them, what is derived from a month's rows can be cached too.
     fingerprints: dict[str, str] = field(default_factory=dict)

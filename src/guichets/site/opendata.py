@@ -17,13 +17,14 @@ import csv
 import hashlib
 import io
 import json
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, Protocol
 
+from guichets.files import write_atomic
+from guichets.french import MONTHS as MONTHS_FR
 from guichets.model import Category, Outcome
 from guichets.site.opendata_files import (
     OBSERVATIONS,
@@ -51,10 +52,6 @@ LICENSE: Final = {
     "path": "https://www.etalab.gouv.fr/licence-ouverte-open-licence",
     "title": "Licence Ouverte / Open Licence version 2.0",
 }
-_MOIS: Final = (
-    "janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
-    "octobre", "novembre", "décembre",
-)  # fmt: skip
 _MONTHS: Final = (
     "January", "February", "March", "April", "May", "June", "July", "August", "September",
     "October", "November", "December",
@@ -101,9 +98,7 @@ def _write_if_changed(path: Path, data: bytes) -> bool:
             return False
     except FileNotFoundError:
         pass
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_bytes(data)
-    os.replace(partial, path)
+    write_atomic(path, data)
     return True
 
 
@@ -255,7 +250,9 @@ def _observations_schema() -> dict[str, Any]:
     fields = []
     for name in EXPORT_COLUMNS:
         kind, description, constraints = _OBSERVATION_FIELDS[name]
-        more = {"constraints": dict(constraints)} if constraints else {}
+        more: dict[str, Any] = {"constraints": dict(constraints)} if constraints else {}
+        if kind == "boolean":
+            more |= {"trueValues": ["True"], "falseValues": ["False"]}  # how csv writes a bool
         fields.append(_field(name, kind, description, **more))
     return {"fields": fields, "primaryKey": ["probe_id"], "missingValues": [""]}
 
@@ -278,6 +275,10 @@ _RATES: Final = {
     "site_error_rate": "Taux de panne : sondages site_error ÷ tous les sondages.",
     "barrier_rate": "Taux de blocage : sondages barrier ÷ tous les sondages.",
     "unrecognized_rate": "Pages illisibles : sondages unrecognized ÷ tous les sondages.",
+    "assisted_failure_rate": (
+        "Lectures assistées (une personne a répondu au captcha) : lectures valides sans date ÷ "
+        "lectures valides. Pas un échantillon aléatoire : jamais mêlé aux chiffres du robot."
+    ),
 }
 _KINDS: Final = "« type=nombre » séparés par des points-virgules"
 _FIGURE_FIELDS: Final[dict[str, _Spec]] = {
@@ -327,6 +328,13 @@ _FIGURE_FIELDS: Final[dict[str, _Spec]] = {
         "Moins de 30 sondages valides : les parts sont à lire avec prudence.",
         {},
     ),
+    "assisted_probes": (
+        "integer",
+        "Lectures assistées : une personne a répondu au captcha, guichets a lu la page des "
+        "créneaux ; comptées à part, jamais dans « probes ».",
+        _COUNT,
+    ),
+    "assisted_valid": ("integer", "Lectures assistées valides.", _COUNT),
     "barrier_by_kind": ("string", f"Sondages bloqués par type de blocage, {_KINDS}.", {}),
     "site_error_by_kind": ("string", f"Pannes par type, {_KINDS}.", {}),
     "unrecognized_by_kind": ("string", f"Pages illisibles par type, {_KINDS}.", {}),
@@ -363,8 +371,21 @@ _FIGURE_FIELDS: Final[dict[str, _Spec]] = {
     "valid_per_day": ("number", "Sondages valides par jour de la période.", _COUNT),
     "longest_blocked_days": (
         "integer",
-        "Plus longue suite de jours consécutifs sondés sans qu'aucun sondage trouve une date ; "
-        "un jour sans sondage l'interrompt.",
+        "Plus longue suite de jours consécutifs sondés sans qu'aucun sondage trouve une date, "
+        "jours fermés et jours sans lecture confondus (voir longest_closed_days et "
+        "longest_blind_days) ; un jour sans sondage l'interrompt.",
+        _COUNT,
+    ),
+    "longest_closed_days": (
+        "integer",
+        "Plus longue suite de jours fermés : chaque jour, des sondages valides et aucun n'a trouvé "
+        "de date, comme une personne l'aurait constaté ; un jour sans sondage valide l'interrompt.",
+        _COUNT,
+    ),
+    "longest_blind_days": (
+        "integer",
+        "Plus longue suite de jours sans lecture : chaque jour, des sondages, mais aucun valide "
+        "(panne, blocage, captcha, page illisible) ; ce ne sont pas des jours fermés.",
         _COUNT,
     ),
     "robot_down_hours": (
@@ -506,7 +527,7 @@ def _package_bytes(path: Path, package: dict[str, Any]) -> bytes:
 
 
 def _month_fr(label: str) -> str:
-    return f"{_MOIS[int(label[5:]) - 1]} {label[:4]}"
+    return f"{MONTHS_FR[int(label[5:]) - 1]} {label[:4]}"
 
 
 def _title_fr(label: str, kind: str) -> str:

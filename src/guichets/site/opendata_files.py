@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import guichets
+from guichets.files import partial_path
 from guichets.periods import DateRange, month_range
 from guichets.store import Store
 from guichets.store.export import EXPORT_COLUMNS, export_extent, raw_pages
@@ -88,7 +89,7 @@ class _Aside:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.partial = path.with_name(f".{path.name}.partial")
+        self.partial = partial_path(path)
         self._file = self.partial.open("wb")
         self._hash = hashlib.sha256()
         self.bytes = 0

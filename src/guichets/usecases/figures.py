@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import pickle
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -20,6 +19,7 @@ from typing import Final
 
 from guichets.catalogue import Catalogue
 from guichets.departements import DEPARTEMENTS
+from guichets.files import write_atomic
 from guichets.periods import DateRange, Grain, local_day, month_range
 from guichets.site.figures import LATEST_PROBES, LEAD_QUANTILES, ServiceInfo, SiteFigures
 from guichets.site.releases_cache import releases_of_the_day
@@ -28,10 +28,11 @@ from guichets.stats.press import press_summary
 from guichets.stats.report import Level, ReportRow, group_rows
 from guichets.store import Store
 from guichets.usecases.report import alive_spans, report_rows, service_label
+from guichets.workers.report import seen_from, split_vantages, vantage_barriers
 
 __all__ = ["CACHE_FORMAT", "read_figures"]
 
-CACHE_FORMAT: Final = 2  # bump when ReportRow changes shape: older cached months are recomputed
+CACHE_FORMAT: Final = 4  # bump when ReportRow changes shape: older cached months are recomputed
 
 
 def _months(days: DateRange) -> list[DateRange]:
@@ -137,6 +138,11 @@ def read_figures(
         cache=cache,
     )
     figures.latest_probes = {s: store.latest_observations(s, LATEST_PROBES) for s in stored}
+    latest = months[-1]
+    for service_id, found in vantage_barriers(store, latest).items():
+        split = split_vantages(seen_from(found, latest))
+        if split is not None:
+            figures.vantages[service_id] = split
     if press:
         figures.press_markdown = _press(store, figures, cache)
     return figures
@@ -190,9 +196,7 @@ def _month_of_rows(
             row.lead(q)
     if path is not None and cache is not None:
         cache.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".partial")
-        partial.write_bytes(pickle.dumps((fingerprint, rows), protocol=pickle.HIGHEST_PROTOCOL))
-        os.replace(partial, path)
+        write_atomic(path, pickle.dumps((fingerprint, rows), protocol=pickle.HIGHEST_PROTOCOL))
     return rows, fingerprint
 
 

@@ -21,7 +21,14 @@ from guichets.periods import DateRange, local_day
 from guichets.store import Store, as_utc
 from guichets.store.schema import probes, schedule_periods, workers
 
-__all__ = ["agreement", "book_status", "vantage_barriers", "vantage_sentence"]
+__all__ = [
+    "agreement",
+    "book_status",
+    "seen_from",
+    "split_vantages",
+    "vantage_barriers",
+    "vantage_sentence",
+]
 
 _VALID = (Outcome.AVAILABLE.value, Outcome.UNAVAILABLE.value)
 
@@ -76,15 +83,24 @@ def seen_from(
     return {"barrier_from": sorted(blocked), "read_from": sorted(read)}
 
 
-def vantage_sentence(seen: dict[str, list[str]] | None) -> str | None:
-    """« bloqué depuis A, lu depuis B » when a barrier was met from some vantage points only."""
+def split_vantages(seen: dict[str, list[str]] | None) -> tuple[list[str], list[str]] | None:
+    """The vantage points that only met the barrier and those that only read the page, when a
+    barrier was met from some vantage points and not from others; else None."""
     if not seen:
         return None
     only = [v for v in seen["barrier_from"] if v not in seen["read_from"]]
     readers = [v for v in seen["read_from"] if v not in seen["barrier_from"]]
     if not only or not readers:
         return None
-    return f"bloqué depuis {', '.join(only)}, lu depuis {', '.join(readers)}"
+    return only, readers
+
+
+def vantage_sentence(seen: dict[str, list[str]] | None) -> str | None:
+    """« bloqué depuis A, lu depuis B » when a barrier was met from some vantage points only."""
+    split = split_vantages(seen)
+    if split is None:
+        return None
+    return f"bloqué depuis {', '.join(split[0])}, lu depuis {', '.join(split[1])}"
 
 
 def agreement(store: Store, days: DateRange | None = None) -> dict[str, Any]:
