@@ -438,7 +438,8 @@ class SiteBuilder:
                     (o.probe_id, self.screenshots.get(o.probe_id))
                     for o in f.latest_probes.get(info.id, [])
                 ]
-                jobs.append(keys.job("service", lang, info.id, file, info, shown))
+                vantages = f.vantages.get(info.id)
+                jobs.append(keys.job("service", lang, info.id, file, info, shown, vantages))
         todo = [job for job in jobs if keys.changed(job)]
         result = self.writer.result
         result.files.update(job.file for job in jobs)
