@@ -30,7 +30,7 @@ from guichets.model import PARIS, Category, Observation, Outcome
 from guichets.periods import DateRange
 from guichets.site import alerttext, charts, feeds, francemap, i18n
 from guichets.site.archive import closed_months, kept_copy, month_path, save_copy
-from guichets.site.figures import ServiceInfo, SiteFigures, month_rows
+from guichets.site.figures import ServiceInfo, SiteFigures, month_rows, unreadable_by_platform
 from guichets.site.figures_text import FiguresText
 from guichets.site.opendata import OpenData, start_months, write_open_data
 from guichets.site.pages_work import PageKeys, render_pages
@@ -858,7 +858,15 @@ class SiteBuilder:
 
     def robot_page(self, lang: str) -> None:
         page = Page(lang, "robot.html")
-        self.render("robot.html", page, i18n.message("robot_title", lang), contact=self.contact)
+        unreadable = [
+            (platform, i18n.fmt_pct(share.value, lang), i18n.fmt_int(share.count, lang),
+             i18n.fmt_int(share.total, lang))
+            for platform, share in unreadable_by_platform(self.figures)
+        ]  # fmt: skip
+        self.render(
+            "robot.html", page, i18n.message("robot_title", lang), contact=self.contact,
+            unreadable=unreadable, month=self.month_title(lang),
+        )  # fmt: skip
 
     def data_page(self, lang: str) -> None:
         page = Page(lang, "donnees.html")
