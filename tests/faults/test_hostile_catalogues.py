@@ -97,7 +97,7 @@ def test_allow_local_lets_the_simulator_through_but_never_link_local(tmp_path: P
 )
 def test_labels_that_hide_reorder_or_flood(tmp_path: Path, label: str, words: str) -> None:
     """A label with control, bidi or invisible characters, or too long, is refused at its line."""
-    _refused(tmp_path, service(label=label), 8, words)
+    _refused(tmp_path, service(label=label), 9, words)
 
 
 def test_a_fifty_megabyte_label_is_refused_without_reading_it_all(tmp_path: Path) -> None:
@@ -116,13 +116,14 @@ def test_a_fifty_megabyte_label_is_refused_without_reading_it_all(tmp_path: Path
 def test_rich_markup_and_escapes_in_a_file_name_are_printed_as_they_are(tmp_path: Path) -> None:
     """A file name with Rich markup and an escape sequence: shown literally, the escape removed,
     nothing eaten, no crash."""
-    folder = tmp_path / "[bold]x[/bold][/]"
+    folder = tmp_path / "[bold]x["  # with the next segment: "[bold]x[/bold]…"
     folder.mkdir()
-    path = folder / "c\x1b[2Jat.toml"
+    path = folder / "bold]c\x1b[2Jat.toml"
     path.write_text(service("https://127.0.0.1/booking/create/1"), "utf-8")
     done = check(path)
     assert done.returncode == 2, done.stderr
-    assert "[bold]x[/bold][/]" in done.stderr and "\x1b" not in done.stderr
+    said = "".join(done.stderr.split())  # the terminal may fold the long name
+    assert "[bold]x[/bold]cat.toml" in said and "\x1b" not in done.stderr, done.stderr
 
 
 def test_deeply_nested_arrays_end_in_exit_2_with_the_line(tmp_path: Path) -> None:
