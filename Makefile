@@ -33,6 +33,7 @@ test: install
 	$(MAKE) --no-print-directory lint typecheck
 	sh scripts/ensure-chromium.sh
 	sh scripts/ensure-axe.sh >/dev/null
+	sh scripts/ensure-systemd-analyze.sh
 	GUICHETS_TEST_PG="$$(sh scripts/ensure-postgres.sh)" GUICHETS_NO_SKIP=1 $(BIN)/pytest -q
 
 clean:

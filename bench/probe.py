@@ -44,12 +44,18 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from guichets.catalogue import Catalogue, catalogue_to_toml, load_catalogue
+from guichets.catalogue import Service as CatalogueService
 from guichets.clock import SimulatedClock, parse_instant
+from guichets.health import Health
 from guichets.http import DEFAULT_USER_AGENT, HostGates, Politeness
+from guichets.metrics import RobotMetrics
 from guichets.model import PARIS, Observation
 from guichets.platforms import Target
 from guichets.platforms.ezbooking import FORBIDDEN_BUTTONS, NO_SLOT_TEXT
 from guichets.probe import ProbeSpec, run_probe
+from guichets.runner import Runner, from_catalogue
+from guichets.service import Endpoint, LongRun
 from guichets.simulator import load_scenario
 from guichets.store import Store
 
@@ -287,6 +293,7 @@ async def robot_bench(
     grids = 0
     found: dict[str, dict[str, Any]] = {}
     by_path: dict[str, list[float]] = {}
+    seen: list[Observation] = []
     with tempfile.TemporaryDirectory(prefix="guichets-bench-") as folder:
         store = Store.open(f"sqlite:///{Path(folder) / 'bench.sqlite'}")
         try:
@@ -312,6 +319,7 @@ async def robot_bench(
                 cpu.append(cpu_1 - cpu_0)
                 wall.append(wall_1 - wall_0)
                 probe_cpu.append(observation.cpu_seconds)
+                seen.append(observation)
                 requests.append(observation.requests)
                 outcomes[f"{observation.outcome}/{observation.detail}"] += 1
                 path = str(observation.detail)
@@ -355,6 +363,97 @@ async def robot_bench(
         "weeks_read": weeks,
         "stored": stored,
         "by_counter": found,
+        "service_hooks_cpu_ms_per_probe": hooks_cost(seen),
+    }
+
+
+# -- the service loop: what metrics and health add per probe -----------------------------------
+
+
+async def _one_run(
+    targets: list[Probed], now: datetime, hours: int, service: bool
+) -> dict[str, Any]:
+    """Every counter at a 10-minute cadence over ``hours`` simulated hours: the runner alone, or
+    wrapped in the long-running service (health, metrics, its HTTP endpoint scraped at the end)."""
+    rows = [
+        CatalogueService(
+            id=f"{t.departement.lower()}-bench-{number}",
+            departement=t.departement,
+            site="bench",
+            procedure="bench",
+            platform="ezbooking",
+            url=t.url,
+            planning=int(t.counter),
+            cadence="10m",
+        )
+        for number, t in enumerate(targets)
+    ]
+    clock = SimulatedClock(now)
+    gates = HostGates(clock, Politeness(min_gap=0.0))
+    with tempfile.TemporaryDirectory(prefix="guichets-bench-") as folder:
+        store = Store.open(f"sqlite:///{Path(folder) / 'bench.sqlite'}")
+        path = Path(folder) / "catalogue.toml"
+        path.write_text(catalogue_to_toml(rows), "utf-8")
+        catalogue = load_catalogue(path)
+
+        def make(chosen: Catalogue) -> Runner:
+            return Runner(from_catalogue(list(chosen.services)), store, clock, gates, concurrency=1)
+
+        until = now + timedelta(hours=hours)
+        try:
+            cpu_0 = time.process_time()
+            if service:
+                loop = LongRun(
+                    path, catalogue, make, clock, gates, health=Health(clock),
+                    metrics=RobotMetrics(), endpoint=Endpoint("127.0.0.1", 0),
+                    say=lambda text: None,
+                )  # fmt: skip
+                totals = await loop.run(until=until)
+                probes = totals.probes
+            else:
+                probes = (await make(catalogue).run(until=until)).probes
+            cpu = time.process_time() - cpu_0
+        finally:
+            store.close()
+    return {"probes": probes, "cpu_s": cpu, "cpu_ms_per_probe": 1000 * cpu / max(probes, 1)}
+
+
+def hooks_cost(observations: list[Observation], repeat: int = 20) -> float:
+    """CPU milliseconds per probe of what the service adds to each probe, measured alone: the
+    health bookkeeping (planned, then settled) and the metrics (counter, histogram, gauge)."""
+    clock = SimulatedClock(datetime(2026, 1, 1, tzinfo=UTC))
+    health, metrics = Health(clock), RobotMetrics()
+    cpu_0 = time.process_time()
+    for _ in range(repeat):
+        for observation in observations:
+            health.planned(observation.service, observation.started_at)
+            health.probed(observation.service, observation.finished_at)
+            metrics.observed(observation)
+    return 1000 * (time.process_time() - cpu_0) / (repeat * max(len(observations), 1))
+
+
+async def service_bench(targets: list[Probed], now: datetime, hours: int) -> dict[str, Any]:
+    """Side by side, interleaved (runner, service, runner, service) so that drift in the
+    machine's load falls on both; the lowest per-probe CPU of each is kept."""
+    runs: dict[str, list[dict[str, Any]]] = {"runner": [], "service": []}
+    for _ in range(2):
+        runs["runner"].append(await _one_run(targets, now, hours, service=False))
+        runs["service"].append(await _one_run(targets, now, hours, service=True))
+    best = {k: min(v, key=lambda r: r["cpu_ms_per_probe"]) for k, v in runs.items()}
+    metrics = RobotMetrics()
+    metrics.expect(f"s{n}" for n in range(len(targets)))
+    cpu_0 = time.process_time()
+    for _ in range(50):
+        metrics.exposition()
+    scrape_ms = 1000 * (time.process_time() - cpu_0) / 50
+    return {
+        "hours": hours,
+        "runs": runs,
+        "runner_cpu_ms_per_probe": best["runner"]["cpu_ms_per_probe"],
+        "service_cpu_ms_per_probe": best["service"]["cpu_ms_per_probe"],
+        "added_cpu_ms_per_probe": best["service"]["cpu_ms_per_probe"]
+        - best["runner"]["cpu_ms_per_probe"],
+        "scrape_cpu_ms": scrape_ms,
     }
 
 
@@ -661,6 +760,28 @@ def report(figures: dict[str, Any]) -> str:
         f"{r['probes_per_s']:.1f} probes/s >= {RATE_FLOOR:g}: "
         f"{'yes' if r['probes_per_s'] >= RATE_FLOOR else 'NO'}",
     ]
+    svc = figures.get("service")
+    if svc is not None:
+        added = svc["added_cpu_ms_per_probe"]
+        lines += [
+            "",
+            f"SERVICE LOOP: every counter at a 10-minute cadence over {svc['hours']} simulated "
+            "hours, the runner alone and inside `guichets run`'s service (health, metrics, "
+            "/healthz and /metrics endpoint), interleaved, two runs each (lowest kept)",
+            "  CPU ms/probe (process_time around the whole run / probes stored): "
+            + "; ".join(
+                f"{k} " + ", ".join(f"{x['cpu_ms_per_probe']:.3f} ({x['probes']})" for x in v)
+                for k, v in svc["runs"].items()
+            ),
+            f"  runner {svc['runner_cpu_ms_per_probe']:.3f}, service "
+            f"{svc['service_cpu_ms_per_probe']:.3f}: added {added:+.3f} ms/probe "
+            "(side by side; includes run-to-run noise)",
+            f"  the service's per-probe hooks alone (health + metrics, on this run's "
+            f"observations): {r['service_hooks_cpu_ms_per_probe'] * 1000:.1f} µs/probe; "
+            f"one /metrics scrape of {r['counters']} services: {svc['scrape_cpu_ms']:.2f} ms",
+            f"  acceptance: added CPU < 1 ms/probe: "
+            f"{'yes' if added < 1.0 and r['service_hooks_cpu_ms_per_probe'] < 1.0 else 'NO'}",
+        ]
     if b is not None:
         lines += [
             "",
@@ -717,6 +838,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--browser-probes", type=int, default=60, help="browser walks (default 60; 0: none)"
     )
+    parser.add_argument(
+        "--service-hours",
+        type=int,
+        default=2,
+        help="simulated hours of the runner alone vs the long-running service (default 2; 0: none)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--browser-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -736,6 +863,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         figures.update(now=now.isoformat(), simulator_pid=process.pid, excluded=excluded)
         robot = asyncio.run(robot_bench(process.pid, targets, now, args.probes, args.warmup))
         figures["robot"] = robot
+        if args.service_hours:
+            figures["service"] = asyncio.run(service_bench(targets, now, args.service_hours))
         if args.browser_probes:
             figures["browser"] = browser_bench(targets, now, args.browser_probes, robot)
         figures["forbidden"] = get_json(base, "/_forbidden")

@@ -8,25 +8,33 @@ runs (one of which died without ending), daily rollups built with ``Store.rebuil
 ``catalogue.toml`` naming every service. Then, in one process, side by side:
 
 - **first build**: ``read_figures`` then ``build_site`` into an empty folder with an empty
-  figures cache (``DATA/cache/site``, as the command uses), each timed, with the pages and files
-  written, the folder's files and bytes, the peak resident memory, and the seconds spent in the
-  main functions they call (``PHASES``: wrapped for the build, no profiler);
+  figures cache (``DATA/cache/site``, as the command uses) and no kept open data
+  (``DATA/opendata``), each timed, with the pages and files written, the folder's files and
+  bytes, the CPU time (the build's worker processes included), the peak resident memory of the
+  process and its workers (sampled from ``/proc``), and the seconds spent in the main functions
+  it calls in this process (``PHASES``: wrapped for the build, no profiler);
 - **after one new run**: one probe per service at the next period, saved with ``Store.save``
   inside ``start_run``/``end_run`` as the robot does, then the same two calls into the same
   folder: time, files rewritten (``BuildResult.written``; and by mtime, open data included)
   and which;
 - **no-op rebuild**: nothing new, the same ``generated_at``; then once more with a new
-  ``generated_at``, as two builds an hour apart would be;
-- **profiles** (cProfile) of a first build and of a rebuild after a new run, into a second
-  folder (deleted after): the top functions by cumulative and by own time; the ``.prof`` files
-  stay in the data directory (``python -m pstats``). At the default size the whole takes about
-  40 minutes (the first build about 15, 20 under the profiler); ``--no-profile`` halves it.
+  ``generated_at``, as two builds an hour apart would be; then into a new folder, with the
+  figures' cache and the month files kept;
+- with ``--profile``, **profiles** (cProfile) of a first build and of a rebuild after a new run,
+  into a second folder (deleted after): the top functions by cumulative and by own time; the
+  ``.prof`` files stay in the data directory (``python -m pstats``).
+
+``--json`` prints one JSON document that starts with the figures of issue 18: ``probes``,
+``first_build_s``, ``rebuild_s`` (after one new run), ``noop_s``, ``peak_rss_mb`` (the largest of
+the builds' process trees, shared pages counted once), ``open_data_bytes`` (the first build's
+``donnees/`` folder), and the CPU seconds of the same builds (on a shared machine, wall times
+wait for the CPU).
 
 The new runs are deleted from the store when the script starts and when it ends, so that the
 cached directory stays as generated. Figures only; nothing is asserted (exit 1 on errors only).
 
     .venv/bin/python bench/site.py                    # 500 services, 1095 days, hourly
-    .venv/bin/python bench/site.py --cadence-hours 6 --days 365 --json
+    .venv/bin/python bench/site.py --json --services 100 --days 365  # 873,400 probes
 """
 
 from __future__ import annotations
@@ -47,6 +55,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -281,6 +290,64 @@ def _peak_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
 
 
+def _tree_rss_kb(root: int) -> int:
+    """Memory of ``root`` and every process below it (the build's forked workers), in KiB:
+    the sum of their proportional set sizes (``Pss`` in ``/proc/PID/smaps_rollup``), so that
+    the pages a forked worker shares with its parent are counted once, not in each."""
+    parents: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry.name}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        parents[int(entry.name)] = int(fields[1])
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:
+            rollup = ""
+        found = re.search(r"^Pss:\s+(\d+) kB", rollup, re.M)
+        total += int(found.group(1)) if found else 0
+        todo += [child for child, parent in parents.items() if parent == pid]
+    return total
+
+
+class TreeMemory:
+    """Samples the memory of this process and its children (a build's workers) every ``every``
+    seconds in a thread: the peak of the whole build, which ``ru_maxrss`` cannot give (it is
+    per process, and counts the pages a forked worker shares with its parent in both)."""
+
+    def __init__(self, every: float = 0.25) -> None:
+        self.every = every
+        self.peak_kb = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak_kb = max(self.peak_kb, _tree_rss_kb(os.getpid()))
+            self._stop.wait(self.every)
+
+    def __enter__(self) -> TreeMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak_kb = max(self.peak_kb, _tree_rss_kb(os.getpid()))
+
+
+def _cpu_s() -> float:
+    """CPU seconds of this process and of its children that ended (the build's workers)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def _files(out: Path) -> dict[str, tuple[int, int]]:
     """Every file of the site: relative path → (mtime_ns, size)."""
     found = {}
@@ -315,13 +382,14 @@ def _changed(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int
 # without a profiler's overhead. Nested: a module's function includes the ones it calls.
 PHASES = (
     ("guichets.store", "Store", ("refresh_rollups", "latest_observations", "probe_points")),
-    ("guichets.site.figures", None, ("_month_of_rows", "_fingerprint", "build_report", "_press")),
-    ("guichets.site.build", None, ("write_open_data", "_remove_stale")),
-    ("guichets.site.opendata", None, ("_observations", "_figures_csv", "_figures_json")),
+    ("guichets.usecases.figures", None, ("_month_of_rows", "_fingerprint", "_press")),
+    ("guichets.site.build", None, ("write_open_data", "start_months", "_remove_stale")),
+    ("guichets.site.opendata", None, ("figures_csv", "figures_json")),
+    ("guichets.site.releases_cache", None, ("releases_of_the_day",)),
     (
         "guichets.site.build",
         "SiteBuilder",
-        ("copy_static", "home_page", "departement_page", "service_page", "data_page"),
+        ("copy_static", "home_page", "many_pages", "data_page", "write_feeds", "archive_index"),
     ),
 )
 
@@ -377,9 +445,10 @@ def build(
     before = _files(out) if out.exists() else {}
     load = _loadavg()
     timing = _phases() if profile is None else contextlib.nullcontext({})  # not both at once
-    with timing as spent:
+    with timing as spent, TreeMemory() as memory:
         if profile is not None:
             profile.enable()
+        cpu = _cpu_s()
         began = time.perf_counter()
         catalogue = load_catalogue(home / "catalogue.toml")  # as the command does
         loaded = time.perf_counter()
@@ -387,6 +456,7 @@ def build(
         middle = time.perf_counter()
         result = build_site(store, figures, out, home=home, contact=CONTACT)
         ended = time.perf_counter()
+        cpu = _cpu_s() - cpu
         if profile is not None:
             profile.disable()
     after = _files(out)
@@ -405,7 +475,9 @@ def build(
         "open_data_bytes": sum(
             size for path, (_, size) in after.items() if _kind(path) == "donnees"
         ),
+        "cpu_s": round(cpu, 2),
         "peak_rss_mb_so_far": _peak_mb(),
+        "peak_tree_rss_mb": round(memory.peak_kb / 1024, 1),
         "loadavg_before": load,
         "loadavg_after": _loadavg(),
         "phases_s": {k: round(v, 2) for k, v in spent.items()},
@@ -432,6 +504,7 @@ def measure(home: Path, args: argparse.Namespace, end: datetime) -> dict[str, An
     out = home / "site"
     shutil.rmtree(out, ignore_errors=True)
     shutil.rmtree(_cache(home), ignore_errors=True)  # a first build starts with nothing kept
+    shutil.rmtree(home / "opendata", ignore_errors=True)  # nor the open data's month files
     steps: dict[str, Any] = {}
     with Store.open(None, home=home) as store:
         steps["first_build"] = build(store, home, out, end, step="first_build")
@@ -444,12 +517,21 @@ def measure(home: Path, args: argparse.Namespace, end: datetime) -> dict[str, An
         steps["noop_new_generated_at"] = build(
             store, home, out, at + timedelta(hours=1), step="noop_new_generated_at"
         )
+        # A second site folder from the same data directory (as a publisher deploying a fresh
+        # copy): the figures and the month files are kept, the pages are written.
+        other = home / "site-again"
+        shutil.rmtree(other, ignore_errors=True)
+        steps["new_folder_kept_data"] = build(
+            store, home, other, at + timedelta(hours=1), step="new_folder_kept_data"
+        )
+        shutil.rmtree(other, ignore_errors=True)
     take_back(home)
-    if args.no_profile:
+    if not args.profile:
         return steps
     out = home / "site-profile"
     shutil.rmtree(out, ignore_errors=True)
     shutil.rmtree(_cache(home), ignore_errors=True)
+    shutil.rmtree(home / "opendata", ignore_errors=True)
     profiles = {}
     with Store.open(None, home=home) as store:
         first = cProfile.Profile()
@@ -480,6 +562,7 @@ def _table(steps: dict[str, Any]) -> str:
         ("rebuild_after_run", "rebuild after one new run"),
         ("noop_rebuild", "rebuild, nothing new"),
         ("noop_new_generated_at", "nothing new, new generated_at"),
+        ("new_folder_kept_data", "new folder, figures and months kept"),
         ("profiled_first_build", "(under cProfile) first build"),
         ("profiled_rebuild", "(under cProfile) rebuild after run"),
     ]
@@ -511,7 +594,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--cadence-hours", type=int, default=1, choices=(1, 2, 3, 4, 6, 8, 12, 24))
     parser.add_argument("--cache", default="/tmp", help="where the data directory is kept")
     parser.add_argument("--regenerate", action="store_true", help="remake the data directory")
-    parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="also profile two builds")
+    parser.add_argument("--no-profile", action="store_true", help=argparse.SUPPRESS)  # default
     parser.add_argument("--top", type=int, default=10, help="functions shown per profile")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--save", type=Path, help="also write the JSON figures to this file")
@@ -548,8 +632,24 @@ def main(argv: list[str]) -> int:
     if gone:
         print(f"removed {gone} probes left by an earlier run of this bench", file=sys.stderr)
     end = _segments(args.days, args.cadence_hours)[-1][1]
-    result["steps"] = measure(home, args, end)
+    steps = result["steps"] = measure(home, args, end)
     result["bench_peak_rss_mb"] = _peak_mb()
+    first = steps["first_build"]
+    result = {  # the figures the issue asks for first, then the details
+        "probes": result["data"]["probes"],
+        "first_build_s": first["total_s"],
+        "rebuild_s": steps["rebuild_after_run"]["total_s"],
+        "noop_s": steps["noop_rebuild"]["total_s"],
+        "peak_rss_mb": max(
+            max(s.get("peak_tree_rss_mb", 0) for s in steps.values() if isinstance(s, dict)),
+            result["bench_peak_rss_mb"],
+        ),
+        "open_data_bytes": first["open_data_bytes"],
+        "first_build_cpu_s": first["cpu_s"],
+        "rebuild_cpu_s": steps["rebuild_after_run"]["cpu_s"],
+        "noop_cpu_s": steps["noop_rebuild"]["cpu_s"],
+        **result,
+    }
     if args.save is not None:
         args.save.write_text(json.dumps(result, indent=1, default=str) + "\n")
     if args.json:

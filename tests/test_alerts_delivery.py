@@ -228,10 +228,11 @@ async def test_closing_without_draining_tries_once_and_logs_the_rest(
     d = Dispatcher([url], clock, backoff=(3600,), report=lines.append)
     d.start()
     d.submit(message(event, names))
-    for _ in range(1000):  # the first attempt, in its thread (no clock moves here)
-        if got.attempts:
+    for _ in range(3000):  # the first attempt failed and waits for its retry in an hour
+        if d.pending and d.pending[0].attempts == 1:
             break
         await asyncio.sleep(0.01)
+    assert got.attempts == 1 and d.pending[0].due == T0 + timedelta(hours=1)
     await d.close(drain=False)
     assert got.attempts == 2 and d.delivered == [] and len(d.given_up) == 1
 

@@ -278,3 +278,77 @@ def test_a_probe_stored_without_its_alert_is_caught_up(tmp_path: Path) -> None:
         assert [(e.change, e.alert.kind) for e in news] == [("opened", "closed")]
         assert heard == news
         assert [a.kind for a in read_alerts(store, open_only=True)] == ["closed"]
+
+
+def test_a_daily_digest_at_its_paris_hour_with_what_is_open_and_what_changed(
+    tmp_path: Path,
+) -> None:
+    from datetime import time
+
+    from guichets.alerts.messages import Names, digest_message
+    from guichets.alerts.monitor import Digest
+
+    digests: list[Digest] = []
+    rules = Rules(closed_probes=3, closed_hours=6)
+    with Store.open(None, home=tmp_path) as store:
+        monitor = Monitor(store, rules, digest_at=time(8, 0), on_digest=digests.append)
+        monitor.resume(T0 - timedelta(minutes=1))  # 09:59 Paris: the first digest is tomorrow
+        for hours in range(0, 51, 3):  # two days of a closed counter, every 3 hours
+            obs = observation(hours, Outcome.UNAVAILABLE)
+            store.save(obs)
+            monitor.observe(obs)
+    # 8:00 Paris = 6:00 UTC: due on 6 and 7 October; sent with the first probe after each
+    assert [d.at for d in digests] == [
+        datetime(2026, 10, 6, 6, 0, tzinfo=UTC),
+        datetime(2026, 10, 7, 6, 0, tzinfo=UTC),
+    ]
+    first, second = digests
+    assert [(e.change, e.alert.kind) for e in first.events] == [("opened", "closed")]
+    assert [a.kind for a in first.open] == ["closed"] and second.events == []
+    text = digest_message(first, Names({"63-clermont": "Clermont <b>"}))
+    assert text.title == "Résumé des alertes du 6 octobre 2026"
+    assert "1 alertes en cours" in text.body and "1 ouvertes et 0 closes" in text.body
+    assert "- Guichet fermé : Clermont <b> (63-clermont), depuis le 5 octobre 2026" in text.body
+
+
+def test_a_restart_with_other_thresholds_keeps_the_open_episode(tmp_path: Path) -> None:
+    """The stored open alert goes on (no second one opened by the new thresholds), an earlier
+    probe with a date in the replay does not close it, a later one does."""
+    with Store.open(None, home=tmp_path) as store:
+        first = Monitor(store, Rules(closed_probes=3, closed_hours=2))
+        for obs in [observation(0, Outcome.AVAILABLE)] + [
+            observation(h, Outcome.UNAVAILABLE) for h in range(1, 9)
+        ]:
+            store.save(obs)
+            first.observe(obs)
+        (stored,) = read_alerts(store)
+        assert stored.open and stored.opened_at == T0 + timedelta(hours=3)
+        again = Monitor(store, Rules(closed_probes=5, closed_hours=2))
+        assert again.resume(T0 + timedelta(hours=10)) == []
+        assert read_alerts(store) == [stored]
+        late = observation(10, Outcome.AVAILABLE)
+        store.save(late)
+        assert [(e.change, e.alert.id) for e in again.observe(late)] == [("closed", stored.id)]
+
+
+def test_an_episode_cut_by_the_replay_window_is_not_opened_twice(tmp_path: Path) -> None:
+    """Opened before the window, closed within it: replayed from the window's start, its run of
+    probes would open a second episode."""
+    rules = Rules(closed_probes=3, closed_hours=2)
+    with Store.open(None, home=tmp_path) as store:
+        first = Monitor(store, rules)
+        history = [observation(h, Outcome.UNAVAILABLE) for h in range(0, 40, 2)]
+        for obs in [*history, observation(40, Outcome.AVAILABLE)]:
+            store.save(obs)
+            first.observe(obs)
+        stored = read_alerts(store)
+        assert [(a.kind, a.open) for a in stored] == [("closed", False)]
+        again = Monitor(store, rules)
+        assert again.resume(T0 + timedelta(hours=41), days=1) == []  # the window starts at 17 h
+        assert read_alerts(store) == stored
+        later = [observation(h, Outcome.UNAVAILABLE) for h in (42, 44, 46, 48)]
+        events = []
+        for obs in later:
+            store.save(obs)
+            events += again.observe(obs)
+        assert [(e.change, e.alert.kind) for e in events] == [("opened", "closed")]  # a new one

@@ -116,3 +116,55 @@ async def test_a_loopback_console_logs_in_once_with_its_link(tmp_path: Path) -> 
             assert "p-local" in await (await client.get("/")).text()
         async with TestClient(TestServer(console.app())) as other:
             assert (await other.get(f"/?jeton={token}")).status == 403  # used once only
+
+
+def test_the_console_refuses_other_addresses_without_accounts(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from guichets.catalogue import catalogue_to_toml
+    from guichets.cli import app
+
+    (tmp_path / "catalogue.toml").write_text(catalogue_to_toml([SERVICE]), encoding="utf-8")
+    result = CliRunner().invoke(
+        app,
+        ["assist", "--listen", "0.0.0.0", "--home", str(tmp_path)],
+    )
+    assert result.exit_code == 2
+    assert "needs accounts" in " ".join(result.output.split())
+    too_many = CliRunner().invoke(app, ["assist", "--per-day", "7", "--home", str(tmp_path)])
+    assert too_many.exit_code == 2  # never above the ceiling
+
+
+def test_the_assisted_browser_refuses_before_sending() -> None:
+    """The route's check: the truth, personal data, a check of a code with the captcha service,
+    booking steps, and any captcha answer the person did not just type; one answer per answer."""
+    from yarl import URL
+
+    from guichets.assist.browser import PageRecorder
+    from guichets.http import ForbiddenRequest
+    from guichets.platforms import guard_for
+
+    recorder = PageRecorder(
+        guard_for("rdvpref"), SimulatedClock(NOW), lambda exchange: None, user_agent="x"
+    )
+    base = "http://127.0.0.1:9/rdvpref/reservation/demarche/2200"
+    answer = {"CTX": "c", "captchaUsercode": "AB12CD", "BDC_VCID_captchaFR": "id"}
+    refused = [
+        ("GET", "http://127.0.0.1:9/_captcha/0123", {}),
+        ("POST", f"{base}/_validerCaptcha", answer),  # nobody typed it
+        ("POST", f"{base}/_validerCaptcha", {"CTX": "c", "email": "a@b.fr"}),
+        ("GET", "http://127.0.0.1:9/piste/captcha/simple-captcha-endpoint?get=validation", {}),
+        ("GET", f"{base}/formulaire/", {}),
+        ("POST", f"{base}/creneau/", {"trhId": "1"}),
+    ]
+    for method, url, fields in refused:
+        with pytest.raises(ForbiddenRequest):
+            recorder.check(method, URL(url), fields)
+    recorder.check("GET", URL(f"{base}/cgu/"), {})
+    recorder.check(
+        "GET", URL("http://127.0.0.1:9/piste/captcha/simple-captcha-endpoint?get=image"), {}
+    )
+    recorder.answers_allowed = 1  # the person pressed « Envoyer »
+    recorder.check("POST", URL(f"{base}/_validerCaptcha"), answer)
+    with pytest.raises(ForbiddenRequest, match="did not just type"):
+        recorder.check("POST", URL(f"{base}/_validerCaptcha"), answer)  # never replayed

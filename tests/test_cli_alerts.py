@@ -69,7 +69,10 @@ class Receiver(ThreadingHTTPServer):
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, list[dict[str, Any]]]]:
     out = tmp_path_factory.mktemp("alerts-demo")
     config = out.parent / "alerts.toml"
-    config.write_text("[rules]\nclosed_probes = 3\nclosed_hours = 6\nblind_probes = 3\n")
+    config.write_text(
+        '[notify]\ndigest = "08:00"\n'
+        "[rules]\nclosed_probes = 3\nclosed_hours = 6\nblind_probes = 3\n"
+    )
     receiver = Receiver()
     thread = threading.Thread(target=receiver.serve_forever, daemon=True)
     thread.start()
@@ -100,6 +103,8 @@ def test_demo_delivers_closed_and_blind_alerts_and_none_for_a_fine_counter(
     assert any("Alerte blind · cause captcha · ouverte" in m for m in captcha), captcha
     assert _about(bodies, FINE) == []
     assert all(b["title"] and b["type"] == "info" for b in bodies)
+    digests = [b for b in bodies if b["title"] == "Résumé des alertes du 5 octobre 2026"]
+    assert len(digests) == 1 and "alertes en cours" in digests[0]["message"]
 
 
 def test_alerts_list_json_holds_the_same_alerts(demo: tuple[Path, list[dict[str, Any]]]) -> None:
@@ -119,6 +124,9 @@ def test_alerts_list_json_holds_the_same_alerts(demo: tuple[Path, list[dict[str,
     assert one["open"] and one["figures"]["probes"] >= 3 and len(one["opened_by"]) >= 3
     opened = _cli("alerts", "list", "--open", "--home", str(out))
     assert opened.returncode == 0 and CLOSED in opened.stdout
+    later = _cli("alerts", "list", "--since", "2026-10-07", "--format", "json", "--home", str(out))
+    assert {a["id"] for a in json.loads(later.stdout)} == {a["id"] for a in stored if a["open"]}
+    assert _cli("alerts", "list", "--since", "soon", "--home", str(out)).returncode == 2
 
 
 def test_alerts_check_finds_stalled_services_after_the_run(

@@ -210,6 +210,8 @@ async def test_the_robot_meets_a_barrier_and_never_asks_the_truth(sim: Simulator
         spec = ProbeSpec(service, platform, Target(sim.url(service)))
         obs = await run_probe(spec, gates, clock)
         assert (obs.outcome, obs.detail) == (Outcome.BARRIER, Detail.CAPTCHA), obs.message
+        named = {"33-bordeaux-titre": "captchetat", "38-grenoble-renouvellement": "controle"}
+        assert obs.extra.get("captcha") == named.get(service, "ppolice")
     async with PoliteSession(gates) as session:
         with pytest.raises(ForbiddenRequest, match="person's eyes"):
             await session.get(sim.base_url + "/_captcha/0123")

@@ -124,6 +124,8 @@ def test_home_and_departement_pages_link_their_feeds(site: Path) -> None:
     assert _feed_links(site / "en" / "index.html") == ["../flux/france.atom"]
     assert _feed_links(site / "departements" / "63.html") == ["../flux/63.atom"]
     assert _feed_links(site / "departements" / "69.html") == ["../flux/69.atom"]
+    assert _feed_links(site / "archives" / "2026-10.html") == ["../flux/france.atom"]
+    assert _feed_links(site / "services" / f"{CLOSED}.html") == ["../flux/63.atom"]
     for link, page in (
         ("flux/france.atom", "index.html"),
         ("../flux/63.atom", "departements/63.html"),
@@ -226,3 +228,15 @@ def test_text_xml_cannot_hold_is_dropped_before_feedgen() -> None:
 
     assert xml_text("a\x07b\ufffec\x00d\ttab") == "abcd\ttab"
     assert len(xml_text("x" * 9000)) == 4000
+
+
+def test_closed_days_and_unreadable_days_are_two_columns(site: Path) -> None:
+    """Issue 11's "blocked is not closed": the service closed from 3 to 17 October shows a run of
+    15 closed days and none unreadable."""
+    page = _html(site / "services" / f"{CLOSED}.html")
+    table = next(t for t in page.css("table") if "Plus longue série de jours fermés" in t.text())
+    heads = [th.text() for th in table.css("thead th")]
+    cells = [c.text() for c in table.css("tbody tr")[0].css("th, td")]
+    row = dict(zip(heads, cells, strict=True))
+    assert row["Plus longue série de jours fermés"] == "15"
+    assert row["Plus longue série de jours sans lecture (robot aveugle)"] == "0"

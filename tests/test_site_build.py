@@ -122,7 +122,7 @@ def test_catalogue_label_is_text_everywhere(site: Path) -> None:
 
 def test_nothing_but_the_sites_own_files(site: Path) -> None:
     """Stored pages are never published as HTML: only pages, style, captures and data."""
-    allowed = {".html", ".css", ".png", ".csv", ".jsonl", ".json", ".atom"}
+    allowed = {".html", ".css", ".png", ".csv", ".gz", ".parquet", ".json", ".atom"}
     for path in site.rglob("*"):
         if path.is_file():
             assert path.suffix in allowed, path
@@ -269,3 +269,72 @@ def test_cached_months_give_the_figures_computed_afresh(home: Path, tmp_path: Pa
         changed = _figures_json(store, None)
         assert changed != fresh
         assert _figures_json(store, cache) == changed  # the month that moved is computed again
+
+
+def test_robot_page_shows_each_platforms_unreadable_share_of_the_month(
+    home: Path, site: Path
+) -> None:
+    with Store.open(None, home=home) as store:
+        observations = list(store.observations())
+    month = max(o.started_at.astimezone(i18n.PARIS) for o in observations).strftime("%Y-%m")
+    counts: dict[str, list[int]] = {}
+    for obs in observations:
+        if obs.started_at.astimezone(i18n.PARIS).strftime("%Y-%m") == month:
+            pair = counts.setdefault(obs.platform, [0, 0])
+            pair[0] += obs.outcome == "unrecognized"
+            pair[1] += 1
+    for lang, page in (("fr", site / "robot.html"), ("en", site / "en" / "robot.html")):
+        rows = {
+            row.css_first("th").text(): [td.text() for td in row.css("td")]
+            for row in _html(page).css("table.figures tbody tr")
+        }
+        assert set(rows) == set(counts), lang
+        for platform, (n, total) in counts.items():
+            shown = [i18n.fmt_int(n, lang), i18n.fmt_int(total, lang)]  # type: ignore[arg-type]
+            assert rows[platform][1:] == shown, (lang, platform)
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    """Every file but the monthly archive's pages, which are frozen when first written (a fresh
+    build freezes them anew, with the newer last probe in their header)."""
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+        and not p.name.startswith(".")
+        and "archives" not in p.relative_to(folder).parts
+    }
+
+
+def test_an_incremental_build_is_a_fresh_build(home: Path, tmp_path: Path) -> None:
+    """What a rebuild keeps or skips (cached months and their figures' lines, pages whose inputs
+    did not change, month files kept and linked, pages rendered in two processes) changes no
+    byte: after a new probe, the site rebuilt is the site built afresh from nothing."""
+    copy = tmp_path / "home"
+    shutil.copytree(home, copy, ignore=shutil.ignore_patterns("site", "cache", "opendata"))
+    out, fresh = tmp_path / "public", tmp_path / "fresh"
+    catalogue = load_catalogue(copy / "catalogue.toml")
+    cache = copy / "cache" / "site"
+    at = datetime(2027, 1, 1, tzinfo=UTC)
+    with Store.open(home=copy) as store:
+        figures = read_figures(store, catalogue, generated_at=at, cache=cache)
+        first = build_site(store, figures, out, home=copy, contact=DEFAULT_CONTACT, workers=2)
+        service = store.services()[0]
+        last = list(store.observations(service=service))[-1]
+        store.save(replace(last, probe_id=last.probe_id[:-4] + "d00d",
+                           started_at=last.started_at + timedelta(minutes=7),
+                           finished_at=last.finished_at + timedelta(minutes=7),
+                           trail=()))  # fmt: skip
+        figures = read_figures(store, catalogue, generated_at=at, cache=cache)
+        again = build_site(store, figures, out, home=copy, contact=DEFAULT_CONTACT, workers=2)
+        same = read_figures(store, catalogue, generated_at=at, cache=cache)
+        noop = build_site(store, same, out, home=copy, contact=DEFAULT_CONTACT, workers=2)
+        afresh = read_figures(store, catalogue, generated_at=at)
+        build_site(store, afresh, fresh, contact=DEFAULT_CONTACT, workers=1)
+    # Every service's and département's page, both times (a new last probe shows on all).
+    assert first.rendered == again.rendered > 80 and first.rendered < first.pages
+    assert noop.rendered == 0 and noop.written == 0 and noop.pages == first.pages
+    assert _files(out) == _files(fresh)
+    month = next((out / "donnees/v1.0/observations").glob("*.csv.gz"))
+    kept = copy / "opendata/v1.0/observations" / month.name
+    assert month.stat().st_ino == kept.stat().st_ino  # a hard link to the kept file

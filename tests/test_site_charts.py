@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from guichets.french import NBSP
 from guichets.model import Category, Outcome
 from guichets.site.charts import (
     CATEGORY_COLOURS,
@@ -26,7 +27,6 @@ from guichets.site.charts import (
     rate_band,
     sparkline,
 )
-from guichets.stats.press import NBSP
 from guichets.stats.wilson import FEW, Share
 
 NS = "{http://www.w3.org/2000/svg}"

@@ -1,9 +1,10 @@
 """The site's open data, on what the robot stored probing the demo's prefectures across 1 November.
 
-Each month's files must be, byte for byte, what ``guichets export observations --month`` writes
-(run here in this process, through the CLI's own code), and together the whole export; the
-package must pass Frictionless's validation of its files against their schemas; a rebuild after a
-new run must write only the month that changed. On SQLite and on PostgreSQL.
+Each month's CSV (gzip-compressed; the current month's also plain) must be, byte for byte, what
+``guichets export observations --month`` writes (run here in this process, through the CLI's own
+code), and together the whole export; its Parquet file the same values, typed; the package must
+pass Frictionless's validation of its files (CSV, gzip CSV, Parquet) against their schemas; a
+rebuild after a new run must write only the month that changed. On SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import csv
 import dataclasses
+import gzip
+import hashlib
 import io
 import json
 import shutil
@@ -21,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import frictionless
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
@@ -32,7 +37,8 @@ from guichets.periods import Grain
 from guichets.runner import Runner, from_catalogue
 from guichets.schedule import Plan
 from guichets.simulator import Simulator, load_scenario
-from guichets.site.opendata import MANIFEST, PACKAGE, OpenData, write_open_data
+from guichets.site.opendata import PACKAGE, OpenData, write_open_data
+from guichets.site.opendata_files import MANIFEST
 from guichets.stats.method import METHOD_VERSION
 from guichets.stats.render import rows_csv, rows_json
 from guichets.stats.report import Level, ReportRow, build_report
@@ -131,18 +137,54 @@ def _build(demo: Demo, folder: Path) -> tuple[OpenData, list[ReportRow]]:
 
 
 def _months(data: OpenData) -> list[str]:
-    return sorted({r.path[-11:-4] for r in data.resources if r.format == "csv" and "/" in r.path})
+    return sorted({r.path[26:33] for r in data.resources if r.path.startswith("observations/")})
+
+
+def _month_csv(data: OpenData, month: str) -> bytes:
+    """The month's CSV, from its gzip file; the same as the plain one when there is one."""
+    base = data.folder / f"observations/observations-{month}"
+    text = gzip.decompress(Path(f"{base}.csv.gz").read_bytes())
+    if Path(f"{base}.csv").exists():
+        assert Path(f"{base}.csv").read_bytes() == text
+    return text
+
+
+def _parquet_as_csv(data: OpenData, month: str) -> list[list[str]]:
+    """The month's Parquet file printed back as the CSV prints its cells, to compare values."""
+    table = pq.read_table(data.folder / f"observations/observations-{month}.parquet")
+    assert table.column_names == list(EXPORT_COLUMNS)
+    cells = []
+    for row in table.to_pylist():
+        line = []
+        for name in EXPORT_COLUMNS:
+            value = row[name]
+            if value is None:
+                line.append("")
+            elif isinstance(value, datetime):
+                line.append(value.isoformat())
+            else:
+                line.append(str(value))
+        cells.append(line)
+    return cells
 
 
 def _same_as_the_cli(demo: Demo, data: OpenData, scratch: Path) -> None:
-    """Every month's files equal the CLI's export of the month; the CSVs add up to the whole."""
+    """Every month's files equal the CLI's export of the month; the CSVs add up to the whole;
+    the Parquet files hold the same values."""
     months = _months(data)
     csvs = []
     for month in months:
-        for fmt in ("csv", "jsonl"):
-            written = (data.folder / f"observations/observations-{month}.{fmt}").read_bytes()
-            assert written == _export(demo, scratch, fmt, month), (month, fmt)
-        csvs.append((data.folder / f"observations/observations-{month}.csv").read_bytes())
+        written = _month_csv(data, month)
+        assert written == _export(demo, scratch, "csv", month), month
+        csvs.append(written)
+        table = list(csv.reader(io.StringIO(written.decode("utf-8"))))[1:]
+        typed = _parquet_as_csv(data, month)
+        instants = [EXPORT_COLUMNS.index(c) for c in ("started_at", "finished_at")]
+        for row, values in zip(table, typed, strict=True):
+            for at in instants:  # in UTC in both, spelt alike but for a zero microsecond
+                row[at] = datetime.fromisoformat(row[at]).isoformat()
+                values[at] = datetime.fromisoformat(values[at]).isoformat()
+            assert row == values
     header = csvs[0].split(b"\n", 1)[0] + b"\n"
     assert all(c.startswith(header) for c in csvs)
     whole = header + b"".join(c[len(header) :] for c in csvs)
@@ -154,6 +196,7 @@ def _stamps(folder: Path) -> dict[str, tuple[int, int]]:
     return {
         f.name: (f.stat().st_ino, f.stat().st_mtime_ns)
         for f in sorted((folder / "observations").iterdir())
+        if not f.name.startswith(".")  # the manifest
     }
 
 
@@ -182,23 +225,29 @@ def test_each_month_is_the_cli_export_of_that_month(demo: Demo, tmp_path: Path) 
     with demo.store() as store:
         total = store.count()
     observations = [r for r in data.resources if r.path.startswith("observations/")]
-    assert sum(r.rows for r in observations if r.format == "csv") == total
+    assert sum(r.rows for r in observations if r.format == "parquet") == total
     for resource in data.resources:
         file = data.folder / resource.path
         assert file.stat().st_size == resource.bytes
-        lines = file.read_bytes().count(b"\n")
-        if resource.format in ("csv", "jsonl"):
-            assert lines == resource.rows + (resource.format == "csv")
+        if resource.format == "csv.gz":
+            assert gzip.decompress(file.read_bytes()).count(b"\n") == resource.rows + 1
+        elif resource.format == "csv" and resource.path.startswith("observations/"):
+            assert file.read_bytes().count(b"\n") == resource.rows + 1
+        elif resource.format == "parquet":
+            assert pq.read_metadata(file).num_rows == resource.rows
     titles = {r.path: (r.title, r.title_en) for r in data.resources}
-    assert titles["observations/observations-2026-10.csv"] == (
-        "Sondages d'octobre 2026 (CSV)",
-        "Probes of October 2026 (CSV)",
+    assert titles["observations/observations-2026-10.csv.gz"] == (
+        "Sondages d'octobre 2026 (CSV compressé (gzip))",
+        "Probes of October 2026 (gzip-compressed CSV)",
     )
-    assert titles["observations/observations-2026-11.jsonl"] == (
-        "Sondages de novembre 2026 (JSON Lines)",
-        "Probes of November 2026 (JSON Lines)",
+    assert titles["observations/observations-2026-11.parquet"] == (
+        "Sondages de novembre 2026 (Parquet)",
+        "Probes of November 2026 (Parquet)",
     )
-    assert data.rewritten == len(data.resources)
+    # The current month, and only it, also as plain CSV.
+    plain = sorted(r.path for r in observations if r.format == "csv")
+    assert plain == ["observations/observations-2026-11.csv"]
+    assert data.rewritten == len(data.resources) + 1  # and the package
     assert not list(data.folder.rglob("*.partial"))
 
 
@@ -240,14 +289,24 @@ def test_the_package_validates(demo: Demo, tmp_path: Path) -> None:
     assert package["created"] == "2026-11-02T08:30:00Z"
     assert [lic["name"] for lic in package["licenses"]] == ["etalab-2.0"]
     listed = {r["path"]: r for r in package["resources"]}
-    assert set(listed) == {r.path for r in data.resources if r.format == "csv"}
+    assert set(listed) == {r.path for r in data.resources if r.format != "json"}
     for path, resource in listed.items():
-        header = (data.folder / path).read_text("utf-8").split("\n", 1)[0].split(",")
+        if path.endswith(".parquet"):
+            header = pq.read_schema(data.folder / path).names
+        else:
+            raw = (data.folder / path).read_bytes()
+            raw = gzip.decompress(raw) if path.endswith(".gz") else raw
+            header = raw.decode("utf-8").split("\n", 1)[0].split(",")
         fields = resource["schema"]["fields"]
         assert [f["name"] for f in fields] == header
         assert all(f["description"] and f["type"] != "any" for f in fields)
-        assert resource["bytes"] == (data.folder / path).stat().st_size
-    observations = listed["observations/observations-2026-10.csv"]["schema"]
+        digest = hashlib.sha256((data.folder / path).read_bytes()).hexdigest()
+        assert resource["hash"] == f"sha256:{digest}"
+        if not path.endswith(".parquet"):  # Frictionless cannot count a Parquet file's bytes
+            assert resource["bytes"] == (data.folder / path).stat().st_size
+    assert listed["observations/observations-2026-10.csv.gz"]["compression"] == "gz"
+    assert listed["observations/observations-2026-10.parquet"]["format"] == "parquet"
+    observations = listed["observations/observations-2026-10.csv.gz"]["schema"]
     assert observations["primaryKey"] == ["probe_id"]
     types = {f["name"]: f["type"] for f in observations["fields"]}
     assert types["started_at"] == "datetime"
@@ -257,12 +316,27 @@ def test_the_package_validates(demo: Demo, tmp_path: Path) -> None:
     # The schemas are checked, not only written: a value outside them fails the validation.
     broken = tmp_path / "broken"
     shutil.copytree(data.folder, broken)
-    october = broken / "observations/observations-2026-10.csv"
-    text = october.read_text("utf-8")
-    october.write_text(text.replace(",unavailable,", ",closed,", 1), "utf-8")
+    october = broken / "observations/observations-2026-10.csv.gz"
+    text = gzip.decompress(october.read_bytes()).decode("utf-8")
+    october.write_bytes(gzip.compress(text.replace(",unavailable,", ",closed,", 1).encode()))
     valid, errors = _validate(broken)
     assert not valid
     assert {e[0] for e in errors} == {"constraint-error", "hash-count", "byte-count"}
+    assert all(e[0] != "constraint-error" or e[3] == "outcome" for e in errors)
+
+    # The same in a Parquet file: its values are checked against the same schema.
+    broken = tmp_path / "broken-parquet"
+    shutil.copytree(data.folder, broken)
+    november = broken / "observations/observations-2026-11.parquet"
+    table = pq.read_table(november)
+    outcomes = table.column("outcome").to_pylist()
+    outcomes[0] = "closed"
+    at = table.column_names.index("outcome")
+    pq.write_table(table.set_column(at, "outcome", pa.array(outcomes, pa.string())), november)
+    valid, errors = _validate(broken)
+    assert not valid
+    assert [e[0] for e in errors if e[0] != "hash-count"] == ["constraint-error"]
+    assert [e[3] for e in errors if e[0] == "constraint-error"] == ["outcome"]
 
 
 # -- rebuilding ---------------------------------------------------------------------------------
@@ -295,27 +369,23 @@ def test_a_rebuild_writes_only_what_changed(demo: Demo, tmp_path: Path) -> None:
     first, _ = _build(demo, folder)
     stamps = _stamps(folder)
     again, _ = _build(demo, folder)
-    assert again.rewritten == 2  # the figures, always; no month changed
+    assert again.rewritten == 0  # nothing new: not even the figures or the package
     assert again.resources == first.resources
     assert _changed(folder, stamps) == set()
-    november = {"observations-2026-11.csv", "observations-2026-11.jsonl"}
-    october = {"observations-2026-10.csv", "observations-2026-10.jsonl"}
+    november = {f"observations-2026-11.{kind}" for kind in ("csv.gz", "parquet", "csv")}
+    october = {f"observations-2026-10.{kind}" for kind in ("csv.gz", "parquet")}
 
     # One more run of the robot: its probes all fall in November.
     stamps = _stamps(folder)
     asyncio.run(_robot(demo.home, demo.url, START + timedelta(days=DAYS), 1))
     build, _ = _build(demo, folder)
-    assert build.rewritten == 4
+    assert build.rewritten == len(november) + 3  # and the figures' two files, the package
     assert _changed(folder, stamps) == november
     _same_as_the_cli(demo, build, tmp_path)
     rows = {r.path: r.rows for r in build.resources}
     assert rows["observations/observations-2026-11.csv"] > next(
         r.rows for r in first.resources if r.path == "observations/observations-2026-11.csv"
     )
-    # Most of November was kept from the last build, and only its last hour written again.
-    manifest: dict[str, Any] = json.loads((folder / MANIFEST).read_text("utf-8"))
-    entry = manifest["months"]["2026-11"]
-    assert 0 < entry["settled"]["probes"] < entry["probes"]
 
     # A probe of a worker still busy during the build, saved after it and ten minutes before
     # November's newest one; then a probe stored late inside October. Each time, only the files
@@ -326,7 +396,6 @@ def test_a_rebuild_writes_only_what_changed(demo: Demo, tmp_path: Path) -> None:
         _copy_of(store, probe, newest - timedelta(minutes=10))
     stamps = _stamps(folder)
     build, _ = _build(demo, folder)
-    assert build.rewritten == 4
     assert _changed(folder, stamps) == november
     _same_as_the_cli(demo, build, tmp_path)
 
@@ -335,24 +404,45 @@ def test_a_rebuild_writes_only_what_changed(demo: Demo, tmp_path: Path) -> None:
         _copy_of(store, probe, probe.started_at + timedelta(seconds=1))
     stamps = _stamps(folder)
     build, _ = _build(demo, folder)
-    assert build.rewritten == 4
     assert _changed(folder, stamps) == october
     _same_as_the_cli(demo, build, tmp_path)
 
-    # A damaged file is written again; leftovers of an interrupted build and the files of a
-    # month without probes go.
-    damaged = folder / "observations/observations-2026-11.jsonl"
+    # A damaged file is written again; leftovers of an interrupted build, the files of a month
+    # without probes and those of the former layout (JSON Lines) go.
+    damaged = folder / "observations/observations-2026-11.csv.gz"
     damaged.write_bytes(damaged.read_bytes()[:-10])
-    stray = [folder / "observations/observations-2026-09.csv", folder / ".datapackage.json.partial"]
+    stray = [
+        folder / "observations/observations-2026-09.csv.gz",
+        folder / "observations/observations-2026-10.jsonl",
+        folder / "observations/observations-2026-10.csv",
+        folder / ".datapackage.json.partial",
+    ]
     for file in stray:
         file.write_text("left over\n", "utf-8")
     stamps = _stamps(folder)
     build, _ = _build(demo, folder)
-    assert build.rewritten == 4
     assert not any(file.exists() for file in stray)
     assert _changed(folder, stamps) == november
     _same_as_the_cli(demo, build, tmp_path)
-    manifest = json.loads((folder / MANIFEST).read_text("utf-8"))
+    manifest: dict[str, Any] = json.loads((folder / "observations" / MANIFEST).read_text("utf-8"))
     assert sorted(manifest["months"]) == ["2026-10", "2026-11"]
     valid, errors = _validate(folder)
     assert valid, errors
+
+
+def test_month_files_are_kept_and_linked(demo: Demo, tmp_path: Path) -> None:
+    """Kept in the data directory, written once, and hard links in every site built from them."""
+    keep = tmp_path / "kept"
+    sites = [tmp_path / "a" / "donnees", tmp_path / "b" / "donnees"]
+    with demo.store() as store:
+        rows = _monthly_rows(store)
+        first = write_open_data(store, sites[0], rows, created=CREATED, keep=keep)
+        second = write_open_data(store, sites[1], rows, created=CREATED, keep=keep)
+    assert first.resources == second.resources
+    months = [r.path for r in first.resources if r.path.startswith("observations/")]
+    assert first.rewritten == len(months) + 3
+    assert second.rewritten == 3  # its own figures and package; the months were kept
+    for path in months:
+        kept = keep / path
+        assert all(kept.stat().st_ino == (site / path).stat().st_ino for site in sites)
+    assert not (sites[0] / "observations" / MANIFEST).exists()

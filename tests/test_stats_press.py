@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from guichets.french import NBSP
 from guichets.model import Observation, Outcome
 from guichets.periods import month_range
-from guichets.stats.press import NBSP, ChangeKind, ServiceName, changes, pct, press_summary
+from guichets.stats.press import ChangeKind, ServiceName, changes, pct, press_summary
 from guichets.stats.report import ReportRow, build_report, rollups_of
 from guichets.tally import facts_of
 from tests.test_stats_rollups import observation

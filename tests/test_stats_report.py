@@ -13,7 +13,7 @@ from guichets.model import Outcome
 from guichets.periods import DateRange, Grain, month_range, parse_month
 from guichets.stats.indicators import DayStatus, longest_blocked_spell, robot_gaps
 from guichets.stats.render import rows_table
-from guichets.stats.report import Level, build_report, rollups_of
+from guichets.stats.report import Level, build_report, group_rows, rollups_of
 from guichets.stats.wilson import wilson_interval
 from guichets.tally import facts_of
 from tests.test_stats_rollups import mixed_probes, observation
@@ -118,9 +118,32 @@ def test_longest_blocked_spell_counts_days_without_a_date_and_stops_at_gaps() ->
     (row,) = _rows(probes, month_range(2026, 10))
     assert row.longest_blocked_days == 4
     assert row.to_json()["days_probed"] == 8 and row.to_json()["days"] == 31
-    statuses = [DayStatus.BLOCKED, DayStatus.GAP, DayStatus.BLOCKED, DayStatus.BLOCKED]
+    statuses = [DayStatus.CLOSED, DayStatus.GAP, DayStatus.BLIND, DayStatus.CLOSED]
     assert longest_blocked_spell(statuses) == 2
     assert longest_blocked_spell([]) == 0
+
+
+def test_blocked_is_not_closed_closed_and_blind_days_are_told_apart() -> None:
+    """2-3 October found no date (closed, as a person would have found it); 4-5 October the robot
+    could not read (blind: a site error, a barrier): two runs of two days, not one of four."""
+    at = datetime(2026, 10, 1, 8, tzinfo=UTC)
+    day = timedelta(days=1)
+    probes = [
+        observation(1, at, days=(3,)),  # 1 Oct: open
+        observation(2, at + day), observation(3, at + 2 * day),  # 2-3 Oct: closed
+        observation(4, at + 3 * day, Outcome.SITE_ERROR),  # 4 Oct: blind
+        observation(5, at + 4 * day, Outcome.BARRIER),  # 5 Oct: blind
+        observation(6, at + 5 * day, Outcome.BARRIER),  # 6 Oct: blind
+        observation(7, at + 6 * day),  # 7 Oct: closed
+        observation(8, at + 7 * day, Outcome.BARRIER),  # 8 Oct: blind
+        observation(9, at + 8 * day, days=(1, 2)),  # 9 Oct: open
+    ]  # fmt: skip
+    (row,) = _rows(probes, month_range(2026, 10))
+    data = row.to_json()
+    assert (data["longest_closed_days"], data["longest_blind_days"]) == (2, 3)
+    assert data["longest_blocked_days"] == 7  # the earlier figure, both mixed: 2-8 October
+    france = group_rows([row], Level.FRANCE)[0]
+    assert (france.longest_closed_days, france.longest_blind_days) == (2, 3)
 
 
 def test_the_robots_own_gaps_are_shown_not_blamed_on_the_site() -> None:

@@ -17,11 +17,14 @@ short (20 s), the gaps small (0.2 s), and every wait is bounded generously.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
 import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -30,16 +33,23 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import make_url, select
+from typer.testing import CliRunner
+from yarl import URL
 
+from guichets.cli import app
 from guichets.clock import SystemClock
-from guichets.evidence.recovery import recover
 from guichets.evidence.verify import verify
+from guichets.http import FetchError, Politeness
+from guichets.model import Detail
 from guichets.runner import from_catalogue
 from guichets.store import Store
 from guichets.store.schema import probes, schedule_periods
+from guichets.store.schema import workers as workers_table
 from guichets.usecases.demo import simulated_catalogue
-from guichets.workers.scheduler import schedule
+from guichets.workers.db import open_pool
+from guichets.workers.gate import SharedGates
+from guichets.workers.scheduler import periods_ahead, schedule, schedule_jobs
 from tests.dbfixtures import pg_base_url, pg_schema
 from tests.simthread import SimulatorThread
 
@@ -80,6 +90,11 @@ def _worker(url: str, home: Path, name: str, vantage: str) -> subprocess.Popen[b
     )  # fmt: skip
 
 
+def _registered(url: str) -> int:
+    with Store.open(url) as store, store.reading("read the workers") as conn:
+        return len(conn.execute(select(workers_table.c.name)).all())
+
+
 def _book(url: str) -> list[dict[str, object]]:
     with Store.open(url) as store, store.reading("read the book") as conn:
         return [dict(r._mapping) for r in conn.execute(select(schedule_periods))]
@@ -101,13 +116,16 @@ def test_three_workers_one_killed(live: SimulatorThread, pg_url: str, tmp_path: 
     assert live.sim.request_log is not None
     live.sim.request_log.clear()
     clock = SystemClock()
+    workers = {f"w{i}": _worker(pg_url, home, f"w{i}", f"v{i % 2}") for i in range(3)}
+    started = time.monotonic() + 120  # a loaded machine takes its time to start three processes
+    while _registered(pg_url) < len(workers) and time.monotonic() < started:
+        time.sleep(0.2)
     planned = asyncio.run(
         schedule(pg_url, services, now=clock.now(), ahead=timedelta(seconds=CADENCE + 1),
                  replicate=0.2, seed=seed)
     )  # fmt: skip
     assert planned.deferred == planned.periods > len(services)
     last_end = max(r["period_end"] for r in _book(pg_url))
-    workers = {f"w{i}": _worker(pg_url, home, f"w{i}", f"v{i % 2}") for i in range(3)}
     victim = rng.choice(sorted(workers))
     moment = rng.uniform(2.0, CADENCE)
     time.sleep(moment)
@@ -153,7 +171,7 @@ def test_three_workers_one_killed(live: SimulatorThread, pg_url: str, tmp_path: 
         # No (service, period) probed twice: one probe per period key (a replicate has its own),
         # and exactly the periods the book says are done.
         keys = Counter((s, k) for s, k, _, _ in stored)
-        assert set(keys.values()) == {1}, context
+        assert keys and set(keys.values()) == {1}, context
         done = {
             (str(r["service"]), str(r["period_key"]) + ("#replicate" if r["role"] == "replicate"
                                                        else ""))
@@ -173,8 +191,142 @@ def test_three_workers_one_killed(live: SimulatorThread, pg_url: str, tmp_path: 
         assert gaps and min(gaps) >= GAP - TOLERANCE, (min(gaps), context)
         # Every worker's evidence verifies, the killed one's once its folder is recovered (what
         # it does itself when it starts again, or `guichets evidence recover --worker`).
-        recover(home, store, worker=victim)
+        recovered = CliRunner().invoke(
+            app, ["evidence", "recover", "--home", str(home), "--db", pg_url, "--worker", victim]
+        )
+        assert recovered.exit_code == 0, recovered.output
         result = verify(home, store)
         assert result.intact, ([str(p) for p in result.problems], context)
         folders = {p.name for p in (home / "evidence" / "warc" / "workers").iterdir()}
         assert folders <= set(workers) and len(folders) >= 2, context
+    # The lost periods show in the report, apart from the probes: the robot's own gaps.
+    report = CliRunner().invoke(app, ["report", "--db", pg_url, "--format", "json"])
+    assert report.exit_code == 0, report.output
+    rows = json.loads(report.output)
+    shown = sum(row.get("lost_periods", 0) for row in rows)
+    # (a service none of whose periods was probed has no row: `guichets workers status` lists it)
+    listed = {row["service"] for row in rows}
+    lost = sum(
+        1 for r in book if r["state"] == "lost" and r["role"] == "probe" and r["service"] in listed
+    )
+    assert shown == lost, (shown, lost, context)
+
+
+class _Proxy:
+    """A TCP relay to the PostgreSQL server, in a thread: closing it is the database going away
+    for whoever connected through it, and only for them (the shared server is never touched)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.links: list[asyncio.StreamWriter] = []
+        self.server: asyncio.Server | None = None
+        self.port = 0
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError, ConnectionError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self.target)
+        self.links += [writer, up_writer]
+        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+
+    async def _start(self) -> None:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def _cut(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        for link in self.links:
+            link.transport.abort()
+
+    def __enter__(self) -> _Proxy:
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(10)
+        return self
+
+    def cut(self) -> None:
+        asyncio.run_coroutine_threadsafe(self._cut(), self.loop).result(10)
+
+    def __exit__(self, *exc: object) -> None:
+        with contextlib.suppress(Exception):
+            self.cut()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+def test_a_worker_that_loses_the_database_stops_and_says_so(
+    live: SimulatorThread, pg_url: str, tmp_path: Path
+) -> None:
+    parsed = make_url(pg_url)
+    Store.open(pg_url).close()
+    with _Proxy(parsed.host or "127.0.0.1", parsed.port or 5432) as proxy:
+        through = parsed.set(host="127.0.0.1", port=proxy.port).render_as_string(
+            hide_password=False
+        )
+        items = from_catalogue(simulated_catalogue(live.sim, "1d"))[:2]
+        now = SystemClock().now()
+        jobs = periods_ahead(items, now, timedelta(seconds=1))
+        asyncio.run(schedule_jobs(through, [replace(j, planned_at=now) for j in jobs]))
+        worker = _worker(through, tmp_path / "shared", "cut", "v0")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and any(
+            r["state"] in ("planned", "probing") for r in _book(pg_url)
+        ):
+            time.sleep(0.2)
+        proxy.cut()
+        out, err = worker.communicate(timeout=60)
+    text = out.decode() + err.decode()
+    assert worker.returncode == 1, text
+    assert "worker cut: lost the database" in text and "stopped probing" in text, text
+    assert "Traceback" not in text, text
+    # What it stored before the cut stays.
+    done = sum(1 for r in _book(pg_url) if r["state"] == "done")
+    with Store.open(pg_url) as store:
+        assert store.count() == done  # (both, unless the machine is very slow)
+
+
+def test_the_gates_are_shared_between_workers(pg_url: str) -> None:
+    """Two workers' gates on one database: what one learns of a host binds the other."""
+    Store.open(pg_url).close()
+    polite = Politeness(min_gap=0.3, max_retry_wait=5.0, breaker_failures=2)
+    url = URL("http://127.0.0.1:9/booking")
+
+    async def scenario() -> None:
+        clock = SystemClock()
+        pool_a = await open_pool(pg_url, size=2, name="gate-a")
+        pool_b = await open_pool(pg_url, size=2, name="gate-b")
+        try:
+            a = SharedGates(clock, polite, pool_a, "a")
+            b = SharedGates(clock, polite, pool_b, "b")
+            # The gap: B's turn comes at least min_gap after A's request ended.
+            async with a.turn(url) as turn:
+                turn.record(200, None, None)
+            ended = time.monotonic()
+            async with b.turn(url) as turn:
+                assert time.monotonic() - ended >= 0.3 - TOLERANCE
+                turn.record(200, None, "60")  # B is told to wait a minute
+            with pytest.raises(FetchError) as refused:
+                async with a.turn(url):
+                    pass
+            assert refused.value.detail == Detail.RATE_LIMITED
+            # The breaker counts the failures of both workers.
+            other = URL("http://127.0.0.2:9/booking")
+            for gates in (a, b):
+                async with gates.turn(other) as turn:
+                    turn.record(503, None, None)
+            with pytest.raises(FetchError) as opened:
+                async with a.turn(other):
+                    pass
+            assert opened.value.detail == Detail.CIRCUIT_OPEN
+        finally:
+            await pool_a.close()
+            await pool_b.close()
+
+    asyncio.run(scenario())

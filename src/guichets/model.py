@@ -94,7 +94,7 @@ class Extra(StrEnum):
     (the statistics report them, e.g. "captcha on 100 % of probes", by kind)."""
 
     WEEKS_READ = "weeks_read"  # how many week pages or grids were read
-    CAPTCHA = "captcha"  # the captcha service met: "captchetat"
+    CAPTCHA = "captcha"  # the captcha met: "captchetat", "controle" (legacy), "ppolice"
     CAPTCHA_STYLE = "captcha_style"  # CaptchEtat's style name, e.g. "captchaFR"
     FIREWALL = "firewall"  # the firewall whose block page was met: "imperva"
     FIREWALL_INCIDENT = "firewall_incident"  # the incident number on its block page
@@ -103,6 +103,7 @@ class Extra(StrEnum):
     FIRST_AVAILABLE_DAY = "first_available_day"  # the platform's own first available date
     AVAILABLE_DAYS = "available_days"  # days shown as available, ISO dates, comma-separated
     NO_SLOT_MESSAGE = "no_slot_message"  # which of the platform's no-slot wordings was shown
+    COUNTERS_OFFERED = "counters_offered"  # the counters (or motives) offered, comma-separated
 
 
 class Category(StrEnum):

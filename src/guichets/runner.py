@@ -100,6 +100,8 @@ class Runner:
         catalogue_digest: str | None = None,
         evidence: EvidenceArchive | None = None,
         on_stored: Callable[[Observation], Awaitable[None]] | None = None,
+        on_planned: Callable[[str, datetime], None] | None = None,
+        on_skipped: Callable[[str, datetime | None], None] | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -117,6 +119,10 @@ class Runner:
         self.catalogue_digest = catalogue_digest
         self.evidence = evidence  # opened and closed by the caller
         self.on_stored = on_stored  # e.g. a screenshot of the archived page, at probe time
+        # A health check's view of the schedule: each probe planned (service, when due), and
+        # each planned probe that will not be stored (fell behind, or another worker stored it).
+        self.on_planned = on_planned
+        self.on_skipped = on_skipped
         self.stop = asyncio.Event()
         self._failure: Exception | None = None
         self._run_id = ""
@@ -192,6 +198,7 @@ class Runner:
         for index, item in enumerate(self.services):
             due, start = self._first_due(item, now)
             heapq.heappush(queue, (due, next(order), index, start))
+            self._planned_hook(item, due)
         slots = asyncio.Semaphore(self.concurrency)
         running: set[asyncio.Task[None]] = set()
         self._last_beat = now
@@ -209,13 +216,14 @@ class Runner:
                 heapq.heappop(queue)
                 item = self.services[index]
                 following = start + timedelta(seconds=item.cadence_seconds)
-                heapq.heappush(
-                    queue, (self._planned(item, following), next(order), index, following)
-                )
+                next_due = self._planned(item, following)
+                heapq.heappush(queue, (next_due, next(order), index, following))
+                self._planned_hook(item, next_due)
                 if self.clock.now() >= following:
                     # The robot fell behind (a suspended machine, slow probes): a period that
                     # is over is a gap, not a burst of late probes.
                     summary.skipped_periods += 1
+                    self._skipped_hook(item, due)
                     slots.release()
                     continue
                 key = period_key(start, item.cadence_seconds)
@@ -227,6 +235,14 @@ class Runner:
                 await asyncio.gather(*running, return_exceptions=True)
         if self._failure is not None:
             raise self._failure
+
+    def _planned_hook(self, item: Scheduled, due: datetime) -> None:
+        if self.on_planned is not None:
+            self.on_planned(item.spec.service, due)
+
+    def _skipped_hook(self, item: Scheduled, due: datetime | None) -> None:
+        if self.on_skipped is not None:
+            self.on_skipped(item.spec.service, due)
 
     async def _wait_until(self, due: datetime) -> bool:
         """Sleep on the clock until ``due``, beating the heartbeat on the way; False on stop."""
@@ -301,6 +317,7 @@ class Runner:
             ))  # fmt: skip
         if not stored:
             summary.skipped_periods += 1
+            self._skipped_hook(item, due)
             return
         summary.probes += 1
         outcome = str(observation.outcome)

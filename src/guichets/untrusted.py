@@ -27,6 +27,7 @@ from typing import Any, Final, Protocol
 __all__ = [
     "BIDI_CONTROLS",
     "COUNTER_ID",
+    "FORMULA_START",
     "MAX_MESSAGE",
     "MAX_VALUE",
     "clean_text",
@@ -99,7 +100,8 @@ def is_counter_id(value: str) -> bool:
 
 # -- CSV ----------------------------------------------------------------------------------------
 
-_FORMULA_START: Final = frozenset("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")
+FORMULA_START: Final = frozenset("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")
+"""First characters that make a spreadsheet read a cell as a formula (``csv_cell``)."""
 
 
 def csv_cell(value: Any) -> Any:
@@ -111,7 +113,7 @@ def csv_cell(value: Any) -> Any:
         return value
     if "\r" in value:
         value = value.replace("\r\n", "\n").replace("\r", "\n")
-    if value[0] in _FORMULA_START:
+    if value[0] in FORMULA_START:
         return "'" + value
     return value
 

@@ -4,6 +4,7 @@
 [notify]
 urls = ["json://127.0.0.1:8080/", "mailto://robot:secret@smtp.example.org?to=veille@example.org"]
 quiet_hours = "22:00-07:00"   # Paris time; messages wait until the end
+digest = "08:00"              # optional: a daily digest of the alerts at that Paris time
 site_url = "https://guichets.example.org/"  # for links to the service pages
 
 [rules]
@@ -16,6 +17,7 @@ Every key is optional; a wrong one is refused with its line (``guichets.tomlconf
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -48,6 +50,7 @@ class NotifySection(BaseModel):
     urls: list[str] = []
     quiet_hours: str | None = None
     site_url: str | None = None
+    digest: time | None = None  # e.g. "08:00": a daily digest at that Paris time
 
     @field_validator("quiet_hours")
     @classmethod

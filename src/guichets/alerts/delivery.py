@@ -17,13 +17,14 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from typing import Final
-
-import apprise
+from typing import TYPE_CHECKING, Final
 
 from guichets.alerts.messages import Message
 from guichets.clock import Clock
 from guichets.model import PARIS
+
+if TYPE_CHECKING:
+    import apprise
 
 __all__ = ["BACKOFF", "Delivery", "Dispatcher", "QuietHours", "check_url"]
 
@@ -35,6 +36,8 @@ BACKOFF: Final = (30.0, 120.0, 600.0, 1800.0, 3600.0, 3 * 3600.0)
 
 def check_url(url: str) -> apprise.Apprise:
     """An Apprise object for one URL; ValueError when Apprise cannot read it."""
+    import apprise  # here: the command line starts without it (most commands never notify)
+
     # In memory only: Apprise's persistent store would otherwise write under the user's home.
     asset = apprise.AppriseAsset(storage_mode=apprise.PersistentStoreMode.MEMORY)
     target = apprise.Apprise(asset=asset)
@@ -226,6 +229,8 @@ class Dispatcher:
         heapq.heappush(self._queue, item)
 
     def _send(self, item: Delivery) -> tuple[bool, str]:
+        import apprise
+
         target = self._targets[item.url]
         with apprise.LogCapture(level=logging.WARNING) as captured:  # type: ignore[no-untyped-call]
             try:

@@ -12,17 +12,31 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
+from guichets import french
 from guichets.alerts.rules import Event
+
+if TYPE_CHECKING:
+    from guichets.alerts.monitor import Digest
 from guichets.departements import DEPARTEMENTS
 from guichets.model import PARIS
-from guichets.stats.press import MONTHS_FR
 from guichets.store.alerts import AlertRecord
 
-__all__ = ["CAUSES_FR", "Message", "Names", "clean", "day_fr", "describe", "instant_fr", "message"]
+__all__ = [
+    "CAUSES_FR",
+    "Message",
+    "Names",
+    "clean",
+    "day_fr",
+    "describe",
+    "digest_message",
+    "instant_fr",
+    "message",
+]
 
 LABEL_LIMIT: Final = 160
+DIGEST_LINES: Final = 40  # alerts listed in a digest, per part; the rest counted
 
 CAUSES_FR: Final = {
     "no_slot": "aucune date",
@@ -57,8 +71,8 @@ def clean(text: str | None, limit: int = LABEL_LIMIT) -> str:
 
 
 def day_fr(day: date) -> str:
-    first = "1er" if day.day == 1 else str(day.day)
-    return f"{first} {MONTHS_FR[day.month - 1]} {day.year}"
+    """``1er octobre 2026``."""
+    return french.day_fr(day, year=True)
 
 
 def instant_fr(at: datetime) -> str:
@@ -249,4 +263,45 @@ def message(event: Event, names: Names) -> Message:
         kind=alert.kind,
         cause=alert.cause,
         service=alert.service,
+    )
+
+
+def _listed(lines: list[str]) -> list[str]:
+    shown = [f"- {line}" for line in lines[:DIGEST_LINES]]
+    if len(lines) > DIGEST_LINES:
+        shown.append(f"- … et {len(lines) - DIGEST_LINES} autres")
+    return shown
+
+
+def digest_message(digest: Digest, names: Names) -> Message:
+    """The optional daily digest: the alerts open now, and what opened or closed since the last
+    digest, each in one line (``guichets alerts list`` has the figures)."""
+    opened = sum(1 for e in digest.events if e.change == "opened")
+    closed = len(digest.events) - opened
+    day = day_fr(digest.at.astimezone(PARIS).date())
+    lines = [
+        f"{len(digest.open)} alertes en cours ; depuis le {instant_fr(digest.since)}, "
+        f"{opened} ouvertes et {closed} closes.",
+    ]
+    if digest.open:
+        lines += ["", "En cours :"]
+        lines += _listed(
+            [f"{title_of(a, 'opened', names)} ({clean(a.subject, 120)}), depuis le "
+             f"{instant_fr(a.since)}" for a in digest.open]
+        )  # fmt: skip
+    if digest.events:
+        lines += ["", "Depuis le dernier résumé :"]
+        lines += _listed(
+            [f"{instant_fr(e.alert.ended_at if e.change == 'closed' else e.alert.opened_at)} — "
+             f"{title_of(e.alert, e.change, names)}" for e in digest.events]
+        )  # fmt: skip
+    lines += ["", "Le détail : guichets alerts list --open"]
+    return Message(
+        title=f"Résumé des alertes du {day}",
+        body="\n".join(lines),
+        alert_id=f"digest-{digest.at.astimezone(PARIS):%Y-%m-%d}",
+        change="digest",
+        kind="digest",
+        cause="",
+        service=None,
     )

@@ -8,13 +8,14 @@ probe and its alert — adds only what is missing, and notifies only what is sti
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Final
 
 from guichets.alerts.rules import Engine, Event, Rules
-from guichets.model import Observation
+from guichets.model import PARIS, Observation
 from guichets.store import Store
 from guichets.store.alerts import (
     AlertRecord,
@@ -26,9 +27,9 @@ from guichets.store.alerts import (
     read_alerts,
 )
 
-__all__ = ["REPLAY_DAYS", "Monitor", "point_of"]
+__all__ = ["REPLAY_DAYS", "Digest", "Monitor", "next_digest", "point_of"]
 
-REPLAY_DAYS: Final = 30  # how far back a restart replays the probes through the rules
+REPLAY_DAYS: Final = 7  # how far back a restart replays the probes (at least 2 × closed_hours)
 CHECK_EVERY: Final = timedelta(minutes=15)  # the run loop's watchdog, at most this often
 
 
@@ -46,6 +47,27 @@ def point_of(obs: Observation) -> ProbePoint:
     )
 
 
+def next_digest(after: datetime, at: time) -> datetime:
+    """The first instant after ``after`` when the Paris clock shows ``at``."""
+    local = after.astimezone(PARIS)
+    due = local.replace(hour=at.hour, minute=at.minute, second=0, microsecond=0)
+    if due <= local:
+        due = (local + timedelta(days=1)).replace(
+            hour=at.hour, minute=at.minute, second=0, microsecond=0
+        )
+    return due.astimezone(after.tzinfo)
+
+
+@dataclass(frozen=True)
+class Digest:
+    """The daily digest: what is open now, and what opened or closed since the last one."""
+
+    at: datetime
+    since: datetime
+    open: list[AlertRecord]
+    events: list[Event]
+
+
 def _key(alert: AlertRecord) -> tuple[str, str, str, datetime]:
     return (alert.kind, alert.cause, alert.subject, alert.opened_at)
 
@@ -60,24 +82,38 @@ class Monitor:
     cadences: Mapping[str, int] = field(default_factory=dict)  # service → seconds (watchdog)
     engine: Engine = field(init=False)
     events: list[Event] = field(default_factory=list)  # every event stored by this monitor
+    digest_at: time | None = None  # Paris time of the optional daily digest
+    on_digest: Callable[[Digest], None] | None = None
     _last_check: datetime | None = None
+    _next_digest: datetime | None = None
+    _digest_from: tuple[datetime, int] | None = None  # since when, and from which event
+    _ended: set[str] = field(default_factory=set)  # stored as closed, replayed as open
 
     def __post_init__(self) -> None:
         self.engine = Engine(self.rules)
 
     # -- starting ---
 
-    def resume(self, now: datetime, *, days: int = REPLAY_DAYS) -> list[Event]:
-        """Bring the table up to date with the probes of the last ``days``; returns (and
-        notifies) the events that are still news: alerts opened and still open, and alerts
-        stored open that the probes closed."""
+    def resume(self, now: datetime, *, days: int | None = None) -> list[Event]:
+        """Bring the table up to date with the probes of the last ``days`` (default
+        :data:`REPLAY_DAYS`, or twice ``closed_hours`` if longer); returns (and notifies) the
+        events that are still news: alerts opened and still open, and alerts stored open that
+        the probes closed."""
+        if days is None:
+            days = max(REPLAY_DAYS, math.ceil(2 * self.rules.closed_hours / 24))
         start = now - timedelta(days=days)
         stored = read_alerts(self.store, since=start)
         known = {_key(a): a for a in stored}
         by_id = {a.id: a for a in stored}
         for alert in stored:
-            if alert.open and (alert.opened_at < start or alert.kind == "stalled"):
-                self.engine.adopt(alert)
+            # Every episode open when the replay starts goes on: one still open (a probe before
+            # its opening never closes it, and changed thresholds do not open it twice), and one
+            # opened before the window and closed within it (its run of probes is cut by the
+            # window: replayed, it would open a second time).
+            if alert.open or alert.opened_at < start:
+                if not alert.open:
+                    self._ended.add(alert.id)
+                self.engine.adopt(replace(alert, closed_at=None, closed_by=None))
         news: list[Event] = []
         for point in probe_tail(self.store, start):
             for event in self.engine.observe(point):
@@ -105,12 +141,29 @@ class Monitor:
         ]
         for event in kept:
             self._emit(event, store=False)
+        if self.digest_at is not None:
+            self._next_digest = next_digest(now, self.digest_at)
+            self._digest_from = (now, len(self.events))
         return kept
+
+    def _maybe_digest(self, now: datetime) -> None:
+        """Send the daily digest once its hour has passed (driven by the probes' own times, so a
+        simulated run gets one per simulated day)."""
+        due, since = self._next_digest, self._digest_from
+        if due is None or since is None or now < due or self.digest_at is None:
+            return
+        start, first = since
+        digest = Digest(due, start, self.engine.open_alerts(), self.events[first:])
+        self._next_digest = next_digest(now, self.digest_at)
+        self._digest_from = (due, len(self.events))
+        if self.on_digest is not None:
+            self.on_digest(digest)
 
     # -- running ---
 
     def observe(self, obs: Observation) -> list[Event]:
         """The rules after one stored probe: store and notify what they open or close."""
+        self._maybe_digest(obs.started_at)
         events = self.engine.observe(point_of(obs))
         for event in events:
             self._emit(event)
@@ -134,6 +187,9 @@ class Monitor:
         return events
 
     def _emit(self, event: Event, *, store: bool = True) -> None:
+        if event.change == "closed" and event.alert.id in self._ended:
+            self._ended.discard(event.alert.id)  # closed as stored already
+            return
         if store:
             if event.change == "opened":
                 insert_alert(self.store, event.alert)

@@ -89,7 +89,7 @@ class _Run:
     count: int = 0
     since: datetime | None = None
     last: datetime | None = None
-    ids: deque[str] = field(default_factory=lambda: deque(maxlen=12))
+    ids: deque[str] = field(default_factory=lambda: deque(maxlen=64))
     details: Counter[str] = field(default_factory=Counter)
     others: int = 0  # probes in between that measured nothing (for the closed run)
 
@@ -175,6 +175,8 @@ class Engine:
         state.last_valid = point.at
         for key in [k for k in state.open if k[0] == BLIND]:
             alert = state.open[key]
+            if point.at <= alert.opened_at:
+                continue  # a replay's earlier probe never ends a later episode
             run = state.blind.get(alert.cause)
             last = run.last if run is not None and run.last is not None else alert.last_seen
             events.append(self._close(state, alert, point, last))
@@ -194,7 +196,7 @@ class Engine:
             return
         state.with_slots += 1
         state.last_available = point.at
-        if closed is not None:
+        if closed is not None and point.at > closed.opened_at:
             if state.with_slots < self.rules.reopen_probes:
                 return
             last = state.empty.last or closed.last_seen
@@ -248,7 +250,7 @@ class Engine:
                 figures={"services": len(recent), "samples": samples},
             )
             events.append(Event("opened", state.alert, point))
-        elif state.alert is not None and not state.unreadable:
+        elif state.alert is not None and not state.unreadable and point.at > state.alert.opened_at:
             closed = state.alert.closing(point.at, state.alert.last_seen, point.probe_id)
             state.alert = None
             events.append(Event("closed", closed, point))

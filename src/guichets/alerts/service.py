@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import time
 
 from guichets.alerts.delivery import BACKOFF, Dispatcher, QuietHours
-from guichets.alerts.messages import Names, message
-from guichets.alerts.monitor import Monitor
+from guichets.alerts.messages import Names, digest_message, message
+from guichets.alerts.monitor import Digest, Monitor
 from guichets.alerts.rules import Event, Rules
 from guichets.catalogue import Service
 from guichets.clock import Clock
@@ -29,6 +30,7 @@ class AlertOptions:
     site_url: str | None = None
     rules: Rules = field(default_factory=Rules)
     backoff: Sequence[float] = BACKOFF
+    digest: time | None = None  # Paris time of the optional daily digest
 
 
 @dataclass
@@ -62,11 +64,17 @@ class Alerting:
             if sink is not None:
                 sink.submit(message(event, names))
 
+        def digest(summary: Digest) -> None:
+            if sink is not None:
+                sink.submit(digest_message(summary, names))
+
         monitor = Monitor(
             store,
             options.rules,
             notify=notify,
             cadences={s.id: s.cadence_seconds for s in services},
+            digest_at=options.digest,
+            on_digest=digest,
         )
         if dispatcher is not None:
             dispatcher.start()

@@ -8,7 +8,6 @@ password, only argon2-cffi's hashes, which carry their own salt and parameters.
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
 from dataclasses import dataclass
@@ -16,6 +15,8 @@ from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from guichets.files import atomic_file
 
 __all__ = ["Account", "Accounts", "new_person_id"]
 
@@ -55,11 +56,8 @@ class Accounts:
         text = json.dumps(
             {a.login: {"person": a.person, "hash": a.hash} for a in accounts.values()}, indent=2
         )
-        temporary = self.path.with_suffix(".tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
+        with atomic_file(self.path, "w", permissions=0o600) as out:
             out.write(text)
-        temporary.replace(self.path)
 
     def add(self, login: str, password: str) -> Account:
         if not _LOGIN.match(login):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 import uuid
 from collections.abc import Callable
@@ -184,7 +185,7 @@ class AttemptRun:
             if await link.count():
                 async with page.expect_navigation(wait_until="load"):
                     await link.click()
-        widget = await self._find_widget(wait=True)
+        widget = await self._find_widget()
         if widget is None:
             # No captcha on the way: nothing for the person to answer; read at once.
             self.message = "Aucun captcha sur le chemin : la page des créneaux est lue directement."
@@ -192,20 +193,18 @@ class AttemptRun:
             return
         await self._show(widget)
 
-    async def _find_widget(self, *, wait: bool = False) -> Widget | None:
+    async def _find_widget(self) -> Widget | None:
+        """The captcha on the page: its answer field comes with the page, its image may come
+        later (CaptchEtat's element fetches it), so the image is waited for only then."""
         page = self.page
-        if wait:
-            selector = ", ".join(w.image for w in WIDGETS)
+        for widget in WIDGETS:
+            if not await page.locator(widget.field).count():
+                continue
             try:
-                await page.wait_for_selector(selector, timeout=8000, state="attached")
+                await page.wait_for_selector(widget.image, timeout=8000, state="attached")
             except Exception:
                 return None
-        for widget in WIDGETS:
-            if (
-                await page.locator(widget.image).count()
-                and await page.locator(widget.field).count()
-            ):
-                return widget
+            return widget
         return None
 
     async def _show(self, widget: Widget) -> None:
@@ -281,7 +280,7 @@ class AttemptRun:
                 await page.locator(widget.submit).first.click()
         finally:
             self.recorder.answers_allowed = 0
-        again = await self._find_widget(wait=widget.kind == "captchetat")
+        again = await self._find_widget()
         if again is not None:
             self.attempt = self.attempt.but(wrong_answers=self.attempt.wrong_answers + 1)
             self.message = "Le site a refusé ce code. Un nouveau captcha est affiché : réessayez."
@@ -315,9 +314,10 @@ class AttemptRun:
             if at is None:
                 raise AttemptError("Plus aucune lecture n'est permise dans cette session.")
             if now < at:
+                minutes = math.ceil((at - now).total_seconds() / 60)
                 raise AttemptError(
-                    f"Prochaine lecture possible dans {int((at - now).total_seconds() // 60) + 1}"
-                    " min (une lecture toutes les 5 minutes au plus)."
+                    f"Prochaine lecture possible dans {minutes} min (une lecture toutes les "
+                    f"{int(self.limits.read_gap.total_seconds() // 60)} minutes au plus)."
                 )
             self.touch()
             return await self._read()

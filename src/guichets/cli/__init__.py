@@ -1,6 +1,8 @@
-"""The ``guichets`` command line: arguments in, calls, output. The work lives in the modules.
+"""The ``guichets`` command line: arguments in, a use case called, output.
 
-One module per group of commands; each registers its commands on :data:`app`.
+One module per group of commands; each registers its commands on :data:`app` when imported, and
+:data:`guichets.cli.commands.COMMANDS` says which module holds which command, so that a command's
+dependencies are imported only when it runs (``guichets --version`` and ``--help`` stay fast).
 """
 
 from __future__ import annotations
@@ -8,16 +10,6 @@ from __future__ import annotations
 import sys
 
 from guichets.cli.app import app
-
-# Importing a command module registers its commands.
-from guichets.cli import demo, report, robot, simulate  # noqa: F401  isort: skip
-from guichets.cli import export  # noqa: F401  isort: skip
-from guichets.cli import evidence  # noqa: F401  isort: skip
-from guichets.cli import site  # noqa: F401  isort: skip
-from guichets.cli import alerts  # noqa: F401  isort: skip
-from guichets.cli import workers  # noqa: F401  isort: skip
-from guichets.cli import catalogue  # noqa: F401  isort: skip
-from guichets.cli import assist  # noqa: F401  isort: skip
 
 __all__ = ["app", "main"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Coroutine, Sequence
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,6 +20,7 @@ from guichets.catalogue import Service
 from guichets.cli.app import DbOption, HomeOption, app, console, errors, fail
 from guichets.cli.report import catalogue_of, open_store
 from guichets.clock import Clock, SimulatedClock, SystemClock, parse_instant
+from guichets.model import PARIS
 from guichets.runner import Runner
 from guichets.store.alerts import read_alerts
 from guichets.tomlconfig import ConfigError
@@ -53,7 +54,7 @@ AlertsConfigOption = Annotated[
     Path | None,
     typer.Option(
         "--alerts-config",
-        help="TOML file: [notify] urls, quiet_hours, site_url; [rules] thresholds "
+        help="TOML file: [notify] urls, quiet_hours, site_url, digest; [rules] thresholds "
         "(docs/alerts.md).",
         show_default=False,
     ),
@@ -91,6 +92,7 @@ def alert_options(
         options.rules = loaded.rules.rules()
         if loaded.notify.quiet_hours is not None:
             options.quiet = QuietHours.parse(loaded.notify.quiet_hours)
+        options.digest = loaded.notify.digest
     options.urls += [url for url in notify if url not in options.urls]
     if quiet is not None:
         try:
@@ -112,7 +114,8 @@ def _since(text: str | None) -> datetime | None:
         return None
     try:
         if len(text.strip()) == 10:  # a date: midnight in Paris
-            return parse_instant(f"{text.strip()}T00:00:00+01:00")
+            day = date.fromisoformat(text.strip())
+            return datetime.combine(day, time(0), PARIS).astimezone(UTC)
         return parse_instant(text)
     except ValueError as exc:
         raise fail(f"--since {text!r}: give a date (2026-10-01) or an instant") from exc

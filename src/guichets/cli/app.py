@@ -11,12 +11,14 @@ from rich.console import Console
 from rich.text import Text
 
 from guichets import __version__
+from guichets.cli.commands import LazyGroup
 from guichets.untrusted import terminal_text
 
 __all__ = ["DbOption", "HomeOption", "app", "console", "errors", "fail", "home_and_db"]
 
 app = typer.Typer(
     name="guichets",
+    cls=LazyGroup,
     help=(
         "Observatory of access to French prefecture counters through online booking.\n\n"
         "A robot walks a person's path on booking sites up to the page that shows availability, "
@@ -31,6 +33,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+LazyGroup.source = app  # where the commands register when their module is imported
 
 
 class SafeConsole(Console):

@@ -18,7 +18,7 @@ from guichets.cli.alerts import (
     alert_options,
     report_failure,
 )
-from guichets.cli.app import DbOption, app, console, errors
+from guichets.cli.app import DbOption, app, console, errors, fail
 from guichets.cli.report import print_summary
 from guichets.cli.site import serve_site
 from guichets.model import Observation
@@ -61,6 +61,15 @@ def demo(
             help="Archive every exchange under OUT/evidence (WARC, digests, ledger), like a run.",
         ),
     ] = True,
+    assisted: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=200,
+            help="A scripted person makes N attempts through the assisted console, spread over "
+            "the period, on the démarches behind a captcha (docs/human-assisted.md).",
+        ),
+    ] = 0,
     notify: NotifyOption = [],  # noqa: B006
     alerts_config: AlertsConfigOption = None,
     quiet_hours: QuietHoursOption = None,
@@ -92,14 +101,16 @@ def demo(
         def seen(obs: Observation) -> None:
             progress.update(task, advance=1, description=f"{obs.started_at:%Y-%m-%d %H:%M}")
 
+        if assisted and not evidence:
+            raise fail("--assisted keeps the attempts' evidence: drop --no-evidence")
         demo_run = run_demo(
             out, days=days, seed=seed, cadence=cadence, db_url=db, on_observation=seen,
-            evidence=evidence, alerts=alerts, report=report_failure,
+            evidence=evidence, alerts=alerts, report=report_failure, assisted=assisted,
         )  # fmt: skip
         result = asyncio.run(demo_run)
     elapsed = time.perf_counter() - started
     with Store.open(db, home=out) as store:
-        print_summary(store.observations(since=result.start, until=result.end))
+        print_summary(store.observations(since=result.start, until=result.end, assisted=False))
     console.print(
         f"{result.summary.probes} probes from {result.start:%Y-%m-%d} to {result.end:%Y-%m-%d} "
         f"in {elapsed:.0f} s; forbidden requests seen by the simulator: {result.forbidden}. "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -15,12 +15,15 @@ from rich.text import Text
 
 from guichets.cli.app import DbOption, HomeOption, app, console, errors, fail, home_and_db
 from guichets.evidence.dossier import DossierError, build_dossier
+from guichets.evidence.person_dossier import build_person_dossier
 from guichets.evidence.recovery import recover
 from guichets.evidence.retention import Mode, cutoff, prune
 from guichets.evidence.screenshot import ArchivedProbe, Renderer, ScreenshotError, load_probe
 from guichets.evidence.verify import verify
 from guichets.periods import DateRange, parse_day
+from guichets.stats.indicators import barrier_rate, failure_rate
 from guichets.store import DB_FILE, Store, StoreError
+from guichets.usecases.report import report_rows
 
 evidence_app = typer.Typer(
     help="The evidence of every probe: WARC archive, digests, ledger, screenshots, dossiers.",
@@ -82,13 +85,26 @@ def verify_command(
 
 
 @evidence_app.command("recover")
-def recover_command(home: HomeOption = None, db: DbOption = None) -> None:
+def recover_command(
+    home: HomeOption = None,
+    db: DbOption = None,
+    worker: Annotated[
+        str | None,
+        typer.Option(
+            help="The files of this worker (HOME/evidence/warc/workers/NAME), not those of "
+            "`guichets run`; only once that worker is stopped.",
+        ),
+    ] = None,
+) -> None:
     """Move aside what a killed run left (records of unstored probes) and close its files.
 
-    A run does this itself when it starts; this command does it without starting one.
+    A run (or a worker) does this itself when it starts; this command does it without starting
+    one.
     """
+    if worker is not None and ("/" in worker or not worker or worker.startswith(".")):
+        raise fail(f"--worker {worker!r}: give a worker's name, as given to `guichets worker`")
     with _store(home, db) as (folder, store):
-        report = recover(folder, store)
+        report = recover(folder, store, worker=worker)
     for line in report.lines():
         console.print(line, highlight=False, soft_wrap=True)
     for name in report.busy:
@@ -134,10 +150,21 @@ def _day(option: str, text: str) -> date:
 
 @evidence_app.command("dossier")
 def dossier_command(
-    service: Annotated[str, typer.Option(help="The service, e.g. 38-grenoble-renouvellement.")],
     first: Annotated[str, typer.Option("--from", help="First day (Paris), YYYY-MM-DD.")],
     last: Annotated[str, typer.Option("--to", help="Last day (Paris), included, YYYY-MM-DD.")],
     out: Annotated[Path, typer.Option(help="The ZIP file to write.")],
+    service: Annotated[
+        str | None,
+        typer.Option(help="The service, e.g. 38-grenoble-renouvellement (optional with --person)."),
+    ] = None,
+    person: Annotated[
+        str | None,
+        typer.Option(help="One person's assisted attempts (their opaque id, e.g. p-3f2a…)."),
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option(help="With --person: a name to print on the cover (never stored)."),
+    ] = None,
     unavailable_only: Annotated[
         bool,
         typer.Option("--unavailable-only", help="Screenshots of the attempts without slot only."),
@@ -145,11 +172,13 @@ def dossier_command(
     home: HomeOption = None,
     db: DbOption = None,
 ) -> None:
-    """A court dossier for one service and period, as a ZIP.
+    """A court dossier for one service and period, as a ZIP; or, with --person, the dossier of
+    one person's assisted attempts (docs/human-assisted.md).
 
     Holds the list of attempts (CSV and HTML), a screenshot of each archived page with URL,
-    date and time, the WARC records, their digests and ledger entries, a method note in French,
-    and SHA256SUMS. Warns when the attempts do not span three different weeks.
+    date and time, the WARC records, their digests and ledger entries, a method note (or, for a
+    person, a cover note checking the Conseil d'État's criteria) in French, and SHA256SUMS.
+    Warns when the attempts do not span three different weeks.
     """
     start, end = _day("--from", first), _day("--to", last)
     if end < start:
@@ -157,6 +186,13 @@ def dossier_command(
     if out.suffix.lower() != ".zip":
         raise fail(f"--out {out}: give a file name ending in .zip")
     days = DateRange(start, end)
+    if person is not None:
+        _person_dossier(person, service, name, days, out, home, db)
+        return
+    if service is None:
+        raise fail("give --service (the robot's dossier) or --person (a person's)")
+    if name is not None:
+        raise fail("--name goes with --person only")
     with _store(home, db) as (folder, store):
         _known_service(store, service)
         try:
@@ -180,6 +216,56 @@ def dossier_command(
     console.print(
         f"{made.path}: {made.attempts} attempts over {made.weeks} weeks, {made.screenshots} "
         f"screenshots, {made.records} records",
+        highlight=False,
+    )
+
+
+def robot_context(
+    store: Store, services: Sequence[str], days: DateRange
+) -> list[tuple[str, int, str, str]]:
+    """The robot's figures for a person's démarches and period: the cover note's context."""
+
+    def pct(value: float | None) -> str:
+        return "–" if value is None else f"{100 * value:.0f} %"
+
+    found = []
+    for service in services:
+        for row in report_rows(store, days, service=service):
+            failure, barrier = failure_rate(row.tally), barrier_rate(row.tally)
+            ci = "" if failure.interval is None else (
+                f" ({pct(failure.interval[0])} – {pct(failure.interval[1])})"
+            )  # fmt: skip
+            found.append((service, row.tally.probes, pct(failure.value) + ci, pct(barrier.value)))
+    return found
+
+
+def _person_dossier(
+    person: str,
+    service: str | None,
+    name: str | None,
+    days: DateRange,
+    out: Path,
+    home: Path | None,
+    db: str | None,
+) -> None:
+    with _store(home, db) as (folder, store):
+        try:
+            made = asyncio.run(
+                build_person_dossier(
+                    folder, store, person=person, days=days, out=out, service=service, name=name,
+                    context=lambda services, period: robot_context(store, services, period),
+                )
+            )  # fmt: skip
+        except DossierError as exc:
+            raise fail(str(exc)) from exc
+        except ScreenshotError as exc:
+            raise fail(str(exc)) from exc
+    for warning in made.warnings:
+        errors.print(f"warning: {warning}", highlight=False, soft_wrap=True, markup=False)
+    met = "met" if made.criteria.met else "not met: " + "; ".join(made.criteria.missing())
+    console.print(
+        f"{made.path}: {made.attempts} attempts, {made.reads} reads over {made.criteria.weeks} "
+        f"weeks, {made.screenshots} screenshots, {made.records} records; criteria {met}",
         highlight=False,
     )
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterable, Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import IO, Annotated, Any
 
 import typer
 
@@ -22,6 +21,7 @@ from guichets.cli.report import (
     open_store,
     select,
 )
+from guichets.files import atomic_file
 from guichets.store.export import export_rows, write_csv, write_jsonl
 
 export_app = typer.Typer(help="Export the stored data as open data.", no_args_is_help=True)
@@ -33,7 +33,7 @@ class ExportFormat(StrEnum):
     CSV = "csv"
 
 
-def _write(fmt: ExportFormat, rows: Iterable[Sequence[Any]], out: TextIO) -> int:
+def _write(fmt: ExportFormat, rows: Iterable[Sequence[Any]], out: IO[str]) -> int:
     writer = write_csv if fmt is ExportFormat.CSV else write_jsonl
     return writer(rows, out)
 
@@ -83,11 +83,6 @@ def observations(
             count = _write(fmt, rows, sys.stdout)
         else:
             # Written aside, then renamed: an interrupted export never leaves a half file.
-            partial = output.with_name(output.name + ".partial")
-            try:
-                with partial.open("w", encoding="utf-8", newline="") as out:
-                    count = _write(fmt, rows, out)
-                os.replace(partial, output)
-            finally:
-                partial.unlink(missing_ok=True)
+            with atomic_file(output, "w") as out:
+                count = _write(fmt, rows, out)
     errors.print(f"{count} observations exported", highlight=False)

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from guichets.alerts.service import chain
-from guichets.catalogue import check_report, load_catalogue
+from guichets.catalogue import Catalogue, check_report, load_catalogue
 from guichets.cli.alerts import (
     AlertsConfigOption,
     NotifyOption,
@@ -25,9 +25,11 @@ from guichets.cli.alerts import (
     run_with_alerts,
 )
 from guichets.cli.app import DbOption, HomeOption, app, console, errors, fail, home_and_db
+from guichets.cli.longrun import SiteOptions, long_run
 from guichets.clock import SystemClock, parse_instant
 from guichets.evidence.archive import EvidenceArchive
 from guichets.evidence.screenshot import ProbeTimeScreenshots, Renderer, ScreenshotError
+from guichets.health import DEFAULT_STALL_AFTER
 from guichets.http import DEFAULT_USER_AGENT, HostGates, Politeness
 from guichets.model import Observation
 from guichets.platforms import READERS, Target, reader_for
@@ -36,10 +38,14 @@ from guichets.resilience import DB_PATIENCE, DiskFull, disk_message
 from guichets.runlock import AlreadyRunning, run_lock
 from guichets.runner import Runner, from_catalogue
 from guichets.schedule import Plan
+from guichets.service import parse_endpoint
 from guichets.store import Store, StoreError
 from guichets.tomlconfig import ConfigError
 
-catalogue_app = typer.Typer(help="Check a catalogue of services to probe.", no_args_is_help=True)
+catalogue_app = typer.Typer(
+    help="Catalogues of services to probe: check, coverage, add rows from a URL, verify rows live.",
+    no_args_is_help=True,
+)
 app.add_typer(catalogue_app, name="catalogue")
 
 _DURATION = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -158,6 +164,12 @@ def catalogue_check(
     console.print(text, highlight=False)
 
 
+def _seconds(text: str, option: str) -> float:
+    if text[:-1].isdigit() and text[-1] in _DURATION and int(text[:-1]) > 0:
+        return float(int(text[:-1]) * _DURATION[text[-1]])
+    raise fail(f"{option} {text!r}: give a duration such as 30m, 1h or 1d")
+
+
 def _until(text: str | None, now: datetime) -> datetime | None:
     if text is None:
         return None
@@ -216,6 +228,24 @@ def run(
             "(headless Chromium).",
         ),
     ] = False,
+    site: Annotated[
+        Path | None,
+        typer.Option(help="Rebuild the public site and open data into this folder as probes come."),
+    ] = None,
+    site_every: Annotated[
+        str, typer.Option(help="How often the site is rebuilt when probes came (30m, 1h, 1d).")
+    ] = "1h",
+    metrics: Annotated[
+        str | None,
+        typer.Option(
+            help="Serve GET /healthz and GET /metrics (Prometheus) on HOST:PORT, e.g. "
+            "127.0.0.1:9108."
+        ),
+    ] = None,
+    stall_after: Annotated[
+        float,
+        typer.Option(min=1.0, help="Seconds a due probe may be late before /healthz answers 503."),
+    ] = DEFAULT_STALL_AFTER,
     notify: NotifyOption = [],  # noqa: B006
     alerts_config: AlertsConfigOption = None,
     quiet_hours: QuietHoursOption = None,
@@ -224,12 +254,24 @@ def run(
     """Probe every service of a catalogue at its cadence and store each observation.
 
     Each service is probed once per period of its cadence, at a random instant within it. A
-    restart goes on where the last run stopped: no period is probed twice. Ctrl-C lets the probes
-    in flight finish and stops cleanly. The alert rules run after every stored probe
-    (`guichets alerts list`); --notify delivers them (docs/alerts.md).
+    restart goes on where the last run stopped: no period is probed twice. Ctrl-C or SIGTERM lets
+    the probes in flight finish and stops cleanly; SIGHUP reloads the catalogue (a catalogue with
+    problems is refused and the old one kept, with the problems said). With --site, the public
+    site and its open data are rebuilt every --site-every when probes came, and once more when a
+    run ends as asked. With --metrics, GET /healthz answers 200 while probes are made on time and
+    503 with why otherwise; GET /metrics is in the Prometheus text format.
+    The alert rules run after every stored probe (`guichets alerts list`); --notify delivers them
+    (docs/alerts.md).
     """
     if once and until:
         raise fail("give --once or --until, not both")
+    if once and (site is not None or metrics is not None):
+        raise fail("--site and --metrics belong to a long run: leave out --once")
+    try:
+        endpoint = parse_endpoint(metrics) if metrics is not None else None
+    except ValueError as exc:
+        raise fail(f"--metrics {exc}") from exc
+    every = _seconds(site_every, "--site-every")
     if screenshots and not evidence:
         raise fail("--screenshots renders the archived pages: it needs --evidence")
     try:
@@ -260,16 +302,31 @@ def run(
                 raise fail(f"cannot write the evidence under {folder}/evidence: {exc}") from exc
             for line in archive.recovery.lines() if archive.recovery else []:
                 console.print(f"evidence: {line}", highlight=False, soft_wrap=True)
-        runner = Runner(
-            from_catalogue(services), store, clock, HostGates(clock, politeness), seed=seed,
-            plan=plan, concurrency=concurrency, command="run", catalogue_digest=loaded.digest,
-            evidence=archive,
-        )  # fmt: skip
-        runner.db_patience = db_patience
+        gates = HostGates(clock, politeness)  # one for all runs: politeness outlives a reload
+
+        def make_runner(chosen: Catalogue) -> Runner:
+            enabled = [s for s in chosen.services if s.enabled]
+            runner = Runner(
+                from_catalogue(enabled), store, clock, gates, seed=seed, plan=plan,
+                concurrency=concurrency, command="run", catalogue_digest=chosen.digest,
+                evidence=archive,
+            )  # fmt: skip
+            runner.db_patience = db_patience
+            return runner
+
         shots = (folder, store) if screenshots else None
         try:
-            progress = _run_with_progress(runner, end, once, len(services), shots)
-            asyncio.run(run_with_alerts(runner, alerts, services, progress))
+            if once:
+                runner = make_runner(loaded)
+                progress = _run_with_progress(runner, end, once, len(services), shots)
+                asyncio.run(run_with_alerts(runner, alerts, services, progress))
+            else:
+                options = None if site is None else SiteOptions(site, every, folder, url, catalogue)
+                long_run(
+                    catalogue, loaded, make_runner, clock, gates, end=end, site=options,
+                    endpoint=endpoint, stall_after=stall_after, shots=shots,
+                    alerts=(store, alerts, services),
+                )  # fmt: skip
         except StoreError as exc:  # the database went away and did not come back, say
             raise fail(str(exc).splitlines()[0], 1) from exc
         except OSError as exc:  # a full disk, say: the archive names the path

@@ -199,6 +199,17 @@ def worker(
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     runner = Worker(config, on_event=lambda text: errors.print(text, highlight=False))
 
+    def consequence(record: logging.LogRecord) -> bool:
+        """The libraries' complaints in one line each (no traceback: a lost connection is not a
+        bug); once the worker has said it lost the database, none (consequences, not news)."""
+        if not record.name.startswith(("procrastinate", "psycopg", "asyncio")):
+            return True
+        record.exc_info, record.exc_text = None, None
+        return runner.summary.failure is None
+
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(consequence)
+
     async def main() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -119,6 +119,10 @@ class ProbeRecorder:
             "robot-ip": ", ".join(sorted(self.robot_ips)),
             "records": " ".join(r.record_id for r in self.records),
         }
+        if observation.assisted:  # a person answered the captcha: say whose attempt it was
+            fields["assisted"] = "true"
+            fields["person"] = observation.person or ""
+            fields["attempt"] = observation.extra.get("attempt", "")
         return metadata_record(
             observation.url,
             fields,

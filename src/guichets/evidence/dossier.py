@@ -318,7 +318,9 @@ async def build_dossier(
     renderer: Callable[[], Renderer] = Renderer,
 ) -> Dossier:
     """Write the dossier of ``service`` over ``days`` to ``out`` (a ZIP)."""
-    observations = list(store.observations(service=service, since=days.start, until=days.end))
+    observations = list(
+        store.observations(service=service, since=days.start, until=days.end, assisted=False)
+    )
     if not observations:
         raise DossierError(
             f"no probe of {service!r} from {days.first} to {days.last}; `guichets report` lists "

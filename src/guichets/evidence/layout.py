@@ -18,8 +18,11 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from guichets.files import fsync_dir
+
 __all__ = [
     "evidence_dir",
+    "fsync_dir",
     "in_scope",
     "locked",
     "orphans_dir",
@@ -109,12 +112,3 @@ def write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
-
-
-def fsync_dir(folder: Path) -> None:
-    """Make a file's creation, rename or removal in ``folder`` durable."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -12,7 +12,6 @@ are removed.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import shutil
@@ -21,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from guichets.evidence import layout
+from guichets.files import atomic_file
 from guichets.resilience import disk_message
 from guichets.store import Store, StoreError
 
@@ -90,20 +90,10 @@ def _aside(home: Path, name: str) -> Path:
 def _copy_tail(path: Path, end: int, target: Path) -> None:
     """Copy ``path`` from ``end`` to ``target`` whole or not at all: through a partial file,
     fsynced, then renamed; a failed copy (a full disk) leaves no file behind."""
-    partial = target.with_name(f".{target.name}.partial")
-    try:
-        with path.open("rb") as source, partial.open("wb") as out:
-            source.seek(end)
-            while chunk := source.read(1 << 20):
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(partial, target)
-        layout.fsync_dir(target.parent)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            partial.unlink()
-        raise
+    with path.open("rb") as source, atomic_file(target, durable=True) as out:
+        source.seek(end)
+        while chunk := source.read(1 << 20):
+            out.write(chunk)
 
 
 def recover(

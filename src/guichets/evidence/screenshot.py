@@ -111,6 +111,8 @@ class ArchivedProbe:
     responses: tuple[Archived, ...]
     failure: str  # why no response came, from the probe's metadata record
     entry: LedgerEntry | None
+    attempt: str = ""  # an assisted read: its attempt (guichets assist), and the person's id
+    person: str = ""
 
 
 def _dechunk(data: bytes) -> bytes:
@@ -187,6 +189,8 @@ def load_probe(home: Path, store: Store, probe_id: str) -> ArchivedProbe:
         responses=tuple(responses),
         failure="; ".join(failures) or "no response was received",
         entry=entries[0] if entries else None,
+        attempt=fields.get("attempt", ""),
+        person=fields.get("person", ""),
     )
 
 
@@ -227,6 +231,12 @@ def banner_lines(probe: ArchivedProbe) -> list[str]:
         f"{probe.outcome} ({probe.detail})",
         f"SHA-256 de l'enregistrement WARC : {digest}",
     ]
+    if probe.attempt:
+        lines.insert(
+            -1,
+            f"Tentative assistée {probe.attempt} — personne {probe.person} (une personne a "
+            "répondu au captcha ; guichets a lu la page)",
+        )
     if probe.entry is not None:
         lines.append(
             f"Registre : entrée {probe.entry.seq} du service, SHA-256 {probe.entry.entry_sha256}"
@@ -463,7 +473,9 @@ class Renderer:
         await self._banner.set_content(
             _banner_html(lines, self.width), wait_until="load", timeout=_TIMEOUT_MS
         )
-        top: bytes = await self._banner.screenshot(full_page=True, timeout=_TIMEOUT_MS)
+        # The banner's own box: a full-page shot would be at least the viewport's height, with a
+        # blank band under short banners.
+        top: bytes = await self._banner.locator("#b").screenshot(timeout=_TIMEOUT_MS)
         self.text = "\n".join(lines) + "\n" + body_text
         return await asyncio.to_thread(compose, top, shot, self.width)
 

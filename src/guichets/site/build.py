@@ -9,8 +9,8 @@ Stored pages are never published as HTML: a probe is shown by its screenshot (a 
 
 from __future__ import annotations
 
+import functools
 import os
-import shutil
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -25,12 +25,15 @@ from markupsafe import Markup
 from guichets.departements import DEPARTEMENTS
 from guichets.evidence.layout import screenshots_dir
 from guichets.evidence.screenshot import ProbeTimeScreenshots, Renderer, screenshot_name
+from guichets.files import copy_atomic, write_atomic
 from guichets.model import PARIS, Category, Observation, Outcome
 from guichets.periods import DateRange
 from guichets.site import alerttext, charts, feeds, francemap, i18n
 from guichets.site.archive import closed_months, kept_copy, month_path, save_copy
-from guichets.site.figures import ServiceInfo, SiteFigures, month_rows
-from guichets.site.opendata import OpenData, write_open_data
+from guichets.site.figures import ServiceInfo, SiteFigures, month_rows, unreadable_by_platform
+from guichets.site.figures_text import FiguresText
+from guichets.site.opendata import OpenData, start_months, write_open_data
+from guichets.site.pages_work import PageKeys, render_pages
 from guichets.site.publish import staged_site
 from guichets.site.serve import CSP
 from guichets.stats.indicators import barrier_rate, downtime_rate, failure_rate, unrecognized_rate
@@ -46,12 +49,14 @@ __all__ = ["BuildResult", "build_site", "data_folder", "render_screenshots"]
 
 NOT_MEASURED: Final = (Outcome.BARRIER, Outcome.SITE_ERROR, Outcome.UNRECOGNIZED)
 TREND_MONTHS: Final = 12  # months in a table's sparkline
+MAX_WORKERS: Final = 4  # processes of a build, at most
 
 
 @dataclass
 class BuildResult:
     out: Path
     pages: int = 0
+    rendered: int = 0  # of the départements' and services' pages (the others always are)
     written: int = 0  # files whose bytes changed (pages, data, screenshots)
     removed: int = 0
     screenshots: int = 0
@@ -66,13 +71,27 @@ def data_folder(out: Path) -> Path:
     return out / "donnees" / f"v{METHOD_VERSION}"
 
 
-def _environment() -> jinja2.Environment:
+def kept_data(home: Path | None) -> Path | None:
+    """Where the month files of the open data are kept in the data directory (linked into the
+    site from there): written once, whatever becomes of the published folder."""
+    return None if home is None else home / "opendata" / f"v{METHOD_VERSION}"
+
+
+def _environment(cache: Path | None = None) -> jinja2.Environment:
+    """The templates; with ``cache`` (the data directory's), compiled once and kept there
+    (Jinja2's bytecode cache, keyed by each template's source): compiling them was a tenth of
+    a rebuild that renders few pages."""
+    bytecode = None
+    if cache is not None:
+        (cache / "templates").mkdir(parents=True, exist_ok=True)
+        bytecode = jinja2.FileSystemBytecodeCache(str(cache / "templates"))
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("guichets.site", "templates"),
         autoescape=True,  # every page is HTML; nothing is ever trusted unescaped
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        bytecode_cache=bytecode,
     )
     return env
 
@@ -84,7 +103,13 @@ def markdown(text: str, *, shift: int = 0) -> Markup:
     """Markdown to HTML with raw HTML off: any ``<script>`` in the text comes out as text.
 
     ``shift`` moves headings down (or up) so that the text fits the page's outline: the press
-    summary's title is a section of the home page, not a second ``h1``."""
+    summary's title is a section of the home page, not a second ``h1``. The same text is
+    rendered once (the press summary is on the home page of each language)."""
+    return _markdown(text, shift)
+
+
+@functools.lru_cache(maxsize=32)
+def _markdown(text: str, shift: int) -> Markup:
     tokens = _MARKDOWN.parse(text)
     for token in tokens:
         if token.type in ("heading_open", "heading_close"):
@@ -116,9 +141,7 @@ class _Writer:
                 return
         except FileNotFoundError:
             path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".partial")
-        partial.write_bytes(data)
-        os.replace(partial, path)
+        write_atomic(path, data)
         self.result.written += 1
 
     def copy(self, source: Path, path: Path) -> None:
@@ -126,9 +149,7 @@ class _Writer:
         if path.exists() and path.stat().st_size == source.stat().st_size:
             return  # screenshots never change once taken
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".partial")  # a new file: never write through a
-        shutil.copyfile(source, partial)  # hard link shared with the live site (publish.py)
-        os.replace(partial, path)
+        copy_atomic(source, path)  # a new file: never through a hard link of the live site
         self.result.written += 1
 
 
@@ -183,7 +204,8 @@ class Figure:
     first_slot: str
     median_lead: str
     p90_lead: str
-    blocked_days: int
+    closed_days: int
+    blind_days: int
 
 
 def _lead(row: ReportRow, q: float, lang: str) -> str:
@@ -219,7 +241,8 @@ def figure(row: ReportRow | None, lang: str) -> Figure | None:
         first_slot="–" if first is None else i18n.fmt_instant(first, lang),
         median_lead=_lead(row, 0.5, lang),
         p90_lead=_lead(row, 0.9, lang),
-        blocked_days=row.longest_blocked_days,
+        closed_days=row.longest_closed_days,
+        blind_days=row.longest_blind_days,
     )
 
 
@@ -309,14 +332,16 @@ class SiteBuilder:
         contact: str,
         writer: _Writer,
         site_url: str | None = None,
+        workers: int = 1,
     ) -> None:
+        self.workers = workers
         self.store = store
         self.figures = figures
         self.out = out
         self.home = home
         self.contact = contact
         self.writer = writer
-        self.env = _environment()
+        self.env = _environment(figures.cache)
         self.missing_shapes: tuple[str, ...] = ()
         self.open_data: OpenData | None = None
         self.screenshots: dict[str, str] = {}  # probe id → path relative to the site's root
@@ -374,9 +399,16 @@ class SiteBuilder:
     def build(self, langs: Iterable[str] = i18n.LANGS) -> None:
         self.copy_static()
         self.copy_screenshots()
+        # The month files are written by another process while the pages are rendered here.
+        folder, keep = data_folder(self.out), kept_data(self.home)
+        months = start_months(
+            self.store, folder, keep=keep, workers=self.workers, background=self.workers > 1,
+            fingerprints=self.figures.fingerprints or None,
+        )  # fmt: skip
+        self.many_pages(langs)
         self.open_data = write_open_data(
-            self.store, data_folder(self.out), self.figures.monthly_rows,
-            created=self.figures.generated_at,
+            self.store, folder, self.figures.monthly_rows, created=self.figures.generated_at,
+            keep=keep, figures_text=self.figures_text(), months=months,
         )  # fmt: skip
         today = self.figures.generated_at.astimezone(PARIS).date()
         self.archived = closed_months(self.figures.months, today)
@@ -385,14 +417,41 @@ class SiteBuilder:
                 self.archive_page(lang, month)
             self.archive_index(lang)
             self.home_page(lang)
-            for code in self.figures.departements():
-                self.departement_page(lang, code)
-            for info in self.figures.services.values():
-                self.service_page(lang, info)
             self.method_page(lang)
             self.robot_page(lang)
             self.data_page(lang)
         self.write_feeds()
+
+    def many_pages(self, langs: Iterable[str]) -> None:
+        """The départements' and services' pages: those whose inputs changed, in several
+        processes (``site/pages_work.py``)."""
+        f = self.figures
+        keys = PageKeys(self)
+        jobs = []
+        for lang in langs:
+            for code in f.departements():
+                file = Page(lang, f"departements/{code}.html").file(self.out)
+                jobs.append(keys.job("departement", lang, code, file, f.services_of(code)))
+            for info in f.services.values():
+                file = Page(lang, f"services/{info.id}.html").file(self.out)
+                shown = [
+                    (o.probe_id, self.screenshots.get(o.probe_id))
+                    for o in f.latest_probes.get(info.id, [])
+                ]
+                vantages = f.vantages.get(info.id)
+                jobs.append(keys.job("service", lang, info.id, file, info, shown, vantages))
+        todo = [job for job in jobs if keys.changed(job)]
+        result = self.writer.result
+        result.files.update(job.file for job in jobs)
+        result.pages += len(jobs) - len(todo)
+        render_pages(self, todo, self.workers)
+        result.rendered += len(todo)
+        keys.save()
+
+    def figures_text(self) -> FiguresText | None:
+        """The monthly figures' files from the months' cached lines, when months are cached."""
+        f = self.figures
+        return None if f.cache is None else FiguresText(f.cache, f.fingerprints)
 
     def copy_static(self) -> None:
         static = resources.files("guichets.site") / "static"
@@ -583,13 +642,45 @@ class SiteBuilder:
             probes=probes,
             dossier=dossier,
             changes=self.changes_of([info.id]),
+            assisted=self.assisted_lines(rows, lang),
             alert_lines=[
                 alerttext.history_line(a, lang)
                 for a in reversed(self.alerts)
                 if a.service == info.id
             ],
             feed=page.root + feeds.feed_path(code) if code else None,
+            vantage_note=self.vantage_note(info.id, lang),
         )
+
+    def vantage_note(self, service: str, lang: str) -> str | None:
+        """« bloqué depuis A, lu depuis B »: a barrier the robot met from some vantage points
+        while others read the page (several workers, ``docs/deploy.md``)."""
+        split = self.figures.vantages.get(service)
+        if split is None:
+            return None
+        return i18n.message("vantage_note", lang).format(
+            blocked=", ".join(split[0]), read=", ".join(split[1])
+        )
+
+    @staticmethod
+    def assisted_lines(rows: Mapping[str, ReportRow], lang: str) -> list[dict[str, str]]:
+        """The assisted series of a service, month by month: its own line, never the robot's."""
+        lines = []
+        for period, row in sorted(rows.items()):
+            if not row.assisted.probes:
+                continue
+            rate = failure_rate(row.assisted)
+            lines.append(
+                {
+                    "month": i18n.fmt_month(row.days.first, lang),
+                    "probes": i18n.fmt_int(row.assisted.probes, lang),
+                    "valid": i18n.fmt_int(row.assisted.valid, lang),
+                    "rate": i18n.fmt_pct(rate.value, lang),
+                    "interval": i18n.fmt_interval(rate, lang),
+                    "period": period,
+                }
+            )
+        return lines
 
     def probe_line(self, obs: Observation, lang: str, page: Page) -> dict[str, Any]:
         shot = self.screenshots.get(obs.probe_id)
@@ -642,6 +733,7 @@ class SiteBuilder:
             france_row=france,
             month_title=name,
             press=self.month_press(month),
+            feed=page.root + feeds.feed_path("france"),
         )
         save_copy(self.home, relative, path.read_bytes())
 
@@ -766,7 +858,15 @@ class SiteBuilder:
 
     def robot_page(self, lang: str) -> None:
         page = Page(lang, "robot.html")
-        self.render("robot.html", page, i18n.message("robot_title", lang), contact=self.contact)
+        unreadable = [
+            (platform, i18n.fmt_pct(share.value, lang), i18n.fmt_int(share.count, lang),
+             i18n.fmt_int(share.total, lang))
+            for platform, share in unreadable_by_platform(self.figures)
+        ]  # fmt: skip
+        self.render(
+            "robot.html", page, i18n.message("robot_title", lang), contact=self.contact,
+            unreadable=unreadable, month=self.month_title(lang),
+        )  # fmt: skip
 
     def data_page(self, lang: str) -> None:
         page = Page(lang, "donnees.html")
@@ -848,12 +948,17 @@ def build_site(
     contact: str,
     progress: Callable[[str], None] | None = None,
     site_url: str | None = None,
+    workers: int | None = None,
 ) -> BuildResult:
     """Write the site for ``figures`` into ``out``; returns what was written.
 
     The site is built beside ``out`` and swapped in at once (``publish.staged_site``): a build
-    killed halfway leaves the previous site whole, and links inside ``out`` are never followed."""
+    killed halfway leaves the previous site whole, and links inside ``out`` are never followed.
+    ``workers``: processes that write the open data's months and render pages (default: one per
+    CPU, at most :data:`MAX_WORKERS`)."""
     started = time.perf_counter()
+    if workers is None:
+        workers = min(MAX_WORKERS, os.cpu_count() or 1)
     with staged_site(out) as work:
         result = BuildResult(work)
         builder = SiteBuilder(
@@ -864,6 +969,7 @@ def build_site(
             contact=contact,
             writer=_Writer(result),
             site_url=site_url,
+            workers=workers,
         )
         builder.build()
         _remove_stale(work, result.files, result)

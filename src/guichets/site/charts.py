@@ -20,7 +20,8 @@ from typing import Final
 
 from markupsafe import Markup, escape
 
-from guichets.stats.press import NBSP, pct
+from guichets.french import NBSP
+from guichets.stats.press import pct
 from guichets.stats.wilson import FEW
 
 __all__ = [

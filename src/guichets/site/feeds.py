@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
-from feedgen.feed import FeedGenerator
-
 from guichets.site.alerttext import summary_line
 from guichets.store.alerts import AlertRecord
 
@@ -101,6 +99,8 @@ def atom(
     site_url: str | None = None,
 ) -> bytes:
     """The Atom document of one feed (``page``: the site page it stands for, from the root)."""
+    from feedgen.feed import FeedGenerator  # lxml: loaded when a site is built, not before
+
     latest = sorted(entries, key=lambda e: (e.at, e.key), reverse=True)[:MAX_ENTRIES]
     fg = FeedGenerator()
     fg.id(f"urn:uuid:{uuid.uuid5(NAMESPACE, f'feed:{scope}')}")

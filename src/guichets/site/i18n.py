@@ -10,8 +10,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Final
 
+from guichets.french import MONTHS as MONTHS_FR
+from guichets.french import NBSP, day_fr
 from guichets.model import PARIS
-from guichets.stats.press import MONTHS_FR, NBSP, number, pct
+from guichets.stats.press import number, pct
 from guichets.stats.wilson import Share
 
 __all__ = [
@@ -179,7 +181,11 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "col_time": ("Heure (Paris)", "Time (Paris)"),
     "col_outcome": ("Résultat", "Outcome"),
     "col_screenshot": ("Capture", "Screenshot"),
-    "col_blocked_days": ("Plus longue série de jours fermés", "Longest run of closed days"),
+    "col_closed_days": ("Plus longue série de jours fermés", "Longest run of closed days"),
+    "col_blind_days": (
+        "Plus longue série de jours sans lecture (robot aveugle)",
+        "Longest run of unreadable days (robot blind)",
+    ),
     "no_valid": ("aucun sondage valide", "no valid probe"),
     "few_probes": ("peu de sondages, à lire avec prudence", "few probes, read with care"),
     "days": ("jours", "days"),
@@ -202,6 +208,24 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
         "(site down, robot blocked, unreadable page).",
     ),
     "rate_title": ("Part des échecs au fil du temps", "Failure rate over time"),
+    "assisted_title": (
+        "Tentatives assistées (à part des chiffres du robot)",
+        "Assisted attempts (apart from the robot's figures)",
+    ),
+    "assisted_sampling": (
+        "Derrière le captcha, des personnes ont répondu elles-mêmes et guichets a lu la page des "
+        "créneaux avec le lecteur du robot. Ces lectures ne sont pas un échantillon aléatoire : "
+        "elles ont lieu quand une personne est là, à l'heure qu'elle choisit. Leur part d'échecs "
+        "dit ce qu'ont vu ces personnes, pas la part du temps sans rendez-vous ; elle n'est "
+        "jamais mêlée aux chiffres du robot.",
+        "Behind the captcha, people answered it themselves and guichets read the slot page with "
+        "the robot's reader. These reads are not a random sample: they happen when a person is "
+        "there, at the time they choose. Their failure rate says what these people saw, not the "
+        "share of time without a slot; it is never mixed into the robot's figures.",
+    ),
+    "col_assisted_probes": ("Lectures assistées", "Assisted reads"),
+    "col_assisted_valid": ("dont valides", "of which valid"),
+    "col_assisted_rate": ("Part sans date (IC 95 %)", "Share with no date (95% CI)"),
     "rate_desc": (
         "Part des tentatives sans aucune date, par mois, avec son intervalle de confiance à 95 %.",
         "Share of attempts with no date at all, by month, with its 95% confidence interval.",
@@ -226,6 +250,12 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     ),
     "latest_probes_title": ("Derniers sondages", "Latest probes"),
     "no_recent_probes": ("Aucun sondage récent.", "No recent probe."),
+    "vantage_note": (
+        "Ce mois-ci, bloqué depuis {blocked}, lu depuis {read} : le robot était bloqué à "
+        "certains endroits, le site répondait.",
+        "This month, blocked from {blocked}, read from {read}: the robot was blocked in some "
+        "places while the site answered.",
+    ),
     "dossier_title": ("Constituer un dossier", "Build a dossier"),
     "dossier_text": (
         "Les opérateurs de l'observatoire peuvent produire, pour un avocat ou une association, le "
@@ -249,11 +279,13 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "robot_title": ("Le robot", "The robot"),
     "data_title": ("Données ouvertes", "Open data"),
     "data_intro": (
-        "Chaque sondage et les chiffres mensuels, en CSV et en JSON, avec leur dictionnaire des "
+        "Chaque sondage, mois par mois en CSV compressé (gzip) et en Parquet (le mois en cours "
+        "aussi en CSV), et les chiffres mensuels en CSV et en JSON, avec leur dictionnaire des "
         "données (datapackage.json, au format Table Schema de Frictionless). Licence Ouverte 2.0. "
         "Les fichiers sont rangés par version de la méthode : des chiffres calculés selon des "
         "règles différentes ne sont jamais mélangés.",
-        "Every probe and the monthly figures, as CSV and JSON, with their data dictionary "
+        "Every probe, month by month as gzip-compressed CSV and Parquet (the current month also as "
+        "CSV), and the monthly figures as CSV and JSON, with their data dictionary "
         "(datapackage.json, in the Frictionless Table Schema form). Licence Ouverte 2.0. Files "
         "are kept by method version: figures computed under different rules are never mixed.",
     ),
@@ -310,8 +342,7 @@ def fmt_month(day: date, lang: Lang, *, short: bool = False) -> str:
 def fmt_day(day: date, lang: Lang) -> str:
     """``1er octobre 2026`` / ``1 October 2026``."""
     if lang == "fr":
-        first = "1er" if day.day == 1 else str(day.day)
-        return f"{first} {MONTHS_FR[day.month - 1]} {day.year}"
+        return day_fr(day, year=True)
     return f"{day.day} {MONTHS_EN[day.month - 1]} {day.year}"
 
 

@@ -1,16 +1,14 @@
 """The site's open data: every probe, month by month, and the monthly figures, described by a
 Frictionless Data Package (``datapackage.json``) so that anyone can check the files and read them.
 
-The observation files are exactly what ``guichets export observations --month M`` writes, by the
-same code (``store/export.py``), so that the site never publishes a second version of the data.
-They are the bulk of a build: a manifest (``.manifest.json``) records what each month's files
-hold (how many probes, the last one), and a rebuild rewrites only the months whose probes changed;
-a month that only gained recent probes (the current month, after a run) keeps the start of its
-files and only its last hour is written again. Every file is written aside and renamed into place:
-a reader, or an interrupted build, never sees half a file.
-
-The monthly figures are ``guichets report``'s own CSV and JSON (``stats/render.py``), with the
-method's version and the row's key in front: (level, key, period) is their primary key.
+Each month's probes are gzip-compressed CSV, whose content is exactly what ``guichets export
+observations --month M`` writes, and Parquet with the same columns; the current month also plain
+CSV (``site/opendata_files.py`` writes them, from columns, kept in the data directory and linked
+into the site). The monthly figures are ``guichets report``'s own CSV and JSON
+(``stats/render.py``), with the method's version and the row's key in front: (level, key,
+period) is their primary key. Every file is written aside and renamed into place, and only when
+its bytes change (the package's ``created`` aside): a reader, or an interrupted build, never
+sees half a file, and a mirror copies only what changed.
 """
 
 from __future__ import annotations
@@ -19,77 +17,64 @@ import csv
 import hashlib
 import io
 import json
-import os
-import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
-import guichets
+from guichets.files import write_atomic
+from guichets.french import MONTHS as MONTHS_FR
 from guichets.model import Category, Outcome
-from guichets.periods import DateRange, month_range
+from guichets.site.opendata_files import (
+    OBSERVATIONS,
+    InBackground,
+    MonthFiles,
+    can_fork,
+    link_into,
+    month_file,
+    observation_files,
+)
 from guichets.stats.method import METHOD_VERSION
 from guichets.stats.render import rows_csv, rows_json
 from guichets.stats.report import Level, ReportRow
 from guichets.store import Store
-from guichets.store.export import (
-    EXPORT_COLUMNS,
-    Position,
-    csv_writer,
-    export_count,
-    export_extent,
-    export_rows,
-    jsonl_writer,
-    write_rows,
-)
+from guichets.store.export import EXPORT_COLUMNS
+from guichets.store.export_table import arrow_schema
 from guichets.untrusted import csv_writer as cell_writer
 
-__all__ = ["OpenData", "Resource", "write_open_data"]
+__all__ = ["OpenData", "Resource", "observation_types", "start_months", "write_open_data"]
 
-MANIFEST: Final = ".manifest.json"
 PACKAGE: Final = "datapackage.json"
-OBSERVATIONS: Final = "observations"
 FIGURES: Final = "chiffres-mensuels"
 LICENSE: Final = {
     "name": "etalab-2.0",
     "path": "https://www.etalab.gouv.fr/licence-ouverte-open-licence",
     "title": "Licence Ouverte / Open Licence version 2.0",
 }
-# What the manifest's entries depend on besides the probes: another layout, another version of
-# the code (which may print a column differently) and every month is written again.
-_LAYOUT: Final = {
-    "format": 1,
-    "guichets": guichets.__version__,
-    "columns": list(EXPORT_COLUMNS),
-}
-_MONTH_FILE: Final = re.compile(r"observations-(\d{4}-\d{2})\.(csv|jsonl)")
-_CHUNK: Final = 1 << 20
-# Probes are saved when they end, and a robot with several workers saves them out of order, but
-# none ends this long after it started: what started earlier than that before a month's newest
-# probe is settled, and kept by the next build (see _month).
-SETTLE: Final = timedelta(hours=1)
-_MOIS: Final = (
-    "janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
-    "octobre", "novembre", "décembre",
-)  # fmt: skip
 _MONTHS: Final = (
     "January", "February", "March", "April", "May", "June", "July", "August", "September",
     "October", "November", "December",
 )  # fmt: skip
+# Each kind of month file: (French, English) names in titles, Table Schema's format, media
+# type, compression.
+_KIND_NAMES: Final = {
+    "csv.gz": ("CSV compressé (gzip)", "gzip-compressed CSV", "csv", "text/csv", "gz"),
+    "parquet": ("Parquet", "Parquet", "parquet", "application/vnd.apache.parquet", None),
+    "csv": ("CSV", "CSV", "csv", "text/csv", None),
+}
 
 
 @dataclass(frozen=True)
 class Resource:
     """One published file, as the data page lists it."""
 
-    path: str  # relative to the folder, e.g. "observations/observations-2026-10.csv"
-    title: str  # French title, e.g. "Sondages d'octobre 2026 (CSV)"
+    path: str  # relative to the folder, e.g. "observations/observations-2026-10.csv.gz"
+    title: str  # French title, e.g. "Sondages d'octobre 2026 (Parquet)"
     title_en: str
     rows: int
     bytes: int
-    format: str  # "csv" | "jsonl" | "json"
+    format: str  # "csv.gz" | "parquet" | "csv" | "json"
 
 
 @dataclass(frozen=True)
@@ -99,264 +84,28 @@ class OpenData:
     rewritten: int  # files of ``resources`` written this time; the rest were up to date
 
 
-# -- files written aside ----------------------------------------------------------------------
+# -- files written when their bytes change -------------------------------------------------------
 
 
-class _Aside:
-    """A file written under a hidden name and renamed into place by :meth:`commit`; its size and
-    SHA-256 are counted as it is written (the package publishes them)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.partial = path.with_name(f".{path.name}.partial")
-        self._file = self.partial.open("wb")
-        self._hash = hashlib.sha256()
-        self._parts: list[str] = []
-        self._pending = 0
-        self.bytes = 0
-
-    def write(self, text: str) -> int:
-        # Rows arrive a line at a time: encoding and hashing them by the megabyte is cheaper.
-        self._parts.append(text)
-        self._pending += len(text)
-        if self._pending >= _CHUNK:
-            self._flush()
-        return len(text)
-
-    def _flush(self) -> None:
-        if self._parts:
-            self._put("".join(self._parts).encode("utf-8"))
-            self._parts, self._pending = [], 0
-
-    def _put(self, data: bytes) -> None:
-        self._hash.update(data)
-        self._file.write(data)
-        self.bytes += len(data)
-
-    def copy(self, source: Path, size: int) -> str:
-        """Start with the first ``size`` bytes of ``source``; returns their SHA-256, to check
-        them."""
-        self._flush()
-        with source.open("rb") as old:
-            while size > self.bytes and (data := old.read(min(_CHUNK, size - self.bytes))):
-                self._put(data)
-        return self._hash.hexdigest()
-
-    def mark(self) -> dict[str, Any]:
-        """Size and SHA-256 of what is written so far."""
-        self._flush()
-        return {"bytes": self.bytes, "sha256": self._hash.copy().hexdigest()}
-
-    def commit(self) -> dict[str, Any]:
-        """Rename into place; returns what the manifest and the package say of the file."""
-        self._flush()
-        self._file.close()
-        os.replace(self.partial, self.path)
-        return {"bytes": self.bytes, "sha256": self._hash.hexdigest()}
-
-    def reset(self) -> None:
-        """Empty again, to start from scratch."""
-        self._parts, self._pending = [], 0
-        self._file.seek(0)
-        self._file.truncate()
-        self._hash = hashlib.sha256()
-        self.bytes = 0
-
-    def close(self) -> None:
-        """Drop the file if it was not committed."""
-        self._file.close()
-        self.partial.unlink(missing_ok=True)
+def _digest(data: bytes) -> dict[str, Any]:
+    return {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
 
-def _write_text(path: Path, text: str) -> dict[str, Any]:
-    out = _Aside(path)
+def _write_if_changed(path: Path, data: bytes) -> bool:
+    """Write ``data`` to ``path`` (aside, then renamed) unless the file holds it already."""
     try:
-        out.write(text)
-        return out.commit()
-    finally:
-        out.close()
-
-
-# -- observations, month by month -------------------------------------------------------------
-
-
-def _months(store: Store) -> Iterator[tuple[str, DateRange]]:
-    """The Paris months from the first stored probe's to the last's."""
-    days = store.probe_days()
-    if days is None:
-        return
-    year, month = days.first.year, days.first.month
-    while (year, month) <= (days.last.year, days.last.month):
-        yield f"{year:04d}-{month:02d}", month_range(year, month)
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-
-
-def _position(value: Any) -> Position | None:
-    """A manifest's ``[started_at, probe_id]``; None when it is not one."""
-    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value)):
-        return None
-    try:
-        return datetime.fromisoformat(value[0]), value[1]
-    except ValueError:
-        return None
-
-
-def _intact(folder: Path, entry: dict[str, Any], paths: dict[str, str]) -> bool:
-    """The files the entry describes are there, with their sizes (their hashes are checked when
-    they are extended: reading every month at every build would cost what rewriting them does)."""
-    files = entry.get("files")
-    if not isinstance(files, dict):
-        return False
-    for kind, path in paths.items():
-        file = folder / path
-        if not isinstance(files.get(kind), dict) or not file.is_file():
+        if path.stat().st_size == len(data) and path.read_bytes() == data:
             return False
-        if file.stat().st_size != files[kind].get("bytes"):
-            return False
+    except FileNotFoundError:
+        pass
+    write_atomic(path, data)
     return True
 
 
-def _settled(entry: dict[str, Any], count: int, paths: dict[str, str]) -> dict[str, Any] | None:
-    """The entry's settled part, if it is well formed and could still hold: ``None`` else."""
-    settled = entry.get("settled")
-    if not isinstance(settled, dict):
-        return None
-    probes, last, files = settled.get("probes"), settled.get("last"), settled.get("files")
-    if not isinstance(probes, int) or not 0 <= probes <= count or not isinstance(files, dict):
-        return None
-    if (last is None) != (probes == 0) or (last is not None and _position(last) is None):
-        return None
-    for kind in paths:
-        file = files.get(kind)
-        if not isinstance(file, dict) or not isinstance(file.get("bytes"), int):
-            return None
-    return settled
-
-
-def _month(
-    store: Store,
-    folder: Path,
-    days: DateRange,
-    paths: dict[str, str],
-    newest: datetime,
-    settled: dict[str, Any] | None,
-) -> dict[str, Any]:
-    """Write one month's files, from scratch or from their settled part; returns the month's new
-    entry.
-
-    The entry marks where the probes started more than :data:`SETTLE` before the month's newest
-    one end in each file: while the robot runs, probes that started earlier may still be saved,
-    but not that much earlier. The next build copies the files up to there, if no probe was
-    added before it, and writes the rest again.
-    """
-    outs = {kind: _Aside(folder / path) for kind, path in paths.items()}
-    try:
-        count, last, fresh = 0, None, True
-        if settled is not None:
-            copied = {
-                kind: out.copy(folder / paths[kind], settled["files"][kind]["bytes"])
-                for kind, out in outs.items()
-            }
-            if all(copied[kind] == settled["files"][kind].get("sha256") for kind in outs):
-                count, last, fresh = settled["probes"], settled["last"], False
-            else:  # not the files the manifest describes: start again
-                for out in outs.values():
-                    out.reset()
-        after = None if last is None else _position(last)
-        cutoff = newest - SETTLE
-        at, probe_id = EXPORT_COLUMNS.index("started_at"), EXPORT_COLUMNS.index("probe_id")
-        mark: dict[str, Any] | None = None
-
-        def track(row: Sequence[Any]) -> None:  # before the row is written
-            nonlocal count, last, mark
-            if mark is None and datetime.fromisoformat(row[at]) > cutoff:
-                mark = {"probes": count, "last": last}
-                mark["files"] = {kind: out.mark() for kind, out in outs.items()}
-            count += 1
-            last = [row[at], row[probe_id]]
-
-        write_rows(
-            export_rows(store, since=days.start, until=days.end, after=after),
-            track,
-            csv_writer(outs["csv"], header=fresh),
-            jsonl_writer(outs["jsonl"]),
-        )
-        if mark is None:
-            mark = {"probes": count, "last": last}
-            mark["files"] = {kind: out.mark() for kind, out in outs.items()}
-        files = {kind: out.commit() for kind, out in outs.items()}
-    finally:
-        for out in outs.values():
-            out.close()
-    return {"probes": count, "last": last, "files": files, "settled": mark}
-
-
-def _observations(
-    store: Store, folder: Path, manifest: dict[str, Any]
-) -> tuple[list[tuple[str, dict[str, Any]]], int]:
-    """Bring every month's files up to date; returns (month, entry) in order and the files
-    written."""
-    entries: dict[str, Any] = dict(manifest["months"])
-    done: list[tuple[str, dict[str, Any]]] = []
-    written = 0
-    for label, days in _months(store):
-        count, last = export_extent(store, days.start, days.end)
-        if not count or last is None:
-            continue
-        paths = {kind: f"{OBSERVATIONS}/observations-{label}.{kind}" for kind in ("csv", "jsonl")}
-        entry = entries.get(label)
-        settled = None
-        if isinstance(entry, dict) and _intact(folder, entry, paths):
-            if entry.get("probes") == count and _position(entry.get("last")) == last:
-                done.append((label, entry))
-                continue
-            # Kept if no probe was added before its end (the store never drops one; a month
-            # that lost probes must be rebuilt by hand, by removing the manifest).
-            settled = _settled(entry, count, paths)
-            if settled is not None and settled["probes"]:
-                upto = _position(settled["last"])
-                if upto is None or export_count(store, days.start, upto) != settled["probes"]:
-                    settled = None
-        entries.pop(label, None)  # forgotten while its files change: a crash rewrites them
-        _save_manifest(folder, entries)
-        entry = _month(store, folder, days, paths, last[0], settled)
-        entries[label] = entry
-        _save_manifest(folder, entries)
-        done.append((label, entry))
-        written += len(paths)
-    present = dict(done)
-    _save_manifest(folder, present)
-    for file in (folder / OBSERVATIONS).iterdir():
-        match = _MONTH_FILE.fullmatch(file.name)
-        if match and match.group(1) not in present:
-            file.unlink()
-    return done, written
-
-
-def _load_manifest(folder: Path) -> dict[str, Any]:
-    """The manifest of the last build; an empty one if it is missing, unreadable or of another
-    layout (then every month is written again)."""
-    try:
-        data = json.loads((folder / MANIFEST).read_text("utf-8"))
-    except (OSError, ValueError):
-        data = None
-    if not isinstance(data, dict) or data.get("layout") != _LAYOUT:
-        return {"layout": _LAYOUT, "months": {}}
-    if not isinstance(data.get("months"), dict):
-        data["months"] = {}
-    return data
-
-
-def _save_manifest(folder: Path, months: dict[str, Any]) -> None:
-    text = json.dumps({"layout": _LAYOUT, "months": months}, indent=1, sort_keys=True)
-    _write_text(folder / MANIFEST, text + "\n")
-
-
-def _sweep(folder: Path) -> None:
-    """Files left aside by an interrupted build."""
-    for place in (folder, folder / OBSERVATIONS):
-        for file in place.glob(".*.partial"):
-            file.unlink()
+def observation_types() -> dict[str, str]:
+    """The Table Schema's type of each column of the export (one place: the Parquet files'
+    types follow)."""
+    return {field["name"]: field["type"] for field in _observations_schema()["fields"]}
 
 
 # -- monthly figures --------------------------------------------------------------------------
@@ -364,7 +113,7 @@ def _sweep(folder: Path) -> None:
 _LEAD: Final = ("method_version", "key")  # before the columns of ``guichets report``
 
 
-def _figures_csv(rows: Sequence[ReportRow]) -> str:
+def figures_csv(rows: Sequence[ReportRow]) -> str:
     """``rows_csv`` with the method's version and the row's key first: the same cells, parsed
     and written again by the same csv module."""
     table = list(csv.reader(io.StringIO(rows_csv(rows))))
@@ -376,7 +125,7 @@ def _figures_csv(rows: Sequence[ReportRow]) -> str:
     return out.getvalue()
 
 
-def _figures_json(rows: Sequence[ReportRow]) -> str:
+def figures_json(rows: Sequence[ReportRow]) -> str:
     """``rows_json`` with the method's version and the row's key first in each row. Its rows are
     one per line, so each line gets the two fields and the rest stays as ``report`` wrote it."""
     text = rows_json(rows)
@@ -385,7 +134,7 @@ def _figures_json(rows: Sequence[ReportRow]) -> str:
     lines = text.split("\n")
     body = lines[1:-1]
     if len(body) != len(rows) or not all(line.startswith("{") for line in body):
-        raise ValueError("rows_json no longer writes one row per line; update _figures_json")
+        raise ValueError("rows_json no longer writes one row per line; update figures_json")
     for i, row in enumerate(rows):
         lead = json.dumps({"method_version": METHOD_VERSION, "key": row.key}, ensure_ascii=False)
         body[i] = lead[:-1] + ", " + body[i][1:]
@@ -501,7 +250,9 @@ def _observations_schema() -> dict[str, Any]:
     fields = []
     for name in EXPORT_COLUMNS:
         kind, description, constraints = _OBSERVATION_FIELDS[name]
-        more = {"constraints": dict(constraints)} if constraints else {}
+        more: dict[str, Any] = {"constraints": dict(constraints)} if constraints else {}
+        if kind == "boolean":
+            more |= {"trueValues": ["True"], "falseValues": ["False"]}  # how csv writes a bool
         fields.append(_field(name, kind, description, **more))
     return {"fields": fields, "primaryKey": ["probe_id"], "missingValues": [""]}
 
@@ -524,6 +275,10 @@ _RATES: Final = {
     "site_error_rate": "Taux de panne : sondages site_error ÷ tous les sondages.",
     "barrier_rate": "Taux de blocage : sondages barrier ÷ tous les sondages.",
     "unrecognized_rate": "Pages illisibles : sondages unrecognized ÷ tous les sondages.",
+    "assisted_failure_rate": (
+        "Lectures assistées (une personne a répondu au captcha) : lectures valides sans date ÷ "
+        "lectures valides. Pas un échantillon aléatoire : jamais mêlé aux chiffres du robot."
+    ),
 }
 _KINDS: Final = "« type=nombre » séparés par des points-virgules"
 _FIGURE_FIELDS: Final[dict[str, _Spec]] = {
@@ -573,6 +328,13 @@ _FIGURE_FIELDS: Final[dict[str, _Spec]] = {
         "Moins de 30 sondages valides : les parts sont à lire avec prudence.",
         {},
     ),
+    "assisted_probes": (
+        "integer",
+        "Lectures assistées : une personne a répondu au captcha, guichets a lu la page des "
+        "créneaux ; comptées à part, jamais dans « probes ».",
+        _COUNT,
+    ),
+    "assisted_valid": ("integer", "Lectures assistées valides.", _COUNT),
     "barrier_by_kind": ("string", f"Sondages bloqués par type de blocage, {_KINDS}.", {}),
     "site_error_by_kind": ("string", f"Pannes par type, {_KINDS}.", {}),
     "unrecognized_by_kind": ("string", f"Pages illisibles par type, {_KINDS}.", {}),
@@ -609,8 +371,21 @@ _FIGURE_FIELDS: Final[dict[str, _Spec]] = {
     "valid_per_day": ("number", "Sondages valides par jour de la période.", _COUNT),
     "longest_blocked_days": (
         "integer",
-        "Plus longue suite de jours consécutifs sondés sans qu'aucun sondage trouve une date ; "
-        "un jour sans sondage l'interrompt.",
+        "Plus longue suite de jours consécutifs sondés sans qu'aucun sondage trouve une date, "
+        "jours fermés et jours sans lecture confondus (voir longest_closed_days et "
+        "longest_blind_days) ; un jour sans sondage l'interrompt.",
+        _COUNT,
+    ),
+    "longest_closed_days": (
+        "integer",
+        "Plus longue suite de jours fermés : chaque jour, des sondages valides et aucun n'a trouvé "
+        "de date, comme une personne l'aurait constaté ; un jour sans sondage valide l'interrompt.",
+        _COUNT,
+    ),
+    "longest_blind_days": (
+        "integer",
+        "Plus longue suite de jours sans lecture : chaque jour, des sondages, mais aucun valide "
+        "(panne, blocage, captcha, page illisible) ; ce ne sont pas des jours fermés.",
         _COUNT,
     ),
     "robot_down_hours": (
@@ -640,7 +415,7 @@ def _figure_field(name: str) -> dict[str, Any]:
 
 
 def _figures_schema() -> dict[str, Any]:
-    header = _figures_csv([]).splitlines()[0].split(",")
+    header = figures_csv([]).splitlines()[0].split(",")
     return {
         "fields": [_figure_field(name) for name in header],
         "primaryKey": ["level", "key", "period"],
@@ -648,30 +423,41 @@ def _figures_schema() -> dict[str, Any]:
     }
 
 
-def _csv_resource(
-    name: str, path: str, title: str, description: str, file: dict[str, Any], schema: Any
+def _resource(
+    name: str,
+    path: str,
+    title: str,
+    description: str,
+    file: Mapping[str, Any],
+    schema: Any,
+    kind: str = "csv",
 ) -> dict[str, Any]:
-    return {
+    _, _, fmt, mediatype, compression = _KIND_NAMES[kind]
+    resource: dict[str, Any] = {
         "name": name,
         "path": path,
         "profile": "tabular-data-resource",
         "title": title,
         "description": description,
-        "format": "csv",
-        "mediatype": "text/csv",
-        "encoding": "utf-8",
-        "bytes": file["bytes"],
-        "hash": f"sha256:{file['sha256']}",
-        "schema": schema,
+        "format": fmt,
+        "mediatype": mediatype,
     }
+    if compression is not None:
+        resource["compression"] = compression
+    if fmt == "csv":
+        resource["encoding"] = "utf-8"
+    if fmt != "parquet":  # Frictionless reads Parquet whole, not as bytes: it could not count
+        resource["bytes"] = file["bytes"]
+    resource |= {"hash": f"sha256:{file['sha256']}", "schema": schema}
+    return resource
 
 
 def _package(
-    created: datetime, figures: dict[str, Any], months: list[tuple[str, dict[str, Any]]]
+    created: datetime, figures: Mapping[str, Any], months: list[MonthFiles]
 ) -> dict[str, Any]:
     observations = _observations_schema()
     resources = [
-        _csv_resource(
+        _resource(
             FIGURES,
             f"{FIGURES}.csv",
             "Chiffres mensuels",
@@ -683,20 +469,26 @@ def _package(
             _figures_schema(),
         )
     ]
-    for label, entry in months:
-        resources.append(
-            _csv_resource(
-                f"observations-{label}",
-                f"{OBSERVATIONS}/observations-{label}.csv",
-                _title_fr(label, "CSV").removesuffix(" (CSV)"),
-                f"Tous les sondages commencés en {_month_fr(label)} (heure de Paris), un par "
-                "ligne, tels que `guichets export observations --month "
-                f"{label} --format csv` les écrit. Les mêmes lignes existent en JSON Lines "
-                f"(observations-{label}.jsonl).",
-                entry["files"]["csv"],
-                observations,
-            )
-        )
+    for month in months:
+        for kind in month.files:
+            label = month.label
+            resources.append(
+                _resource(
+                    f"observations-{label}-{kind.replace('.', '-')}",
+                    f"{OBSERVATIONS}/{month_file(label, kind)}",
+                    _title_fr(label, _KIND_NAMES[kind][0]),
+                    f"Tous les sondages commencés en {_month_fr(label)} (heure de Paris), un par "
+                    "ligne, tels que `guichets export observations --month "
+                    f"{label} --format csv` les écrit"
+                    + (
+                        " (décompressé)." if kind == "csv.gz" else
+                        " : les mêmes colonnes, typées." if kind == "parquet" else "."
+                    ),
+                    month.files[kind],
+                    observations,
+                    kind,
+                )
+            )  # fmt: skip
     return {
         "profile": "tabular-data-package",
         "name": "guichets-observatoire",
@@ -715,11 +507,27 @@ def _package(
     }
 
 
+def _package_bytes(path: Path, package: dict[str, Any]) -> bytes:
+    """The package as written; with the ``created`` of the file already there when nothing
+    else changed, so that a build with nothing new leaves it alone."""
+    try:
+        before = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        before = None
+    if (
+        isinstance(before, dict)
+        and isinstance(before.get("created"), str)
+        and json.loads(json.dumps({**package, "created": before["created"]})) == before
+    ):
+        package = before
+    return (json.dumps(package, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+
+
 # -- titles -----------------------------------------------------------------------------------
 
 
 def _month_fr(label: str) -> str:
-    return f"{_MOIS[int(label[5:]) - 1]} {label[:4]}"
+    return f"{MONTHS_FR[int(label[5:]) - 1]} {label[:4]}"
 
 
 def _title_fr(label: str, kind: str) -> str:
@@ -735,39 +543,100 @@ def _title_en(label: str, kind: str) -> str:
 # -- the whole --------------------------------------------------------------------------------
 
 
+class MonthWriter(Protocol):
+    def result(self) -> tuple[list[MonthFiles], int]: ...
+
+
+class _Now:
+    def __init__(self, found: tuple[list[MonthFiles], int]) -> None:
+        self.found = found
+
+    def result(self) -> tuple[list[MonthFiles], int]:
+        return self.found
+
+
+def start_months(
+    store: Store,
+    folder: Path,
+    *,
+    keep: Path | None,
+    workers: int,
+    background: bool = True,
+    fingerprints: Mapping[str, str] | None = None,
+) -> MonthWriter:
+    """Bring the month files up to date: in a child process when ``background`` (the caller
+    goes on, then asks for the result), else now. ``folder`` and ``keep`` as for
+    :func:`write_open_data`; ``fingerprints`` as for ``observation_files``."""
+    kept = (folder if keep is None else keep) / OBSERVATIONS
+    schema = arrow_schema(observation_types())
+    if background and can_fork():
+        return InBackground(store, kept, schema, workers=workers, fingerprints=fingerprints)
+    found = observation_files(store, kept, schema, workers=workers, fingerprints=fingerprints)
+    return _Now(found)
+
+
 def write_open_data(
-    store: Store, folder: Path, monthly_rows: Sequence[ReportRow], *, created: datetime
+    store: Store,
+    folder: Path,
+    monthly_rows: Sequence[ReportRow],
+    *,
+    created: datetime,
+    keep: Path | None = None,
+    workers: int = 1,
+    figures_text: Callable[[Sequence[ReportRow]], tuple[str, str]] | None = None,
+    months: MonthWriter | None = None,
 ) -> OpenData:
     """Write (or bring up to date) the open data in ``folder`` (``SITE/donnees/v<version>/``).
 
     ``monthly_rows``: the report's rows of every level, by month; ``created``: the build's
-    instant, for the package. Months whose probes did not change keep their files.
+    instant, for the package. ``keep``: where the month files are kept (the data directory's
+    ``opendata/v<version>``), linked into ``folder``; without it they are written in
+    ``folder``. ``workers``: processes writing months. ``figures_text``: the monthly figures'
+    CSV and JSON (the site's cache of closed months), else computed here. ``months``: the
+    month files already being written (:func:`start_months`), else written here.
     """
     if created.utcoffset() is None:
         raise ValueError(f"created={created.isoformat()} is naive; give an aware datetime")
-    (folder / OBSERVATIONS).mkdir(parents=True, exist_ok=True)
-    _sweep(folder)
-    months, written = _observations(store, folder, _load_manifest(folder))
-    figures_csv = _write_text(folder / f"{FIGURES}.csv", _figures_csv(monthly_rows))
-    figures_json = _write_text(folder / f"{FIGURES}.json", _figures_json(monthly_rows))
-    package = _package(created, figures_csv, months)
-    _write_text(folder / PACKAGE, json.dumps(package, ensure_ascii=False, indent=1) + "\n")
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob(".*.partial"):
+        stale.unlink()
+    (folder / ".manifest.json").unlink(missing_ok=True)  # the old layout's, if any
+    kept = (folder if keep is None else keep) / OBSERVATIONS
+    if months is None:
+        months = start_months(store, folder, keep=keep, workers=workers, background=False)
+    found, written = months.result()
+    if keep is not None:
+        names = [month_file(m.label, kind) for m in found for kind in m.files]
+        link_into(kept, folder / OBSERVATIONS, names)
+    csv_text, json_text = (
+        figures_text(monthly_rows)
+        if figures_text is not None
+        else (figures_csv(monthly_rows), figures_json(monthly_rows))
+    )
+    figures = {}
+    for name, text in ((f"{FIGURES}.csv", csv_text), (f"{FIGURES}.json", json_text)):
+        data = text.encode("utf-8")
+        written += _write_if_changed(folder / name, data)
+        figures[name] = _digest(data)
+    package = _package(created, figures[f"{FIGURES}.csv"], found)
+    written += _write_if_changed(folder / PACKAGE, _package_bytes(folder / PACKAGE, package))
     resources = [
         Resource(f"{FIGURES}.csv", "Chiffres mensuels (CSV)", "Monthly figures (CSV)",
-                 len(monthly_rows), figures_csv["bytes"], "csv"),
+                 len(monthly_rows), figures[f"{FIGURES}.csv"]["bytes"], "csv"),
         Resource(f"{FIGURES}.json", "Chiffres mensuels (JSON)", "Monthly figures (JSON)",
-                 len(monthly_rows), figures_json["bytes"], "json"),
+                 len(monthly_rows), figures[f"{FIGURES}.json"]["bytes"], "json"),
     ]  # fmt: skip
-    for label, entry in months:
-        for kind, name in (("csv", "CSV"), ("jsonl", "JSON Lines")):
+    for month in found:
+        for kind, file in month.files.items():
+            french, english = _KIND_NAMES[kind][:2]
             resources.append(
                 Resource(
-                    f"{OBSERVATIONS}/observations-{label}.{kind}",
-                    _title_fr(label, name),
-                    _title_en(label, name),
-                    entry["probes"],
-                    entry["files"][kind]["bytes"],
+                    f"{OBSERVATIONS}/{month_file(month.label, kind)}",
+                    _title_fr(month.label, french),
+                    _title_en(month.label, english),
+                    month.probes,
+                    file["bytes"],
                     kind,
                 )
             )
-    return OpenData(folder, tuple(resources), written + 2)
+    return OpenData(folder, tuple(resources), written)

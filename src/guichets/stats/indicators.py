@@ -30,10 +30,12 @@ __all__ = [
     "barrier_rate",
     "barrier_rates_by_kind",
     "category_share",
+    "day_status",
     "downtime_rate",
     "failure_rate",
     "lead_time",
     "longest_blocked_spell",
+    "longest_spell",
     "opening_rate",
     "robot_gaps",
     "short_horizon_rate",
@@ -91,18 +93,36 @@ def lead_time(t: Tally, q: float) -> LeadQuantile | None:
 
 
 class DayStatus(StrEnum):
+    """What a day of one service was, from its probes ("blocked is not closed")."""
+
     OPEN = "open"  # at least one probe found a date (A-D)
-    BLOCKED = "blocked"  # probes, none found a date (E, errors, barriers)
+    CLOSED = "closed"  # valid probes, none found a date (E): closed, as a person found it
+    BLIND = "blind"  # probes, none valid (errors, barriers, unreadable pages): nobody could read
     GAP = "gap"  # no probe at all: nobody looked
 
 
-def longest_blocked_spell(statuses: Iterable[DayStatus]) -> int:
-    """The longest run of consecutive blocked days."""
+def day_status(probes: int, valid: int, found_a_date: int) -> DayStatus:
+    """A service-day's status from its counts."""
+    if found_a_date:
+        return DayStatus.OPEN
+    if valid:
+        return DayStatus.CLOSED
+    return DayStatus.BLIND if probes else DayStatus.GAP
+
+
+def longest_spell(statuses: Iterable[DayStatus], *counted: DayStatus) -> int:
+    """The longest run of consecutive days whose status is one of ``counted``."""
     best = run = 0
     for status in statuses:
-        run = run + 1 if status is DayStatus.BLOCKED else 0
+        run = run + 1 if status in counted else 0
         best = max(best, run)
     return best
+
+
+def longest_blocked_spell(statuses: Iterable[DayStatus]) -> int:
+    """The longest run of days probed without a date found: closed or blind days, mixed (the
+    figure published before closed and blind days were told apart)."""
+    return longest_spell(statuses, DayStatus.CLOSED, DayStatus.BLIND)
 
 
 def robot_gaps(

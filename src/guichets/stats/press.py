@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 
+from guichets import french
 from guichets.departements import DEPARTEMENTS
+from guichets.french import NBSP, day_fr
+from guichets.french import WEEKDAYS as WEEKDAYS_FR
 from guichets.model import Category, Outcome
 from guichets.periods import DateRange
 from guichets.stats.indicators import barrier_rate, downtime_rate, failure_rate, short_horizon_rate
@@ -34,22 +37,6 @@ __all__ = [
     "press_summary",
 ]
 
-NBSP = "\u00a0"
-MONTHS_FR = (
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-)
-WEEKDAYS_FR = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
 CLOSED = 0.95  # a failure rate from which a service is described as closed
 SHIFT = 0.10  # a change of failure rate worth a line, when the intervals also do not overlap
 MOVE_DAYS = 7.0  # a change of median lead time worth a line
@@ -108,18 +95,14 @@ def interval_text(share: Share) -> str:
     return f"(IC 95{NBSP}% : {low} à {high}{NBSP}% ; {number(share.total)} sondages{few})"
 
 
-def day_fr(day: date, year: bool = False) -> str:
-    first = "1er" if day.day == 1 else str(day.day)
-    return f"{first} {MONTHS_FR[day.month - 1]}" + (f" {day.year}" if year else "")
-
-
 def of(words: str) -> str:
     """``de`` before ``words``, elided before a vowel: « d'octobre », « de mars »."""
     return ("d'" if words[:1].lower() in "aeiouéèêâîôûh" else "de ") + words
 
 
 def month_fr(days: DateRange) -> str:
-    return f"{MONTHS_FR[days.first.month - 1]} {days.first.year}"
+    """``octobre 2026``: the month ``days`` starts in."""
+    return french.month_fr(days.first)
 
 
 def _days(value: float) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
@@ -148,11 +148,17 @@ def rows_markdown(rows: Sequence[ReportRow], title: str) -> str:
     return "\n".join(lines)
 
 
-def rows_json(rows: Sequence[ReportRow]) -> str:
-    """A JSON list, one row per line (compact rows: the C encoder, for thousands of rows)."""
+def rows_json(
+    rows: Sequence[ReportRow], extra: Callable[[ReportRow], dict[str, Any]] | None = None
+) -> str:
+    """A JSON list, one row per line (compact rows: the C encoder, for thousands of rows).
+
+    ``extra`` adds keys to a row (what the vantage points saw, ``guichets.workers.report``).
+    """
     if not rows:
         return "[]"
-    return "[\n" + ",\n".join(json.dumps(r.to_json(), ensure_ascii=False) for r in rows) + "\n]"
+    dumped = (r.to_json() | (extra(r) if extra else {}) for r in rows)
+    return "[\n" + ",\n".join(json.dumps(d, ensure_ascii=False) for d in dumped) + "\n]"
 
 
 def _flat(value: Any) -> Any:

@@ -24,10 +24,12 @@ from guichets.stats.indicators import (
     barrier_rate,
     barrier_rates_by_kind,
     category_share,
+    day_status,
     downtime_rate,
     failure_rate,
     lead_time,
     longest_blocked_spell,
+    longest_spell,
     opening_rate,
     robot_gaps,
     short_horizon_rate,
@@ -76,9 +78,14 @@ class ReportRow:
     departement: str | None = None
     services: set[str] = field(default_factory=set)
     probed_days: set[date] = field(default_factory=set)
-    longest_blocked_days: int = 0
+    longest_blocked_days: int = 0  # closed or blind days, mixed (kept for earlier readers)
+    longest_closed_days: int = 0  # valid probes, none found a date
+    longest_blind_days: int = 0  # probes, none valid: the robot could not read
     robot_down_hours: float | None = None
     label: str | None = None
+    # Reads behind a captcha a person answered (guichets assist): not of the robot's random
+    # sample, so never added to ``tally``; reported beside it (docs/method.md).
+    assisted: Tally = field(default_factory=Tally)
     _leads: dict[float, LeadQuantile | None] = field(
         default_factory=dict, repr=False, compare=False
     )
@@ -137,6 +144,11 @@ class ReportRow:
         for name, share in shares.items():
             row[name], row[f"{name}_ci"] = _share(share)
         row["few_probes"] = failure_rate(t).few
+        row["assisted_probes"] = self.assisted.probes
+        row["assisted_valid"] = self.assisted.valid
+        row["assisted_failure_rate"], row["assisted_failure_rate_ci"] = _share(
+            failure_rate(self.assisted)
+        )
         row["barrier_by_kind"] = {
             kind: {"count": s.count, "rate": s.value, "ci": _share(s)[1]}
             for kind, s in barrier_rates_by_kind(t).items()
@@ -152,6 +164,8 @@ class ReportRow:
         row["days_probed"] = len(self.probed_days)
         row["valid_per_day"] = _round(t.valid / self.days.days, 2)
         row["longest_blocked_days"] = self.longest_blocked_days
+        row["longest_closed_days"] = self.longest_closed_days
+        row["longest_blind_days"] = self.longest_blind_days
         row["robot_down_hours"] = _round(self.robot_down_hours, 2)
         return row
 
@@ -199,19 +213,22 @@ def build_report(
     alive: Sequence[tuple[datetime, datetime]] | None = None,
     until: datetime | None = None,
     labels: Mapping[str, str] | None = None,
+    assisted: Iterable[DayRollup] = (),
 ) -> list[ReportRow]:
     """Rows of ``level`` for each period of ``grain`` within ``whole``.
+
+    ``assisted``: the daily rollups of assisted reads (``rollups_of`` their facts), counted in
+    each row's ``assisted`` tally and never in its own.
 
     ``alive``: each run's start and last sign of life, to show the robot's own gaps; ``until``:
     the last instant anything was recorded (later is the future, not a gap).
     """
-    # Only what a day was (open, blocked) is kept per day: the tallies add up into the rows and
-    # are let go, so that a year of hundreds of services streams through.
-    opened: dict[tuple[str, str], set[date]] = {}
+    # Only what a day was (open, closed, blind) is kept per day: the tallies add up into the rows
+    # and are let go, so that a year of hundreds of services streams through.
+    opened: dict[tuple[str, str], dict[date, DayStatus]] = {}
     rows: dict[tuple[str, str], ReportRow] = {}
-    for r in rollups:
-        if r.day not in whole:
-            continue
+
+    def row_of(r: DayRollup) -> ReportRow:
         period = period_label(r.day, grain, whole)
         key = (r.service, period)
         row = rows.get(key)
@@ -227,19 +244,29 @@ def build_report(
                 services={r.service},
                 label=(labels or {}).get(r.service),
             )
-            opened[key] = set()
+            opened[key] = {}
+        return row
+
+    for r in assisted:
+        if r.day in whole:
+            row_of(r).assisted += r.tally
+    for r in rollups:
+        if r.day not in whole:
+            continue
+        row = row_of(r)
+        key = (r.service, row.period)
         row.tally += r.tally
         if r.tally.probes:
             row.probed_days.add(r.day)
-        if r.tally.found_a_date:
-            opened[key].add(r.day)
+        status = day_status(r.tally.probes, r.tally.valid, r.tally.found_a_date)
+        if status is not DayStatus.GAP:
+            opened[key][r.day] = status
     down: dict[str, float | None] = {}
     for key, row in rows.items():
-        row.longest_blocked_days = longest_blocked_spell(
-            DayStatus.OPEN if d in opened[key] else
-            DayStatus.BLOCKED if d in row.probed_days else DayStatus.GAP
-            for d in row.days
-        )  # fmt: skip
+        statuses = [opened[key].get(d, DayStatus.GAP) for d in row.days]
+        row.longest_blocked_days = longest_blocked_spell(statuses)
+        row.longest_closed_days = longest_spell(statuses, DayStatus.CLOSED)
+        row.longest_blind_days = longest_spell(statuses, DayStatus.BLIND)
         if row.period not in down:
             down[row.period] = _down_hours(alive, row.days, until)
         row.robot_down_hours = down[row.period]
@@ -266,7 +293,10 @@ def group_rows(services: Iterable[ReportRow], level: Level) -> list[ReportRow]:
                 robot_down_hours=row.robot_down_hours,
             )
         group.tally += row.tally
+        group.assisted += row.assisted
         group.services |= row.services
         group.probed_days |= row.probed_days
         group.longest_blocked_days = max(group.longest_blocked_days, row.longest_blocked_days)
+        group.longest_closed_days = max(group.longest_closed_days, row.longest_closed_days)
+        group.longest_blind_days = max(group.longest_blind_days, row.longest_blind_days)
     return sorted(groups.values(), key=lambda r: (r.days.first, r.key))

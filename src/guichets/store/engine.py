@@ -293,6 +293,11 @@ class StoreBase:
         self._closed = True
         self._engine.dispose()
 
+    def forked(self) -> None:
+        """Call first in a child process made by ``fork`` that uses this store: the child
+        opens its own connections and leaves the parent's alone (SQLAlchemy's rule)."""
+        self._engine.dispose(close=False)
+
     def __enter__(self) -> Self:
         return self
 

@@ -22,12 +22,14 @@ from sqlalchemy import ColumnElement, Select, Text, func, select, type_coerce
 from guichets.model import PARIS, Observation, Outcome, categorise
 from guichets.periods import local_day
 from guichets.store import Store, as_utc
+from guichets.store.readings import after_position
 from guichets.store.schema import probes
 from guichets.tally import site_of
 from guichets.untrusted import csv_writer as untrusted_csv_writer
 
 __all__ = [
     "EXPORT_COLUMNS",
+    "RAW_COLUMNS",
     "Position",
     "Sink",
     "csv_writer",
@@ -35,7 +37,9 @@ __all__ = [
     "export_extent",
     "export_row",
     "export_rows",
+    "export_values",
     "jsonl_writer",
+    "raw_pages",
     "write_csv",
     "write_jsonl",
     "write_rows",
@@ -95,6 +99,8 @@ _READ: Final = tuple(
         probes.c.person,
     )
 )
+
+RAW_COLUMNS: Final = tuple(column.name for column in _READ)  # what export_values takes
 
 _VALID: Final = frozenset(o.value for o in Outcome if o.valid)
 # The C encoder, built once: json.dumps(..., ensure_ascii=False) builds one per call.
@@ -165,6 +171,8 @@ def _values(row: Sequence[Any], sites: dict[str, str]) -> tuple[Any, ...]:
     )
 
 
+export_values = _values  # for the columnar export (store/export_table.py): the same code
+
 Position = tuple[datetime, str]  # (started_at, probe_id): where a probe sorts in the export
 
 
@@ -209,6 +217,32 @@ def _pages(store: Store, base: Select[Any], after: Position | None) -> Iterator[
     sites: dict[str, str] = {}
     for row in store.probe_pages(base, after):
         yield _values(row, sites)
+
+
+def raw_pages(
+    store: Store, since: datetime, until: datetime, *, rows: int = 50_000
+) -> Iterator[list[tuple[Any, ...]]]:
+    """The probes started in [since, until), by start then id, as raw rows of
+    :data:`RAW_COLUMNS` (what :func:`export_values` takes), ``rows`` at a time: each page one
+    short transaction, resuming after the last row read, read off the driver's cursor (building
+    SQLAlchemy rows cost as much as reading them)."""
+    base = (
+        select(*_READ)
+        .where(*_within(since, until))
+        .order_by(probes.c.started_at, probes.c.probe_id)
+        .limit(rows)
+    )
+    after: Position | None = None
+    at, probe_id = RAW_COLUMNS.index("started_at"), RAW_COLUMNS.index("probe_id")
+    while True:
+        query = base if after is None else base.where(after_position(after))
+        with store.reading("read probes") as conn:
+            page = list(conn.execute(query).cursor.fetchall())
+        if page:
+            yield page
+        if len(page) < rows:
+            return
+        after = (as_utc(page[-1][at]), page[-1][probe_id])
 
 
 def export_extent(store: Store, since: datetime, until: datetime) -> tuple[int, Position | None]:

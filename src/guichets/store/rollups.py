@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 from typing import Any, Final
 
-from sqlalchemy import Connection, and_, case, delete, false, func, select, text
+from sqlalchemy import Connection, and_, case, delete, false, func, select, text, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -342,11 +342,18 @@ class Rollups(StoreBase):
         return written
 
     def rollup_totals(self, days: DateRange) -> list[int]:
-        """The rows of ``days`` and the sums of their counts (:data:`COUNT_COLUMNS`): what the
-        site's month cache fingerprints, read in one statement."""
+        """The rows of ``days`` and the sums of their counts (:data:`COUNT_COLUMNS`), then the
+        assisted reads of those days (never in a rollup): what the site's month cache
+        fingerprints."""
         columns = [daily_rollups.c[name] for name in COUNT_COLUMNS]
         query = select(func.count(), *(func.coalesce(func.sum(c), 0) for c in columns)).where(
             _in_days(days)
         )
+        helped = select(func.count()).where(
+            probes.c.assisted.is_(true()),
+            probes.c.started_at >= days.start,
+            probes.c.started_at < days.end,
+        )
         with self._guard("read the rollups' totals"), self._connect() as conn:
-            return [int(v) for v in conn.execute(query).one()]
+            totals = [int(v) for v in conn.execute(query).one()]
+            return [*totals, int(conn.execute(helped).scalar_one())]

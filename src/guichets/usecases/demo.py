@@ -83,6 +83,7 @@ async def run_demo(
     evidence: bool = True,
     alerts: AlertOptions | None = None,
     report: Callable[[str], None] | None = None,
+    assisted: int = 0,
 ) -> DemoResult:
     """Run the robot over ``days`` simulated days of the demo scenario; store under ``home``.
 
@@ -91,7 +92,15 @@ async def run_demo(
     ``guichets evidence dossier`` work on the demo's data. The alert rules run after every probe
     (``docs/alerts.md``); ``alerts`` says where to deliver them, and ``report`` hears of each
     failed delivery.
+
+
+    With ``assisted`` = N, a scripted person (``demo_person``) makes N attempts through the
+    assisted console, spread over the period, on the démarches behind a captcha: the robot runs up
+    to each instant, stands still while the person's attempt runs, then goes on, so that its own
+    probes are the ones it would have made alone.
     """
+    if assisted and not evidence:
+        raise ValueError("assisted attempts keep their evidence: drop --no-evidence")
     scenario = load_scenario(DEMO_SCENARIO)
     start = scenario.scenario.start
     clock = SimulatedClock(start)
@@ -129,7 +138,95 @@ async def run_demo(
                 on_stored=watch.monitor.on_stored,
             )
             try:
-                summary = await runner.run(until=end)
+                if assisted:
+                    assert archive is not None
+                    summary = await _with_person(
+                        runner, simulator, store, archive, clock, list(catalogue.services), home,
+                        assisted, end,
+                    )  # fmt: skip
+                else:
+                    summary = await runner.run(until=end)
             finally:
                 await watch.close(drain=True)  # simulated time: every retry runs out now
         return DemoResult(home, start, end, summary, len(simulator.forbidden), watch.summary())
+
+
+def captcha_services(simulator: Simulator, services: list[Service]) -> list[Service]:
+    """The démarches whose path meets a captcha: where only a person can read the slots."""
+    gated = {
+        config.id
+        for site in simulator.scenario.sites
+        for config in site.services
+        if (site.platform == "rdvpref" and config.captcha) or config.security_check != "none"
+    }
+    return [s for s in services if s.id in gated]
+
+
+async def _with_person(
+    runner: Runner,
+    simulator: Simulator,
+    store: Store,
+    archive: EvidenceArchive,
+    clock: SimulatedClock,
+    services: list[Service],
+    home: Path,
+    count: int,
+    end: datetime,
+) -> RunSummary:
+    """The robot's run cut at ``count`` instants; at each, one attempt of the scripted person."""
+    from aiohttp import web
+    from playwright.async_api import async_playwright
+
+    from guichets.assist.accounts import new_person_id
+    from guichets.assist.attempt import CEILING, Limits
+    from guichets.assist.console import Console
+    from guichets.evidence.screenshot import CHROMIUM, CHROMIUM_ARGS, Renderer, load_probe
+    from guichets.usecases.demo_person import ScriptedPerson
+
+    gated = captcha_services(simulator, services)
+    start = clock.now()
+    instants = [start + (end - start) * (n + 0.5) / count for n in range(count)]
+    total: RunSummary | None = None
+
+    def add(part: RunSummary) -> RunSummary:
+        if total is None:
+            return part
+        total.probes += part.probes
+        total.skipped_periods += part.skipped_periods
+        for outcome, n in part.by_outcome.items():
+            total.by_outcome[outcome] = total.by_outcome.get(outcome, 0) + n
+        return total
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=list(CHROMIUM_ARGS), headless=True
+        )
+        async with Renderer(browser=browser) as renderer:
+
+            async def render(probe_id: str) -> bytes:
+                return await renderer.render(load_probe(home, store, probe_id))
+
+            console = Console(
+                services=gated, store=store, archive=archive, clock=clock,
+                limits=Limits(per_day=CEILING), browser=browser, render=render,
+                person=new_person_id(),
+            )  # fmt: skip
+            app = web.AppRunner(console.app(), access_log=None, handle_signals=False)
+            await app.setup()
+            await web.TCPSite(app, "127.0.0.1", 0).start()
+            person = ScriptedPerson(
+                browser, f"http://127.0.0.1:{app.addresses[0][1]}", simulator.base_url
+            )
+            try:
+                await person.log_in(console.login_token)
+                for n, instant in enumerate(instants):
+                    total = add(await runner.run(until=instant))
+                    if gated:
+                        service = gated[n % len(gated)].id
+                        await person.attempt(service, wrong_first=n % 4 == 3)
+                total = add(await runner.run(until=end))
+            finally:
+                await person.close()
+                await app.cleanup()
+        await browser.close()
+    return total

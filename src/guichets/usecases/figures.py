@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import pickle
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -20,16 +19,20 @@ from typing import Final
 
 from guichets.catalogue import Catalogue
 from guichets.departements import DEPARTEMENTS
-from guichets.periods import DateRange, Grain, month_range
+from guichets.files import write_atomic
+from guichets.periods import DateRange, Grain, local_day, month_range
 from guichets.site.figures import LATEST_PROBES, LEAD_QUANTILES, ServiceInfo, SiteFigures
+from guichets.site.releases_cache import releases_of_the_day
 from guichets.stats.method import METHOD_VERSION
+from guichets.stats.press import press_summary
 from guichets.stats.report import Level, ReportRow, group_rows
 from guichets.store import Store
-from guichets.usecases.report import alive_spans, press_of, report_rows, service_label
+from guichets.usecases.report import alive_spans, report_rows, service_label
+from guichets.workers.report import seen_from, split_vantages, vantage_barriers
 
 __all__ = ["CACHE_FORMAT", "read_figures"]
 
-CACHE_FORMAT: Final = 2  # bump when ReportRow changes shape: older cached months are recomputed
+CACHE_FORMAT: Final = 4  # bump when ReportRow changes shape: older cached months are recomputed
 
 
 def _months(days: DateRange) -> list[DateRange]:
@@ -102,10 +105,13 @@ def read_figures(
     rows: list[ReportRow] = []
     departements: list[ReportRow] = []
     france: list[ReportRow] = []
+    fingerprints: dict[str, str] = {}
     for month in months:
-        month_rows_, month_departements, month_france = _month_of_rows(
+        (month_rows_, month_departements, month_france), fingerprint = _month_of_rows(
             store, month, alive, until, cache
         )
+        if fingerprint is not None:
+            fingerprints[f"{month.first:%Y-%m}"] = fingerprint
         rows += month_rows_
         departements += month_departements
         france += month_france
@@ -128,10 +134,17 @@ def read_figures(
         by_service=_by_key(rows),
         by_departement=_by_key(departements),
         france=_by_key(france).get("FR", {}),
+        fingerprints=fingerprints,
+        cache=cache,
     )
     figures.latest_probes = {s: store.latest_observations(s, LATEST_PROBES) for s in stored}
+    latest = months[-1]
+    for service_id, found in vantage_barriers(store, latest).items():
+        split = split_vantages(seen_from(found, latest))
+        if split is not None:
+            figures.vantages[service_id] = split
     if press:
-        figures.press_markdown = _press(store, figures)
+        figures.press_markdown = _press(store, figures, cache)
     return figures
 
 
@@ -159,9 +172,9 @@ def _month_of_rows(
     alive: Sequence[tuple[datetime, datetime]],
     until: datetime | None,
     cache: Path | None,
-) -> MonthRows:
+) -> tuple[MonthRows, str | None]:
     """One month's rows (services, départements, France), with their lead times computed, from
-    the cache when it still holds what they come from."""
+    the cache when it still holds what they come from; and their fingerprint (with a cache)."""
     path = fingerprint = None
     if cache is not None:
         fingerprint = _fingerprint(store, month, alive, until)
@@ -169,7 +182,7 @@ def _month_of_rows(
         try:
             kept, found = pickle.loads(path.read_bytes())
             if kept == fingerprint:
-                return found  # type: ignore[no-any-return]
+                return found, fingerprint
         except (FileNotFoundError, pickle.UnpicklingError, EOFError, ValueError, TypeError):
             pass  # a cache is only a cache: anything unreadable is computed again
     services = report_rows(store, month, grain=Grain.MONTH, alive=(alive, until))
@@ -183,13 +196,11 @@ def _month_of_rows(
             row.lead(q)
     if path is not None and cache is not None:
         cache.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".partial")
-        partial.write_bytes(pickle.dumps((fingerprint, rows), protocol=pickle.HIGHEST_PROTOCOL))
-        os.replace(partial, path)
-    return rows
+        write_atomic(path, pickle.dumps((fingerprint, rows), protocol=pickle.HIGHEST_PROTOCOL))
+    return rows, fingerprint
 
 
-def _press(store: Store, figures: SiteFigures) -> str | None:
+def _press(store: Store, figures: SiteFigures, cache: Path | None = None) -> str | None:
     month = figures.latest
     if month is None:
         return None
@@ -199,4 +210,7 @@ def _press(store: Store, figures: SiteFigures) -> str | None:
     if figures.previous is not None:
         earlier = f"{figures.previous.first:%Y-%m}"
         before = [r[earlier] for r in figures.by_service.values() if earlier in r]
-    return press_of(store, month, now, before, figures.names())
+    # The release analysis reads every probe of the month: done once a day with a cache.
+    day = None if figures.last_probe is None else local_day(figures.last_probe)
+    releases = releases_of_the_day(store, month, day, cache)
+    return press_summary(now, before, releases, month, figures.names())

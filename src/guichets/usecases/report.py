@@ -71,6 +71,11 @@ def report_rows(
     """The rows of ``days`` from the stored rollups (refresh them first when in doubt:
     :meth:`~guichets.store.Store.refresh_rollups`); ``alive`` when the caller has read it."""
     spans, until = alive_spans(store) if alive is None else alive
+    # Assisted reads (a person answered the captcha): few, read from the probes, and counted in
+    # each row's own assisted tally, never in the robot's (docs/method.md, section 10).
+    helped = store.observations(
+        service=service, departement=departement, since=days.start, until=days.end, assisted=True
+    )
     return build_report(
         store.rollups(days, service=service, departement=departement),
         days,
@@ -79,6 +84,7 @@ def report_rows(
         alive=spans,
         until=until,
         labels=labels,
+        assisted=rollups_of(facts_of(o) for o in helped),
     )
 
 

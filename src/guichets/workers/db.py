@@ -38,8 +38,11 @@ def conninfo(url: str) -> str:
     return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-async def open_pool(url: str, *, size: int, name: str) -> AsyncConnectionPool:
-    """An open pool of at most ``size`` connections, named ``name`` in ``pg_stat_activity``."""
+async def open_pool(
+    url: str, *, size: int, name: str, wait: float = CONNECT_TIMEOUT * 3
+) -> AsyncConnectionPool:
+    """An open pool of at most ``size`` connections, named ``name`` in ``pg_stat_activity``;
+    asking it for a connection fails after ``wait`` seconds (a lost database is noticed)."""
     pool = AsyncConnectionPool(
         conninfo(url),
         min_size=1,
@@ -49,7 +52,7 @@ async def open_pool(url: str, *, size: int, name: str) -> AsyncConnectionPool:
             "application_name": name[:63],
             "connect_timeout": CONNECT_TIMEOUT,
         },
-        timeout=CONNECT_TIMEOUT * 3,
+        timeout=wait,
         open=False,
     )
     await pool.open(wait=True, timeout=CONNECT_TIMEOUT * 3)

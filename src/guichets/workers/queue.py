@@ -36,13 +36,13 @@ QUEUE: Final = "probes"
 _SCHEMA_LOCK: Final = 0x6775696368657471  # one process creates procrastinate's tables
 
 
-def make_app(url: str, *, size: int, name: str) -> App:
+def make_app(url: str, *, size: int, name: str, timeout: float = CONNECT_TIMEOUT * 3) -> App:
     """A procrastinate app on the store's database (not yet open)."""
     connector = PsycopgConnector(
         conninfo=conninfo(url),
         min_size=1,
         max_size=max(2, size),
-        timeout=CONNECT_TIMEOUT * 3,
+        timeout=timeout,
         kwargs={"application_name": name[:63], "connect_timeout": CONNECT_TIMEOUT},
     )
     return App(connector=connector)

@@ -21,7 +21,15 @@ from guichets.periods import DateRange, local_day
 from guichets.store import Store, as_utc
 from guichets.store.schema import probes, schedule_periods, workers
 
-__all__ = ["agreement", "book_status", "vantage_barriers", "vantage_sentence"]
+__all__ = [
+    "agreement",
+    "book_status",
+    "lost_periods",
+    "seen_from",
+    "split_vantages",
+    "vantage_barriers",
+    "vantage_sentence",
+]
 
 _VALID = (Outcome.AVAILABLE.value, Outcome.UNAVAILABLE.value)
 
@@ -76,15 +84,48 @@ def seen_from(
     return {"barrier_from": sorted(blocked), "read_from": sorted(read)}
 
 
-def vantage_sentence(seen: dict[str, list[str]] | None) -> str | None:
-    """« bloqué depuis A, lu depuis B » when a barrier was met from some vantage points only."""
+def lost_periods(
+    store: Store, days: DateRange, *, service: str | None = None
+) -> dict[str, list[tuple[Any, str]]]:
+    """Per service: ``(Paris day, reason)`` of each period of the shared schedule recorded as
+    lost in these days (nobody probed it while it was open): the robot's own gaps."""
+    query = (
+        select(schedule_periods.c.service, schedule_periods.c.period_start, schedule_periods.c.note)
+        .where(
+            schedule_periods.c.state == "lost",
+            schedule_periods.c.role == "probe",
+            schedule_periods.c.period_start >= days.start,
+            schedule_periods.c.period_start < days.end,
+        )
+        .order_by(schedule_periods.c.service, schedule_periods.c.period_start)
+    )
+    if service is not None:
+        query = query.where(schedule_periods.c.service == service)
+    out: dict[str, list[tuple[Any, str]]] = defaultdict(list)
+    with store.reading("read the lost periods") as conn:
+        for name, start, note in conn.execute(query):
+            out[name].append((local_day(as_utc(start)), note))
+    return dict(out)
+
+
+def split_vantages(seen: dict[str, list[str]] | None) -> tuple[list[str], list[str]] | None:
+    """The vantage points that only met the barrier and those that only read the page, when a
+    barrier was met from some vantage points and not from others; else None."""
     if not seen:
         return None
     only = [v for v in seen["barrier_from"] if v not in seen["read_from"]]
     readers = [v for v in seen["read_from"] if v not in seen["barrier_from"]]
     if not only or not readers:
         return None
-    return f"bloqué depuis {', '.join(only)}, lu depuis {', '.join(readers)}"
+    return only, readers
+
+
+def vantage_sentence(seen: dict[str, list[str]] | None) -> str | None:
+    """« bloqué depuis A, lu depuis B » when a barrier was met from some vantage points only."""
+    split = split_vantages(seen)
+    if split is None:
+        return None
+    return f"bloqué depuis {', '.join(split[0])}, lu depuis {', '.join(split[1])}"
 
 
 def agreement(store: Store, days: DateRange | None = None) -> dict[str, Any]:

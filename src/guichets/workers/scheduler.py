@@ -19,7 +19,7 @@ from guichets.workers.book import Book, PeriodJob, replicated
 from guichets.workers.db import open_pool
 from guichets.workers.queue import defer, ensure_schema, make_app
 
-__all__ = ["ScheduleResult", "periods_ahead", "schedule"]
+__all__ = ["ScheduleResult", "periods_ahead", "schedule", "schedule_jobs"]
 
 
 @dataclass
@@ -77,6 +77,11 @@ async def schedule(
 ) -> ScheduleResult:
     """Plan and defer the periods ahead; the store's schema must be at head (``Store.open``)."""
     jobs = periods_ahead(services, now, ahead, seed=seed, plan=plan, replicate=replicate)
+    return await schedule_jobs(url, jobs)
+
+
+async def schedule_jobs(url: str, jobs: list[PeriodJob]) -> ScheduleResult:
+    """Enter these periods in the book and defer the jobs of those that were not there."""
     result = ScheduleResult(periods=len(jobs))
     pool = await open_pool(url, size=2, name="guichets-schedule")
     try:

@@ -32,6 +32,7 @@ from typing import Any
 
 import psycopg
 from procrastinate import App
+from procrastinate.exceptions import ConnectorException
 from procrastinate.jobs import Status
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
@@ -50,7 +51,15 @@ __all__ = ["Worker", "WorkerConfig", "WorkerSummary"]
 
 log = logging.getLogger(__name__)
 
-_DB_ERRORS = (psycopg.Error, PoolTimeout, OSError, TimeoutError, StoreError, GateUnavailable)
+_DB_ERRORS = (
+    psycopg.Error,
+    PoolTimeout,
+    OSError,
+    TimeoutError,
+    StoreError,
+    GateUnavailable,
+    ConnectorException,
+)
 
 
 @dataclass(frozen=True)
@@ -104,6 +113,9 @@ class Worker:
         self._app: App | None = None
         self._run_id = ""
         self._commit = asyncio.Lock()
+        # How long the database may be away before the worker gives up: its leases must not end
+        # while it still probes, so less than a lease minus a heartbeat.
+        self.patience = max(0.5, min(10.0, config.lease - config.heartbeat))
 
     # -- life -----------------------------------------------------------------------------------
 
@@ -113,7 +125,10 @@ class Worker:
         pool: AsyncConnectionPool | None = None
         try:
             pool = await open_pool(
-                config.url, size=config.concurrency + 3, name=f"guichets-worker-{config.name}"
+                config.url,
+                size=config.concurrency + 3,
+                name=f"guichets-worker-{config.name}",
+                wait=self.patience,
             )
             await ensure_schema(pool)
             book = self._book = Book(pool)
@@ -152,7 +167,9 @@ class Worker:
             else:
                 with contextlib.suppress(*_DB_ERRORS, Exception):
                     if self._book is not None:
-                        await self._book.stopped(config.name, self.summary.failure)
+                        await asyncio.wait_for(
+                            self._book.stopped(config.name, self.summary.failure), self.patience
+                        )
             if pool is not None:
                 await pool.close()
             store.close()
@@ -161,7 +178,10 @@ class Worker:
     async def _serve(self) -> None:
         config = self.config
         app = self._app = make_app(
-            config.url, size=config.concurrency + 3, name=f"guichets-worker-{config.name}"
+            config.url,
+            size=config.concurrency + 3,
+            name=f"guichets-worker-{config.name}",
+            timeout=self.patience,
         )
         register_task(app, self._handle)
         async with app.open_async():
@@ -212,17 +232,20 @@ class Worker:
 
     async def _beat(self) -> None:
         assert self._book is not None and self._store is not None
-        store_beat = self.clock.now()
+        store_beat = last_ok = self.clock.now()
         while not self.stop.is_set():
             try:
                 await self._book.renew(self.config.name, self.config.lease)
-                now = self.clock.now()
+                now = last_ok = self.clock.now()
                 if (now - store_beat).total_seconds() >= 60:
                     store_beat = now
                     await asyncio.to_thread(self._store.heartbeat, self._run_id, now)
             except _DB_ERRORS as exc:
-                self._fail(f"lost the database ({_say(exc)})")
-                return
+                away = (self.clock.now() - last_ok).total_seconds()
+                if away >= self.patience:  # its leases are about to end: others take over
+                    self._fail(f"lost the database for {away:.0f} s ({_say(exc)})")
+                    return
+                log.warning("%s: heartbeat failed (%s); trying again", self.config.name, exc)
             await self._pause(self.config.heartbeat)
 
     async def _sweeping(self) -> None:
@@ -232,9 +255,8 @@ class Worker:
                 return
             try:
                 await self.sweep()
-            except _DB_ERRORS as exc:
-                self._fail(f"lost the database ({_say(exc)})")
-                return
+            except _DB_ERRORS as exc:  # the heartbeat decides whether the database is lost
+                log.warning("%s: sweep failed (%s)", self.config.name, _say(exc))
 
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

@@ -1,0 +1,91 @@
+"""Files written whole or not at all: one way for every writer of the project.
+
+A file is written under a hidden partial name in its own folder (``.NAME.partial``), then renamed
+into place: a reader never sees half a file, and a crash or a full disk leaves at most a partial
+file that the next writer overwrites (``site/publish.py`` and the open data skip them). With
+``durable=True`` the data and the rename are also flushed to disk (``fsync``), for the evidence;
+the site and caches skip that cost, since they are rebuilt from the database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any, Literal, overload
+
+__all__ = ["atomic_file", "copy_atomic", "fsync_dir", "partial_path", "write_atomic"]
+
+
+def partial_path(path: Path) -> Path:
+    """Where ``path`` is written before it is renamed into place."""
+    return path.with_name(f".{path.name}.partial")
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a file's creation, rename or removal in ``folder`` durable."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@overload
+def atomic_file(
+    path: Path, mode: Literal["wb"] = "wb", *, durable: bool = False, permissions: int = 0o666
+) -> contextlib.AbstractContextManager[IO[bytes]]: ...
+@overload
+def atomic_file(
+    path: Path, mode: Literal["w"], *, durable: bool = False, permissions: int = 0o666
+) -> contextlib.AbstractContextManager[IO[str]]: ...
+def atomic_file(
+    path: Path, mode: str = "wb", *, durable: bool = False, permissions: int = 0o666
+) -> contextlib.AbstractContextManager[IO[Any]]:
+    """``with atomic_file(path) as out:`` writes ``out`` into ``path`` when the block ends
+    without error, and leaves nothing behind otherwise. Text mode is UTF-8 with the newlines
+    written as given; ``permissions`` applies to a new file (``0o600`` for secrets)."""
+    return _atomic(path, mode, durable, permissions)
+
+
+@contextlib.contextmanager
+def _atomic(path: Path, mode: str, durable: bool, permissions: int) -> Iterator[IO[Any]]:
+    partial = partial_path(path)
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, permissions)
+    opened: IO[Any] = (
+        os.fdopen(fd, "wb") if "b" in mode else os.fdopen(fd, "w", encoding="utf-8", newline="")
+    )
+    try:
+        with opened as out:
+            yield out
+            out.flush()
+            if durable:
+                os.fsync(out.fileno())
+        os.replace(partial, path)
+        if durable:
+            fsync_dir(path.parent)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            partial.unlink()
+        raise
+
+
+def write_atomic(path: Path, data: bytes, *, durable: bool = False) -> None:
+    """``path`` holds ``data``, whole, or keeps what it held."""
+    with atomic_file(path, durable=durable) as out:
+        out.write(data)
+
+
+def copy_atomic(source: Path, path: Path) -> None:
+    """A copy of ``source`` at ``path``, as a new file: never written through an existing one
+    (it may be a hard link shared with a published site)."""
+    partial = partial_path(path)
+    try:
+        shutil.copyfile(source, partial)
+        os.replace(partial, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            partial.unlink()
+        raise

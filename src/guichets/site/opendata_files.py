@@ -1,0 +1,459 @@
+"""The open data's observation files, month by month: written once into the data directory,
+linked into the site.
+
+Each month's probes are published as gzip-compressed CSV (``observations-YYYY-MM.csv.gz``: once
+decompressed, exactly what ``guichets export observations --month YYYY-MM`` writes) and as
+Parquet (the same columns, typed as ``datapackage.json`` describes them); the current month also
+as plain CSV, for whoever follows it hour by hour. Three years of hourly probes of all France are
+millions of rows: the files are made from columns (``store/export_table.py``), a month per
+process, and kept in ``DATA/opendata/v<version>/observations/`` with a manifest of what each
+month's files hold (how many probes, the last one, each file's size and SHA-256). A build
+writes a month again only when its probes changed (after a run, the current month; a late probe
+in a closed month, that month), and the site's files are hard links to the kept ones (a copy
+when the site is on another file system), so that publishing a new site costs no copy.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import multiprocessing
+import os
+import re
+import shutil
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+import guichets
+from guichets.files import partial_path
+from guichets.periods import DateRange, month_range
+from guichets.store import Store
+from guichets.store.export import EXPORT_COLUMNS, export_extent, raw_pages
+from guichets.store.export_table import columns_of, csv_header
+
+__all__ = [
+    "KINDS",
+    "InBackground",
+    "MonthFiles",
+    "link_into",
+    "month_file",
+    "observation_files",
+]
+
+OBSERVATIONS: Final = "observations"
+MANIFEST: Final = ".manifest.json"
+KINDS: Final = ("csv.gz", "parquet", "csv")  # "csv": the current month only
+GZIP_LEVEL: Final = 1  # see docs/architecture.md: 4.5 times smaller, at 150 MB/s a core
+PARQUET_COMPRESSION: Final = "zstd"
+PAGE_ROWS: Final = 20_000  # rows read and written at a time: bounded memory per process
+# What the kept files depend on besides the probes: another layout or another version of the
+# code, and every month is written again.
+_LAYOUT: Final = {
+    "format": 2,
+    "guichets": guichets.__version__,
+    "columns": list(EXPORT_COLUMNS),
+    "gzip": GZIP_LEVEL,
+    "parquet": PARQUET_COMPRESSION,
+}
+_FILE: Final = re.compile(r"observations-(\d{4}-\d{2})\.(csv\.gz|parquet|csv|jsonl)")
+_CHUNK: Final = 1 << 20
+
+
+def month_file(label: str, kind: str) -> str:
+    """The file's name, e.g. ``observations-2026-10.csv.gz``."""
+    return f"observations-{label}.{kind}"
+
+
+@dataclass(frozen=True)
+class MonthFiles:
+    """What a month's kept files hold, as the manifest says."""
+
+    label: str
+    probes: int
+    files: Mapping[str, Mapping[str, Any]]  # kind → {"bytes", "sha256"}
+
+
+# -- one month ---------------------------------------------------------------------------------
+
+
+class _Aside:
+    """A binary file written under a hidden name, hashed as written, renamed by ``commit``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.partial = partial_path(path)
+        self._file = self.partial.open("wb")
+        self._hash = hashlib.sha256()
+        self.bytes = 0
+
+    def write(self, data: bytes) -> int:
+        self._hash.update(data)
+        self._file.write(data)
+        self.bytes += len(data)
+        return len(data)
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def commit(self) -> dict[str, Any]:
+        self._file.close()
+        os.replace(self.partial, self.path)
+        return {"bytes": self.bytes, "sha256": self._hash.hexdigest()}
+
+    def close(self) -> None:
+        self._file.close()
+        self.partial.unlink(missing_ok=True)
+
+
+def _hashed(path: Path) -> dict[str, Any]:
+    digest, size = hashlib.sha256(), 0
+    with path.open("rb") as file:
+        while data := file.read(_CHUNK):
+            digest.update(data)
+            size += len(data)
+    return {"bytes": size, "sha256": digest.hexdigest()}
+
+
+def write_month(
+    store: Store, folder: Path, label: str, days: DateRange, current: bool, schema: pa.Schema
+) -> dict[str, Any]:
+    """Write one month's files into ``folder`` (aside, then renamed); returns its manifest
+    entry (without the extent, which the caller read before)."""
+    types = _table_types(schema)
+    kinds = KINDS if current else KINDS[:2]
+    plain = _Aside(folder / month_file(label, "csv")) if current else None
+    packed = _Aside(folder / month_file(label, "csv.gz"))
+    parquet = folder / f".{month_file(label, 'parquet')}.partial"
+    try:
+        with (
+            gzip.GzipFile(
+                filename="", mode="wb", compresslevel=GZIP_LEVEL, fileobj=packed, mtime=0
+            ) as zipped,
+            pq.ParquetWriter(parquet, schema, compression=PARQUET_COMPRESSION) as table,
+        ):
+            for out in (zipped, plain):
+                if out is not None:
+                    out.write(csv_header())
+            written = False
+            for page in raw_pages(store, days.start, days.end, rows=PAGE_ROWS):
+                columns = columns_of(page, types)
+                zipped.write(columns.text)
+                if plain is not None:
+                    plain.write(columns.text)
+                table.write_table(columns.table)
+                written = True
+            if not written:  # a Parquet file has at least its schema
+                table.write_table(schema.empty_table())
+        files = {"csv.gz": packed.commit()}
+        if plain is not None:
+            files["csv"] = plain.commit()
+        os.replace(parquet, folder / month_file(label, "parquet"))
+        files["parquet"] = _hashed(folder / month_file(label, "parquet"))
+    finally:
+        packed.close()
+        if plain is not None:
+            plain.close()
+        parquet.unlink(missing_ok=True)
+    return {"files": {kind: files[kind] for kind in kinds}}
+
+
+def _table_types(schema: pa.Schema) -> dict[str, str]:
+    """Back from the Arrow schema to the Table Schema's types (see ``export_table``)."""
+    names = {
+        pa.string(): "string",
+        pa.int64(): "integer",
+        pa.float64(): "number",
+        pa.bool_(): "boolean",
+        pa.date32(): "date",
+    }
+    return {
+        field.name: "datetime" if pa.types.is_timestamp(field.type) else names[field.type]
+        for field in schema
+    }
+
+
+# -- every month, in several processes --------------------------------------------------------
+
+_STORE: Store | None = None  # the store of the parent, for the forked workers
+
+
+def _forked() -> None:
+    if _STORE is not None:
+        _STORE.forked()
+
+
+def _work(
+    folder: Path, label: str, days: DateRange, current: bool, schema: pa.Schema
+) -> dict[str, Any]:
+    assert _STORE is not None
+    return write_month(_STORE, folder, label, days, current, schema)
+
+
+class _Serial(Executor):
+    """The same interface in this process: a month or two are not worth a process."""
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        from concurrent.futures import Future
+
+        future: Future[Any] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # handed over, as a pool would
+            future.set_exception(exc)
+        return future
+
+
+@contextmanager
+def _executor(store: Store, tasks: int, workers: int) -> Iterator[Executor]:
+    global _STORE
+    _STORE = store
+    try:
+        if tasks < 2 or workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+            yield _Serial()
+            return
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(min(workers, tasks), context, initializer=_forked) as pool:
+            yield pool
+    finally:
+        _STORE = None
+
+
+def _months(store: Store) -> Iterator[tuple[str, DateRange]]:
+    """The Paris months from the first stored probe's to the last's."""
+    days = store.probe_days()
+    if days is None:
+        return
+    year, month = days.first.year, days.first.month
+    while (year, month) <= (days.last.year, days.last.month):
+        yield f"{year:04d}-{month:02d}", month_range(year, month)
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+
+
+def _load(folder: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((folder / MANIFEST).read_text("utf-8"))
+    except (OSError, ValueError):
+        data = None
+    if not isinstance(data, dict) or data.get("layout") != _LAYOUT:
+        return {}
+    months = data.get("months")
+    return months if isinstance(months, dict) else {}
+
+
+def _save(folder: Path, months: Mapping[str, Any]) -> None:
+    text = json.dumps({"layout": _LAYOUT, "months": months}, indent=1, sort_keys=True) + "\n"
+    path = folder / MANIFEST
+    try:
+        if path.read_text("utf-8") == text:
+            return
+    except OSError:
+        pass
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text, "utf-8")
+    os.replace(partial, path)
+
+
+def _intact(folder: Path, entry: Any, label: str, current: bool) -> bool:
+    """The entry is well formed and its files are there with their sizes (hashes are not read
+    again: that would cost what writing them does)."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("files"), dict):
+        return False
+    kinds = KINDS if current else KINDS[:2]
+    for kind in kinds:
+        file = entry["files"].get(kind)
+        path = folder / month_file(label, kind)
+        if not isinstance(file, dict) or not path.is_file():
+            return False
+        if path.stat().st_size != file.get("bytes"):
+            return False
+    return True
+
+
+def _as_closed(entry: dict[str, Any]) -> dict[str, Any]:
+    """A month that is over has no plain CSV any more."""
+    files = {k: v for k, v in entry["files"].items() if k != "csv"}
+    return {**entry, "files": files}
+
+
+def observation_files(
+    store: Store,
+    folder: Path,
+    schema: pa.Schema,
+    *,
+    workers: int = 1,
+    fingerprints: Mapping[str, str] | None = None,
+) -> tuple[list[MonthFiles], int]:
+    """Bring the month files in ``folder`` up to date with the store; returns every month with
+    probes, in order, and how many files were written.
+
+    ``fingerprints``: what each month's figures were computed from (``usecases/figures.py``:
+    its rollups' totals, which a new probe changes): a month whose fingerprint is the one its
+    files were written with is not counted again (counting a month's probes reads each row)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for file in folder.glob(".*.partial"):
+        file.unlink()
+    kept = _load(folder)
+    months = list(_months(store))
+    latest = months[-1][0] if months else None  # the last probe's month: it has probes
+    entries: dict[str, Any] = {}
+    todo = []
+    for label, days in months:
+        current = label == latest
+        entry = kept.get(label)
+        fingerprint = None if fingerprints is None else fingerprints.get(label)
+        if (
+            fingerprint is not None
+            and isinstance(entry, dict)
+            and entry.get("fingerprint") == fingerprint
+            and _intact(folder, entry, label, current)
+        ):
+            entries[label] = _as_closed(entry) if not current else entry
+            continue
+        count, last = export_extent(store, days.start, days.end)
+        if not count or last is None:
+            continue
+        position = [last[0].isoformat(), last[1]]
+        if (
+            isinstance(entry, dict)
+            and entry.get("probes") == count
+            and entry.get("last") == position
+            and _intact(folder, entry, label, current)
+        ):
+            entry = {**entry, "fingerprint": fingerprint}
+            entries[label] = _as_closed(entry) if not current else entry
+        else:
+            todo.append((label, days, current, count, position, fingerprint))
+    written = 0
+    if todo:
+        _save(folder, entries)  # months being written are forgotten until they are done
+        with _executor(store, len(todo), workers) as pool:
+            futures = [
+                (
+                    label,
+                    {"probes": count, "last": position, "fingerprint": fingerprint},
+                    pool.submit(_work, folder, label, days, current, schema),
+                )
+                for label, days, current, count, position, fingerprint in todo
+            ]
+            for label, extent, future in futures:
+                entry = {**extent, **future.result()}
+                entries[label] = entry
+                written += len(entry["files"])
+                _save(folder, dict(sorted(entries.items())))
+    entries = dict(sorted(entries.items()))
+    _save(folder, entries)
+    keep = {month_file(label, kind) for label, entry in entries.items() for kind in entry["files"]}
+    for file in folder.iterdir():
+        if _FILE.fullmatch(file.name) and file.name not in keep:
+            file.unlink()
+    found = [
+        MonthFiles(
+            label, entry["probes"], {k: entry["files"][k] for k in KINDS if k in entry["files"]}
+        )
+        for label, entry in entries.items()
+    ]
+    return found, written
+
+
+class InBackground:
+    """:func:`observation_files` in a child process (forked), while this one goes on (the
+    site's pages are rendered meanwhile); :meth:`result` waits for it. Failures in the child
+    are raised here."""
+
+    def __init__(
+        self,
+        store: Store,
+        folder: Path,
+        schema: pa.Schema,
+        *,
+        workers: int,
+        fingerprints: Mapping[str, str] | None = None,
+    ) -> None:
+        context = multiprocessing.get_context("fork")
+        self._receive, send = context.Pipe(duplex=False)
+        self._process = context.Process(
+            target=_in_child, args=(store, folder, schema, workers, fingerprints, send)
+        )
+        self._process.start()
+        send.close()
+
+    def result(self) -> tuple[list[MonthFiles], int]:
+        try:
+            ok, payload = self._receive.recv()
+        except EOFError:
+            ok, payload = False, "the process writing the month files ended without a word"
+        finally:
+            self._receive.close()
+            self._process.join()
+        if not ok:
+            raise RuntimeError(f"writing the open data's month files failed: {payload}")
+        months, written = payload
+        return months, written
+
+
+def _in_child(
+    store: Store,
+    folder: Path,
+    schema: pa.Schema,
+    workers: int,
+    fingerprints: Mapping[str, str] | None,
+    send: Any,
+) -> None:
+    store.forked()
+    try:
+        found = observation_files(store, folder, schema, workers=workers, fingerprints=fingerprints)
+        send.send((True, found))
+    except BaseException as exc:  # told to the parent, which raises it
+        send.send((False, f"{type(exc).__name__}: {exc}"))
+    finally:
+        send.close()
+
+
+def can_fork() -> bool:
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+# -- into the site ------------------------------------------------------------------------------
+
+
+def _same(source: Path, target: Path) -> bool:
+    try:
+        if os.path.samefile(source, target):
+            return True
+        a, b = source.stat(), target.stat()
+    except FileNotFoundError:
+        return False
+    return (a.st_size, a.st_mtime_ns) == (b.st_size, b.st_mtime_ns)  # a copy of it (copy2)
+
+
+def link_into(source: Path, target: Path, names: Iterable[str]) -> int:
+    """Make ``target/name`` the file ``source/name`` for each name (a hard link, or a copy with
+    its times when linking fails, e.g. across file systems); other month files in ``target``
+    go. Returns how many were linked or copied anew."""
+    target.mkdir(parents=True, exist_ok=True)
+    wanted = set(names)
+    done = 0
+    for name in sorted(wanted):
+        src, dst = source / name, target / name
+        if _same(src, dst):
+            continue
+        partial = dst.with_name(f".{name}.partial")
+        partial.unlink(missing_ok=True)
+        try:
+            os.link(src, partial)
+        except OSError:
+            shutil.copy2(src, partial)
+        os.replace(partial, dst)
+        done += 1
+    for file in target.iterdir():
+        if _FILE.fullmatch(file.name) and file.name not in wanted:
+            file.unlink()
+    return done

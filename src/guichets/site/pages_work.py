@@ -1,0 +1,168 @@
+"""Which service and département pages a build renders, and rendering them in several processes.
+
+They are most of a site (two per service and per département, in two languages), each with its
+month-by-month charts and tables. A page is rendered again only when what it shows may have
+changed: a digest of its inputs (the months' fingerprints, the last probe's instant, which every
+page prints, the service's latest probes and their screenshots, the catalogue's names, the code
+that renders) is kept in ``DATA/cache/site/pages.pickle``; a page whose digest and file are
+unchanged is left alone. After a run every page shows a new last probe, so all are rendered: in
+several processes (forked, each rendering a share of the pages, writing a file only when its
+bytes change).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import pickle
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Final, Protocol
+
+import guichets
+from guichets.site.figures import ServiceInfo, SiteFigures
+from guichets.stats.method import METHOD_VERSION
+
+__all__ = ["PageJob", "PageKeys", "render_pages"]
+
+CACHE_FILE: Final = "pages.pickle"
+FORMAT: Final = 1
+MIN_PER_WORKER: Final = 40  # fewer pages than this a process: not worth forking
+
+
+class SiteBuilder(Protocol):
+    """What this module needs of ``build.SiteBuilder`` (which imports this module)."""
+
+    figures: SiteFigures
+    out: Path
+    contact: str
+    writer: Any  # build._Writer: its ``result`` counts pages and files written
+
+    def service_page(self, lang: str, info: ServiceInfo) -> None: ...
+
+    def departement_page(self, lang: str, code: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class PageJob:
+    kind: str  # "departement" | "service"
+    lang: str
+    ident: str  # the département's code or the service's id
+    file: Path
+    key: str | None  # digest of what the page shows; None: always rendered
+
+
+def _code() -> str:
+    """What renders the pages: the templates, the stylesheet, the modules that fill them."""
+    digest = hashlib.sha256(guichets.__version__.encode())
+    package = resources.files("guichets.site")
+    parts = [package / "templates", package / "static"]
+    for folder in parts:
+        for item in sorted(folder.iterdir(), key=lambda i: i.name):
+            if item.is_file():
+                digest.update(item.name.encode() + b"\0" + item.read_bytes())
+    for name in ("build.py", "i18n.py", "charts.py", "francemap.py", "figures.py"):
+        digest.update((package / name).read_bytes())
+    return digest.hexdigest()
+
+
+def _digest(*parts: Any) -> str:
+    return hashlib.sha256(pickle.dumps(parts, protocol=pickle.HIGHEST_PROTOCOL)).hexdigest()
+
+
+class PageKeys:
+    """The digests of the last build's pages, and those of this one."""
+
+    def __init__(self, builder: SiteBuilder) -> None:
+        f = builder.figures
+        self.out = builder.out
+        self.path = None if f.cache is None else f.cache / CACHE_FILE
+        self.kept: dict[str, str] = {}
+        self.now: dict[str, str] = {}
+        self.common: str | None = None
+        if self.path is None or len(f.fingerprints) != len(f.months):
+            return  # months not all fingerprinted: nothing to compare with, render every page
+        try:
+            stamp, kept = pickle.loads(self.path.read_bytes())
+            if stamp == FORMAT and isinstance(kept, dict):
+                self.kept = kept
+        except (FileNotFoundError, pickle.UnpicklingError, EOFError, ValueError, TypeError):
+            pass
+        self.common = _digest(
+            _code(),
+            METHOD_VERSION,
+            builder.contact,
+            f.last_probe,
+            [m.first for m in f.months],
+            sorted(f.fingerprints.items()),
+        )
+
+    def job(self, kind: str, lang: str, ident: str, file: Path, *inputs: Any) -> PageJob:
+        key = None if self.common is None else _digest(self.common, kind, lang, ident, inputs)
+        if key is not None:
+            self.now[self._name(file)] = key
+        return PageJob(kind, lang, ident, file, key)
+
+    def _name(self, file: Path) -> str:
+        """The page's path in the site: the folder a build works in changes every time."""
+        return str(file.relative_to(self.out))
+
+    def changed(self, job: PageJob) -> bool:
+        kept = self.kept.get(self._name(job.file))
+        return job.key is None or kept != job.key or not job.file.exists()
+
+    def save(self) -> None:
+        if self.path is None or self.common is None or self.now == self.kept:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.path.with_name(self.path.name + ".partial")
+        partial.write_bytes(pickle.dumps((FORMAT, self.now), protocol=pickle.HIGHEST_PROTOCOL))
+        os.replace(partial, self.path)
+
+
+# -- rendering ---------------------------------------------------------------------------------
+
+_BUILDER: SiteBuilder | None = None  # the parent's builder, for the forked workers
+
+
+def _render(builder: SiteBuilder, job: PageJob) -> None:
+    if job.kind == "service":
+        builder.service_page(job.lang, builder.figures.services[job.ident])
+    else:
+        builder.departement_page(job.lang, job.ident)
+
+
+def _share(jobs: Sequence[PageJob]) -> tuple[int, int]:
+    """In a worker: render these pages; returns (files written, pages rendered)."""
+    assert _BUILDER is not None
+    result = _BUILDER.writer.result
+    result.written = result.pages = 0
+    for job in jobs:
+        _render(_BUILDER, job)
+    return result.written, result.pages
+
+
+def render_pages(builder: SiteBuilder, jobs: Sequence[PageJob], workers: int) -> None:
+    """Render ``jobs`` (in ``workers`` processes when there are enough of them)."""
+    global _BUILDER
+    workers = min(workers, len(jobs) // MIN_PER_WORKER)
+    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        for job in jobs:
+            _render(builder, job)
+        return
+    result = builder.writer.result
+    shares = [list(jobs[i::workers]) for i in range(workers)]
+    _BUILDER = builder
+    try:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(workers, context) as pool:
+            for written, pages in pool.map(_share, shares):
+                result.written += written
+                result.pages += pages
+    finally:
+        _BUILDER = None
+    result.files.update(job.file for job in jobs)
