@@ -255,3 +255,29 @@ def test_no_dependency_or_import_reads_a_captcha() -> None:
     ]
     assert not found, found
 
+
+@pytest.mark.parametrize("person", ["Jean Dupont", "../../etc/x", "p-<b>", "p-", "=p-1", "p-1/.."])
+async def test_a_person_is_an_opaque_id_everywhere(tmp_path: Path, person: str) -> None:
+    """A name, a path or markup can be no probe's or attempt's person, and names no dossier: the
+    id is written into a ZIP member's name, HTML and CSV cells as it is."""
+    from datetime import date
+
+    from guichets.evidence.dossier import DossierError
+    from guichets.evidence.person_dossier import build_person_dossier
+    from guichets.model import Detail, Observation, Outcome
+    from guichets.periods import DateRange
+
+    with pytest.raises(ValueError, match="opaque id"):
+        Observation(
+            probe_id="x", service=SERVICE.id, platform="rdvpref", url=SERVICE.url, started_at=NOW,
+            finished_at=NOW, outcome=Outcome.BARRIER, detail=Detail.CAPTCHA, requests=0,
+            message="", assisted=True, person=person,
+        )  # fmt: skip
+    with pytest.raises(ValueError, match="opaque id"):
+        Attempt("a", person, SERVICE.id, SERVICE.url, NOW)
+    with Store.open(None, home=tmp_path) as store, pytest.raises(DossierError, match="person id"):
+        await build_person_dossier(
+            tmp_path, store, person=person, days=DateRange(date(2026, 10, 1), date(2026, 10, 5)),
+            out=tmp_path / "d.zip",
+        )  # fmt: skip
+    assert not (tmp_path / "d.zip").exists()
