@@ -205,3 +205,72 @@ async def test_eappointment_suivant_as_a_button_and_alerts_in_single_quotes(
         obs = results[service]
         assert (obs.outcome, obs.detail) == (Outcome.UNAVAILABLE, Detail.NO_SLOT_PAGE)
         assert obs.extra["no_slot_message"] == wording
+
+
+async def test_labels_with_arrows_a_notice_box_and_a_landing_form_are_a_persons_way() -> None:
+    """« Suivant › » is « Suivant »; a notice whose box says it was read is ticked; a landing
+    page whose « Prendre rendez-vous » is a form leads to the conditions as a link would."""
+    from guichets.platforms.ezbooking import EzBookingReader
+    from guichets.platforms.rdvpref import RdvPrefReader
+    from tests.pagesession import PageSession, page, read, redirect
+    from tests.test_reader_mutations import NOW
+
+    create = "/booking/create/10"
+    conditions = (
+        '<form id="FormBookingCreate" method="post"><input type="checkbox" name="condition" '
+        'id="c" /><label for="c">J\'accepte les conditions</label>'
+        "<button>Effectuer une demande de rendez-vous &raquo;</button></form>"
+    )
+    notice = (
+        '<form id="FormBookingCreate" method="post" action="/booking/create/10/3"><p>Attention'
+        '</p><label><input type="checkbox" name="lu" required> J\'accepte cet avertissement'
+        "</label><button>Etape suivante &rsaquo;</button></form>"
+    )
+    no_slot = (
+        '<form id="FormBookingCreate">Il n\'existe plus de plage horaire libre pour votre demande'
+        " de rendez-vous. Veuillez recommencer ultérieurement.</form>"
+    )
+
+    def after_notice(fields: dict[str, str]) -> tuple[int, str, str | None]:
+        return (302, "", f"{create}/2") if fields.get("lu") == "on" else (200, notice, None)
+
+    legacy = PageSession(
+        "https://www.test.gouv.fr",
+        {
+            ("GET", create): page(conditions),
+            ("POST", create): redirect(f"{create}/3"),
+            ("GET", f"{create}/3"): page(notice),
+            ("POST", f"{create}/3"): after_notice,
+            ("GET", f"{create}/2"): page(no_slot),
+        },
+    )
+    reading = await read(EzBookingReader(), legacy, "https://www.test.gouv.fr" + create, NOW)
+    assert (reading.outcome, reading.detail) == (Outcome.UNAVAILABLE, Detail.NO_SLOT_PAGE)
+
+    base = "/rdvpref/reservation/demarche/7"
+    landing = (
+        f'<form action="{base}/cgu/"><button type="submit">Prendre rendez-vous</button></form>'
+    )
+    cgu = (
+        f'<form method="post" action="{base}/_validerCaptcha"><input type="hidden" name="CTX" '
+        'value="1" /><button class="fr-btn">Suivant <span aria-hidden="true">›</span></button>'
+        "</form>"
+    )
+    creneau = (
+        "<h1>Choisissez votre créneau</h1><div>Aucun créneau disponible à partir de cette date."
+        '<br/>Veuillez réessayer ultérieurement.</div><script>init({"critere": {"premierJour": '
+        '"07/10/2026", "dateMin": "07/10/2026", "dateMax": "05/01/2027", '
+        '"datePremiereDispo": ""}});</script>'
+    )
+    rdv = PageSession(
+        "https://www.rdv-prefecture.interieur.gouv.fr",
+        {
+            ("GET", f"{base}/"): page(landing),
+            ("GET", f"{base}/cgu/"): page(cgu),
+            ("POST", f"{base}/_validerCaptcha"): redirect(f"{base}/creneau/"),
+            ("GET", f"{base}/creneau/"): page(creneau),
+        },
+    )
+    url = f"https://www.rdv-prefecture.interieur.gouv.fr{base}/"
+    reading = await read(RdvPrefReader(), rdv, url, NOW)
+    assert (reading.outcome, reading.detail) == (Outcome.UNAVAILABLE, Detail.NO_SLOT_PAGE)

@@ -37,7 +37,7 @@ from guichets.platforms.base import (
     normalise_space,
     unrecognized,
 )
-from guichets.platforms.forms import buttons, fold, label_of, submission
+from guichets.platforms.forms import buttons, says, submission
 from guichets.untrusted import is_counter_id
 
 __all__ = ["ALERTS", "EAppointmentReader", "guard", "read_dates"]
@@ -254,7 +254,7 @@ async def _walk(
         )
     # « Suivant », whatever its tag; its formaction, else the form's action (the site's script
     # submits the form as a POST whatever the form says).
-    control = next((c for c in buttons(form) if fold(label_of(c)) in NEXT_LABELS), None)
+    control = next((c for c in buttons(form) if says(c, NEXT_LABELS)), None)
     sent = submission(page.url, form, control, {"selectedMotiveKeyList": chosen})
     if sent.method == "GET":  # the office's script posts the form: send its fields as it does
         sent = submission(page.url, _posting(form), control, {"selectedMotiveKeyList": chosen})

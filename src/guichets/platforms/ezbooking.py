@@ -37,9 +37,11 @@ from guichets.platforms.forms import (
     buttons,
     fold,
     label_of,
+    says,
     submission,
     ticked_boxes,
     visible_text,
+    words,
 )
 from guichets.untrusted import is_counter_id
 
@@ -52,6 +54,11 @@ NO_SLOT_TEXT = (
 # Buttons a person presses only to pick or book a slot.
 FORBIDDEN_BUTTONS = frozenset({"première plage horaire libre"})  # compared casefolded
 LAST_ALLOWED_STEP = 4
+# The same, and their English labels, as words (accents, case and punctuation left out).
+_FORBIDDEN_WORDS = frozenset(
+    {"premiere plage horaire libre", "first free time slot", "first available slot",
+     "first free slot"}
+)  # fmt: skip
 
 MONTHS = MONTH_NUMBERS  # the month names of its date headers
 _CREATE = re.compile(
@@ -89,7 +96,9 @@ def guard(method: str, url: str | URL, data: Mapping[str, str] | None = None) ->
         if step == LAST_ALLOWED_STEP and method != "GET":
             raise ForbiddenRequest(f"submitting step 4 selects a slot: {url}")
     for value in (data or {}).values():
-        if normalise_space(value).casefold() in FORBIDDEN_BUTTONS:
+        if normalise_space(value).casefold() in FORBIDDEN_BUTTONS or words(value) in (
+            _FORBIDDEN_WORDS
+        ):
             raise ForbiddenRequest(f"the button {value!r} selects a slot")
 
 
@@ -253,9 +262,9 @@ def _next_control(form: LexborNode) -> LexborNode | None:
     never one that goes back, ends, or picks the first free slot."""
     usable = []
     for control in buttons(form):
-        label = fold(label_of(control))
-        if label in FORBIDDEN_BUTTONS or fold(control.attributes.get("value") or "") in (
-            FORBIDDEN_BUTTONS
+        label = words(label_of(control))
+        if label in _FORBIDDEN_WORDS or words(control.attributes.get("value") or "") in (
+            _FORBIDDEN_WORDS
         ):
             continue
         if any(word in label for word in _BACK_WORDS):
@@ -266,7 +275,7 @@ def _next_control(form: LexborNode) -> LexborNode | None:
     named = [c for c in usable if c.attributes.get("name") == "nextButton"]
     if named:
         return named[0]
-    by_label = [c for c in usable if fold(label_of(c)) in NEXT_LABELS]
+    by_label = [c for c in usable if says(c, NEXT_LABELS)]
     if by_label:
         return by_label[0]
     return usable[0] if len(usable) == 1 else None
@@ -377,7 +386,8 @@ class _Walk:
             return await self._choose_counter(page, form)
         control = _next_control(form)
         if step in (2, 3) and control is not None:
-            return None, await self._send(submission(page.url, form, control, {}))
+            boxes, _ = ticked_boxes(form, tree)  # a notice a person must say they have read
+            return None, await self._send(submission(page.url, form, control, boxes))
         return unrecognized(
             Detail.UNEXPECTED_PAGE,
             f"step {step} shows neither the no-slot sentence nor a way on",

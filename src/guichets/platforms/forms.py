@@ -27,9 +27,11 @@ __all__ = [
     "fold",
     "form_of",
     "label_of",
+    "says",
     "submission",
     "ticked_boxes",
     "visible_text",
+    "words",
 ]
 
 # Submit controls: <button> (submit unless typed otherwise), <input type=submit|image>, and the
@@ -47,6 +49,20 @@ def fold(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text.translate(_APOSTROPHES))
     plain = "".join(c for c in decomposed if not unicodedata.combining(c))
     return re.sub(r"\s+", " ", plain).strip().casefold()
+
+
+_NOT_WORDS = re.compile(r"[^\w\s']+")
+
+
+def words(text: str) -> str:
+    """A label's words only: folded, without the arrows, chevrons and punctuation a site may
+    draw around them (« Suivant > », "→ Next")."""
+    return re.sub(r"\s+", " ", _NOT_WORDS.sub(" ", fold(text))).strip()
+
+
+def says(control: LexborNode, labels: frozenset[str]) -> bool:
+    """Whether a control's visible label is one of ``labels`` (given folded)."""
+    return words(label_of(control)) in labels
 
 
 def label_of(control: LexborNode) -> str:

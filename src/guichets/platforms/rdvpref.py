@@ -33,7 +33,7 @@ from guichets.platforms.base import (
     normalise_space,
     unrecognized,
 )
-from guichets.platforms.forms import buttons, fold, form_of, label_of, submission, ticked_boxes
+from guichets.platforms.forms import buttons, form_of, says, submission, ticked_boxes
 
 __all__ = ["CreneauPage", "PageError", "RdvPrefReader", "guard", "parse_creneau"]
 
@@ -396,6 +396,14 @@ class _Walk:
         if _rest(page.url) != "/cgu/":
             tree = LexborHTMLParser(page.text)
             links = [urljoin(page.url, a.attributes.get("href") or "") for a in tree.css("a[href]")]
+            # A link to the conditions, or a button whose form leads there (« Prendre
+            # rendez-vous » drawn as a form): a person follows either.
+            for control in buttons(tree.body) if tree.body is not None else []:
+                owner = form_of(control, tree)
+                if owner is not None:
+                    sent = submission(page.url, owner, control, {}, skip=_CAPTCHA_FIELDS)
+                    if sent.method == "GET":
+                        links.append(sent.url.split("?", 1)[0])
             link = next((u for u in links if _rest(u) == "/cgu/"), None)
             if link is None:
                 return unrecognized(
@@ -416,7 +424,7 @@ class _Walk:
         tree = LexborHTMLParser(page.text)
         scope = tree.body
         pressable = buttons(scope) if scope is not None else []
-        control = next((c for c in pressable if fold(label_of(c)) in NEXT_LABELS), None)
+        control = next((c for c in pressable if says(c, NEXT_LABELS)), None)
         form = form_of(control, tree) if control is not None else None
         if control is None or form is None:
             return unrecognized(
