@@ -37,6 +37,7 @@ from sqlalchemy import make_url, select
 from typer.testing import CliRunner
 from yarl import URL
 
+from guichets.catalogue import catalogue_to_toml
 from guichets.cli import app
 from guichets.clock import SystemClock
 from guichets.evidence.verify import verify
@@ -330,3 +331,28 @@ def test_the_gates_are_shared_between_workers(pg_url: str) -> None:
             await pool_b.close()
 
     asyncio.run(scenario())
+
+
+def test_schedule_command_defers_each_period_once(
+    live: SimulatorThread, pg_url: str, tmp_path: Path
+) -> None:
+    catalogue = tmp_path / "catalogue.toml"
+    services = simulated_catalogue(live.sim, "1h")
+    catalogue.write_text(catalogue_to_toml(services), "utf-8")
+    args = ["schedule", "--catalogue", str(catalogue), "--db", pg_url, "--ahead", "2h",
+            "--replicate", "0.1"]  # fmt: skip
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code == 0, first.output
+    again = CliRunner().invoke(app, args)  # from cron, or a second machine
+    assert again.exit_code == 0, again.output
+    assert "0 jobs deferred now" in again.output, again.output
+    book = _book(pg_url)
+    probes_planned = [r for r in book if r["role"] == "probe"]
+    # Two or three hourly periods each (the one open now and those starting within 2 h).
+    assert len(probes_planned) in {len(services) * 2, len(services) * 3}, len(probes_planned)
+    assert all(r["state"] == "planned" and r["job_id"] for r in book)
+    status = CliRunner().invoke(app, ["workers", "status", "--db", pg_url, "--json"])
+    assert status.exit_code == 0, status.output
+    assert json.loads(status.output)["periods"] == {"planned": len(book)}
+    refused = CliRunner().invoke(app, ["worker", "--db", f"sqlite:///{tmp_path}/x.sqlite"])
+    assert refused.exit_code == 2 and "PostgreSQL" in refused.output
