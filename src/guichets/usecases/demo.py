@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from guichets import datadir
 from guichets.alerts.service import Alerting, AlertOptions
 from guichets.catalogue import Service, catalogue_to_toml, load_catalogue
 from guichets.clock import SimulatedClock
@@ -105,7 +106,7 @@ async def run_demo(
     clock = SimulatedClock(start)
     home.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240  (once, before anything runs)
     async with Simulator(scenario, clock=clock, seed=seed, hosts="loopback") as simulator:
-        path = home / "catalogue.toml"
+        path = datadir.catalogue(home)
         path.write_text(catalogue_to_toml(simulated_catalogue(simulator, cadence)), "utf-8")
         catalogue = load_catalogue(path)
         gates = HostGates(clock, Politeness(min_gap=gap))
