@@ -10,9 +10,13 @@ as in a real month. It measures CPU time (``time.process_time``):
 - the monitor (``Monitor.observe``: the engine, plus writing each alert opened or closed to a
   SQLite store, and the watchdog every 15 minutes of probe time), the messages built for delivery.
 
+With ``--replay N``, it also stores the first N probes in a SQLite store and times
+``Monitor.resume`` over them: what a restart (or ``guichets alerts check``) costs to bring the
+table up to date by replaying the last 30 days.
+
 It prints figures and asserts nothing.
 
-    .venv/bin/python bench/alerts.py [--services 500] [--days 30] [--json]
+    .venv/bin/python bench/alerts.py [--services 500] [--days 30] [--replay 20000] [--json]
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from pathlib import Path
 from guichets.alerts.messages import Names, message
 from guichets.alerts.monitor import Monitor
 from guichets.alerts.rules import Engine, Event, Rules
+from guichets.model import PARIS, Observation, Outcome
 from guichets.store import Store
 from guichets.store.alerts import ProbePoint
 
@@ -85,11 +90,43 @@ class _Obs:
         self.first_slot = p.first_slot
 
 
+def observation(p: ProbePoint) -> Observation:
+    outcome = Outcome(p.outcome)
+    slots = (p.first_slot.astimezone(PARIS),) if p.first_slot is not None else ()
+    return Observation(
+        probe_id=p.probe_id, service=p.service, platform=p.platform,
+        url=f"http://127.0.0.1/{p.service}", started_at=p.at,
+        finished_at=p.at + timedelta(seconds=2), outcome=outcome, detail=p.detail, slots=slots,
+        departement=p.departement,
+    )  # fmt: skip
+
+
+def replay_cost(points: list[ProbePoint]) -> dict[str, float]:
+    """Store ``points``, then time a restart's replay of them through the rules."""
+    with tempfile.TemporaryDirectory() as scratch, Store.open(None, home=Path(scratch)) as store:
+        for p in points:
+            store.save(observation(p))
+        now = points[-1].at + timedelta(minutes=1)
+        started, wall = time.process_time(), time.perf_counter()
+        monitor = Monitor(store, Rules())
+        news = monitor.resume(now)
+        cpu, elapsed = time.process_time() - started, time.perf_counter() - wall
+        return {
+            "replayed": len(points),
+            "replay_cpu_s": round(cpu, 2),
+            "replay_wall_s": round(elapsed, 2),
+            "replay_us_per_probe": round(elapsed / len(points) * 1e6, 1),
+            "replay_open_alerts": len(monitor.engine.open_alerts()),
+            "replay_news": len(news),
+        }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--services", type=int, default=500)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--replay", type=int, default=0, help="probes to store and replay")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -138,6 +175,8 @@ def main() -> None:
         "machine": platform.machine(),
         "date": datetime.now(UTC).date().isoformat(),
     }
+    if args.replay:
+        figures |= replay_cost(points[: args.replay])
     if args.json:
         print(json.dumps(figures))
         return
@@ -151,6 +190,11 @@ def main() -> None:
         f"{stored:,} alert writes to SQLite and their messages built "
         f"({figures['monitor_wall_us_per_probe']} µs wall)"
     )
+    if args.replay:
+        print(
+            f"restart:        {figures['replay_wall_s']} s to replay {args.replay:,} stored probes "
+            f"({figures['replay_us_per_probe']} µs each, {figures['replay_cpu_s']} s CPU)"
+        )
 
 
 if __name__ == "__main__":

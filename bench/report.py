@@ -57,6 +57,7 @@ KINDS = (  # (share of services, failure rate, site errors, barriers)
 )
 # The probes table as the store defines it: the rows below are built in this order.
 COLUMNS = tuple(probes.c.keys())
+LATER_COLUMNS = {"assisted": False}  # the others are null for the robot's own probes
 
 
 def _sql_instant(at: datetime) -> str:
@@ -103,7 +104,7 @@ def probe_row(
         slots = (first, first + timedelta(minutes=15))
     category: Category | None = categorise(outcome, slots, at)
     horizon = at + timedelta(days=91)
-    return (
+    row = (
         uuid.UUID(int=rng.getrandbits(128), version=4).hex,
         run,
         sid,
@@ -130,6 +131,8 @@ def probe_row(
         0.005,
         None,
     )
+    # Columns added to the table since (a robot's probe: not assisted, one vantage point).
+    return row + tuple(LATER_COLUMNS.get(name) for name in COLUMNS[len(row) :])
 
 
 def fill(path: Path, total: int, count: int, seed: int) -> tuple[int, datetime, datetime, float]:

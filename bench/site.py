@@ -382,14 +382,14 @@ def _changed(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int
 # without a profiler's overhead. Nested: a module's function includes the ones it calls.
 PHASES = (
     ("guichets.store", "Store", ("refresh_rollups", "latest_observations", "probe_points")),
-    ("guichets.site.figures", None, ("_month_of_rows", "_fingerprint", "build_report", "_press")),
-    ("guichets.site.build", None, ("write_open_data", "_remove_stale")),
+    ("guichets.usecases.figures", None, ("_month_of_rows", "_fingerprint", "_press")),
+    ("guichets.site.build", None, ("write_open_data", "start_months", "_remove_stale")),
     ("guichets.site.opendata", None, ("figures_csv", "figures_json")),
-    ("guichets.site.opendata_files", None, ("observation_files", "link_into")),
+    ("guichets.site.releases_cache", None, ("releases_of_the_day",)),
     (
         "guichets.site.build",
         "SiteBuilder",
-        ("copy_static", "home_page", "departement_page", "service_page", "data_page"),
+        ("copy_static", "home_page", "many_pages", "data_page", "write_feeds", "archive_index"),
     ),
 )
 

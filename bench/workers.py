@@ -23,6 +23,7 @@ import json
 import math
 import os
 import random
+import resource
 import signal
 import subprocess
 import sys
@@ -157,6 +158,7 @@ def one_round(
     seconds; then they are stopped (SIGTERM: the probes in flight end) and the facts read."""
     with fresh_schema(base) as url, tempfile.TemporaryDirectory() as home:
         Store.open(url).close()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         workers = start_workers(url, Path(home), n, args)
         deadline = time.monotonic() + 120
         while registered(url) < n and time.monotonic() < deadline:
@@ -175,11 +177,15 @@ def one_round(
             time.sleep(0.5)
         for worker in workers:
             worker.send_signal(signal.SIGTERM)
-        for worker in workers:
+        killed = 0
+        for worker in workers:  # SIGTERM: the probes in flight end first (bounded: 300 s)
             try:
-                worker.wait(timeout=60)
+                worker.wait(timeout=300)
             except subprocess.TimeoutExpired:
                 worker.kill()
+                killed += 1
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the workers, reaped above
+        cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
         log = list(sim.sim.request_log)
         with Store.open(url) as store, store.reading("figures") as conn:
             book = conn.execute(
@@ -224,10 +230,14 @@ def one_round(
         "double_probes": sum(1 for v in per_key.values() if v > 1)
         + sum(1 for r in book if r.attempts > 1),
         "unfinished": states["planned"],  # still queued in an open period when stopped
+        "workers_killed": killed,  # did not stop within 300 s of SIGTERM
         # Deferred but not in the book, held by a worker after every worker stopped cleanly, or
         # still planned after its period ended: what nobody would ever report.
         "lost_unrecorded": (total - len(book)) + states["probing"] + len(ended),
         "min_host_gap_s": round(min(gaps), 4) if gaps else None,
+        # CPU of the worker processes (start-up included) per stored probe: what the machine's
+        # load does not change, unlike probes per second
+        "worker_cpu_s_per_probe": round(cpu / len(stored), 3) if stored else None,
         "requests": len(log),
         "lateness_p50_s": _quantile(lateness, 0.5),
         "lateness_p99_s": _quantile(lateness, 0.99),

@@ -25,6 +25,12 @@ HEADER = re.compile(
     r"^(?:Semaine du|Week from) \w+ (\d{2}) (\w+) (\d{4}) (?:au|to) \w+ (\d{2}) (\w+) (\d{4})$"
 )
 ASSIGN = re.compile(r"'([^']*bookingserver::planning::assign::\d+::\d+::)(-?\d+)'")
+# The simulator's "script-url" variant: the URL built from pieces in the page's script.
+PIECES = re.compile(
+    r"return '([^']*)/ezjscore/call/' \+ \w+ \+ '::' \+ (\d+) \+ '::' \+ (\d+) \+ '::' \+ week;"
+    r".*?\((-?\d+)\)\); \}\);",
+    re.DOTALL,
+)
 
 
 @dataclass
@@ -37,8 +43,13 @@ class Walk:
 
 
 def form_text(page: Page) -> str | None:
+    """The words a person reads in the module's form: its buttons are not part of them, and
+    spacing does not matter (a site's presentation variant may break lines)."""
     node = HTMLParser(page.text).css_first("form#FormBookingCreate")
-    return None if node is None else node.text(deep=True, separator="", strip=False).strip()
+    if node is None:
+        return None
+    inner = HTMLParser(re.sub(r"<button\b.*?</button>", "", node.html or "", flags=re.DOTALL))
+    return " ".join(inner.text(deep=True, separator="", strip=False).split())
 
 
 def walk(browser: Browser, url: str, planning: int | None = None) -> Walk:
@@ -66,7 +77,7 @@ def walk(browser: Browser, url: str, planning: int | None = None) -> Walk:
             return Walk("no_slot", page, steps)
         if "etape_4r.png" in page.text:
             return Walk("dates", page, steps)
-        if page.url.endswith(("/2", "/3")) and tree.css_first("input[name=nextButton]"):
+        if page.url.endswith(("/2", "/3")) and tree.css_first("[name=nextButton]"):
             page = browser.request(page.url, {"nextButton": "Etape suivante"})
             continue
         break
@@ -97,14 +108,21 @@ def read_week(fragment: str) -> Week:
         link = cell.css_first("a")
         assert link is not None, "a free cell without a link"
         free.append(int(link.attributes["href"].rsplit("/", 1)[1]))
-    return Week(monday, sorted(free), len(tree.css("tbody td")))
+    cells = [td for td in tree.css("tbody td") if "heure" not in (td.attributes.get("class") or "")]
+    return Week(monday, sorted(free), len(cells))
 
 
 def read_grids(browser: Browser, dates_page: Page, weeks: int) -> list[Week]:
     """Read ``weeks`` week grids forward from the one the date page loads first."""
     match = ASSIGN.search(dates_page.text)
-    assert match, "no planning URL on the date page"
-    prefix, first = match.group(1), int(match.group(2))
+    if match:
+        prefix, first = match.group(1), int(match.group(2))
+    else:
+        pieces = PIECES.search(dates_page.text)
+        assert pieces, "no planning URL on the date page, nor its pieces"
+        module, form, planning, offset = pieces.groups()
+        prefix = f"{module}/ezjscore/call/bookingserver::planning::assign::{form}::{planning}::"
+        first = int(offset)
     out = []
     for n in range(weeks):
         url = _absolute(dates_page.url, prefix) + str(first + 7 * n)

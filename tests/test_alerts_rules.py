@@ -329,3 +329,26 @@ def test_a_restart_with_other_thresholds_keeps_the_open_episode(tmp_path: Path) 
         late = observation(10, Outcome.AVAILABLE)
         store.save(late)
         assert [(e.change, e.alert.id) for e in again.observe(late)] == [("closed", stored.id)]
+
+
+def test_an_episode_cut_by_the_replay_window_is_not_opened_twice(tmp_path: Path) -> None:
+    """Opened before the window, closed within it: replayed from the window's start, its run of
+    probes would open a second episode."""
+    rules = Rules(closed_probes=3, closed_hours=2)
+    with Store.open(None, home=tmp_path) as store:
+        first = Monitor(store, rules)
+        history = [observation(h, Outcome.UNAVAILABLE) for h in range(0, 40, 2)]
+        for obs in [*history, observation(40, Outcome.AVAILABLE)]:
+            store.save(obs)
+            first.observe(obs)
+        stored = read_alerts(store)
+        assert [(a.kind, a.open) for a in stored] == [("closed", False)]
+        again = Monitor(store, rules)
+        assert again.resume(T0 + timedelta(hours=41), days=1) == []  # the window starts at 17 h
+        assert read_alerts(store) == stored
+        later = [observation(h, Outcome.UNAVAILABLE) for h in (42, 44, 46, 48)]
+        events = []
+        for obs in later:
+            store.save(obs)
+            events += again.observe(obs)
+        assert [(e.change, e.alert.kind) for e in events] == [("opened", "closed")]  # a new one

@@ -271,6 +271,29 @@ def test_cached_months_give_the_figures_computed_afresh(home: Path, tmp_path: Pa
         assert _figures_json(store, cache) == changed  # the month that moved is computed again
 
 
+def test_robot_page_shows_each_platforms_unreadable_share_of_the_month(
+    home: Path, site: Path
+) -> None:
+    with Store.open(None, home=home) as store:
+        observations = list(store.observations())
+    month = max(o.started_at.astimezone(i18n.PARIS) for o in observations).strftime("%Y-%m")
+    counts: dict[str, list[int]] = {}
+    for obs in observations:
+        if obs.started_at.astimezone(i18n.PARIS).strftime("%Y-%m") == month:
+            pair = counts.setdefault(obs.platform, [0, 0])
+            pair[0] += obs.outcome == "unrecognized"
+            pair[1] += 1
+    for lang, page in (("fr", site / "robot.html"), ("en", site / "en" / "robot.html")):
+        rows = {
+            row.css_first("th").text(): [td.text() for td in row.css("td")]
+            for row in _html(page).css("table.figures tbody tr")
+        }
+        assert set(rows) == set(counts), lang
+        for platform, (n, total) in counts.items():
+            shown = [i18n.fmt_int(n, lang), i18n.fmt_int(total, lang)]  # type: ignore[arg-type]
+            assert rows[platform][1:] == shown, (lang, platform)
+
+
 def _files(folder: Path) -> dict[str, bytes]:
     """Every file but the monthly archive's pages, which are frozen when first written (a fresh
     build freezes them anew, with the newer last probe in their header)."""

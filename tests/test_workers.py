@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import random
 import signal
@@ -34,14 +35,21 @@ from pathlib import Path
 import pytest
 from sqlalchemy import make_url, select
 from typer.testing import CliRunner
+from yarl import URL
 
+from guichets.catalogue import catalogue_to_toml
 from guichets.cli import app
 from guichets.clock import SystemClock
 from guichets.evidence.verify import verify
+from guichets.http import FetchError, Politeness
+from guichets.model import Detail
 from guichets.runner import from_catalogue
 from guichets.store import Store
 from guichets.store.schema import probes, schedule_periods
+from guichets.store.schema import workers as workers_table
 from guichets.usecases.demo import simulated_catalogue
+from guichets.workers.db import open_pool
+from guichets.workers.gate import SharedGates
 from guichets.workers.scheduler import periods_ahead, schedule, schedule_jobs
 from tests.dbfixtures import pg_base_url, pg_schema
 from tests.simthread import SimulatorThread
@@ -83,6 +91,11 @@ def _worker(url: str, home: Path, name: str, vantage: str) -> subprocess.Popen[b
     )  # fmt: skip
 
 
+def _registered(url: str) -> int:
+    with Store.open(url) as store, store.reading("read the workers") as conn:
+        return len(conn.execute(select(workers_table.c.name)).all())
+
+
 def _book(url: str) -> list[dict[str, object]]:
     with Store.open(url) as store, store.reading("read the book") as conn:
         return [dict(r._mapping) for r in conn.execute(select(schedule_periods))]
@@ -104,13 +117,16 @@ def test_three_workers_one_killed(live: SimulatorThread, pg_url: str, tmp_path: 
     assert live.sim.request_log is not None
     live.sim.request_log.clear()
     clock = SystemClock()
+    workers = {f"w{i}": _worker(pg_url, home, f"w{i}", f"v{i % 2}") for i in range(3)}
+    started = time.monotonic() + 120  # a loaded machine takes its time to start three processes
+    while _registered(pg_url) < len(workers) and time.monotonic() < started:
+        time.sleep(0.2)
     planned = asyncio.run(
         schedule(pg_url, services, now=clock.now(), ahead=timedelta(seconds=CADENCE + 1),
                  replicate=0.2, seed=seed)
     )  # fmt: skip
     assert planned.deferred == planned.periods > len(services)
     last_end = max(r["period_end"] for r in _book(pg_url))
-    workers = {f"w{i}": _worker(pg_url, home, f"w{i}", f"v{i % 2}") for i in range(3)}
     victim = rng.choice(sorted(workers))
     moment = rng.uniform(2.0, CADENCE)
     time.sleep(moment)
@@ -156,7 +172,7 @@ def test_three_workers_one_killed(live: SimulatorThread, pg_url: str, tmp_path: 
         # No (service, period) probed twice: one probe per period key (a replicate has its own),
         # and exactly the periods the book says are done.
         keys = Counter((s, k) for s, k, _, _ in stored)
-        assert set(keys.values()) == {1}, context
+        assert keys and set(keys.values()) == {1}, context
         done = {
             (str(r["service"]), str(r["period_key"]) + ("#replicate" if r["role"] == "replicate"
                                                        else ""))
@@ -184,6 +200,17 @@ def test_three_workers_one_killed(live: SimulatorThread, pg_url: str, tmp_path: 
         assert result.intact, ([str(p) for p in result.problems], context)
         folders = {p.name for p in (home / "evidence" / "warc" / "workers").iterdir()}
         assert folders <= set(workers) and len(folders) >= 2, context
+    # The lost periods show in the report, apart from the probes: the robot's own gaps.
+    report = CliRunner().invoke(app, ["report", "--db", pg_url, "--format", "json"])
+    assert report.exit_code == 0, report.output
+    rows = json.loads(report.output)
+    shown = sum(row.get("lost_periods", 0) for row in rows)
+    # (a service none of whose periods was probed has no row: `guichets workers status` lists it)
+    listed = {row["service"] for row in rows}
+    lost = sum(
+        1 for r in book if r["state"] == "lost" and r["role"] == "probe" and r["service"] in listed
+    )
+    assert shown == lost, (shown, lost, context)
 
 
 class _Proxy:
@@ -264,3 +291,68 @@ def test_a_worker_that_loses_the_database_stops_and_says_so(
     done = sum(1 for r in _book(pg_url) if r["state"] == "done")
     with Store.open(pg_url) as store:
         assert store.count() == done  # (both, unless the machine is very slow)
+
+
+def test_the_gates_are_shared_between_workers(pg_url: str) -> None:
+    """Two workers' gates on one database: what one learns of a host binds the other."""
+    Store.open(pg_url).close()
+    polite = Politeness(min_gap=0.3, max_retry_wait=5.0, breaker_failures=2)
+    url = URL("http://127.0.0.1:9/booking")
+
+    async def scenario() -> None:
+        clock = SystemClock()
+        pool_a = await open_pool(pg_url, size=2, name="gate-a")
+        pool_b = await open_pool(pg_url, size=2, name="gate-b")
+        try:
+            a = SharedGates(clock, polite, pool_a, "a")
+            b = SharedGates(clock, polite, pool_b, "b")
+            # The gap: B's turn comes at least min_gap after A's request ended.
+            async with a.turn(url) as turn:
+                turn.record(200, None, None)
+            ended = time.monotonic()
+            async with b.turn(url) as turn:
+                assert time.monotonic() - ended >= 0.3 - TOLERANCE
+                turn.record(200, None, "60")  # B is told to wait a minute
+            with pytest.raises(FetchError) as refused:
+                async with a.turn(url):
+                    pass
+            assert refused.value.detail == Detail.RATE_LIMITED
+            # The breaker counts the failures of both workers.
+            other = URL("http://127.0.0.2:9/booking")
+            for gates in (a, b):
+                async with gates.turn(other) as turn:
+                    turn.record(503, None, None)
+            with pytest.raises(FetchError) as opened:
+                async with a.turn(other):
+                    pass
+            assert opened.value.detail == Detail.CIRCUIT_OPEN
+        finally:
+            await pool_a.close()
+            await pool_b.close()
+
+    asyncio.run(scenario())
+
+
+def test_schedule_command_defers_each_period_once(
+    live: SimulatorThread, pg_url: str, tmp_path: Path
+) -> None:
+    catalogue = tmp_path / "catalogue.toml"
+    services = simulated_catalogue(live.sim, "1h")
+    catalogue.write_text(catalogue_to_toml(services), "utf-8")
+    args = ["schedule", "--catalogue", str(catalogue), "--db", pg_url, "--ahead", "2h",
+            "--replicate", "0.1"]  # fmt: skip
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code == 0, first.output
+    again = CliRunner().invoke(app, args)  # from cron, or a second machine
+    assert again.exit_code == 0, again.output
+    assert "0 jobs deferred now" in again.output, again.output
+    book = _book(pg_url)
+    probes_planned = [r for r in book if r["role"] == "probe"]
+    # Two or three hourly periods each (the one open now and those starting within 2 h).
+    assert len(probes_planned) in {len(services) * 2, len(services) * 3}, len(probes_planned)
+    assert all(r["state"] == "planned" and r["job_id"] for r in book)
+    status = CliRunner().invoke(app, ["workers", "status", "--db", pg_url, "--json"])
+    assert status.exit_code == 0, status.output
+    assert json.loads(status.output)["periods"] == {"planned": len(book)}
+    refused = CliRunner().invoke(app, ["worker", "--db", f"sqlite:///{tmp_path}/x.sqlite"])
+    assert refused.exit_code == 2 and "PostgreSQL" in refused.output

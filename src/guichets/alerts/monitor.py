@@ -8,6 +8,7 @@ probe and its alert — adds only what is missing, and notifies only what is sti
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
@@ -28,7 +29,7 @@ from guichets.store.alerts import (
 
 __all__ = ["REPLAY_DAYS", "Digest", "Monitor", "next_digest", "point_of"]
 
-REPLAY_DAYS: Final = 30  # how far back a restart replays the probes through the rules
+REPLAY_DAYS: Final = 7  # how far back a restart replays the probes (at least 2 × closed_hours)
 CHECK_EVERY: Final = timedelta(minutes=15)  # the run loop's watchdog, at most this often
 
 
@@ -86,25 +87,33 @@ class Monitor:
     _last_check: datetime | None = None
     _next_digest: datetime | None = None
     _digest_from: tuple[datetime, int] | None = None  # since when, and from which event
+    _ended: set[str] = field(default_factory=set)  # stored as closed, replayed as open
 
     def __post_init__(self) -> None:
         self.engine = Engine(self.rules)
 
     # -- starting ---
 
-    def resume(self, now: datetime, *, days: int = REPLAY_DAYS) -> list[Event]:
-        """Bring the table up to date with the probes of the last ``days``; returns (and
-        notifies) the events that are still news: alerts opened and still open, and alerts
-        stored open that the probes closed."""
+    def resume(self, now: datetime, *, days: int | None = None) -> list[Event]:
+        """Bring the table up to date with the probes of the last ``days`` (default
+        :data:`REPLAY_DAYS`, or twice ``closed_hours`` if longer); returns (and notifies) the
+        events that are still news: alerts opened and still open, and alerts stored open that
+        the probes closed."""
+        if days is None:
+            days = max(REPLAY_DAYS, math.ceil(2 * self.rules.closed_hours / 24))
         start = now - timedelta(days=days)
         stored = read_alerts(self.store, since=start)
         known = {_key(a): a for a in stored}
         by_id = {a.id: a for a in stored}
         for alert in stored:
-            # Every open episode goes on (a probe before its opening never closes it), also one
-            # that the replay would not open again the same way (thresholds changed since).
-            if alert.open:
-                self.engine.adopt(alert)
+            # Every episode open when the replay starts goes on: one still open (a probe before
+            # its opening never closes it, and changed thresholds do not open it twice), and one
+            # opened before the window and closed within it (its run of probes is cut by the
+            # window: replayed, it would open a second time).
+            if alert.open or alert.opened_at < start:
+                if not alert.open:
+                    self._ended.add(alert.id)
+                self.engine.adopt(replace(alert, closed_at=None, closed_by=None))
         news: list[Event] = []
         for point in probe_tail(self.store, start):
             for event in self.engine.observe(point):
@@ -178,6 +187,9 @@ class Monitor:
         return events
 
     def _emit(self, event: Event, *, store: bool = True) -> None:
+        if event.change == "closed" and event.alert.id in self._ended:
+            self._ended.discard(event.alert.id)  # closed as stored already
+            return
         if store:
             if event.change == "opened":
                 insert_alert(self.store, event.alert)

@@ -46,6 +46,13 @@ SESSION_HOURS = 12
 LOGIN_FAILURES = 5  # per client address per 15 minutes
 POSTS_PER_MINUTE = 30  # per session
 DUE_WINDOW = timedelta(minutes=20)
+STATES_FR = {
+    "running": "en cours",
+    "read": "lue",
+    "abandoned": "arrêtée avant lecture",
+    "refused": "refusée",
+    "failed": "échouée",
+}
 _TEMPLATES = Path(__file__).parent / "templates"
 
 
@@ -235,7 +242,7 @@ class Console:
     ) -> web.Response:
         session = self._session(request)
         body = self._env.get_template(name).render(
-            session=session, csrf=session.csrf if session else "", **values
+            session=session, csrf=session.csrf if session else "", states=STATES_FR, **values
         )
         return web.Response(text=body, status=status, content_type="text/html", charset="utf-8")
 

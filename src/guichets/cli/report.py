@@ -22,6 +22,7 @@ import typer
 from guichets import datadir
 from guichets.catalogue import Catalogue
 from guichets.cli.app import DbOption, HomeOption, app, console, errors, fail, home_and_db
+from guichets.cli.unreadable import print_unreadable
 from guichets.departements import closest_codes, is_departement
 from guichets.model import Observation
 from guichets.periods import DateRange, Grain, parse_day, parse_month
@@ -33,7 +34,12 @@ from guichets.store import Store, StoreError
 from guichets.tomlconfig import ConfigError
 from guichets.usecases.report import press_markdown, report_rows, service_names, summary_rows
 from guichets.usecases.site import data_catalogue
-from guichets.workers.report import seen_from, vantage_barriers, vantage_sentence
+from guichets.workers.report import (
+    lost_periods,
+    seen_from,
+    vantage_barriers,
+    vantage_sentence,
+)
 
 __all__ = ["Selection", "catalogue_of", "open_store", "print_summary", "select"]
 
@@ -250,6 +256,19 @@ def report(
             show_default=False,
         ),
     ] = None,
+    unrecognized: Annotated[
+        bool,
+        typer.Option(
+            "--unrecognized",
+            help="The pages the robot could not read, by platform, reason and page shape.",
+        ),
+    ] = False,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since", help="With --unrecognized: from this day, YYYY-MM-DD.", show_default=False
+        ),
+    ] = None,
     home: HomeOption = None,
     db: DbOption = None,
 ) -> None:
@@ -262,8 +281,23 @@ def report(
       guichets report --from 2026-10-01 --to 2026-12-31 --by month --level departement
 
       guichets report --press --month 2026-10 > press-2026-10.md
+
+      guichets report --unrecognized --since 2026-10-01
     """
     chosen = select(month, first, last, service, departement)
+    if since is not None and not unrecognized:
+        raise fail("--since goes with --unrecognized; for figures use --from")
+    if unrecognized:
+        if press or releases:
+            raise fail("--unrecognized lists unreadable pages; drop --press and --releases")
+        day = _day("--since", since)
+        with open_store(home, db) as (store, _folder):
+            check_service(store, chosen.service)
+            print_unreadable(
+                store, since=day, service=chosen.service, departement=chosen.departement,
+                as_json=fmt is Format.JSON,
+            )  # fmt: skip
+        return
     if press and chosen.month is None:
         raise fail("--press needs --month YYYY-MM: the summary is of one month")
     if press and releases:
@@ -282,13 +316,14 @@ def report(
             _releases(store, chosen, days, fmt)
             return
         rows = _report_rows(store, chosen, days, level, by, names)
-        seen = (
-            vantage_barriers(store, days, service=chosen.service, departement=chosen.departement)
-            if fmt is Format.JSON and level is Level.SERVICE
-            else {}
-        )
+        seen, lost = {}, {}
+        if fmt is Format.JSON and level is Level.SERVICE:
+            seen = vantage_barriers(
+                store, days, service=chosen.service, departement=chosen.departement
+            )
+            lost = lost_periods(store, days, service=chosen.service)
     if fmt is Format.JSON:
-        print(rows_json(rows, lambda row: _vantages(row, seen)))
+        print(rows_json(rows, lambda row: _vantages(row, seen) | _lost(row, lost)))
     elif fmt is Format.CSV:
         print(rows_csv(rows), end="")
     elif fmt is Format.MD:
@@ -308,6 +343,15 @@ def _vantages(row: ReportRow, seen: dict[str, list[tuple[Any, str, str, int]]]) 
     if found is None:
         return {}
     return {"vantages": {**found, "note": vantage_sentence(found)}}
+
+
+def _lost(row: ReportRow, lost: dict[str, list[tuple[Any, str]]]) -> dict[str, Any]:
+    """``lost_periods``: periods of the shared schedule nobody probed while they were open (the
+    robot's own gaps, with several workers), counted apart from the probes; absent when none."""
+    found = [note for day, note in lost.get(row.service or "", []) if day in row.days]
+    if not found:
+        return {}
+    return {"lost_periods": len(found)}
 
 
 def _empty(fmt: Format) -> None:

@@ -16,12 +16,13 @@ Never books: :func:`guard` refuses, before anything is sent, a date or time choi
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from typing import ClassVar
-from urllib.parse import parse_qs, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 from yarl import URL
@@ -36,6 +37,7 @@ from guichets.platforms.base import (
     normalise_space,
     unrecognized,
 )
+from guichets.platforms.forms import buttons, says, submission
 from guichets.untrusted import is_counter_id
 
 __all__ = ["ALERTS", "EAppointmentReader", "guard", "read_dates"]
@@ -50,7 +52,24 @@ MONTHS = MONTH_NUMBERS  # the month names of its calendar
 
 _APP = re.compile(r"^(?P<ctx>.*?/eAppointment[^/]*)(?P<page>/.*)?$", re.IGNORECASE)
 _MOTIF = re.compile(r"^motif=(\d+)$")
-_ALERT = re.compile(r"""alert\(\s*(["'])(.*?)\1\s*\)""", re.DOTALL)
+_ALERT = re.compile(r"""alert\(\s*(["'])((?:\\.|(?!\1).)*)\1\s*\)""", re.DOTALL)
+_JS_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|.)", re.DOTALL)
+NEXT_LABELS = frozenset({"suivant", "continuer", "next", "continue"})
+
+
+def _js_string(body: str) -> str:
+    """A JavaScript string literal's text: ``n\\'est`` and ``\\u00e9`` read as a person reads
+    them in the alert box."""
+
+    def one(match: re.Match[str]) -> str:
+        code = match.group(1)
+        if code[0] in "ux" and len(code) > 1:
+            return chr(int(code[1:], 16))
+        return {"n": "\n", "t": "\t", "r": ""}.get(code, code)
+
+    return _JS_ESCAPE.sub(one, body)
+
+
 _BOOKING_FIELDS = frozenset({"dayvalue", "hourvalue"})
 _BOOKING_PAGES = ("personalinfo", "confirm", "recapitulatif", "save")
 _HOUR = re.compile(r"^(\d{2}):(\d{2})$")
@@ -233,22 +252,34 @@ async def _walk(
             ),
             counter=chosen,
         )
-    fields = {
-        name: node.attributes.get("value") or ""
-        for node in form.css("input[type=hidden]")
-        if (name := node.attributes.get("name"))
-    }
-    fields["selectedMotiveKeyList"] = chosen
-    action = urljoin(page.url, form.attributes.get("action") or page.url)
-    page = await session.post(action, fields)
+    # « Suivant », whatever its tag; its formaction, else the form's action (the site's script
+    # submits the form as a POST whatever the form says).
+    control = next((c for c in buttons(form) if says(c, NEXT_LABELS)), None)
+    sent = submission(page.url, form, control, {"selectedMotiveKeyList": chosen})
+    if sent.method == "GET":  # the office's script posts the form: send its fields as it does
+        sent = submission(page.url, _posting(form), control, {"selectedMotiveKeyList": chosen})
+    page = await session.post(sent.url, sent.fields)
     return replace(_dates(page, now, horizon_end), counter=chosen)
+
+
+def _posting(form: LexborNode) -> LexborNode:
+    """The form as its script submits it: by POST."""
+    copy = LexborHTMLParser(form.html or "").css_first("form")
+    assert copy is not None
+    copy.attrs["method"] = "post"
+    return copy
 
 
 def _dates(page: Response, now: datetime, horizon_end: datetime) -> Reading:
     found = classify_page(page) or _error_page(page)
     if found is not None:
         return found
-    alerts = [normalise_space(m.group(2)) for m in _ALERT.finditer(page.text)]
+    # Alerts in scripts, and in event attributes (whose entities a browser decodes first).
+    alerts = [
+        normalise_space(_js_string(m.group(2)))
+        for text in dict.fromkeys((page.text, html.unescape(page.text)))
+        for m in _ALERT.finditer(text)
+    ]
     for alert in alerts:
         if alert in ALERTS:
             return Reading(

@@ -33,6 +33,7 @@ from guichets.platforms.base import (
     normalise_space,
     unrecognized,
 )
+from guichets.platforms.forms import buttons, form_of, says, submission, ticked_boxes
 
 __all__ = ["CreneauPage", "PageError", "RdvPrefReader", "guard", "parse_creneau"]
 
@@ -55,6 +56,8 @@ _LAST_PUB = re.compile(rf"Dernière mise en ligne de rendez-vous{_AT}")
 _DAY_HEADER = re.compile(r"(\d{2})/(\d{2})\s*$")
 _LABEL = re.compile(r"^(\d{2})h(\d{2})$")
 _MAX_PAGES = 20
+# The conditions page's button to go on (compared folded).
+NEXT_LABELS = frozenset({"suivant", "continuer", "valider", "next", "continue"})
 
 
 def guard(method: str, url: str | URL, data: Mapping[str, str] | None = None) -> None:
@@ -76,7 +79,10 @@ def guard(method: str, url: str | URL, data: Mapping[str, str] | None = None) ->
     allowed = _ALLOWED.get(rest)
     if allowed is None:
         raise ForbiddenRequest(f"{rest} comes after the slot page (booking): {target}")
-    if method != allowed and not (rest == "/_validerCaptcha" and method == "GET"):
+    harmless = (rest == "/_validerCaptcha" and method == "GET") or (
+        rest == "/cgu/" and method == "POST"  # accepting the conditions is no booking
+    )
+    if method != allowed and not harmless:
         raise ForbiddenRequest(f"{method} {rest} is not a step of reading: {target}")
 
 
@@ -149,7 +155,14 @@ def parse_creneau(text: str) -> CreneauPage:
     """Read a slot page: the JSON decides, the markup must say the same."""
     try:
         critere = _json_value(text, "critere")
-        tranches = _json_value(text, "tranches")
+        try:
+            tranches = _json_value(text, "tranches")
+        except KeyError:
+            # A page whose data says nothing is available from its first day needs no slot
+            # list: its words must still say so (checked below); any other page must list them.
+            if not isinstance(critere, dict) or critere.get("datePremiereDispo") != "":
+                raise
+            tranches = []
     except KeyError as missing:
         raise PageError(
             Detail.LAYOUT_CHANGED, f"the slot page carries no {missing} data; its layout changed"
@@ -383,6 +396,14 @@ class _Walk:
         if _rest(page.url) != "/cgu/":
             tree = LexborHTMLParser(page.text)
             links = [urljoin(page.url, a.attributes.get("href") or "") for a in tree.css("a[href]")]
+            # A link to the conditions, or a button whose form leads there (« Prendre
+            # rendez-vous » drawn as a form): a person follows either.
+            for control in buttons(tree.body) if tree.body is not None else []:
+                owner = form_of(control, tree)
+                if owner is not None:
+                    sent = submission(page.url, owner, control, {}, skip=_CAPTCHA_FIELDS)
+                    if sent.method == "GET":
+                        links.append(sent.url.split("?", 1)[0])
             link = next((u for u in links if _rest(u) == "/cgu/"), None)
             if link is None:
                 return unrecognized(
@@ -397,21 +418,31 @@ class _Walk:
         return await self._conditions(page)
 
     async def _conditions(self, page: Response) -> Reading:
-        """No captcha on cgu/: post its form, hidden fields only, as « Suivant » does."""
+        """No captcha on cgu/: press « Suivant » as a person does, whatever its tag, sending the
+        form's hidden fields (never a captcha field) to its ``formaction`` or the form's action,
+        with the conditions' acceptance ticked when the page asks for it."""
         tree = LexborHTMLParser(page.text)
-        button = tree.css_first("button[formaction]")
-        form = tree.css_first("form")
-        if button is None or form is None or not (button.attributes.get("formaction") or ""):
+        scope = tree.body
+        pressable = buttons(scope) if scope is not None else []
+        control = next((c for c in pressable if says(c, NEXT_LABELS)), None)
+        form = form_of(control, tree) if control is not None else None
+        if control is None or form is None:
             return unrecognized(
                 Detail.LAYOUT_CHANGED, "the conditions page has no « Suivant » button", page
             )
-        action = urljoin(page.url, button.attributes.get("formaction") or "")
-        fields = {
-            name: node.attributes.get("value") or ""
-            for node in form.css("input[type=hidden]")
-            if (name := node.attributes.get("name"))
-        }
-        page = await self.session.post(action, fields)
+        ticked, other = ticked_boxes(form, tree)
+        if other:
+            return unrecognized(
+                Detail.LAYOUT_CHANGED,
+                f"the conditions page requires boxes that are not the conditions' acceptance "
+                f"({', '.join(other)})",
+                page,
+            )
+        sent = submission(page.url, form, control, ticked, skip=_CAPTCHA_FIELDS)
+        if sent.method == "POST":
+            page = await self.session.post(sent.url, sent.fields)
+        else:
+            page = await self.session.get(sent.url)
         found = self._classify(page)
         if found is not None:
             return found

@@ -44,6 +44,13 @@ PLATFORM_VARIANTS: dict[str, tuple[str, ...]] = {
     "rdvpref": ("standard", "early", "small-screen"),
     "eappointment": ("standard", "soonest"),
 }
+# Presentation variants a site may combine (``variants = [...]``): what a person sees stays the
+# same, the markup changes as real sites' markup does (docs/simulator.md, "Presentation variants").
+PRESENTATION_VARIANTS: dict[str, tuple[str, ...]] = {
+    "ezbooking": ("button-tag", "script-url", "english", "reordered", "time-cells"),
+    "rdvpref": ("form-action", "input-submit", "accept-box"),
+    "eappointment": ("button-tag", "reordered"),
+}
 _GATEWAY_KINDS = frozenset({"http_502", "http_503", "http_504", "firewall"})
 PLATFORM_OUTAGES: dict[str, frozenset[str]] = {
     "ezbooking": _GATEWAY_KINDS | {"overloaded", "closed"},
@@ -251,6 +258,7 @@ class SiteConfig(_Strict):
     departement: str
     platform: Platform = "ezbooking"
     page_variant: PageVariant = "standard"
+    variants: list[str] = Field(default_factory=list)
     index_php: bool = False
     header_language: Literal["fr", "en"] = "fr"
     offset_origin: Literal["today"] | date = "today"
@@ -264,13 +272,6 @@ class SiteConfig(_Strict):
     def _slug(cls, value: str) -> str:
         if not _SLUG.match(value) or value.startswith("_"):
             raise ValueError(f"{value!r} is not a slug like 'isere' (lowercase, digits, dashes)")
-        return value
-
-    @field_validator("offset_origin")
-    @classmethod
-    def _monday(cls, value: Literal["today"] | date) -> Literal["today"] | date:
-        if isinstance(value, date) and value.weekday() != 0:
-            raise ValueError(f"{value.isoformat()} is not a Monday; week offsets start on Mondays")
         return value
 
     @model_validator(mode="after")
@@ -290,6 +291,11 @@ def _platform_problems(site: SiteConfig) -> list[str]:
     if site.page_variant not in variants:
         allowed = ", ".join(repr(v) for v in variants)
         found.append(f"page_variant {site.page_variant!r} is not one of {platform}'s ({allowed})")
+    known = PRESENTATION_VARIANTS[platform]
+    unknown = [v for v in site.variants if v not in known]
+    if unknown:
+        allowed = ", ".join(repr(v) for v in known)
+        found.append(f"variants {unknown} are not among {platform}'s ({allowed})")
     if platform != "ezbooking":
         legacy = {
             "index_php": site.index_php,

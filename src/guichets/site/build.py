@@ -9,6 +9,7 @@ Stored pages are never published as HTML: a probe is shown by its screenshot (a 
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -29,9 +30,9 @@ from guichets.model import PARIS, Category, Observation, Outcome
 from guichets.periods import DateRange
 from guichets.site import alerttext, charts, feeds, francemap, i18n
 from guichets.site.archive import closed_months, kept_copy, month_path, save_copy
-from guichets.site.figures import ServiceInfo, SiteFigures, month_rows
+from guichets.site.figures import ServiceInfo, SiteFigures, month_rows, unreadable_by_platform
 from guichets.site.figures_text import FiguresText
-from guichets.site.opendata import OpenData, write_open_data
+from guichets.site.opendata import OpenData, start_months, write_open_data
 from guichets.site.pages_work import PageKeys, render_pages
 from guichets.site.publish import staged_site
 from guichets.site.serve import CSP
@@ -76,13 +77,21 @@ def kept_data(home: Path | None) -> Path | None:
     return None if home is None else home / "opendata" / f"v{METHOD_VERSION}"
 
 
-def _environment() -> jinja2.Environment:
+def _environment(cache: Path | None = None) -> jinja2.Environment:
+    """The templates; with ``cache`` (the data directory's), compiled once and kept there
+    (Jinja2's bytecode cache, keyed by each template's source): compiling them was a tenth of
+    a rebuild that renders few pages."""
+    bytecode = None
+    if cache is not None:
+        (cache / "templates").mkdir(parents=True, exist_ok=True)
+        bytecode = jinja2.FileSystemBytecodeCache(str(cache / "templates"))
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("guichets.site", "templates"),
         autoescape=True,  # every page is HTML; nothing is ever trusted unescaped
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        bytecode_cache=bytecode,
     )
     return env
 
@@ -94,7 +103,13 @@ def markdown(text: str, *, shift: int = 0) -> Markup:
     """Markdown to HTML with raw HTML off: any ``<script>`` in the text comes out as text.
 
     ``shift`` moves headings down (or up) so that the text fits the page's outline: the press
-    summary's title is a section of the home page, not a second ``h1``."""
+    summary's title is a section of the home page, not a second ``h1``. The same text is
+    rendered once (the press summary is on the home page of each language)."""
+    return _markdown(text, shift)
+
+
+@functools.lru_cache(maxsize=32)
+def _markdown(text: str, shift: int) -> Markup:
     tokens = _MARKDOWN.parse(text)
     for token in tokens:
         if token.type in ("heading_open", "heading_close"):
@@ -326,7 +341,7 @@ class SiteBuilder:
         self.home = home
         self.contact = contact
         self.writer = writer
-        self.env = _environment()
+        self.env = _environment(figures.cache)
         self.missing_shapes: tuple[str, ...] = ()
         self.open_data: OpenData | None = None
         self.screenshots: dict[str, str] = {}  # probe id → path relative to the site's root
@@ -384,12 +399,17 @@ class SiteBuilder:
     def build(self, langs: Iterable[str] = i18n.LANGS) -> None:
         self.copy_static()
         self.copy_screenshots()
-        self.open_data = write_open_data(
-            self.store, data_folder(self.out), self.figures.monthly_rows,
-            created=self.figures.generated_at, keep=kept_data(self.home),
-            workers=self.workers, figures_text=self.figures_text(),
+        # The month files are written by another process while the pages are rendered here.
+        folder, keep = data_folder(self.out), kept_data(self.home)
+        months = start_months(
+            self.store, folder, keep=keep, workers=self.workers, background=self.workers > 1,
+            fingerprints=self.figures.fingerprints or None,
         )  # fmt: skip
         self.many_pages(langs)
+        self.open_data = write_open_data(
+            self.store, folder, self.figures.monthly_rows, created=self.figures.generated_at,
+            keep=keep, figures_text=self.figures_text(), months=months,
+        )  # fmt: skip
         today = self.figures.generated_at.astimezone(PARIS).date()
         self.archived = closed_months(self.figures.months, today)
         for lang in langs:
@@ -418,7 +438,8 @@ class SiteBuilder:
                     (o.probe_id, self.screenshots.get(o.probe_id))
                     for o in f.latest_probes.get(info.id, [])
                 ]
-                jobs.append(keys.job("service", lang, info.id, file, info, shown))
+                vantages = f.vantages.get(info.id)
+                jobs.append(keys.job("service", lang, info.id, file, info, shown, vantages))
         todo = [job for job in jobs if keys.changed(job)]
         result = self.writer.result
         result.files.update(job.file for job in jobs)
@@ -837,7 +858,15 @@ class SiteBuilder:
 
     def robot_page(self, lang: str) -> None:
         page = Page(lang, "robot.html")
-        self.render("robot.html", page, i18n.message("robot_title", lang), contact=self.contact)
+        unreadable = [
+            (platform, i18n.fmt_pct(share.value, lang), i18n.fmt_int(share.count, lang),
+             i18n.fmt_int(share.total, lang))
+            for platform, share in unreadable_by_platform(self.figures)
+        ]  # fmt: skip
+        self.render(
+            "robot.html", page, i18n.message("robot_title", lang), contact=self.contact,
+            unreadable=unreadable, month=self.month_title(lang),
+        )  # fmt: skip
 
     def data_page(self, lang: str) -> None:
         page = Page(lang, "donnees.html")

@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Final
 
 from guichets.departements import DEPARTEMENTS
-from guichets.model import Observation
+from guichets.model import Observation, Outcome
 from guichets.periods import DateRange
 from guichets.stats.press import ServiceName
 from guichets.stats.report import ReportRow
+from guichets.stats.wilson import Share
 
 __all__ = ["LATEST_PROBES", "LEAD_QUANTILES", "ServiceInfo", "SiteFigures", "month_rows"]
 
@@ -106,3 +107,22 @@ def month_rows(
 ) -> list[ReportRow | None]:
     """The rows of ``months`` in order, None for a month without probes."""
     return [rows.get(f"{m.first:%Y-%m}") for m in months]
+
+
+def unreadable_by_platform(figures: SiteFigures) -> list[tuple[str, Share]]:
+    """For the latest month: each platform's share of probes whose page the robot could not
+    read (``unrecognized``) — the first sign that a site changed its pages."""
+    latest = figures.latest
+    if latest is None:
+        return []
+    period = latest.first.strftime("%Y-%m")
+    counts: dict[str, list[int]] = {}
+    for service, months in figures.by_service.items():
+        row = months.get(period)
+        info = figures.services.get(service)
+        if row is None or info is None:
+            continue
+        pair = counts.setdefault(info.platform or "?", [0, 0])
+        pair[0] += row.tally.outcomes.get(Outcome.UNRECOGNIZED, 0)
+        pair[1] += row.tally.probes
+    return [(p, Share(n, total)) for p, (n, total) in sorted(counts.items()) if total]

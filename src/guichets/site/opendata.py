@@ -21,14 +21,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from guichets.files import write_atomic
 from guichets.french import MONTHS as MONTHS_FR
 from guichets.model import Category, Outcome
 from guichets.site.opendata_files import (
     OBSERVATIONS,
+    InBackground,
     MonthFiles,
+    can_fork,
     link_into,
     month_file,
     observation_files,
@@ -41,7 +43,7 @@ from guichets.store.export import EXPORT_COLUMNS
 from guichets.store.export_table import arrow_schema
 from guichets.untrusted import csv_writer as cell_writer
 
-__all__ = ["OpenData", "Resource", "observation_types", "write_open_data"]
+__all__ = ["OpenData", "Resource", "observation_types", "start_months", "write_open_data"]
 
 PACKAGE: Final = "datapackage.json"
 FIGURES: Final = "chiffres-mensuels"
@@ -541,6 +543,38 @@ def _title_en(label: str, kind: str) -> str:
 # -- the whole --------------------------------------------------------------------------------
 
 
+class MonthWriter(Protocol):
+    def result(self) -> tuple[list[MonthFiles], int]: ...
+
+
+class _Now:
+    def __init__(self, found: tuple[list[MonthFiles], int]) -> None:
+        self.found = found
+
+    def result(self) -> tuple[list[MonthFiles], int]:
+        return self.found
+
+
+def start_months(
+    store: Store,
+    folder: Path,
+    *,
+    keep: Path | None,
+    workers: int,
+    background: bool = True,
+    fingerprints: Mapping[str, str] | None = None,
+) -> MonthWriter:
+    """Bring the month files up to date: in a child process when ``background`` (the caller
+    goes on, then asks for the result), else now. ``folder`` and ``keep`` as for
+    :func:`write_open_data`; ``fingerprints`` as for ``observation_files``."""
+    kept = (folder if keep is None else keep) / OBSERVATIONS
+    schema = arrow_schema(observation_types())
+    if background and can_fork():
+        return InBackground(store, kept, schema, workers=workers, fingerprints=fingerprints)
+    found = observation_files(store, kept, schema, workers=workers, fingerprints=fingerprints)
+    return _Now(found)
+
+
 def write_open_data(
     store: Store,
     folder: Path,
@@ -550,6 +584,7 @@ def write_open_data(
     keep: Path | None = None,
     workers: int = 1,
     figures_text: Callable[[Sequence[ReportRow]], tuple[str, str]] | None = None,
+    months: MonthWriter | None = None,
 ) -> OpenData:
     """Write (or bring up to date) the open data in ``folder`` (``SITE/donnees/v<version>/``).
 
@@ -557,7 +592,8 @@ def write_open_data(
     instant, for the package. ``keep``: where the month files are kept (the data directory's
     ``opendata/v<version>``), linked into ``folder``; without it they are written in
     ``folder``. ``workers``: processes writing months. ``figures_text``: the monthly figures'
-    CSV and JSON (the site's cache of closed months), else computed here.
+    CSV and JSON (the site's cache of closed months), else computed here. ``months``: the
+    month files already being written (:func:`start_months`), else written here.
     """
     if created.utcoffset() is None:
         raise ValueError(f"created={created.isoformat()} is naive; give an aware datetime")
@@ -566,10 +602,11 @@ def write_open_data(
         stale.unlink()
     (folder / ".manifest.json").unlink(missing_ok=True)  # the old layout's, if any
     kept = (folder if keep is None else keep) / OBSERVATIONS
-    schema = arrow_schema(observation_types())
-    months, written = observation_files(store, kept, schema, workers=workers)
+    if months is None:
+        months = start_months(store, folder, keep=keep, workers=workers, background=False)
+    found, written = months.result()
     if keep is not None:
-        names = [month_file(m.label, kind) for m in months for kind in m.files]
+        names = [month_file(m.label, kind) for m in found for kind in m.files]
         link_into(kept, folder / OBSERVATIONS, names)
     csv_text, json_text = (
         figures_text(monthly_rows)
@@ -581,7 +618,7 @@ def write_open_data(
         data = text.encode("utf-8")
         written += _write_if_changed(folder / name, data)
         figures[name] = _digest(data)
-    package = _package(created, figures[f"{FIGURES}.csv"], months)
+    package = _package(created, figures[f"{FIGURES}.csv"], found)
     written += _write_if_changed(folder / PACKAGE, _package_bytes(folder / PACKAGE, package))
     resources = [
         Resource(f"{FIGURES}.csv", "Chiffres mensuels (CSV)", "Monthly figures (CSV)",
@@ -589,7 +626,7 @@ def write_open_data(
         Resource(f"{FIGURES}.json", "Chiffres mensuels (JSON)", "Monthly figures (JSON)",
                  len(monthly_rows), figures[f"{FIGURES}.json"]["bytes"], "json"),
     ]  # fmt: skip
-    for month in months:
+    for month in found:
         for kind, file in month.files.items():
             french, english = _KIND_NAMES[kind][:2]
             resources.append(

@@ -41,6 +41,7 @@ from guichets.store.export_table import columns_of, csv_header
 
 __all__ = [
     "KINDS",
+    "InBackground",
     "MonthFiles",
     "link_into",
     "month_file",
@@ -52,7 +53,7 @@ MANIFEST: Final = ".manifest.json"
 KINDS: Final = ("csv.gz", "parquet", "csv")  # "csv": the current month only
 GZIP_LEVEL: Final = 1  # see docs/architecture.md: 4.5 times smaller, at 150 MB/s a core
 PARQUET_COMPRESSION: Final = "zstd"
-PAGE_ROWS: Final = 50_000  # rows read and written at a time: bounded memory per process
+PAGE_ROWS: Final = 20_000  # rows read and written at a time: bounded memory per process
 # What the kept files depend on besides the probes: another layout or another version of the
 # code, and every month is written again.
 _LAYOUT: Final = {
@@ -276,48 +277,74 @@ def _intact(folder: Path, entry: Any, label: str, current: bool) -> bool:
     return True
 
 
+def _as_closed(entry: dict[str, Any]) -> dict[str, Any]:
+    """A month that is over has no plain CSV any more."""
+    files = {k: v for k, v in entry["files"].items() if k != "csv"}
+    return {**entry, "files": files}
+
+
 def observation_files(
-    store: Store, folder: Path, schema: pa.Schema, *, workers: int = 1
+    store: Store,
+    folder: Path,
+    schema: pa.Schema,
+    *,
+    workers: int = 1,
+    fingerprints: Mapping[str, str] | None = None,
 ) -> tuple[list[MonthFiles], int]:
     """Bring the month files in ``folder`` up to date with the store; returns every month with
-    probes, in order, and how many files were written."""
+    probes, in order, and how many files were written.
+
+    ``fingerprints``: what each month's figures were computed from (``usecases/figures.py``:
+    its rollups' totals, which a new probe changes): a month whose fingerprint is the one its
+    files were written with is not counted again (counting a month's probes reads each row)."""
     folder.mkdir(parents=True, exist_ok=True)
     for file in folder.glob(".*.partial"):
         file.unlink()
     kept = _load(folder)
     months = list(_months(store))
-    extents = {label: export_extent(store, days.start, days.end) for label, days in months}
-    months = [(label, days) for label, days in months if extents[label][0]]
-    latest = months[-1][0] if months else None
+    latest = months[-1][0] if months else None  # the last probe's month: it has probes
     entries: dict[str, Any] = {}
     todo = []
     for label, days in months:
-        count, last = extents[label]
-        assert last is not None
-        position = [last[0].isoformat(), last[1]]
         current = label == latest
         entry = kept.get(label)
+        fingerprint = None if fingerprints is None else fingerprints.get(label)
+        if (
+            fingerprint is not None
+            and isinstance(entry, dict)
+            and entry.get("fingerprint") == fingerprint
+            and _intact(folder, entry, label, current)
+        ):
+            entries[label] = _as_closed(entry) if not current else entry
+            continue
+        count, last = export_extent(store, days.start, days.end)
+        if not count or last is None:
+            continue
+        position = [last[0].isoformat(), last[1]]
         if (
             isinstance(entry, dict)
             and entry.get("probes") == count
             and entry.get("last") == position
             and _intact(folder, entry, label, current)
         ):
-            if not current and "csv" in entry["files"]:  # the month is over: no plain CSV now
-                entry = {**entry, "files": {k: v for k, v in entry["files"].items() if k != "csv"}}
-            entries[label] = entry
+            entry = {**entry, "fingerprint": fingerprint}
+            entries[label] = _as_closed(entry) if not current else entry
         else:
-            todo.append((label, days, current, count, position))
+            todo.append((label, days, current, count, position, fingerprint))
     written = 0
     if todo:
         _save(folder, entries)  # months being written are forgotten until they are done
         with _executor(store, len(todo), workers) as pool:
             futures = [
-                (label, count, position, pool.submit(_work, folder, label, days, current, schema))
-                for label, days, current, count, position in todo
+                (
+                    label,
+                    {"probes": count, "last": position, "fingerprint": fingerprint},
+                    pool.submit(_work, folder, label, days, current, schema),
+                )
+                for label, days, current, count, position, fingerprint in todo
             ]
-            for label, count, position, future in futures:
-                entry = {"probes": count, "last": position, **future.result()}
+            for label, extent, future in futures:
+                entry = {**extent, **future.result()}
                 entries[label] = entry
                 written += len(entry["files"])
                 _save(folder, dict(sorted(entries.items())))
@@ -334,6 +361,64 @@ def observation_files(
         for label, entry in entries.items()
     ]
     return found, written
+
+
+class InBackground:
+    """:func:`observation_files` in a child process (forked), while this one goes on (the
+    site's pages are rendered meanwhile); :meth:`result` waits for it. Failures in the child
+    are raised here."""
+
+    def __init__(
+        self,
+        store: Store,
+        folder: Path,
+        schema: pa.Schema,
+        *,
+        workers: int,
+        fingerprints: Mapping[str, str] | None = None,
+    ) -> None:
+        context = multiprocessing.get_context("fork")
+        self._receive, send = context.Pipe(duplex=False)
+        self._process = context.Process(
+            target=_in_child, args=(store, folder, schema, workers, fingerprints, send)
+        )
+        self._process.start()
+        send.close()
+
+    def result(self) -> tuple[list[MonthFiles], int]:
+        try:
+            ok, payload = self._receive.recv()
+        except EOFError:
+            ok, payload = False, "the process writing the month files ended without a word"
+        finally:
+            self._receive.close()
+            self._process.join()
+        if not ok:
+            raise RuntimeError(f"writing the open data's month files failed: {payload}")
+        months, written = payload
+        return months, written
+
+
+def _in_child(
+    store: Store,
+    folder: Path,
+    schema: pa.Schema,
+    workers: int,
+    fingerprints: Mapping[str, str] | None,
+    send: Any,
+) -> None:
+    store.forked()
+    try:
+        found = observation_files(store, folder, schema, workers=workers, fingerprints=fingerprints)
+        send.send((True, found))
+    except BaseException as exc:  # told to the parent, which raises it
+        send.send((False, f"{type(exc).__name__}: {exc}"))
+    finally:
+        send.close()
+
+
+def can_fork() -> bool:
+    return "fork" in multiprocessing.get_all_start_methods()
 
 
 # -- into the site ------------------------------------------------------------------------------

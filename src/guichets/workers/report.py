@@ -24,6 +24,7 @@ from guichets.store.schema import probes, schedule_periods, workers
 __all__ = [
     "agreement",
     "book_status",
+    "lost_periods",
     "seen_from",
     "split_vantages",
     "vantage_barriers",
@@ -81,6 +82,30 @@ def seen_from(
     if not any_seen:
         return None
     return {"barrier_from": sorted(blocked), "read_from": sorted(read)}
+
+
+def lost_periods(
+    store: Store, days: DateRange, *, service: str | None = None
+) -> dict[str, list[tuple[Any, str]]]:
+    """Per service: ``(Paris day, reason)`` of each period of the shared schedule recorded as
+    lost in these days (nobody probed it while it was open): the robot's own gaps."""
+    query = (
+        select(schedule_periods.c.service, schedule_periods.c.period_start, schedule_periods.c.note)
+        .where(
+            schedule_periods.c.state == "lost",
+            schedule_periods.c.role == "probe",
+            schedule_periods.c.period_start >= days.start,
+            schedule_periods.c.period_start < days.end,
+        )
+        .order_by(schedule_periods.c.service, schedule_periods.c.period_start)
+    )
+    if service is not None:
+        query = query.where(schedule_periods.c.service == service)
+    out: dict[str, list[tuple[Any, str]]] = defaultdict(list)
+    with store.reading("read the lost periods") as conn:
+        for name, start, note in conn.execute(query):
+            out[name].append((local_day(as_utc(start)), note))
+    return dict(out)
 
 
 def split_vantages(seen: dict[str, list[str]] | None) -> tuple[list[str], list[str]] | None:

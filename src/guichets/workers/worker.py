@@ -329,8 +329,10 @@ class Worker:
     async def _probe(self, job: PeriodJob, job_id: int | None) -> None:
         config, book, gates, store = self.config, self._book, self._gates, self._store
         assert book is not None and gates is not None and store is not None
-        if self.stop.is_set():
-            raise RuntimeError("the worker is stopping")  # the sweep gives the job back
+        if self.stop.is_set():  # taken as it was stopping: due again now, for another worker
+            assert self._app is not None
+            await defer(self._app, [replace(job, planned_at=self.clock.now())])
+            return
         claim = await book.claim(
             job, worker=config.name, vantage=config.vantage, lease=config.lease, job_id=job_id
         )

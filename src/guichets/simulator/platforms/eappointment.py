@@ -208,7 +208,17 @@ function valider() {{
             f'<label for="motive{s.config.form_id}">{esc(s.config.title)}</label></div>'
             for s in services
         )
-        script = _alert(alert)
+        script = _alert(alert, site)
+        if "button-tag" in site.config.variants:
+            suivant = (
+                '<button class="button" onclick="document.appointmentForm.submit();" '
+                'type="button" id="nextButtonId">\n  Suivant\n</button>'
+            )
+        else:
+            suivant = (
+                '<input type="button" id="nextButtonId" class="button" value="Suivant" '
+                'onclick="document.appointmentForm.submit();" />'
+            )
         body = f"""<h2>{esc(office)}</h2>
 <form name="appointmentForm" id="appointmentFormId" method="post" action="{site.prefix}{context_path(site)}/appointment.do">
 <input type="hidden" name="sitekey" value="{esc(sitekey)}" />
@@ -216,7 +226,7 @@ function valider() {{
 <fieldset><legend>Motif(s) de votre rendez-vous</legend>
 {boxes}
 </fieldset>
-<p><input type="button" id="nextButtonId" class="button" value="Suivant" onclick="document.appointmentForm.submit();" /></p>
+<p>{suivant}</p>
 </form>"""  # noqa: E501
         response = _html(self._page(site, f"Prise de rendez-vous - {office}", body, script))
         if fresh:
@@ -245,7 +255,7 @@ function valider() {{
     ) -> web.Response:
         site = exchange.site
         sitekey = service.config.sitekey or ""
-        script = _alert(alert)
+        script = _alert(alert, site)
         picker, day_input, hours, soonest = "", "", "", ""
         if free:
             first = free[0].start
@@ -284,10 +294,14 @@ function valider() {{
         return _html(self._page(site, title, body, script))
 
 
-def _alert(text: str | None) -> str:
-    """The site's way of saying there is nothing: a script that pops a message up."""
+def _alert(text: str | None, site: SiteContext) -> str:
+    """The site's way of saying there is nothing: a script that pops a message up (with the
+    variant "reordered", in a single-quoted string whose apostrophes are escaped)."""
     if text is None:
         return ""
+    if "reordered" in site.config.variants:
+        quoted = text.replace("'", "\\'")
+        return f"<script>\n  window.alert( '{quoted}' );\n</script>"
     return f'<script type="text/javascript">alert("{text}");</script>'
 
 

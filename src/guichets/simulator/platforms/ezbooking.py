@@ -17,7 +17,7 @@ from guichets.simulator.captcha import KEYS_FIELD, Verdict, typed_in_browser
 from guichets.simulator.groundtruth import PARIS, CounterTruth, ServiceTruth, Spell
 from guichets.simulator.platforms.base import Exchange, Session, SiteContext, esc
 
-__all__ = ["NO_SLOT_TEXT", "EzBookingSimulator", "week_header"]
+__all__ = ["LABELS", "NO_SLOT_TEXT", "EzBookingSimulator", "button", "week_header"]
 
 NO_SLOT_TEXT = (
     "Il n'existe plus de plage horaire libre pour votre demande de rendez-vous. "
@@ -107,6 +107,47 @@ def _chrome(site: SiteContext, title: str, body: str, step: int | None = None) -
 
 def _html(text: str, status: int = 200) -> web.Response:
     return web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
+
+
+# The buttons' labels, French as the module shows them, or English (variant "english").
+LABELS = {
+    "fr": {
+        "request": "Effectuer une demande de rendez-vous",
+        "next": "Etape suivante",
+        "finish": "Terminer",
+        "previous": "Etape précédente",
+    },
+    "en": {
+        "request": "Request an appointment",
+        "next": "Next step",
+        "finish": "Finish",
+        "previous": "Previous step",
+    },
+}
+
+
+def _has(site: SiteContext, variant: str) -> bool:
+    return variant in site.config.variants
+
+
+def button(site: SiteContext, name: str, key: str) -> str:
+    """A submit button as the site draws it: ``<input>`` by default, ``<button>`` with the
+    variant "button-tag" (sending an empty value, as a ``<button>`` without one does);
+    attributes in another order with "reordered"."""
+    label = LABELS["en" if _has(site, "english") else "fr"].get(key, key)
+    if _has(site, "button-tag"):
+        text = esc(label).replace("é", "&eacute;") if _has(site, "reordered") else esc(label)
+        return f'<button class="Bbutton" name="{name}" type="submit">\n  {text}\n</button>'
+    if _has(site, "reordered"):
+        return f'<input value="{esc(label)}" class="Bbutton" type="submit" name="{name}" />'
+    return f'<input type="submit" name="{name}" class="Bbutton" value="{esc(label)}" />'
+
+
+def _entities(site: SiteContext, text: str) -> str:
+    """The same words with character references (variant "reordered")."""
+    if not _has(site, "reordered"):
+        return text
+    return text.replace("'", "&#39;").replace("é", "&eacute;").replace(". ", ".\n  ")
 
 
 class EzBookingSimulator:
@@ -266,17 +307,22 @@ class EzBookingSimulator:
             session = exchange.site.sessions.new(exchange.now)
         session.data[key] = 0
         session.data.pop("planning", None)
+        box = (
+            '<input name="condition" id="condition" type="checkbox" />'
+            if _has(exchange.site, "reordered")
+            else '<input type="checkbox" id="condition" name="condition" />'
+        )
         check = "" if passed else self._security(exchange, service, session, kind)
         body = f"""<form id="FormBookingCreate" name="create" method="post" action="{self._url(exchange, service, 0)}">
 <h2>{esc(service.config.title)}</h2>
 {error}
 <div id="condition_Booking">
-<input type="checkbox" id="condition" name="condition" />
+{box}
 <label for="condition">{CONDITIONS_TEXT} Les informations recueillies font l'objet d'un traitement informatique destiné à la gestion des rendez-vous.</label>
 </div>
 {check}
 <div id="submit_Booking">
-<input type="submit" name="nextButton" class="Bbutton" value="Effectuer une demande de rendez-vous" />
+{button(exchange.site, "nextButton", "request")}
 </div>
 </form>"""  # noqa: E501
         response = _html(_chrome(exchange.site, "Prise de rendez-vous", body, step=0))
@@ -348,7 +394,7 @@ class EzBookingSimulator:
 {lines}
 </fieldset>
 <div id="submit_Booking">
-<input type="submit" name="nextButton" class="Bbutton" value="Etape suivante" />
+{button(exchange.site, "nextButton", "next")}
 </div>
 </form>"""  # noqa: E501
         return _html(_chrome(exchange.site, "Prise de rendez-vous", body, step=1))
@@ -359,13 +405,15 @@ class EzBookingSimulator:
         counter = self._counter(service, session)
         if not counter.free_slots(exchange.now):
             session.data[key] = 2
-            body = f"""<form id="FormBookingCreate" name="create" method="post" action="{self._url(exchange, service, 2)}">{NO_SLOT_TEXT}<input type="submit" name="finishButton" class="Bbutton" value="Terminer" /></form>"""  # noqa: E501
+            text = _entities(exchange.site, NO_SLOT_TEXT)
+            finish = button(exchange.site, "finishButton", "finish")
+            body = f"""<form id="FormBookingCreate" name="create" method="post" action="{self._url(exchange, service, 2)}">{text}{finish}</form>"""  # noqa: E501
             return _html(_chrome(exchange.site, "Prise de rendez-vous", body, step=2))
         nxt = self._after(service, 2)
         if service.config.step2_page and exchange.request.method != "POST":
             body = f"""<form id="FormBookingCreate" name="create" method="post" action="{self._url(exchange, service, 2)}">
 <p>Vous allez choisir la date et l'heure de votre rendez-vous pour : {esc(service.config.title)} ({esc(counter.label)}).</p>
-<div id="submit_Booking"><input type="submit" name="nextButton" class="Bbutton" value="Etape suivante" /></div>
+<div id="submit_Booking">{button(exchange.site, "nextButton", "next")}</div>
 </form>"""  # noqa: E501
             return _html(_chrome(exchange.site, "Prise de rendez-vous", body, step=2))
         session.data[key] = nxt
@@ -379,7 +427,7 @@ class EzBookingSimulator:
             return self._redirect(exchange, service, 4)
         body = f"""<form id="FormBookingCreate" name="create" method="post" action="{self._url(exchange, service, 3)}">
 <div class="avertissement"><p><strong>Attention :</strong> tout dossier incomplet ne sera pas traité. Un seul rendez-vous par personne. Les rendez-vous pris en double seront annulés.</p></div>
-<div id="submit_Booking"><input type="submit" name="nextButton" class="Bbutton" value="Etape suivante" /></div>
+<div id="submit_Booking">{button(exchange.site, "nextButton", "next")}</div>
 </form>"""  # noqa: E501
         return _html(_chrome(exchange.site, "Prise de rendez-vous", body, step=3))
 
@@ -389,7 +437,9 @@ class EzBookingSimulator:
         if origin == "today":
             return 0
         today = exchange.now.astimezone(PARIS).date()
-        return (today - origin).days // 7 * 7
+        # The offset whose day falls in this week, whatever weekday the origin is.
+        this_monday = today - timedelta(days=today.weekday())
+        return (this_monday - (origin - timedelta(days=origin.weekday()))).days
 
     def _week_of(self, exchange: Exchange, offset: int) -> date:
         origin = exchange.site.config.offset_origin
@@ -410,20 +460,36 @@ class EzBookingSimulator:
     ) -> web.StreamResponse:
         counter = self._counter(service, session)
         session.data["grid"] = service.config.form_id
-        url = self._assign_url(exchange, service, counter.counter_id, self._first_offset(exchange))
+        offset = self._first_offset(exchange)
+        url = self._assign_url(exchange, service, counter.counter_id, offset)
+        first = (
+            f'<input type="submit" name="nextButton" class="Bbutton" value="{FIRST_FREE_BUTTON}" />'
+        )
+        if _has(exchange.site, "script-url"):
+            # The grid URL is nowhere in the page: the script builds it from pieces, as real
+            # step-4 pages do (the form, the counter chosen on step 1, a day offset).
+            holder = '<div id="planning_Booking" class="planning"><p class="loading">Chargement du planning…</p></div>'  # noqa: E501
+            script = f"""var bookingCall = ['bookingserver', 'planning', 'assign'].join('::');
+function bookingPlanningUrl(week) {{
+  return '{exchange.site.module_base}/ezjscore/call/' + bookingCall + '::' + {service.config.form_id} + '::' + {counter.counter_id} + '::' + week;
+}}
+jQuery(function() {{ loadBookingPlanning(bookingPlanningUrl({offset})); }});"""  # noqa: E501
+        else:
+            holder = f'<div id="planning_Booking" class="planning" data-url="{esc(url)}"><p class="loading">Chargement du planning…</p></div>'  # noqa: E501
+            script = f"""var bookingPlanningUrl = '{url}';
+jQuery(function() {{ loadBookingPlanning(bookingPlanningUrl); }});"""
         body = f"""<form id="FormBookingCreate" name="create" method="post" action="{self._url(exchange, service, 4)}">
 <h2>{esc(service.config.title)} - {esc(counter.label)}</h2>
 <p>Choisissez une date et un horaire libre dans le planning ci-dessous.</p>
-<div id="planning_Booking" class="planning" data-url="{esc(url)}"><p class="loading">Chargement du planning…</p></div>
+{holder}
 <div id="submit_Booking">
-<input type="submit" name="previousButton" class="Bbutton" value="Etape précédente" />
-<input type="submit" name="nextButton" class="Bbutton" value="{FIRST_FREE_BUTTON}" />
+{button(exchange.site, "previousButton", "previous")}
+{first}
 </div>
 </form>
 <script type="text/javascript">
 //<![CDATA[
-var bookingPlanningUrl = '{url}';
-jQuery(function() {{ loadBookingPlanning(bookingPlanningUrl); }});
+{script}
 //]]>
 </script>"""  # noqa: E501
         return _html(_chrome(exchange.site, "Prise de rendez-vous", body, step=4))
@@ -450,7 +516,8 @@ jQuery(function() {{ loadBookingPlanning(bookingPlanningUrl); }});
             for day in days:
                 start = datetime.combine(day, when, tzinfo=PARIS)
                 cells.append(self._cell(exchange, service, counter, start, states))
-            rows.append(f'<tr><th class="heure">{when:%H:%M}</th>{"".join(cells)}</tr>')
+            tag = "td" if _has(exchange.site, "time-cells") else "th"
+            rows.append(f'<tr><{tag} class="heure">{when:%H:%M}</{tag}>{"".join(cells)}</tr>')
         if not rows:
             rows.append(
                 '<tr><td colspan="7" class="vide">Aucune plage horaire cette semaine</td></tr>'
@@ -483,6 +550,8 @@ jQuery(function() {{ loadBookingPlanning(bookingPlanningUrl); }});
                 f"{exchange.site.module_base}/booking/create/{service.config.form_id}/5/"
                 f"{counter.counter_id}/{int(start.timestamp())}"
             )
+            if _has(exchange.site, "reordered"):
+                return f'<td class="free status-1"><a title="{start:%H:%M}" href="{href}">libre</a></td>'  # noqa: E501
             return (
                 f'<td class="status-1 free"><a href="{href}" title="{start:%H:%M}">libre</a></td>'
             )

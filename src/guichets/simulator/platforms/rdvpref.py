@@ -362,16 +362,34 @@ class RdvPrefSimulator:
 <input type="hidden" id="captchaKeys" name="captchaKeys" value="0" />
 </div>
 <script src="{exchange.site.prefix}/rdvpref/static/captchetat.js"></script>"""  # noqa: E501
+        variants = exchange.site.config.variants
+        # Variants: « Suivant » without formaction (the form's own action), as an <input>, and
+        # a box accepting the conditions that the page requires.
+        action = f"{base}/_validerCaptcha" if "form-action" in variants else f"{base}/cgu/"
+        formaction = "" if "form-action" in variants else f' formaction="{base}/_validerCaptcha"'
+        if "input-submit" in variants:
+            suivant = f'<input class="fr-btn" value="Suivant" type="submit"{formaction} />'
+        else:
+            suivant = f'<button type="submit" class="fr-btn"{formaction}>Suivant</button>'
+        accept = ""
+        if "accept-box" in variants:
+            accept = (
+                '<div class="fr-checkbox-group"><input type="checkbox" id="acceptCgu" '
+                'name="acceptCgu" value="true" required />'
+                '<label class="fr-label" for="acceptCgu">J&#39;accepte les conditions '
+                "générales d&#39;utilisation</label></div>"
+            )
         body = f"""<h1>Constituez votre dossier</h1>
 <div class="fr-stepper"><h2 class="fr-stepper__title">Conditions d'utilisation<span class="fr-stepper__state">Étape 1 sur 4</span></h2>
 <p class="fr-stepper__details"><span class="fr-text--bold">Étape suivante :</span> Choisissez votre créneau</p></div>
 <p class="fr-text--lead">{esc(service.config.title)}</p>
 {alert}
-<form method="post" action="{base}/cgu/">
+<form method="post" action="{action}">
 <input type="hidden" name="CTX" value="{ctx}" />
 <div class="fr-callout"><p class="fr-callout__text">En poursuivant, vous acceptez les conditions générales d'utilisation du service de prise de rendez-vous en ligne. Un seul rendez-vous par personne et par démarche.</p></div>
+{accept}
 {captcha}
-<button type="submit" class="fr-btn" formaction="{base}/_validerCaptcha">Suivant</button>
+{suivant}
 </form>"""  # noqa: E501
         response = _html(self._chrome(exchange.site, "Constituez votre dossier", body))
         self._set_session(exchange, response, new)
@@ -387,6 +405,8 @@ class RdvPrefSimulator:
             location = f"{base}/cgu/?error=errorSessionInvalide"
         elif service.config.captcha and session.data.get(self._key(service, "passed")) is not True:
             location = self._judge(exchange, service, session)
+        elif "accept-box" in exchange.site.config.variants and not exchange.form.get("acceptCgu"):
+            location = f"{base}/cgu/?error=cgu"  # the required box was not ticked
         else:
             session.data[self._key(service, "ok")] = True
             location = f"{base}/creneau/"
