@@ -11,6 +11,7 @@ verifies. One Chromium serves both the console's attempts and the person (two co
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import urllib.request
@@ -109,6 +110,9 @@ async def axe(page: Page) -> list[str]:
     return [f"{v['id']} ({v['impact']})" for v in found if v["impact"] in ("serious", "critical")]
 
 
+SEEN: list[bytes] = []  # every captcha image shown and every code typed: none may be archived
+
+
 async def code_shown(sim: SimulatorThread, page: Page) -> str:
     """What the person reads on the captcha the console shows: the truth of that very image."""
     src = await page.locator("section.captcha img").get_attribute("src")
@@ -117,6 +121,7 @@ async def code_shown(sim: SimulatorThread, page: Page) -> str:
     assert image.ok and (await image.body())[:4] == b"\x89PNG"
     code = truth_of(sim, f"/_captcha/{hashlib.sha256(await image.body()).hexdigest()}")["code"]
     assert isinstance(code, str)
+    SEEN.extend([await image.body(), code.encode()])
     return code
 
 
@@ -164,6 +169,10 @@ async def test_a_person_makes_attempts_with_the_keyboard(
         assert checked.intact and checked.probes == 4, checked.problems
         robot = list(store.observations(assisted=False))
         assert robot == []  # nothing the person did passes for the robot's
+    archived = b"".join(
+        gzip.decompress(path.read_bytes()) for path in (home / "evidence").rglob("*.warc.gz")
+    )
+    assert len(SEEN) == 12 and not [s for s in SEEN if s in archived]  # no image, no answer
 
 
 async def _attempt(

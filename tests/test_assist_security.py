@@ -168,3 +168,12 @@ def test_the_assisted_browser_refuses_before_sending() -> None:
     recorder.check("POST", URL(f"{base}/_validerCaptcha"), answer)
     with pytest.raises(ForbiddenRequest, match="did not just type"):
         recorder.check("POST", URL(f"{base}/_validerCaptcha"), answer)  # never replayed
+
+
+def test_answers_are_redacted_in_the_archive() -> None:
+    from guichets.assist.browser import redact_answers
+
+    sent = b"CTX=c1&captchaUsercode=K7MPX3&BDC_VCID_captchaFR=abc&captchaKeys=6"
+    kept = redact_answers(sent)
+    assert b"K7MPX3" not in kept and b"captchaUsercode=%2A%2A%2A%2A%2A%2A" in kept
+    assert b"CTX=c1" in kept and redact_answers(b"condition=on") == b"condition=on"

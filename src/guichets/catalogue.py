@@ -230,6 +230,25 @@ def _check_label(value: Any) -> Any:
     return value
 
 
+_HOST_NAME = re.compile(r"[^\s/:?#@\[\]]{1,253}")
+
+
+def _check_other_hosts(value: Any) -> Any:
+    """Hosts the booking path may lead to besides the URL's (a redirect, a form): names only."""
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise ValueError(
+            'other_hosts lists host names in quotes: other_hosts = ["rdv.example.gouv.fr"]'
+        )
+    if len(value) > 16:
+        raise ValueError("other_hosts lists at most 16 hosts")
+    for host in value:
+        if not _HOST_NAME.fullmatch(host):
+            raise ValueError(
+                f"{host!r} is not a host name: write the name alone, without https:// or a path"
+            )
+    return tuple(value)
+
+
 def host_problem(url: str, allow_local: bool) -> str | None:
     """What makes the URL's host unfit for a catalogue of real prefecture sites, or None.
 
@@ -435,6 +454,7 @@ class Service(_Strict):
     platform: Annotated[str, BeforeValidator(_check_platform)]
     url: str  # after platform, so that its check can show that platform's URL shape
     planning: Annotated[int, BeforeValidator(_check_planning)] | None = None
+    other_hosts: Annotated[tuple[str, ...], BeforeValidator(_check_other_hosts)] = ()
     cadence: Cadence
     horizon_days: Horizon = DEFAULT_HORIZON_DAYS
     label: Annotated[str, BeforeValidator(_check_label)] | None = None
@@ -601,6 +621,15 @@ def load_catalogue(path: Path | str) -> Catalogue:
             unfit = host_problem(url, allow_local)
             if unfit is not None:
                 problems.append(_problem(file, index, ("services", number, "url"), unfit))
+        others = entry.get("other_hosts")
+        if isinstance(others, list) and (number, "other_hosts") not in invalid:
+            for host in others:
+                unfit = (
+                    host_problem(f"https://{host}/", allow_local) if isinstance(host, str) else None
+                )
+                if unfit is not None:
+                    where = ("services", number, "other_hosts")
+                    problems.append(_problem(file, index, where, unfit))
 
         def usable(field: str, number: int = number, entry: dict[str, Any] = entry) -> bool:
             return field in entry and (number, field) not in invalid
@@ -752,6 +781,10 @@ def service_table(service: Service, implied: Mapping[str, Any] | None = None) ->
         value = getattr(service, name)
         if implied is not None and name in implied and value == implied[name]:
             continue
+        if value == ():
+            continue  # an empty list is the default
+        if isinstance(value, tuple):
+            value = list(value)
         if value is None:
             if implied is not None and name in implied:
                 # only possible for an optional field that a default set; TOML has no null

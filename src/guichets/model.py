@@ -70,6 +70,7 @@ class Detail(StrEnum):
     NETWORK = "network"
     TOO_LARGE = "too_large"
     REDIRECT_LOOP = "redirect_loop"
+    OFF_SITE = "off_site"  # a redirect or form leading to a host the catalogue does not allow
     CIRCUIT_OPEN = "circuit_open"
     APP_ERROR = "app_error"  # the platform's own error page (eAppointment's "Erreur")
     # unrecognized

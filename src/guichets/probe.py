@@ -64,7 +64,10 @@ async def run_probe(
     started = clock.now()
     cpu = time.process_time()
     if session is None:
-        session = PoliteSession(gates, probe_id=identity, on_exchange=on_exchange)
+        session = PoliteSession(
+            gates, probe_id=identity, on_exchange=on_exchange, home=spec.target.url,
+            other_hosts=spec.target.other_hosts,
+        )  # fmt: skip
     try:
         reader: Reader = reader_for(spec.platform)
         async with session:

@@ -59,7 +59,10 @@ def from_catalogue(services: Sequence[Service]) -> list[Scheduled]:
                 service=s.id,
                 platform=s.platform,
                 target=Target(
-                    s.url, None if s.planning is None else str(s.planning), s.horizon_days
+                    s.url,
+                    None if s.planning is None else str(s.planning),
+                    s.horizon_days,
+                    s.other_hosts,
                 ),
                 departement=s.departement,
             ),

@@ -95,10 +95,17 @@ class _Scan:
     unclosed: tuple[int, str] | None = None  # (opening line, "what; fix") of first unclosed value
     duplicates: list[tuple[Loc, int, int]] = field(default_factory=list)  # (path, first, again)
     split_inline: set[int] = field(default_factory=set)  # lines where an inline table wraps
+    too_deep: int | None = None  # first line nesting keys or values deeper than MAX_DEPTH
+
+
+MAX_DEPTH = 64
+"""Levels of nested keys, arrays and inline tables a config file may use: ours use four. Deeper,
+the file is refused at the line (the parser's recursion and this scan's prefixes stay bounded)."""
 
 
 class _Scanner:
-    """Tolerant tokenizer for just enough TOML to know where keys are; never raises."""
+    """Tolerant tokenizer for just enough TOML to know where keys are; never raises. Linear in
+    the text: nesting beyond MAX_DEPTH stops the scan at that line (``too_deep``)."""
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -107,6 +114,7 @@ class _Scanner:
         self.newlines = [i for i, char in enumerate(text) if char == "\n"]
         self.scan = _Scan()
         self.aot_counts: dict[Loc, int] = {}
+        self.depth = 0  # arrays and inline tables open around the current position
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -135,7 +143,18 @@ class _Scanner:
         end = self.text.find("\n", self.pos)
         self.pos = self.n if end < 0 else end + 1
 
+    def deep(self, size: int, line: int) -> bool:
+        """Whether nesting ``size`` levels is too deep; then the scan stops there."""
+        if size <= MAX_DEPTH:
+            return False
+        if self.scan.too_deep is None:
+            self.scan.too_deep = line
+        self.pos = self.n
+        return True
+
     def record(self, path: Loc, line: int, *, first_wins: bool = False) -> None:
+        if self.deep(len(path), line):
+            return
         lines = self.scan.lines
         if path in lines:
             if not first_wins:
@@ -208,6 +227,8 @@ class _Scanner:
             if part is None:
                 return None
             parts.append(part)
+            if self.deep(len(parts), self.line_at(self.pos)):
+                return None
             self.skip_ws()
             if self.peek() != ".":
                 return parts
@@ -281,6 +302,15 @@ class _Scanner:
 
     def array(self, path: Loc) -> None:
         start_line = self.line_at(self.pos)
+        if self.deep(self.depth + 1, start_line):
+            return
+        self.depth += 1
+        try:
+            self._array(path, start_line)
+        finally:
+            self.depth -= 1
+
+    def _array(self, path: Loc, start_line: int) -> None:
         self.pos += 1
         index = 0
         while True:
@@ -310,6 +340,15 @@ class _Scanner:
 
     def inline_table(self, path: Loc) -> None:
         start_line = self.line_at(self.pos)
+        if self.deep(self.depth + 1, start_line):
+            return
+        self.depth += 1
+        try:
+            self._inline_table(path, start_line)
+        finally:
+            self.depth -= 1
+
+    def _inline_table(self, path: Loc, start_line: int) -> None:
         self.pos += 1
         while True:
             self.inline_blank()
@@ -420,11 +459,21 @@ def read_toml(path: Path | str) -> tuple[dict[str, Any], LineIndex]:
     except UnicodeDecodeError as error:
         raise ConfigError(path, [_encoding_problem(file, data, error)]) from error
     text = text.removeprefix("\ufeff")  # tolerate the BOM some Windows editors add
+    scan = _Scanner(text).run()  # linear, bounded: first, so that no parser meets a bomb
+    if scan.too_deep is not None:
+        message = (
+            f"keys, arrays or inline tables nested more than {MAX_DEPTH} levels deep: a "
+            "config file needs a few; write it flatter"
+        )
+        raise ConfigError(path, [Problem(file, scan.too_deep, "", message)])
     try:
         parsed = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(path, [_syntax_problem(file, text, error)]) from error
-    return parsed, LineIndex.from_text(text)
+    except RecursionError as error:  # a nesting the scan did not see: still a clean refusal
+        problem = Problem(file, None, "", "invalid TOML: nested too deeply to be read")
+        raise ConfigError(path, [problem]) from error
+    return parsed, LineIndex(scan.lines, scan.implicit)
 
 
 def _encoding_problem(file: str, data: bytes, error: UnicodeDecodeError) -> Problem:

@@ -106,8 +106,14 @@ FORMULA_START: Final = frozenset("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")
 
 def csv_cell(value: Any) -> Any:
     """A cell a spreadsheet never runs: text that could start a formula gets a leading ``'``.
-    Numbers, booleans and None pass unchanged (they are written as such, never as formulas)."""
-    if isinstance(value, str) and value and value[0] in FORMULA_START:
+    Numbers, booleans and None pass unchanged (they are written as such, never as formulas).
+    A carriage return inside text becomes a newline: the csv module quotes only the characters
+    of its line terminator, and a bare CR in an unquoted cell breaks the row for every reader."""
+    if not isinstance(value, str) or not value:
+        return value
+    if "\r" in value:
+        value = value.replace("\r\n", "\n").replace("\r", "\n")
+    if value[0] in FORMULA_START:
         return "'" + value
     return value
 

@@ -106,6 +106,16 @@ def captcha_media(url: str, content_type: str) -> bool:
     return "captcha" in url.lower() and media.startswith(("image/", "audio/"))
 
 
+def redact_answers(body: bytes) -> bytes:
+    """The request body as archived: a captcha answer's characters become ``*`` (its length
+    kept), so that the archive never holds what a captcha said, as it never holds its image."""
+    if not body or not any(name.encode() + b"=" in body for name in ANSWER_FIELDS):
+        return body
+    pairs = parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True)
+    hidden = [(n, "*" * len(v) if n in ANSWER_FIELDS else v) for n, v in pairs]
+    return urlencode(hidden).encode("ascii")
+
+
 def form_fields(body: bytes | None, content_type: str) -> dict[str, str]:
     if not body or not content_type.lower().startswith(_FORM):
         return {}
@@ -226,7 +236,7 @@ class PageRecorder:
                 method=method,
                 url=str(url),
                 request_headers=tuple(headers.items()),
-                request_body=body or b"",
+                request_body=redact_answers(body or b""),
                 status=status,
                 reason="" if got is None else got[1],
                 http_version="1.1",

@@ -102,7 +102,11 @@ def assist(
 
     def ready(address: str, served: Console) -> None:
         if person is not None:
-            console.print(f"Console on {address}/ — open {address}/?jeton={served.login_token}")
+            console.print(
+                f"Console on {address}/ — open {address}/?jeton={served.login_token}",
+                soft_wrap=True,  # one line: the link must survive a copy
+                highlight=False,
+            )
         else:
             console.print(f"Console on {address}/ (accounts required)")
 

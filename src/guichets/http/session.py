@@ -21,9 +21,10 @@ as received), and to the probe's ``trail`` as a :class:`~guichets.model.Step`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace, TracebackType
@@ -87,9 +88,19 @@ class PoliteSession:
         *,
         probe_id: str | None = None,
         on_exchange: Callable[[Exchange], None] | None = None,
+        home: str | None = None,
+        other_hosts: Collection[str] = (),
     ) -> None:
         self.gates = gates
         self.probe_id = probe_id
+        # The hosts this probe may talk to: the booking URL's (``home``, else the first request's)
+        # and those the catalogue allows. A redirect or a form elsewhere is not followed: what the
+        # robot's network can reach must not end up archived, rendered and published.
+        self._hosts = {_host_name(h) for h in other_hosts}
+        self._home: str | None = None
+        if home is not None:
+            with contextlib.suppress(ValueError):  # an unusable URL fails on its first request
+                self._home = _host_name(absolute_url(home).host or "")
         self.requests = 0  # requests actually sent, robots.txt included
         self.trail: list[Step] = []  # one Step per request sent
         self.overrides_used: set[str] = set()  # hosts whose robots.txt was overridden
@@ -171,10 +182,12 @@ class PoliteSession:
         history: list[str] = []
         while True:
             refuse_truth(target)
-            if self._guards:
-                fields = dict(parse_qsl(body.decode("ascii"))) if body else {}
-                for guard in self._guards:
-                    guard(method, target, fields)
+            self._refuse_off_site(target, history)
+            fields = dict(parse_qsl(body.decode("ascii"))) if body else {}
+            # Every hop, not only the first: a redirect may put a personal field in the query.
+            refuse_personal([*target.query.keys(), *fields], str(target))
+            for guard in self._guards:
+                guard(method, target, fields)
             await self._check_robots(target)
             got = await self._exchange(method, target, body)
             following = self._next_hop(target, got) if got.status in _REDIRECTS else None
@@ -194,6 +207,21 @@ class PoliteSession:
             if got.status != 307 and got.status != 308 and method != "GET":
                 method, body = "GET", None  # 301/302/303 after a POST: a browser GETs
             target = following
+
+    def _refuse_off_site(self, target: URL, history: list[str]) -> None:
+        host = _host_name(target.host or "")
+        if self._home is None:
+            self._home = host
+        if host == self._home or host in self._hosts:
+            return
+        where = f"a redirect from {history[-1]}" if history else "the page's form or link"
+        raise FetchError(
+            Detail.OFF_SITE,
+            str(target),
+            f"{where} leads to another host, {host}, not followed: the robot stays on the "
+            f"booking site's host ({self._home}); if {host} belongs to the booking service, "
+            "list it in the catalogue's other_hosts",
+        )
 
     @staticmethod
     def _next_hop(current: URL, got: _Capture) -> URL | None:
@@ -484,6 +512,11 @@ def _peer(response: aiohttp.ClientResponse) -> str | None:
 def _describe(exc: BaseException) -> str:
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _host_name(host: str) -> str:
+    """A host as compared: lowercase, without a final dot or IPv6 brackets."""
+    return host.strip().lower().rstrip(".").strip("[]")
 
 
 def absolute_url(url: str) -> URL:

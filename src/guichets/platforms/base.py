@@ -35,6 +35,7 @@ class Target:
     url: str
     counter: str | None = None
     horizon_days: int = 91
+    other_hosts: tuple[str, ...] = ()  # hosts besides the URL's the path may lead to
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ def unrecognized(detail: str, message: str, response: Response | None) -> Readin
 
 def classify_fetch_error(error: FetchError) -> Reading:
     """A request that did not complete: the robot's politeness, or the site's failure."""
-    barrier = {Detail.ROBOTS, Detail.RATE_LIMITED}
+    barrier = {Detail.ROBOTS, Detail.RATE_LIMITED, Detail.OFF_SITE}
     outcome = Outcome.BARRIER if error.detail in barrier else Outcome.SITE_ERROR
     return Reading(outcome, error.detail, error.message)
 

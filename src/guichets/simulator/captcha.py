@@ -46,6 +46,7 @@ _LOW = (400, 470, 540, 610, 680, 750)  # Hz: the row of a character in a 6 x 6 g
 _HIGH = (1000, 1130, 1260, 1390, 1520, 1650)  # Hz: its column
 _RATE = 8000
 _MAX = 5000  # captchas kept per site: older ones are long expired
+_KEPT = timedelta(hours=6)  # long past their expiry: their truth is of no use to anyone
 
 
 def tones_of(char: str) -> tuple[int, int]:
@@ -142,8 +143,12 @@ class CaptchaBook:
     def __init__(self) -> None:
         self._by_id: dict[str, Captcha] = {}
         self._by_digest: dict[str, str] = {}
+        self._drawn = 0
 
     def draw(self, kind: str, scope: str, now: datetime, length: int = 6) -> Captcha:
+        self._drawn += 1
+        if self._drawn % 64 == 0:  # a long run keeps the recent ones, not every one drawn
+            self._forget(now - _KEPT)
         if len(self._by_id) > _MAX:
             self._by_id.clear()
             self._by_digest.clear()
@@ -151,6 +156,10 @@ class CaptchaBook:
         captcha = Captcha(secrets.token_hex(16), code, kind, scope, now)
         self._by_id[captcha.id] = captcha
         return captcha
+
+    def _forget(self, before: datetime) -> None:
+        self._by_id = {k: c for k, c in self._by_id.items() if c.created >= before}
+        self._by_digest = {d: k for d, k in self._by_digest.items() if k in self._by_id}
 
     def get(self, captcha_id: str) -> Captcha | None:
         return self._by_id.get(captcha_id)

@@ -45,6 +45,7 @@ __all__ = [
 
 PARIS = ZoneInfo("Europe/Paris")
 WARMUP_DAYS = 120
+_FORGET_STEP = timedelta(hours=6)  # forgetting works in steps, not at every question
 
 # Hourly demand weights (local time), normalised to a mean of 1 over the day: people try to book
 # mostly in office hours and evenings, rarely at night.
@@ -190,7 +191,7 @@ class CounterTruth:
 
     def __init__(
         self, service_id: str, counter: CounterConfig, model: ModelConfig, seed: int,
-        origin: datetime,
+        origin: datetime, keep: timedelta | None = None,
     ) -> None:  # fmt: skip
         self.service_id = service_id
         self.counter_id = counter.id
@@ -210,7 +211,13 @@ class CounterTruth:
         self._cancels = stream(seed, service_id, counter.id, "cancels")
         self._profile = PROFILES[model.demand_profile]
         self._rate_max = model.demand_per_hour * max(self._profile) / 3600.0
-        self.slots: list[Slot] = []
+        self.slots: list[Slot] = []  # from index ``_base`` on: older ones may be forgotten
+        self._base = 0
+        # With ``keep``, what closed more than ``keep`` before the frontier is forgotten, so that
+        # a long simulation holds days, not its whole past (the demo); questions about the
+        # forgotten past are refused. Without it (tests, benchmarks), everything is kept.
+        self._keep = keep
+        self.forgotten_before: datetime | None = None
         self._closes: list[datetime] = []  # closes_at of each slot; grows with start times
         self._by_ts: dict[int, int] = {}
         self._bookings: list[list[_Booking]] = []
@@ -233,7 +240,7 @@ class CounterTruth:
         day = self._generated_until + timedelta(days=1)
         while day <= last_day:
             for start in self.calendar.starts_on(day):
-                index = len(self.slots)
+                index = self._base + len(self.slots)
                 slot = Slot(index, start, self.release.release_of(start),
                             ensure_utc(start - self._lead))  # fmt: skip
                 if slot.closes_at <= self._origin:
@@ -270,6 +277,29 @@ class CounterTruth:
         self._extend(target)
         self._run_events(target)
         self._frontier = target
+        if self._keep is not None:
+            cutoff = target - self._keep
+            if self.forgotten_before is None or cutoff - self.forgotten_before >= _FORGET_STEP:
+                self._forget(cutoff)
+
+    def _forget(self, cutoff: datetime) -> None:
+        """Drop the slots closed before ``cutoff``, their bookings and the changes before it.
+        Every change at or after ``cutoff`` concerns a slot closing at or after it: kept."""
+        drop = bisect.bisect_left(self._closes, cutoff)
+        for slot in self.slots[:drop]:
+            self._by_ts.pop(slot.timestamp, None)
+        del self.slots[:drop], self._closes[:drop], self._bookings[:drop]
+        self._base += drop
+        changes = bisect.bisect_left(self._changes_at, cutoff)
+        del self._changes_at[:changes], self._changes[:changes]
+        self.forgotten_before = cutoff
+
+    def _remembered(self, at: datetime) -> None:
+        if self.forgotten_before is not None and at < self.forgotten_before:
+            raise ValueError(
+                f"the truth before {self.forgotten_before.isoformat()} was forgotten "
+                "(the simulator keeps only recent days)"
+            )
 
     def _run_events(self, target: datetime) -> None:
         while True:
@@ -309,16 +339,16 @@ class CounterTruth:
         self._changes.append((index, delta))
 
     def _is_taken(self, index: int) -> bool:
-        bookings = self._bookings[index]
+        bookings = self._bookings[index - self._base]
         return bool(bookings) and bookings[-1].released_at is None
 
     def _on_release(self, when: datetime, index: int) -> None:
         if not self._is_taken(index):
-            self._available.add((self.slots[index].start, index))
+            self._available.add((self.slots[index - self._base].start, index))
             self._log(when, index, +1)
 
     def _on_close(self, when: datetime, index: int) -> None:
-        key = (self.slots[index].start, index)
+        key = (self.slots[index - self._base].start, index)
         if key in self._available:
             self._available.remove(key)
             self._log(when, index, -1)
@@ -332,16 +362,16 @@ class CounterTruth:
             start, index = self._available[self._choices.randrange(len(self._available))]
         self._available.remove((start, index))
         self._log(when, index, -1)
-        self._bookings[index].append(_Booking(when))
-        slot = self.slots[index]
+        self._bookings[index - self._base].append(_Booking(when))
+        slot = self.slots[index - self._base]
         if self._cancels.random() < self.model.cancel_probability:
             span = (slot.closes_at - when).total_seconds()
             cancel_at = when + timedelta(seconds=self._cancels.uniform(0, span))
             heapq.heappush(self._events, (cancel_at, 2, index, index))
 
     def _on_cancel(self, when: datetime, index: int) -> None:
-        self._bookings[index][-1].released_at = when
-        slot = self.slots[index]
+        self._bookings[index - self._base][-1].released_at = when
+        slot = self.slots[index - self._base]
         if slot.release_at <= when < slot.closes_at:
             self._available.add((slot.start, index))
             self._log(when, index, +1)
@@ -349,20 +379,21 @@ class CounterTruth:
     # -- questions ------------------------------------------------------------------------------
 
     def _free_at(self, index: int, instant: datetime) -> bool:
-        slot = self.slots[index]
+        slot = self.slots[index - self._base]
         if not (slot.release_at <= instant < slot.closes_at):
             return False
         return not any(
             b.taken_at <= instant and (b.released_at is None or instant < b.released_at)
-            for b in self._bookings[index]
+            for b in self._bookings[index - self._base]
         )
 
     def free_slots(self, instant: datetime) -> list[Slot]:
         """The slots a person could have booked at ``instant``, earliest first."""
         at = ensure_utc(instant)
         self.advance_to(at)
+        self._remembered(at)
         if at == self._frontier:
-            return [self.slots[index] for _, index in self._available]
+            return [self.slots[index - self._base] for _, index in self._available]
         out = []
         # Slots are created in start order, and both their closing and their release instants
         # grow with their start, so the bookable ones form one run of the list.
@@ -377,8 +408,8 @@ class CounterTruth:
         """How a grid cell shows: free, taken, closed (not bookable yet or any more) or none."""
         index = self._by_ts.get(int(start.timestamp()))
         if index is None:
-            return "closed"
-        slot = self.slots[index]
+            return "past" if self._forgotten(start) else "closed"
+        slot = self.slots[index - self._base]
         at = ensure_utc(instant)
         if not (slot.release_at <= at < slot.closes_at):
             return "past" if at >= slot.closes_at else "closed"
@@ -395,19 +426,26 @@ class CounterTruth:
             for start in self.calendar.starts_on(first + timedelta(days=offset)):
                 index = self._by_ts.get(int(start.timestamp()))
                 if index is None:
-                    out[start] = "closed"
+                    out[start] = "past" if self._forgotten(start) else "closed"
                     continue
-                slot = self.slots[index]
+                slot = self.slots[index - self._base]
                 if not (slot.release_at <= at < slot.closes_at):
                     out[start] = "past" if at >= slot.closes_at else "closed"
                 else:
                     out[start] = "free" if index in free else "taken"
         return out
 
+    def _forgotten(self, start: datetime) -> bool:
+        """Whether a slot starting then would have closed before the forgotten past."""
+        return self.forgotten_before is not None and ensure_utc(start - self._lead) < (
+            self.forgotten_before
+        )
+
     def timeline(self, start: datetime, end: datetime) -> list[Segment]:
         """Exact piecewise-constant availability over [start, end)."""
         begin, stop = ensure_utc(start), ensure_utc(end)
         self.advance_to(stop)
+        self._remembered(begin)
         state = SortedList((s.start, s.index) for s in self.free_slots(begin))
         lo = bisect.bisect_right(self._changes_at, begin)
         hi = bisect.bisect_left(self._changes_at, stop)
@@ -421,7 +459,7 @@ class CounterTruth:
                 cursor = when
             while i < hi and self._changes_at[i] == when:
                 index, delta = self._changes[i]
-                key = (self.slots[index].start, index)
+                key = (self.slots[index - self._base].start, index)
                 if delta > 0:
                     state.add(key)
                 else:
@@ -544,14 +582,17 @@ class World:
     services: dict[str, ServiceTruth] = field(default_factory=dict)
 
     @classmethod
-    def from_scenario(cls, scenario: ScenarioConfig, seed: int | None = None) -> World:
+    def from_scenario(
+        cls, scenario: ScenarioConfig, seed: int | None = None, keep: timedelta | None = None
+    ) -> World:
+        """``keep``: how much of the past each counter remembers (everything by default)."""
         chosen = scenario.scenario.seed if seed is None else seed
         world = cls(scenario, chosen)
         origin = scenario.scenario.start
         for site in scenario.sites:
             for service in site.services:
                 counters = {
-                    c.id: CounterTruth(service.id, c, service.model_for(c), chosen, origin)
+                    c.id: CounterTruth(service.id, c, service.model_for(c), chosen, origin, keep)
                     for c in service.counters
                 }
                 outages = OutagePlan(service.outages, chosen, service.id, origin)

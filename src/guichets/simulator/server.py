@@ -162,11 +162,13 @@ class Simulator:
         port: int = 0,
         hosts: HostMode = "path",
         log_requests: bool = False,
+        keep: timedelta | None = None,
     ) -> None:
         require_loopback(host)
         self.scenario = scenario
         self.clock = clock
-        self.world = World.from_scenario(scenario, seed)
+        # ``keep``: the truth of only that much past is kept (a long in-process run, the demo)
+        self.world = World.from_scenario(scenario, seed, keep)
         self.host = host
         self.port = port
         self.hosts = hosts

@@ -163,6 +163,8 @@ def _quoted(text: pa.Array) -> pa.Array:
     """A text column as ``untrusted.csv_writer`` writes its cells: null empty, a leading "'"
     where a spreadsheet would see a formula, quoted when needed."""
     filled = pc.fill_null(text, "")
+    if pc.any(pc.match_substring(filled, "\r")).as_py():  # as csv_cell: a bare CR breaks a row
+        filled = pc.replace_substring(pc.replace_substring(filled, "\r\n", "\n"), "\r", "\n")
     formula = pc.match_substring_regex(filled, _FORMULA)
     if pc.any(formula).as_py():
         filled = pc.if_else(formula, pc.binary_join_element_wise("'", filled, ""), filled)

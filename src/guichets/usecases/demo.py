@@ -29,6 +29,7 @@ __all__ = ["DEMO_CADENCE", "DEMO_SCENARIO", "DemoResult", "run_demo", "simulated
 DEMO_SCENARIO = "france-demo"
 # Four probes a day per service, at random instants: 30 simulated days in about a minute here.
 DEMO_CADENCE = "6h"
+DEMO_TRUTH_KEPT = timedelta(days=10)  # a week grid shows the days already gone of its week
 
 
 @dataclass
@@ -104,7 +105,11 @@ async def run_demo(
     start = scenario.scenario.start
     clock = SimulatedClock(start)
     home.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240  (once, before anything runs)
-    async with Simulator(scenario, clock=clock, seed=seed, hosts="loopback") as simulator:
+    # The demo asks no question about the past: the simulator forgets it, so that memory stays
+    # flat however many days are run (the truth of the last days is kept for the pages).
+    async with Simulator(
+        scenario, clock=clock, seed=seed, hosts="loopback", keep=DEMO_TRUTH_KEPT
+    ) as simulator:
         path = home / "catalogue.toml"
         path.write_text(catalogue_to_toml(simulated_catalogue(simulator, cadence)), "utf-8")
         catalogue = load_catalogue(path)

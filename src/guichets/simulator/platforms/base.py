@@ -68,6 +68,7 @@ class SessionStore:
     def __init__(self, idle: timedelta = timedelta(minutes=24)) -> None:
         self._idle = idle
         self._sessions: dict[str, Session] = {}
+        self._created = 0
 
     def get(self, session_id: str | None, now: datetime) -> Session | None:
         if not session_id:
@@ -82,7 +83,9 @@ class SessionStore:
         return session
 
     def new(self, now: datetime) -> Session:
-        if len(self._sessions) > 10_000:
+        self._created += 1
+        if self._created % 64 == 0 or len(self._sessions) > 10_000:
+            # Expired sessions go regularly: a long run keeps the live ones, not every one made.
             self._sessions = {
                 k: s for k, s in self._sessions.items() if now - s.touched <= self._idle
             }
