@@ -88,10 +88,7 @@ class Alerting:
             await self.dispatcher.close(drain=drain)
 
     def summary(self) -> str:
-        events = self.monitor.events
-        opened = sum(1 for e in events if e.change == "opened")
-        closed = len(events) - opened
-        text = f"alerts: {opened} opened, {closed} closed"
+        text = f"alerts: {self.monitor.opened} opened, {self.monitor.closed} closed"
         d = self.dispatcher
         if d is not None:
             text += (

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from guichets import datadir
 from guichets.assist.accounts import Accounts, new_person_id
 from guichets.assist.attempt import CEILING, Limits
 from guichets.assist.console import Console, is_loopback, serve_console
@@ -86,7 +87,7 @@ def assist(
     if ctx.invoked_subcommand is not None:
         return
     folder, url = home_and_db(home, db)
-    path = catalogue or folder / "catalogue.toml"
+    path = catalogue or datadir.catalogue(folder)
     try:
         services = [s for s in load_catalogue(path).services if s.enabled]
     except (ConfigError, OSError) as exc:
