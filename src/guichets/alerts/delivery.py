@@ -32,6 +32,9 @@ log = logging.getLogger("guichets.alerts")
 
 # Seconds before each retry: a receiver down for a minute or for an afternoon still gets it.
 BACKOFF: Final = (30.0, 120.0, 600.0, 1800.0, 3600.0, 3 * 3600.0)
+KEPT: Final = 100
+"""Deliveries kept for a look (``delivered``, ``given_up``): a run lasts months; counts are kept
+of them all."""
 
 
 def check_url(url: str) -> apprise.Apprise:
@@ -125,8 +128,12 @@ class Dispatcher:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._drain = True
+        # The last KEPT of each, for a look (tests, a summary); the counts are of the whole run,
+        # which may last months: the lists do not grow with it.
         self.delivered: list[Delivery] = []
         self.given_up: list[Delivery] = []
+        self.delivered_count = 0
+        self.given_up_count = 0
         self.failures = 0
 
     @property
@@ -206,7 +213,8 @@ class Dispatcher:
         now = self.clock.now()
         if ok:
             item.delivered_at = now
-            self.delivered.append(item)
+            self.delivered_count += 1
+            _keep(self.delivered, item)
             return
         self.failures += 1
         item.errors.append(error)
@@ -246,10 +254,17 @@ class Dispatcher:
         return bool(ok), (lines[-1] if lines else "refused")[:300]
 
     def _failed(self, item: Delivery, why: str) -> None:
-        self.given_up.append(item)
+        self.given_up_count += 1
+        _keep(self.given_up, item)
         self._note(f"alert {item.message.alert_id} to {_hide(item.url)}: {why}")
 
     def _note(self, line: str) -> None:
         log.warning("%s", line)
         if self.report is not None:
             self.report(line)
+
+
+def _keep(items: list[Delivery], item: Delivery) -> None:
+    items.append(item)
+    if len(items) > KEPT:
+        del items[: len(items) - KEPT]
