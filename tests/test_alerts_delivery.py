@@ -285,6 +285,21 @@ def test_untrusted_text_is_cleaned() -> None:
 def test_a_bad_url_is_refused_with_examples() -> None:
     with pytest.raises(ValueError, match=r"json://127\.0\.0\.1:8080/"):
         check_url("nonsense://")
+    with pytest.raises(ValueError) as refused:
+        check_url("nonsense://robot:s3cret@host/t0ken")
+    assert "s3cret" not in str(refused.value) and "t0ken" not in str(refused.value)
+
+
+async def test_the_logs_never_show_a_password(receiver: tuple[JsonReceiver, str]) -> None:
+    got, url = receiver
+    got.fail = 1
+    lines: list[str] = []
+    event, names = closed_event()
+    secret = url.replace("json://", "json://robot:s3cret@")
+    async with Dispatcher([secret], SimulatedClock(T0), backoff=(60,), report=lines.append) as d:
+        d.submit(message(event, names))
+    assert len(got.received) == 1 and len(lines) == 1  # one failure logged, then delivered
+    assert "robot:" in lines[0] and "s3cret" not in lines[0]
 
 
 def test_messages_of_every_kind_name_their_subject() -> None:

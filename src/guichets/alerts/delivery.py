@@ -45,19 +45,22 @@ def check_url(url: str) -> apprise.Apprise:
     asset = apprise.AppriseAsset(storage_mode=apprise.PersistentStoreMode.MEMORY)
     target = apprise.Apprise(asset=asset)
     if not target.add(url):
+        # Only the scheme is said: the rest of a URL Apprise cannot read may hold a secret.
+        scheme = url.partition("://")[0][:20] if "://" in url else "?"
         raise ValueError(
-            f"cannot use {_hide(url)!r} as a notification URL: not an Apprise URL (examples: "
-            "json://127.0.0.1:8080/, mailto://user:password@smtp.example.org?to=ops@example.org)"
+            f"cannot use the {scheme}:// URL given as a notification URL: not an Apprise URL "
+            "(examples: json://127.0.0.1:8080/, "
+            "mailto://user:password@smtp.example.org?to=ops@example.org)"
         )
     return target
 
 
-def _hide(url: str) -> str:
-    """A URL as logged: credentials masked."""
-    scheme, sep, rest = url.partition("://")
-    if "@" in rest.split("/", 1)[0]:
-        rest = "***@" + rest.split("@", 1)[1]
-    return scheme + sep + rest
+def _shown(target: apprise.Apprise) -> str:
+    """A URL as logged: masked by its own plugin (Apprise's privacy mode), so that a password,
+    and a token in a path (Telegram's bot token, a Discord or Slack webhook's), never reaches
+    the logs; the query (the plugin's options) left out."""
+    shown: list[str] = target.urls(privacy=True)
+    return shown[0].split("?", 1)[0] if shown else "?"
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,7 @@ class Dispatcher:
         self.backoff = tuple(backoff)
         self.report = report  # one line per failure, e.g. on the console
         self._targets = {url: check_url(url) for url in urls}
+        self._shown = {url: _shown(target) for url, target in self._targets.items()}
         self._queue: list[Delivery] = []
         self._order = itertools.count()
         self._wake = asyncio.Event()
@@ -220,7 +224,7 @@ class Dispatcher:
         item.errors.append(error)
         retries_left = item.attempts <= len(self.backoff)
         self._note(
-            f"delivery of alert {item.message.alert_id} to {_hide(item.url)} failed "
+            f"delivery of alert {item.message.alert_id} to {self._shown[item.url]} failed "
             f"(attempt {item.attempts}): {error}"
             + (
                 f"; next try in {self.backoff[item.attempts - 1]:.0f} s"
@@ -256,7 +260,7 @@ class Dispatcher:
     def _failed(self, item: Delivery, why: str) -> None:
         self.given_up_count += 1
         _keep(self.given_up, item)
-        self._note(f"alert {item.message.alert_id} to {_hide(item.url)}: {why}")
+        self._note(f"alert {item.message.alert_id} to {self._shown[item.url]}: {why}")
 
     def _note(self, line: str) -> None:
         log.warning("%s", line)
