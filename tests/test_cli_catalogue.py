@@ -17,7 +17,7 @@ import pytest
 from aiohttp import web
 from typer.testing import CliRunner, Result
 
-from guichets.catalogue import load_catalogue
+from guichets.catalogue import MAX_TEXT, load_catalogue
 from guichets.cli import app
 from guichets.discover import guess_departement, slug
 from tests.appthread import AppThread
@@ -245,3 +245,34 @@ def test_add_to_a_file_without_allow_local_writes_it_only_when_asked(
     assert text.startswith("# keep me\n")
     assert text.index("allow_local = true") < text.index("[defaults]")
     assert [row["planning"] for row in rows(path)] == grenoble["plannings"]
+
+
+def test_add_cleans_and_bounds_what_the_page_says(tmp_path: Path) -> None:
+    """A heading with a bidi override and more text than a label holds: the row is written, its
+    label cleaned and cut to the catalogue's limit (not refused by the loader)."""
+    heading = "Dépôt \u202ede dossier " + "très long " * 40
+    page = (
+        "<html><head><title>Rendez-vous</title></head><body>"
+        f'<form id="FormBookingCreate" name="create" method="post"><h2>{heading}</h2>'
+        '<input type="checkbox" id="condition" name="condition" />'
+        '<input type="submit" name="nextButton" value="Effectuer une demande de rendez-vous" />'
+        "</form></body></html>"
+    )
+
+    async def form(request: web.Request) -> web.Response:
+        return web.Response(text=page, content_type="text/html")
+
+    application = web.Application()
+    application.router.add_get("/booking/create/78", form)
+    application.router.add_post("/booking/create/78/0", form)
+    path = tmp_path / "c.toml"
+    with AppThread(application) as base:
+        args = ("--departement", "38", "--site", "Préfecture X", "--procedure", "depot")
+        url = f"{base}/booking/create/78"
+        result = run(
+            "add", url, "--catalogue", str(path), "--gap", "0", "--yes", "--allow-local", *args
+        )
+    assert result.exit_code == 0, result.output
+    (row,) = rows(path)
+    assert row["label"].startswith("Dépôt de dossier très long")
+    assert "\u202e" not in row["label"] and len(row["label"]) <= MAX_TEXT

@@ -8,7 +8,6 @@ Jinja2's autoescape). The message is plain text, never markup.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -22,6 +21,7 @@ if TYPE_CHECKING:
 from guichets.departements import DEPARTEMENTS
 from guichets.model import PARIS
 from guichets.store.alerts import AlertRecord
+from guichets.untrusted import clean_text
 
 __all__ = [
     "CAUSES_FR",
@@ -62,12 +62,9 @@ KINDS_FR: Final = {
 
 
 def clean(text: str | None, limit: int = LABEL_LIMIT) -> str:
-    """One line of untrusted text: no control or format characters, spaces collapsed, bounded."""
-    if not text:
-        return ""
-    kept = "".join(" " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in text)
-    line = " ".join(kept.split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
+    """One line of untrusted text: no control, bidi or invisible characters, spaces collapsed,
+    bounded (the project's one cleaning, :func:`guichets.untrusted.clean_text`)."""
+    return clean_text(text, limit) if text else ""
 
 
 def day_fr(day: date) -> str:

@@ -18,7 +18,14 @@ import pydantic
 import typer
 from rich.table import Table
 
-from guichets.catalogue import PLATFORMS, Catalogue, Service, host_problem, load_catalogue
+from guichets.catalogue import (
+    MAX_TEXT,
+    PLATFORMS,
+    Catalogue,
+    Service,
+    host_problem,
+    load_catalogue,
+)
 from guichets.catalogue_edit import (
     allows_local,
     append_services,
@@ -44,6 +51,7 @@ from guichets.model import PARIS, Detail, Extra, Observation, Outcome
 from guichets.probe import run_probe
 from guichets.runner import from_catalogue
 from guichets.tomlconfig import ConfigError
+from guichets.untrusted import clean_text
 
 YesOption = Annotated[
     bool,
@@ -237,7 +245,7 @@ def _rows(
             unique, number = f"{ident}-{number}", number + 1
         taken.add(unique)
         parts = (found.title, choice.label if several else None)
-        label = " — ".join(part for part in parts if part)
+        label = clean_text(" — ".join(part for part in parts if part), MAX_TEXT)
         try:
             rows.append(
                 Service(

@@ -44,7 +44,7 @@ from guichets.evidence.dossier import (
 from guichets.evidence.screenshot import Renderer, ScreenshotError, load_probe, screenshot_name
 from guichets.evidence.verify import verify
 from guichets.evidence.warc import warcinfo_record
-from guichets.model import PARIS, Observation, Outcome
+from guichets.model import PARIS, PERSON_ID, Observation, Outcome
 from guichets.periods import DateRange
 from guichets.store import Store
 from guichets.store.assisted import Attempt, attempts
@@ -233,6 +233,8 @@ async def build_person_dossier(
     renderer: Callable[[], Renderer] = Renderer,
 ) -> PersonDossier:
     """Write the dossier of ``person``'s assisted attempts over ``days`` to ``out`` (a ZIP)."""
+    if not PERSON_ID.fullmatch(person):  # it names a ZIP member: no path, no markup
+        raise DossierError(f"{person!r} is not a person id (p- and letters or digits)")
     observations = list(
         store.observations(
             service=service, since=days.start, until=days.end, assisted=True, person=person
