@@ -279,6 +279,7 @@ async def test_mail_through_a_local_smtp_server_that_fails_then_recovers(
 
 def test_untrusted_text_is_cleaned() -> None:
     assert clean("a\nb\x00c\u202ed  e") == "a b c d e"
+    assert clean("tag\U000e0041\u00adged") == "tag ged"  # every format character
     assert len(clean("x" * 500)) == 160
 
 
