@@ -159,7 +159,7 @@ def main() -> None:
             monitor.observe(obs)  # type: ignore[arg-type]
         monitor_cpu = time.process_time() - started
         monitor_wall = time.perf_counter() - wall
-        stored = len(monitor.events)
+        stored = monitor.opened + monitor.closed
 
     figures = {
         "probes": n,

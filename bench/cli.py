@@ -13,6 +13,9 @@ package's own code differs. For each command and side:
   file cache is left alone (dropping it would slow down everyone else on the machine);
 - **warm**: ``--runs`` further runs with that cache filled; the median and the fastest.
 
+Wall time and CPU time (user + system, of the child process) are both printed: on a loaded
+machine the wall time mostly measures the others' load, the CPU time much less so.
+
 The bare interpreter (``python -c pass``) is measured the same way as the floor. The machine's
 load average is printed with the figures: on a shared machine, compare sides of one run only.
 """
@@ -23,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -34,21 +38,27 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def once(args: list[str], src: Path | None, cache: Path) -> float:
+def once(args: list[str], src: Path | None, cache: Path) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system) of one run."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GUICHETS_")}
     env.update(PYTHONPYCACHEPREFIX=str(cache), COLUMNS="100")
     if src is not None:
         env["PYTHONPATH"] = str(src)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run([sys.executable, *args], env=env, check=True, capture_output=True)
-    return time.perf_counter() - started
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def measure(args: list[str], src: Path | None, runs: int, work: Path) -> dict[str, float]:
     cache = Path(tempfile.mkdtemp(dir=work, prefix="pycache-"))
-    cold = once(args, src, cache)
+    cold, cold_cpu = once(args, src, cache)
     warm = [once(args, src, cache) for _ in range(runs)]
-    return {"cold": cold, "warm_median": statistics.median(warm), "warm_min": min(warm)}
+    walls, cpus = [w for w, _ in warm], [c for _, c in warm]
+    return {"cold": cold, "warm_median": statistics.median(walls), "warm_min": min(walls),
+            "cold_cpu": cold_cpu, "warm_cpu_median": statistics.median(cpus)}  # fmt: skip
 
 
 def _cpu() -> str:
@@ -97,11 +107,12 @@ def main() -> None:
         print(json.dumps({"machine": header, "results": results}, indent=1))
         return
     print(header)
-    print(f"{'command':<48} {'cold s':>8} {'warm median s':>14} {'warm min s':>11}")
+    print(f"{'command':<44} {'cold s':>7} {'warm med s':>10} {'warm min s':>10} "
+          f"{'cold CPU s':>10} {'warm CPU s':>10}")  # fmt: skip
     for key, by in results.items():
-        for figures in by.values():
-            print(f"{key:<48} {figures['cold']:>8.3f} {figures['warm_median']:>14.3f} "
-                  f"{figures['warm_min']:>11.3f}")  # fmt: skip
+        for f in by.values():
+            print(f"{key:<44} {f['cold']:>7.3f} {f['warm_median']:>10.3f} {f['warm_min']:>10.3f} "
+                  f"{f['cold_cpu']:>10.3f} {f['warm_cpu_median']:>10.3f}")  # fmt: skip
 
 
 if __name__ == "__main__":

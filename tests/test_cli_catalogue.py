@@ -17,7 +17,7 @@ import pytest
 from aiohttp import web
 from typer.testing import CliRunner, Result
 
-from guichets.catalogue import load_catalogue
+from guichets.catalogue import MAX_TEXT, load_catalogue
 from guichets.cli import app
 from guichets.discover import guess_departement, slug
 from tests.appthread import AppThread
@@ -103,10 +103,10 @@ def test_add_a_demarche_and_an_office(live: SimulatorThread, tmp_path: Path) -> 
     demarche = next(s for s in services if s["platform"] == "rdvpref")
     office = next(s for s in services if s["platform"] == "eappointment")
     for url in (demarche["url"], office["url"].split("#")[0]):
-        result = run("add", url, "--catalogue", str(path), "--gap", "0", "--yes")
+        result = run("add", url, "--catalogue", str(path), "--gap", "0", "--yes", "--allow-local")
         assert result.exit_code == 0, result.output
     written = rows(path)
-    # a new file of loopback sites: allow_local is written, and said
+    # a new file of loopback sites, --allow-local given: allow_local is written
     assert tomllib.loads(path.read_text("utf-8"))["allow_local"] is True
     assert written[0]["platform"] == "rdvpref" and written[0]["label"]
     assert written[0]["departement"] == demarche["departement"]
@@ -150,7 +150,9 @@ def bare_form() -> Iterator[str]:
 
 def test_add_asks_for_what_it_cannot_guess(bare_form: str, tmp_path: Path) -> None:
     path = tmp_path / "c.toml"
-    refused = run("add", bare_form, "--catalogue", str(path), "--gap", "0", "--yes")
+    refused = run(
+        "add", bare_form, "--catalogue", str(path), "--gap", "0", "--yes", "--allow-local"
+    )
     assert refused.exit_code == 2
     assert (
         "cannot guess the département code" in refused.output and "--departement" in refused.output
@@ -158,7 +160,14 @@ def test_add_asks_for_what_it_cannot_guess(bare_form: str, tmp_path: Path) -> No
     assert not path.exists()
 
     asked = run(
-        "add", bare_form, "--catalogue", str(path), "--gap", "0", stdin="38\nSous-préfecture X\n"
+        "add",
+        bare_form,
+        "--catalogue",
+        str(path),
+        "--gap",
+        "0",
+        "--allow-local",
+        stdin="38\nSous-préfecture X\n",
     )
     assert asked.exit_code == 0, asked.output
     (row,) = rows(path)
@@ -215,16 +224,55 @@ def test_guesses() -> None:
     assert slug("Remise d'un titre de séjour") == "remise-titre-sejour"
 
 
-def test_add_to_a_file_without_allow_local_says_it_writes_it(
+def test_add_to_a_file_without_allow_local_writes_it_only_when_asked(
     live: SimulatorThread, tmp_path: Path
 ) -> None:
     grenoble = truth(live, "38-grenoble-renouvellement")
     path = tmp_path / "c.toml"
-    path.write_text('# keep me\n[defaults]\ncadence = "1h"\n', encoding="utf-8")
-    result = run("add", grenoble["url"], "--catalogue", str(path), "--gap", "0", "--yes")
+    original = '# keep me\n[defaults]\ncadence = "1h"\n'
+    path.write_text(original, encoding="utf-8")
+    # allow_local relaxes the host check for every row: never written without --allow-local
+    refused = run("add", grenoble["url"], "--catalogue", str(path), "--gap", "0", "--yes")
+    assert refused.exit_code == 2 and "--allow-local" in refused.output
+    assert path.read_text("utf-8") == original
+    result = run(
+        "add", grenoble["url"], "--catalogue", str(path), "--gap", "0", "--yes", "--allow-local"
+    )
     assert result.exit_code == 0, result.output
     assert "allow_local = true is now at the top" in result.output
+    assert "warning" in result.output
     text = path.read_text("utf-8")
     assert text.startswith("# keep me\n")
     assert text.index("allow_local = true") < text.index("[defaults]")
     assert [row["planning"] for row in rows(path)] == grenoble["plannings"]
+
+
+def test_add_cleans_and_bounds_what_the_page_says(tmp_path: Path) -> None:
+    """A heading with a bidi override and more text than a label holds: the row is written, its
+    label cleaned and cut to the catalogue's limit (not refused by the loader)."""
+    heading = "Dépôt \u202ede dossier " + "très long " * 40
+    page = (
+        "<html><head><title>Rendez-vous</title></head><body>"
+        f'<form id="FormBookingCreate" name="create" method="post"><h2>{heading}</h2>'
+        '<input type="checkbox" id="condition" name="condition" />'
+        '<input type="submit" name="nextButton" value="Effectuer une demande de rendez-vous" />'
+        "</form></body></html>"
+    )
+
+    async def form(request: web.Request) -> web.Response:
+        return web.Response(text=page, content_type="text/html")
+
+    application = web.Application()
+    application.router.add_get("/booking/create/78", form)
+    application.router.add_post("/booking/create/78/0", form)
+    path = tmp_path / "c.toml"
+    with AppThread(application) as base:
+        args = ("--departement", "38", "--site", "Préfecture X", "--procedure", "depot")
+        url = f"{base}/booking/create/78"
+        result = run(
+            "add", url, "--catalogue", str(path), "--gap", "0", "--yes", "--allow-local", *args
+        )
+    assert result.exit_code == 0, result.output
+    (row,) = rows(path)
+    assert row["label"].startswith("Dépôt de dossier très long")
+    assert "\u202e" not in row["label"] and len(row["label"]) <= MAX_TEXT

@@ -68,6 +68,9 @@ def test_the_container_and_the_web_server_agree_with_the_unit() -> None:
     assert "constraints.txt" in containerfile  # the pinned versions, as everywhere
     assert "\nUSER guichets\n" in containerfile
     assert "STOPSIGNAL SIGTERM" in containerfile and "/healthz" in containerfile
+    # a build is staged beside the site and swapped in: the site's parent is mounted, not the site
+    assert "-v /srv/guichets:/srv/guichets" in containerfile
+    assert ":/srv/guichets/site" not in containerfile
     nginx = (DEPLOY / "nginx.conf").read_text("utf-8")
     assert "root /srv/guichets/site;" in nginx
     assert "9108" not in nginx.split("#")[0]  # health and metrics are not published

@@ -142,7 +142,9 @@ def simulate_options() -> dict[str, list[str]]:
     Read from the command Typer builds, duck-typed: recent Typer versions vendor their own Click.
     """
     from guichets.cli import app  # a package being reorganised: imported only here
+    from guichets.cli.commands import load_all
 
+    load_all()  # the command line loads a command's module only when it runs
     group = typer.main.get_command(app)
     command = getattr(group, "commands", {}).get("simulate")
     assert command is not None, "guichets has no 'simulate' command any more"

@@ -48,6 +48,7 @@ from guichets.untrusted import mixed_scripts, unsafe_characters
 
 __all__ = [
     "DEFAULT_HORIZON_DAYS",
+    "MAX_TEXT",
     "PLATFORMS",
     "READ_OUTCOMES",
     "Catalogue",

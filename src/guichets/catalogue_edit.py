@@ -23,7 +23,13 @@ from tomlkit.items import AoT, Table
 from guichets.catalogue import Defaults, Service, host_problem, load_catalogue, service_table
 from guichets.tomlconfig import ConfigError, Problem
 
-__all__ = ["append_services", "implied_values", "mark_verified", "read_document"]
+__all__ = [
+    "allows_local",
+    "append_services",
+    "implied_values",
+    "mark_verified",
+    "read_document",
+]
 
 
 def read_document(path: Path) -> tomlkit.TOMLDocument:
@@ -67,15 +73,22 @@ def _rows(document: tomlkit.TOMLDocument) -> AoT:
     return rows
 
 
-def append_services(path: Path, services: Sequence[Service]) -> bool:
+def allows_local(document: Mapping[str, Any]) -> bool:
+    """Whether the file already says ``allow_local = true`` at its top."""
+    return _plain(document.get("allow_local")) is True
+
+
+def append_services(path: Path, services: Sequence[Service], allow_local: bool = False) -> bool:
     """Append one ``[[services]]`` table per service at the end of the file.
 
-    A service on a loopback or numeric host (a simulated site, a local imitation) needs
-    ``allow_local = true`` at the top of the file: it is written there when the file lacks it, and
-    True is returned so that the command says so.
+    A service on a loopback, private or numeric host (a simulated site, a local imitation) needs
+    ``allow_local = true`` at the top of the file. That setting relaxes the host check for every
+    row of the file, so it is written only when the caller says so (``allow_local``, the
+    command's ``--allow-local``); True is then returned so that the command says it did.
+    Without it, such a row makes the loader refuse the result and the file is left unchanged.
     """
     document = read_document(path)
-    local = _needs_allow_local(document, services)
+    local = allow_local and _needs_allow_local(document, services)
     if local:
         _set_top_level(document, "allow_local", True)
     implied = implied_values(document)
@@ -90,7 +103,7 @@ def append_services(path: Path, services: Sequence[Service]) -> bool:
 
 
 def _needs_allow_local(document: tomlkit.TOMLDocument, services: Sequence[Service]) -> bool:
-    if _plain(document.get("allow_local")) is True:
+    if allows_local(document):
         return False
     return any(
         host_problem(s.url, allow_local=False) and host_problem(s.url, allow_local=True) is None

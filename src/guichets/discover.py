@@ -28,6 +28,7 @@ from guichets.platforms import eappointment as eappointment_platform
 from guichets.platforms import ezbooking as ezbooking_platform
 from guichets.platforms import rdvpref as rdvpref_platform
 from guichets.platforms.base import classify_page, normalise_space
+from guichets.untrusted import clean_text
 
 __all__ = ["Choice", "Found", "NotRecognised", "discover", "guess_departement", "slug"]
 
@@ -86,8 +87,8 @@ class Found:
 def _clean(text: str | None) -> str | None:
     if text is None:
         return None
-    cleaned = normalise_space(text)
-    return cleaned[:_MAX_TEXT] if cleaned else None
+    cleaned = clean_text(text, _MAX_TEXT)  # no control, bidi or invisible character is kept
+    return cleaned or None
 
 
 def _fold(text: str) -> str:

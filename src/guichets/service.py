@@ -42,23 +42,23 @@ RunnerFactory = Callable[[Catalogue], Runner]
 
 @dataclass
 class Totals:
-    """What the whole service did, over its runs."""
+    """What the whole service did, over its runs: the figures are read from the runs' summaries,
+    not kept twice."""
 
-    runs: list[str] = field(default_factory=list)
     summaries: list[RunSummary] = field(default_factory=list)
-    probes: int = 0
-    skipped_periods: int = 0
-    by_outcome: dict[str, int] = field(default_factory=dict)
     site_builds: int = 0
     reloads: int = 0
 
     def add(self, summary: RunSummary) -> None:
-        self.runs.append(summary.run_id)
         self.summaries.append(summary)
-        self.probes += summary.probes
-        self.skipped_periods += summary.skipped_periods
-        for outcome, count in summary.by_outcome.items():
-            self.by_outcome[outcome] = self.by_outcome.get(outcome, 0) + count
+
+    @property
+    def runs(self) -> list[str]:
+        return [summary.run_id for summary in self.summaries]
+
+    @property
+    def probes(self) -> int:
+        return sum(summary.probes for summary in self.summaries)
 
 
 class EndpointError(OSError):

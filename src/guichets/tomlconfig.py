@@ -2,9 +2,11 @@
 
 Scenario files (and later the robot's catalogue of services) are written by hand. A bare
 ``ValidationError`` says ``sites.2.services.0.window_days``; a person editing the file needs
-``scenario.toml:41: sites[2].services[0].window_days: ...``. :mod:`tomllib` only knows lines for
-syntax errors, so :class:`LineIndex` re-scans the text lightly to map a pydantic location back to
-the line where that key (or its enclosing table) is written.
+``scenario.toml:41: sites[2].services[0].window_days: ...``. The parser is tomli 2.1-2.2: its
+errors carry ``lineno``/``colno`` (the standard library's tomllib has them only from Python 3.14)
+and it reads TOML 1.0 as tomllib does (tomli 2.3 reads TOML 1.1, which changes what is valid).
+A parser knows lines for syntax errors only, so :class:`LineIndex` re-scans the text lightly to
+map a pydantic location back to the line where that key (or its enclosing table) is written.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from __future__ import annotations
 import bisect
 import difflib
 import re
-import tomllib
 import types
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
 import pydantic
+import tomli
 
 __all__ = [
     "ConfigError",
@@ -37,7 +39,6 @@ Loc = tuple[str | int, ...]
 M = TypeVar("M", bound=pydantic.BaseModel)
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-_TOML_COORDS = re.compile(r"(?s)(.*) \(at (?:line (\d+), column (\d+)|end of document)\)")
 _SHORT_VALUE = 40
 
 
@@ -246,8 +247,8 @@ class _Scanner:
             if quote == "'":
                 return raw[1:-1]
             try:
-                return next(iter(tomllib.loads(f"{raw} = 0")))
-            except (tomllib.TOMLDecodeError, StopIteration):
+                return next(iter(tomli.loads(f"{raw} = 0")))
+            except (tomli.TOMLDecodeError, StopIteration):
                 return raw[1:-1]
         match = _BARE_KEY.match(self.text, self.pos)
         if match is None:
@@ -444,7 +445,7 @@ def _quote(text: str) -> str:
 
 
 def read_toml(path: Path | str) -> tuple[dict[str, Any], LineIndex]:
-    """Read and parse; raises ConfigError (with line and column from tomllib) on malformed TOML,
+    """Read and parse; raises ConfigError (with line and column from tomli) on malformed TOML,
     on a missing/unreadable file, or on invalid UTF-8."""
     path = Path(path)
     file = str(path)
@@ -467,8 +468,8 @@ def read_toml(path: Path | str) -> tuple[dict[str, Any], LineIndex]:
         )
         raise ConfigError(path, [Problem(file, scan.too_deep, "", message)])
     try:
-        parsed = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
+        parsed = tomli.loads(text)
+    except tomli.TOMLDecodeError as error:
         raise ConfigError(path, [_syntax_problem(file, text, error)]) from error
     except RecursionError as error:  # a nesting the scan did not see: still a clean refusal
         problem = Problem(file, None, "", "invalid TOML: nested too deeply to be read")
@@ -485,22 +486,19 @@ def _encoding_problem(file: str, data: bytes, error: UnicodeDecodeError) -> Prob
     return Problem(file, line, "", message, column)
 
 
-def _syntax_problem(file: str, text: str, error: tomllib.TOMLDecodeError) -> Problem:
-    """tomllib's message and position, plus a hint at what would be right."""
-    match = _TOML_COORDS.fullmatch(str(error))
-    if match is None:
-        return Problem(file, None, "", f"invalid TOML: {error}")
-    message = match.group(1)
+def _syntax_problem(file: str, text: str, error: tomli.TOMLDecodeError) -> Problem:
+    """The parser's message and position, plus a hint at what would be right."""
+    message = error.msg  # tomli >= 2.1 gives the message and its position apart
     scan = _Scanner(text).run()
-    at_end = match.group(2) is None
+    at_end = error.pos >= len(text)
     line: int | None
     column: int | None
     if at_end:
         line, column = max(1, len(text.rstrip().splitlines())), None
     else:
-        line, column = int(match.group(2)), int(match.group(3))
+        line, column = error.lineno, error.colno
     if scan.unclosed is not None and (at_end or scan.unclosed[0] <= (line or 0)):
-        # Whatever tomllib tripped on later, the fix is where the value was opened.
+        # Whatever the parser tripped on later, the fix is where the value was opened.
         opened, what = scan.unclosed
         kind, fix = what.split("; ", 1)
         full = f"invalid TOML: this {kind} is never closed"

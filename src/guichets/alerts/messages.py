@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 from guichets.departements import DEPARTEMENTS
 from guichets.model import PARIS
 from guichets.store.alerts import AlertRecord
+from guichets.untrusted import clean_text
 
 __all__ = [
     "CAUSES_FR",
@@ -62,12 +63,12 @@ KINDS_FR: Final = {
 
 
 def clean(text: str | None, limit: int = LABEL_LIMIT) -> str:
-    """One line of untrusted text: no control or format characters, spaces collapsed, bounded."""
+    """One line of untrusted text: no control, bidi or invisible characters, spaces collapsed,
+    bounded (the project's cleaning, :func:`guichets.untrusted.clean_text`); every other format
+    character (soft hyphens, tag characters) goes too, as a message shows nothing unseen."""
     if not text:
         return ""
-    kept = "".join(" " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in text)
-    line = " ".join(kept.split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
+    return clean_text("".join(" " if unicodedata.category(c) == "Cf" else c for c in text), limit)
 
 
 def day_fr(day: date) -> str:

@@ -81,12 +81,15 @@ class Monitor:
     notify: Callable[[Event], None] | None = None
     cadences: Mapping[str, int] = field(default_factory=dict)  # service → seconds (watchdog)
     engine: Engine = field(init=False)
-    events: list[Event] = field(default_factory=list)  # every event stored by this monitor
+    # Counts, not a list of every event: a service runs for months and keeps only what it reads.
+    opened: int = 0  # alerts opened by this monitor (stored and notified)
+    closed: int = 0
     digest_at: time | None = None  # Paris time of the optional daily digest
     on_digest: Callable[[Digest], None] | None = None
     _last_check: datetime | None = None
     _next_digest: datetime | None = None
-    _digest_from: tuple[datetime, int] | None = None  # since when, and from which event
+    _digest_from: datetime | None = None  # the events of _digest_events came after this
+    _digest_events: list[Event] = field(default_factory=list)  # since the last digest only
     _ended: set[str] = field(default_factory=set)  # stored as closed, replayed as open
 
     def __post_init__(self) -> None:
@@ -143,7 +146,8 @@ class Monitor:
             self._emit(event, store=False)
         if self.digest_at is not None:
             self._next_digest = next_digest(now, self.digest_at)
-            self._digest_from = (now, len(self.events))
+            self._digest_from = now
+            self._digest_events.clear()
         return kept
 
     def _maybe_digest(self, now: datetime) -> None:
@@ -152,10 +156,10 @@ class Monitor:
         due, since = self._next_digest, self._digest_from
         if due is None or since is None or now < due or self.digest_at is None:
             return
-        start, first = since
-        digest = Digest(due, start, self.engine.open_alerts(), self.events[first:])
+        digest = Digest(due, since, self.engine.open_alerts(), list(self._digest_events))
         self._next_digest = next_digest(now, self.digest_at)
-        self._digest_from = (due, len(self.events))
+        self._digest_from = due
+        self._digest_events.clear()
         if self.on_digest is not None:
             self.on_digest(digest)
 
@@ -195,7 +199,12 @@ class Monitor:
                 insert_alert(self.store, event.alert)
             else:
                 close_alert(self.store, event.alert)
-        self.events.append(event)
+        if event.change == "opened":
+            self.opened += 1
+        else:
+            self.closed += 1
+        if self.digest_at is not None:
+            self._digest_events.append(event)
         if self.notify is not None:
             self.notify(event)
 

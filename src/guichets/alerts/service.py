@@ -88,15 +88,12 @@ class Alerting:
             await self.dispatcher.close(drain=drain)
 
     def summary(self) -> str:
-        events = self.monitor.events
-        opened = sum(1 for e in events if e.change == "opened")
-        closed = len(events) - opened
-        text = f"alerts: {opened} opened, {closed} closed"
+        text = f"alerts: {self.monitor.opened} opened, {self.monitor.closed} closed"
         d = self.dispatcher
         if d is not None:
             text += (
-                f"; {len(d.delivered)} deliveries to {len(d.urls)} receiver(s), "
-                f"{d.failures} failed attempts, {len(d.given_up)} not delivered"
+                f"; {d.delivered_count} deliveries to {len(d.urls)} receiver(s), "
+                f"{d.failures} failed attempts, {d.given_up_count} not delivered"
             )
         return text
 

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from guichets import __version__
+from guichets import __version__, datadir
 from guichets.cli.commands import LazyGroup
 from guichets.untrusted import terminal_text
 
@@ -82,7 +82,7 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def home_and_db(home: Path | None, db: str | None) -> tuple[Path, str | None]:
-    return (home or Path(os.environ.get("GUICHETS_HOME", "guichets-data"))), db
+    return (home or Path(os.environ.get("GUICHETS_HOME", str(datadir.DEFAULT_HOME)))), db
 
 
 def _version(value: bool) -> None:

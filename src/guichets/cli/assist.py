@@ -10,12 +10,14 @@ from typing import Annotated
 
 import typer
 
+from guichets import datadir
 from guichets.assist.accounts import Accounts, new_person_id
 from guichets.assist.attempt import CEILING, Limits
 from guichets.assist.console import Console, is_loopback, serve_console
 from guichets.catalogue import load_catalogue
 from guichets.cli.app import DbOption, HomeOption, app, console, fail, home_and_db
 from guichets.clock import SystemClock
+from guichets.model import PERSON_ID
 from guichets.store import Store, StoreError
 from guichets.tomlconfig import ConfigError
 
@@ -37,7 +39,10 @@ def _local_person(home: Path) -> str:
     """The opaque id of the person using a loopback console, kept in HOME/assist/person."""
     path = home / "assist" / "person"
     if path.exists():
-        return path.read_text(encoding="utf-8").strip()
+        person = path.read_text(encoding="utf-8").strip()
+        if not PERSON_ID.fullmatch(person):  # a name typed there would reach the data
+            raise fail(f"{path} does not hold an opaque person id (p-…): remove it")
+        return person
     path.parent.mkdir(parents=True, exist_ok=True)
     person = new_person_id()
     path.write_text(person + "\n", encoding="utf-8")
@@ -82,7 +87,7 @@ def assist(
     if ctx.invoked_subcommand is not None:
         return
     folder, url = home_and_db(home, db)
-    path = catalogue or folder / "catalogue.toml"
+    path = catalogue or datadir.catalogue(folder)
     try:
         services = [s for s in load_catalogue(path).services if s.enabled]
     except (ConfigError, OSError) as exc:
@@ -102,7 +107,11 @@ def assist(
 
     def ready(address: str, served: Console) -> None:
         if person is not None:
-            console.print(f"Console on {address}/ — open {address}/?jeton={served.login_token}")
+            console.print(
+                f"Console on {address}/ — open {address}/?jeton={served.login_token}",
+                soft_wrap=True,  # one line: the link must survive a copy
+                highlight=False,
+            )
         else:
             console.print(f"Console on {address}/ (accounts required)")
 

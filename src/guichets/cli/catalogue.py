@@ -18,8 +18,21 @@ import pydantic
 import typer
 from rich.table import Table
 
-from guichets.catalogue import PLATFORMS, Catalogue, Service, load_catalogue
-from guichets.catalogue_edit import append_services, implied_values, mark_verified, read_document
+from guichets.catalogue import (
+    MAX_TEXT,
+    PLATFORMS,
+    Catalogue,
+    Service,
+    host_problem,
+    load_catalogue,
+)
+from guichets.catalogue_edit import (
+    allows_local,
+    append_services,
+    implied_values,
+    mark_verified,
+    read_document,
+)
 from guichets.cli.app import console, fail
 from guichets.cli.robot import (
     AgentOption,
@@ -38,6 +51,7 @@ from guichets.model import PARIS, Detail, Extra, Observation, Outcome
 from guichets.probe import run_probe
 from guichets.runner import from_catalogue
 from guichets.tomlconfig import ConfigError
+from guichets.untrusted import clean_text
 
 YesOption = Annotated[
     bool,
@@ -83,6 +97,15 @@ def catalogue_add(
         str | None, typer.Option(help="The procedure's slug (default: from the page's title).")
     ] = None,
     yes: YesOption = False,
+    allow_local: Annotated[
+        bool,
+        typer.Option(
+            "--allow-local",
+            help="Accept a URL on this machine or a private network (simulated sites, tests): "
+            "writes allow_local = true at the top of the file, which relaxes the host check for "
+            "every row of it.",
+        ),
+    ] = False,
     gap: GapOption = 1.0,
     timeout: TimeoutOption = 20.0,
     user_agent: AgentOption = None,
@@ -107,6 +130,13 @@ def catalogue_add(
         existing = load_catalogue(catalogue).services if document.get("services") else ()
     except ConfigError as exc:
         raise fail(f"{catalogue} must be a sound catalogue before rows are added:\n{exc}") from exc
+    refused = host_problem(url, allow_local=allows_local(document) or allow_local)
+    if refused:
+        # Checked before any request: a real catalogue never sends the robot to this machine.
+        hint = "" if allow_local or host_problem(url, allow_local=True) else (
+            " (a simulated or local site: give --allow-local)"
+        )  # fmt: skip
+        raise fail(f"{url}: {refused}{hint}")
     clock = SystemClock()
     gates = HostGates(clock, _politeness(gap, timeout, user_agent, ignore_robots_for))
     try:
@@ -151,13 +181,14 @@ def catalogue_add(
         console.print(f"nothing to add: {catalogue} already has every counter of {found.url}")
         return
     try:
-        local = append_services(catalogue, rows)
+        local = append_services(catalogue, rows, allow_local=allow_local)
     except (ConfigError, ValueError) as exc:
         raise fail(f"{catalogue} was left unchanged: {exc}") from exc
     if local:
         console.print(
-            f"note: {found.url} is on a loopback or numeric host (a simulated or local site): "
-            f"allow_local = true is now at the top of {catalogue}",
+            f"warning: allow_local = true is now at the top of {catalogue} (--allow-local): "
+            f"every row of it may now name this machine or a private network; keep it for "
+            f"simulated and local sites only",
             highlight=False, markup=False, soft_wrap=True,
         )  # fmt: skip
     for row in rows:
@@ -214,7 +245,7 @@ def _rows(
             unique, number = f"{ident}-{number}", number + 1
         taken.add(unique)
         parts = (found.title, choice.label if several else None)
-        label = " — ".join(part for part in parts if part)
+        label = clean_text(" — ".join(part for part in parts if part), MAX_TEXT)
         try:
             rows.append(
                 Service(

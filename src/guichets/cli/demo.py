@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from guichets import datadir
 from guichets.cli.alerts import (
     AlertsConfigOption,
     NotifyOption,
@@ -37,7 +38,7 @@ def demo(
     ] = None,
     out: Annotated[
         Path, typer.Option(help="Data directory to write (database, catalogue).")
-    ] = Path("guichets-data"),
+    ] = datadir.DEFAULT_HOME,
     cadence: Annotated[
         str,
         typer.Option(help="Probe each service once per period, at a random instant: 30m, 1h, 3h…"),

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
+from guichets import datadir
 from guichets.cli.app import DbOption, HomeOption, app, console, errors, fail, home_and_db
 from guichets.evidence.dossier import DossierError, build_dossier
 from guichets.evidence.person_dossier import build_person_dossier
@@ -22,7 +23,7 @@ from guichets.evidence.screenshot import ArchivedProbe, Renderer, ScreenshotErro
 from guichets.evidence.verify import verify
 from guichets.periods import DateRange, parse_day
 from guichets.stats.indicators import barrier_rate, failure_rate
-from guichets.store import DB_FILE, Store, StoreError
+from guichets.store import Store, StoreError
 from guichets.usecases.report import report_rows
 
 evidence_app = typer.Typer(
@@ -35,7 +36,7 @@ app.add_typer(evidence_app, name="evidence")
 @contextmanager
 def _store(home: Path | None, db: str | None) -> Iterator[tuple[Path, Store]]:
     folder, url = home_and_db(home, db)
-    if url is None and not (folder / DB_FILE).exists():
+    if url is None and not datadir.database(folder).exists():
         raise fail(
             f"no database in {folder}/; run `guichets demo --out {folder}` or `guichets run "
             "--home …` first, or give --home/--db"

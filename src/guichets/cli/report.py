@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 import typer
 
+from guichets import datadir
 from guichets.catalogue import Catalogue
 from guichets.cli.app import DbOption, HomeOption, app, console, errors, fail, home_and_db
 from guichets.cli.unreadable import print_unreadable
@@ -149,7 +150,7 @@ def select(
 def open_store(home: Path | None, db: str | None) -> Iterator[tuple[Store, Path]]:
     """The data directory's store; a missing database is an error that says how to make one."""
     folder, url = home_and_db(home, db)
-    if url is None and not (folder / "guichets.sqlite").exists():
+    if url is None and not datadir.database(folder).exists():
         raise fail(
             f"no database in {folder}/; run `guichets demo --out {folder}` or "
             "`guichets run --home …` first, or give --home/--db"

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from aiohttp import web
 
+from guichets import datadir
 from guichets.cli.app import DbOption, HomeOption, app, console, errors, fail, home_and_db
 from guichets.cli.report import catalogue_of, open_store
 from guichets.site.build import BuildResult
@@ -155,5 +156,5 @@ def serve(
 
     guichets serve guichets-data/site --port 8000
     """
-    chosen = folder if folder is not None else home_and_db(home, None)[0] / "site"
+    chosen = folder if folder is not None else datadir.site(home_and_db(home, None)[0])
     serve_site(chosen, host=host, port=port)

@@ -18,6 +18,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from guichets import datadir
 from guichets.files import fsync_dir
 
 __all__ = [
@@ -37,7 +38,7 @@ WARC_SUFFIX = ".warc.gz"
 
 
 def evidence_dir(home: Path) -> Path:
-    return Path(home) / "evidence"
+    return datadir.evidence(home)
 
 
 def warc_dir(home: Path) -> Path:

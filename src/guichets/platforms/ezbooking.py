@@ -287,8 +287,8 @@ def _module_form(tree: LexborHTMLParser) -> LexborNode | None:
 
 def _no_slot(form: LexborNode | None) -> bool:
     """The module's sentence, and nothing else, is what a person reads in its form."""
-    if form is None:
-        return False
+    if form is None or "horaire" not in (form.text(deep=True) or ""):
+        return False  # cheap: most pages of the path are not this one
     seen = visible_text(form)
     return _squeeze(seen) == _NO_SLOT_SQUEEZED
 

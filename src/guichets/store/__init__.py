@@ -13,7 +13,8 @@ tables and ``migrations/`` their history.
 
 from __future__ import annotations
 
-from guichets.store.engine import DB_FILE, DEFAULT_HOME, StoreError
+from guichets.datadir import DB_FILE, DEFAULT_HOME
+from guichets.store.engine import StoreError
 from guichets.store.evidence import Evidence, EvidenceFile, EvidenceRecord, LedgerEntry
 from guichets.store.probes import Origin
 from guichets.store.readings import Readings, as_utc

@@ -29,16 +29,11 @@ from sqlalchemy import (
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 from sqlalchemy.pool import StaticPool
 
+from guichets.datadir import DB_FILE, DEFAULT_HOME
 from guichets.store import migrate
 from guichets.store.schema import (
     metadata,
 )
-
-DEFAULT_HOME: Final = Path("guichets-data")
-
-
-DB_FILE: Final = "guichets.sqlite"
-
 
 EXAMPLES: Final = (
     "a SQLite URL such as sqlite:///guichets-data/guichets.sqlite (its folder must exist) or a "

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from guichets import datadir
 from guichets.alerts.service import Alerting, AlertOptions
 from guichets.catalogue import Service, catalogue_to_toml, load_catalogue
 from guichets.clock import SimulatedClock
@@ -110,7 +111,7 @@ async def run_demo(
     async with Simulator(
         scenario, clock=clock, seed=seed, hosts="loopback", keep=DEMO_TRUTH_KEPT
     ) as simulator:
-        path = home / "catalogue.toml"
+        path = datadir.catalogue(home)
         path.write_text(catalogue_to_toml(simulated_catalogue(simulator, cadence)), "utf-8")
         catalogue = load_catalogue(path)
         gates = HostGates(clock, Politeness(min_gap=gap))

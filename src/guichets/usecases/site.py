@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
+from guichets import datadir
 from guichets.catalogue import Catalogue, load_catalogue
 from guichets.evidence.screenshot import ScreenshotError
 from guichets.http import DEFAULT_USER_AGENT
@@ -38,7 +39,7 @@ def _drop(_message: str) -> None:
 def data_catalogue(path: Path | None, folder: Path) -> Catalogue | None:
     """The catalogue that names the services: the one given, or the data directory's own (None
     when it has none). Raises :class:`~guichets.tomlconfig.ConfigError` for a bad file."""
-    chosen = path if path is not None else folder / "catalogue.toml"
+    chosen = path if path is not None else datadir.catalogue(folder)
     if path is None and not chosen.exists():
         return None
     return load_catalogue(chosen)
@@ -59,10 +60,10 @@ def build_site_of(
     """Build the site of the data directory ``folder`` into ``out`` (default ``folder/site``);
     with ``screenshots``, each service's N latest probes rendered from the evidence first.
     ``status`` wraps each long step, ``say`` and ``note`` tell what happened (and what failed)."""
-    target = out if out is not None else folder / "site"
+    target = out if out is not None else datadir.site(folder)
     with status("Reading the figures…"):
         figures = read_figures(
-            store, catalogue, generated_at=datetime.now(UTC), cache=folder / "cache" / "site"
+            store, catalogue, generated_at=datetime.now(UTC), cache=datadir.cache(folder, "site")
         )
     if screenshots:
         try:
