@@ -281,3 +281,53 @@ async def test_a_person_is_an_opaque_id_everywhere(tmp_path: Path, person: str) 
             out=tmp_path / "d.zip",
         )  # fmt: skip
     assert not (tmp_path / "d.zip").exists()
+
+
+async def test_a_captcha_goes_to_its_own_person_only(tmp_path: Path) -> None:
+    """The captcha an attempt received is served to the person who started it, and to nobody
+    else logged in to the same console (another account sees neither its page nor its image)."""
+    from guichets.assist.attempt import AttemptRun
+    from guichets.assist.browser import PageRecorder
+    from guichets.platforms import guard_for
+
+    book = Accounts(tmp_path / "assist" / "accounts.json")
+    mine, other = book.add("une", "un mot de passe long"), book.add("autre", "un autre mot long")
+    clock = SimulatedClock(NOW, autojump=False)
+    image = b"\x89PNG\r\n\x1a\n the captcha shown"
+    with Store.open(None, home=tmp_path) as store, EvidenceArchive(tmp_path, store, clock) as arch:
+        console = Console(
+            services=[SERVICE], store=store, archive=arch, clock=clock, limits=Limits(),
+            browser=None, accounts=book,
+        )  # fmt: skip
+        attempt = Attempt("a1", mine.person, SERVICE.id, SERVICE.url, NOW)
+        recorder = PageRecorder(guard_for("rdvpref"), clock, lambda e: None, user_agent="x")
+        run = AttemptRun(
+            attempt, SERVICE, None, None, recorder, arch, store, clock, Limits(), image=image
+        )
+        console.runs[run.id] = run
+        for account, password, status in ((mine, "un mot de passe long", 200),
+                                          (other, "un autre mot long", 404)):  # fmt: skip
+            async with TestClient(TestServer(console.app())) as client:
+                login = {"login": account.login, "mot_de_passe": password}
+                assert (await client.post("/connexion", data=login)).status == 200
+                got = await client.get(f"/tentatives/{run.id}/captcha")
+                assert got.status == status and (await got.read() == image) == (status == 200)
+                assert (await client.get(f"/tentatives/{run.id}")).status == status
+
+
+async def test_the_readers_browser_session_refuses_the_truth_and_captcha_fields() -> None:
+    """The robot's reader in the person's browser context: the simulator's captcha truth and
+    any captcha or personal field are refused before the context is asked for anything."""
+    from guichets.assist.browser import BrowserSession
+    from guichets.http import ForbiddenRequest, HostGates, Politeness
+
+    session = BrowserSession(None, HostGates(SimulatedClock(NOW), Politeness(min_gap=0)))
+    base = "http://127.0.0.1:9"
+    with pytest.raises(ForbiddenRequest):
+        await session.get(f"{base}/_captcha/0123")
+    with pytest.raises(ForbiddenRequest):
+        await session.get(f"{base}/_captcha/{'0' * 64}?x=1")
+    for name in ("captchaUsercode", "captcha", "captchacode", "email", "nom"):
+        with pytest.raises(ForbiddenRequest):
+            await session.post(f"{base}/rdvpref/reservation/demarche/2200/cgu/", {name: "x"})
+    assert session.requests == 0
