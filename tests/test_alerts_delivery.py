@@ -19,6 +19,7 @@ from aiohttp import web
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from guichets.alerts import delivery as delivery_module
 from guichets.alerts.delivery import Dispatcher, QuietHours, check_url
 from guichets.alerts.messages import Names, clean, message
 from guichets.alerts.rules import Engine, Event, Rules
@@ -139,6 +140,21 @@ async def test_json_receiver_gets_the_alert_in_french(
     assert "3 heures" in text and "Puy-de-Dôme (63)" in text
     assert "https://obs.example/services/63-clermont-renouvellement.html" in text
     assert "guichets evidence screenshot probe3" in text  # the archived page of the last probe
+
+
+async def test_a_long_run_keeps_counts_of_every_delivery_and_only_the_last_ones(
+    receiver: tuple[JsonReceiver, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    got, url = receiver
+    monkeypatch.setattr(delivery_module, "KEPT", 2)
+    clock = SimulatedClock(T0)
+    event, names = closed_event()
+    async with Dispatcher([url], clock) as d:
+        for _ in range(5):
+            d.submit(message(event, names))
+    assert len(got.received) == 5 and d.delivered_count == 5
+    assert len(d.delivered) == 2 and d.delivered[-1].order == 4  # the last ones
+    assert d.given_up_count == 0 and d.given_up == []
 
 
 async def test_a_failing_receiver_is_retried_with_backoff_until_it_recovers(
@@ -263,12 +279,28 @@ async def test_mail_through_a_local_smtp_server_that_fails_then_recovers(
 
 def test_untrusted_text_is_cleaned() -> None:
     assert clean("a\nb\x00c\u202ed  e") == "a b c d e"
+    assert clean("tag\U000e0041\u00adged") == "tag ged"  # every format character
     assert len(clean("x" * 500)) == 160
 
 
 def test_a_bad_url_is_refused_with_examples() -> None:
     with pytest.raises(ValueError, match=r"json://127\.0\.0\.1:8080/"):
         check_url("nonsense://")
+    with pytest.raises(ValueError) as refused:
+        check_url("nonsense://robot:s3cret@host/t0ken")
+    assert "s3cret" not in str(refused.value) and "t0ken" not in str(refused.value)
+
+
+async def test_the_logs_never_show_a_password(receiver: tuple[JsonReceiver, str]) -> None:
+    got, url = receiver
+    got.fail = 1
+    lines: list[str] = []
+    event, names = closed_event()
+    secret = url.replace("json://", "json://robot:s3cret@")
+    async with Dispatcher([secret], SimulatedClock(T0), backoff=(60,), report=lines.append) as d:
+        d.submit(message(event, names))
+    assert len(got.received) == 1 and len(lines) == 1  # one failure logged, then delivered
+    assert "robot:" in lines[0] and "s3cret" not in lines[0]
 
 
 def test_messages_of_every_kind_name_their_subject() -> None:

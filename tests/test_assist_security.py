@@ -66,6 +66,8 @@ async def test_accounts_sessions_csrf_rate_limits_and_ceiling(tmp_path: Path) ->
             home = await client.get("/")
             assert account.person in await home.text()
             assert "default-src 'none'" in home.headers["Content-Security-Policy"]
+            # The captcha shown is kept by no cache of the person's browser either.
+            assert home.headers["Cache-Control"] == "no-store"
             page = await (await client.get(f"/services/{SERVICE.id}")).text()
             token = _csrf(page)
             # A session without its token is refused too.
@@ -164,7 +166,13 @@ def test_the_assisted_browser_refuses_before_sending() -> None:
     recorder.check(
         "GET", URL("http://127.0.0.1:9/piste/captcha/simple-captcha-endpoint?get=image"), {}
     )
-    recorder.answers_allowed = 1  # the person pressed « Envoyer »
+    recorder.typed = "ZZZZZZ"  # the person typed something else: this answer is not theirs
+    with pytest.raises(ForbiddenRequest, match="did not just type"):
+        recorder.check("POST", URL(f"{base}/_validerCaptcha"), answer)
+    typed_but_spent = {**answer, "captchaUsercode": "ZZZZZZ"}
+    with pytest.raises(ForbiddenRequest, match="did not just type"):  # and the typing is spent
+        recorder.check("POST", URL(f"{base}/_validerCaptcha"), typed_but_spent)
+    recorder.typed = "AB12CD"  # the person typed it and pressed « Envoyer »
     recorder.check("POST", URL(f"{base}/_validerCaptcha"), answer)
     with pytest.raises(ForbiddenRequest, match="did not just type"):
         recorder.check("POST", URL(f"{base}/_validerCaptcha"), answer)  # never replayed
@@ -177,3 +185,149 @@ def test_answers_are_redacted_in_the_archive() -> None:
     kept = redact_answers(sent)
     assert b"K7MPX3" not in kept and b"captchaUsercode=%2A%2A%2A%2A%2A%2A" in kept
     assert b"CTX=c1" in kept and redact_answers(b"condition=on") == b"condition=on"
+
+
+async def test_two_starts_at_once_cannot_pass_the_daily_ceiling(tmp_path: Path) -> None:
+    """A double click or two tabs: both starts run while the first waits for its browser; the
+    count and the attempt's row happen before any wait, so the second is refused."""
+    import asyncio
+
+    from guichets.assist.attempt import AttemptError, AttemptRun
+    from guichets.store.assisted import attempts_on_day
+
+    class SlowBrowser:  # stands for Playwright's Browser: it yields, then has no context to give
+        async def new_context(self, **_: object) -> object:
+            await asyncio.sleep(0.01)
+            raise RuntimeError("no browser in this test")
+
+    clock = SimulatedClock(NOW, autojump=False)
+    with Store.open(None, home=tmp_path) as store, EvidenceArchive(tmp_path, store, clock) as arch:
+
+        async def start() -> AttemptRun:
+            return await AttemptRun.start(
+                SlowBrowser(), person="p-x", service=SERVICE, store=store, archive=arch,
+                clock=clock, limits=Limits(per_day=1),
+            )  # fmt: skip
+
+        results = await asyncio.gather(start(), start(), start(), return_exceptions=True)
+        refused = [r for r in results if isinstance(r, AttemptError)]
+        assert len(refused) == 2, results
+        assert attempts_on_day(store, "p-x", SERVICE.id, NOW.date()) == 1
+
+
+# Libraries that read an image or a sound, or sell answers: none may ever be a dependency.
+SOLVERS = (
+    "pytesseract", "tesserocr", "easyocr", "paddleocr", "ocrmypdf", "keras-ocr", "doctr",
+    "python-doctr", "kraken", "calamari-ocr", "speechrecognition", "vosk", "openai-whisper",
+    "faster-whisper", "whisper", "deepspeech", "pocketsphinx", "transformers", "torch",
+    "2captcha-python", "anticaptchaofficial", "capsolver", "python-anticaptcha", "twocaptcha",
+    "deathbycaptcha", "captcha-solver", "opencv-python", "opencv-python-headless",
+)  # fmt: skip
+
+
+def test_no_dependency_or_import_reads_a_captcha() -> None:
+    """No OCR, speech recognition or solving service among the dependencies, the pins or the
+    imports: the only eyes and ears on a captcha are a person's."""
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    declared = [*project.get("dependencies", [])]
+    for extra in project.get("optional-dependencies", {}).values():
+        declared.extend(extra)
+    declared.extend((root / "constraints.txt").read_text(encoding="utf-8").splitlines())
+    names = {
+        re.split(r"[\s\[<>=!~;@]", line.strip(), maxsplit=1)[0].lower().replace("_", "-")
+        for line in declared
+        if line.strip() and not line.lstrip().startswith("#")
+    }
+    assert names and not names & set(SOLVERS), names & set(SOLVERS)
+    modules = {name.replace("-", "_").split("_python")[0] for name in SOLVERS} | {
+        "speech_recognition", "twocaptcha", "cv2", "whisper", "anticaptchaofficial",
+    }  # fmt: skip
+    pattern = re.compile(
+        r"^\s*(?:from|import)\s+(" + "|".join(sorted(map(re.escape, modules))) + r")\b", re.M
+    )
+    found = [
+        (str(path.relative_to(root)), hit.group(1))
+        for path in (root / "src").rglob("*.py")
+        for hit in pattern.finditer(path.read_text(encoding="utf-8"))
+    ]
+    assert not found, found
+
+
+@pytest.mark.parametrize("person", ["Jean Dupont", "../../etc/x", "p-<b>", "p-", "=p-1", "p-1/.."])
+async def test_a_person_is_an_opaque_id_everywhere(tmp_path: Path, person: str) -> None:
+    """A name, a path or markup can be no probe's or attempt's person, and names no dossier: the
+    id is written into a ZIP member's name, HTML and CSV cells as it is."""
+    from datetime import date
+
+    from guichets.evidence.dossier import DossierError
+    from guichets.evidence.person_dossier import build_person_dossier
+    from guichets.model import Detail, Observation, Outcome
+    from guichets.periods import DateRange
+
+    with pytest.raises(ValueError, match="opaque id"):
+        Observation(
+            probe_id="x", service=SERVICE.id, platform="rdvpref", url=SERVICE.url, started_at=NOW,
+            finished_at=NOW, outcome=Outcome.BARRIER, detail=Detail.CAPTCHA, requests=0,
+            message="", assisted=True, person=person,
+        )  # fmt: skip
+    with pytest.raises(ValueError, match="opaque id"):
+        Attempt("a", person, SERVICE.id, SERVICE.url, NOW)
+    with Store.open(None, home=tmp_path) as store, pytest.raises(DossierError, match="person id"):
+        await build_person_dossier(
+            tmp_path, store, person=person, days=DateRange(date(2026, 10, 1), date(2026, 10, 5)),
+            out=tmp_path / "d.zip",
+        )  # fmt: skip
+    assert not (tmp_path / "d.zip").exists()
+
+
+async def test_a_captcha_goes_to_its_own_person_only(tmp_path: Path) -> None:
+    """The captcha an attempt received is served to the person who started it, and to nobody
+    else logged in to the same console (another account sees neither its page nor its image)."""
+    from guichets.assist.attempt import AttemptRun
+    from guichets.assist.browser import PageRecorder
+    from guichets.platforms import guard_for
+
+    book = Accounts(tmp_path / "assist" / "accounts.json")
+    mine, other = book.add("une", "un mot de passe long"), book.add("autre", "un autre mot long")
+    clock = SimulatedClock(NOW, autojump=False)
+    image = b"\x89PNG\r\n\x1a\n the captcha shown"
+    with Store.open(None, home=tmp_path) as store, EvidenceArchive(tmp_path, store, clock) as arch:
+        console = Console(
+            services=[SERVICE], store=store, archive=arch, clock=clock, limits=Limits(),
+            browser=None, accounts=book,
+        )  # fmt: skip
+        attempt = Attempt("a1", mine.person, SERVICE.id, SERVICE.url, NOW)
+        recorder = PageRecorder(guard_for("rdvpref"), clock, lambda e: None, user_agent="x")
+        run = AttemptRun(
+            attempt, SERVICE, None, None, recorder, arch, store, clock, Limits(), image=image
+        )
+        console.runs[run.id] = run
+        for account, password, status in ((mine, "un mot de passe long", 200),
+                                          (other, "un autre mot long", 404)):  # fmt: skip
+            async with TestClient(TestServer(console.app())) as client:
+                login = {"login": account.login, "mot_de_passe": password}
+                assert (await client.post("/connexion", data=login)).status == 200
+                got = await client.get(f"/tentatives/{run.id}/captcha")
+                assert got.status == status and (await got.read() == image) == (status == 200)
+                assert (await client.get(f"/tentatives/{run.id}")).status == status
+
+
+async def test_the_readers_browser_session_refuses_the_truth_and_captcha_fields() -> None:
+    """The robot's reader in the person's browser context: the simulator's captcha truth and
+    any captcha or personal field are refused before the context is asked for anything."""
+    from guichets.assist.browser import BrowserSession
+    from guichets.http import ForbiddenRequest, HostGates, Politeness
+
+    session = BrowserSession(None, HostGates(SimulatedClock(NOW), Politeness(min_gap=0)))
+    base = "http://127.0.0.1:9"
+    with pytest.raises(ForbiddenRequest):
+        await session.get(f"{base}/_captcha/0123")
+    with pytest.raises(ForbiddenRequest):
+        await session.get(f"{base}/_captcha/{'0' * 64}?x=1")
+    for name in ("captchaUsercode", "captcha", "captchacode", "email", "nom"):
+        with pytest.raises(ForbiddenRequest):
+            await session.post(f"{base}/rdvpref/reservation/demarche/2200/cgu/", {name: "x"})
+    assert session.requests == 0

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -58,3 +59,13 @@ def test_every_command_is_listed() -> None:
     names = {c.name or c.callback.__name__ for c in app.registered_commands if c.callback}
     names |= {g.name for g in app.registered_groups if g.name}
     assert names == set(COMMANDS)
+
+
+def test_a_robot_command_does_not_load_the_site() -> None:
+    """``catalogue check`` (like ``probe`` and ``run``, in the same module) loads no site module:
+    Jinja2 and pyarrow are imported when a build is asked, not by every robot command."""
+    france = Path(__file__).resolve().parents[1] / "catalogues" / "france.toml"
+    site = ("guichets.site", "guichets.usecases.site", "jinja2", "pyarrow", "guichets.cli.report")
+    loaded, shown = _loaded(json.dumps(site), "catalogue", "check", str(france))
+    assert "france.toml" in shown  # the command ran
+    assert loaded == [], loaded

@@ -7,6 +7,7 @@ apart and never counted as "no slot".
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -16,6 +17,7 @@ from zoneinfo import ZoneInfo
 __all__ = [
     "MONTH",
     "PARIS",
+    "PERSON_ID",
     "Category",
     "Detail",
     "Extra",
@@ -27,6 +29,9 @@ __all__ = [
 ]
 
 PARIS = ZoneInfo("Europe/Paris")
+# An assisted probe's person: an opaque id drawn by guichets (``p-`` and hex), never a name; its
+# shape also makes it safe in a file name, a ZIP member, HTML and a spreadsheet cell.
+PERSON_ID = re.compile(r"p-[0-9a-z]{1,32}")
 MONTH = timedelta(days=30)  # "one month" of the original robot's categories
 
 
@@ -178,6 +183,8 @@ class Observation:
             raise ValueError("probe instants must be timezone-aware")
         if self.person is not None and not self.assisted:
             raise ValueError("only an assisted probe has a person")
+        if self.person is not None and not PERSON_ID.fullmatch(self.person):
+            raise ValueError("a probe's person is an opaque id (p-…), never a name")
         stamps = [s.timestamp() for s in self.slots]
         if any(s.utcoffset() is None for s in self.slots) or stamps != sorted(set(stamps)):
             raise ValueError("slots must be aware, sorted and unique instants")

@@ -32,6 +32,9 @@ log = logging.getLogger("guichets.alerts")
 
 # Seconds before each retry: a receiver down for a minute or for an afternoon still gets it.
 BACKOFF: Final = (30.0, 120.0, 600.0, 1800.0, 3600.0, 3 * 3600.0)
+KEPT: Final = 100
+"""Deliveries kept for a look (``delivered``, ``given_up``): a run lasts months; counts are kept
+of them all."""
 
 
 def check_url(url: str) -> apprise.Apprise:
@@ -42,19 +45,22 @@ def check_url(url: str) -> apprise.Apprise:
     asset = apprise.AppriseAsset(storage_mode=apprise.PersistentStoreMode.MEMORY)
     target = apprise.Apprise(asset=asset)
     if not target.add(url):
+        # Only the scheme is said: the rest of a URL Apprise cannot read may hold a secret.
+        scheme = url.partition("://")[0][:20] if "://" in url else "?"
         raise ValueError(
-            f"cannot use {_hide(url)!r} as a notification URL: not an Apprise URL (examples: "
-            "json://127.0.0.1:8080/, mailto://user:password@smtp.example.org?to=ops@example.org)"
+            f"cannot use the {scheme}:// URL given as a notification URL: not an Apprise URL "
+            "(examples: json://127.0.0.1:8080/, "
+            "mailto://user:password@smtp.example.org?to=ops@example.org)"
         )
     return target
 
 
-def _hide(url: str) -> str:
-    """A URL as logged: credentials masked."""
-    scheme, sep, rest = url.partition("://")
-    if "@" in rest.split("/", 1)[0]:
-        rest = "***@" + rest.split("@", 1)[1]
-    return scheme + sep + rest
+def _shown(target: apprise.Apprise) -> str:
+    """A URL as logged: masked by its own plugin (Apprise's privacy mode), so that a password,
+    and a token in a path (Telegram's bot token, a Discord or Slack webhook's), never reaches
+    the logs; the query (the plugin's options) left out."""
+    shown: list[str] = target.urls(privacy=True)
+    return shown[0].split("?", 1)[0] if shown else "?"
 
 
 @dataclass(frozen=True)
@@ -119,14 +125,19 @@ class Dispatcher:
         self.backoff = tuple(backoff)
         self.report = report  # one line per failure, e.g. on the console
         self._targets = {url: check_url(url) for url in urls}
+        self._shown = {url: _shown(target) for url, target in self._targets.items()}
         self._queue: list[Delivery] = []
         self._order = itertools.count()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._drain = True
+        # The last KEPT of each, for a look (tests, a summary); the counts are of the whole run,
+        # which may last months: the lists do not grow with it.
         self.delivered: list[Delivery] = []
         self.given_up: list[Delivery] = []
+        self.delivered_count = 0
+        self.given_up_count = 0
         self.failures = 0
 
     @property
@@ -206,13 +217,14 @@ class Dispatcher:
         now = self.clock.now()
         if ok:
             item.delivered_at = now
-            self.delivered.append(item)
+            self.delivered_count += 1
+            _keep(self.delivered, item)
             return
         self.failures += 1
         item.errors.append(error)
         retries_left = item.attempts <= len(self.backoff)
         self._note(
-            f"delivery of alert {item.message.alert_id} to {_hide(item.url)} failed "
+            f"delivery of alert {item.message.alert_id} to {self._shown[item.url]} failed "
             f"(attempt {item.attempts}): {error}"
             + (
                 f"; next try in {self.backoff[item.attempts - 1]:.0f} s"
@@ -246,10 +258,17 @@ class Dispatcher:
         return bool(ok), (lines[-1] if lines else "refused")[:300]
 
     def _failed(self, item: Delivery, why: str) -> None:
-        self.given_up.append(item)
-        self._note(f"alert {item.message.alert_id} to {_hide(item.url)}: {why}")
+        self.given_up_count += 1
+        _keep(self.given_up, item)
+        self._note(f"alert {item.message.alert_id} to {self._shown[item.url]}: {why}")
 
     def _note(self, line: str) -> None:
         log.warning("%s", line)
         if self.report is not None:
             self.report(line)
+
+
+def _keep(items: list[Delivery], item: Delivery) -> None:
+    items.append(item)
+    if len(items) > KEPT:
+        del items[: len(items) - KEPT]

@@ -8,6 +8,7 @@ Jinja2's autoescape). The message is plain text, never markup.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -63,8 +64,11 @@ KINDS_FR: Final = {
 
 def clean(text: str | None, limit: int = LABEL_LIMIT) -> str:
     """One line of untrusted text: no control, bidi or invisible characters, spaces collapsed,
-    bounded (the project's one cleaning, :func:`guichets.untrusted.clean_text`)."""
-    return clean_text(text, limit) if text else ""
+    bounded (the project's cleaning, :func:`guichets.untrusted.clean_text`); every other format
+    character (soft hyphens, tag characters) goes too, as a message shows nothing unseen."""
+    if not text:
+        return ""
+    return clean_text("".join(" " if unicodedata.category(c) == "Cf" else c for c in text), limit)
 
 
 def day_fr(day: date) -> str:

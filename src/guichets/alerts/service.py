@@ -92,8 +92,8 @@ class Alerting:
         d = self.dispatcher
         if d is not None:
             text += (
-                f"; {len(d.delivered)} deliveries to {len(d.urls)} receiver(s), "
-                f"{d.failures} failed attempts, {len(d.given_up)} not delivered"
+                f"; {d.delivered_count} deliveries to {len(d.urls)} receiver(s), "
+                f"{d.failures} failed attempts, {d.given_up_count} not delivered"
             )
         return text
 

@@ -142,24 +142,26 @@ class AttemptRun:
                 f"Vous avez déjà fait {made} tentative(s) aujourd'hui pour cette démarche ; la "
                 f"limite est de {limits.per_day} par jour."
             )
-        context = await browser.new_context(
-            locale="fr-FR",
-            timezone_id="Europe/Paris",
-            user_agent=ASSIST_USER_AGENT,
-            service_workers="block",
-            viewport={"width": 1100, "height": 900},
-        )
+        # The attempt is counted before the first ``await``: two starts at once (two tabs, a
+        # double click) cannot both pass the count above and exceed the ceiling.
         attempt = Attempt(uuid.uuid4().hex, person, service.id, service.url, now)
+        save_attempt(store, attempt)
         run = cls(
-            attempt, service, context, None,
+            attempt, service, None, None,
             PageRecorder(guard_for(service.platform), clock, lambda e: None,
                          user_agent=ASSIST_USER_AGENT),
             archive, store, clock, limits, render,
         )  # fmt: skip
         run.recorder.on_exchange = run._record
         run._new_probe()
-        save_attempt(store, attempt)
         try:
+            run.context = context = await browser.new_context(
+                locale="fr-FR",
+                timezone_id="Europe/Paris",
+                user_agent=ASSIST_USER_AGENT,
+                service_workers="block",
+                viewport={"width": 1100, "height": 900},
+            )
             await context.route("**/*", run.recorder.route)
             run.page = await context.new_page()
             await run._to_captcha()
@@ -274,12 +276,12 @@ class AttemptRun:
         checkbox = page.locator("input[name=condition]")
         if await checkbox.count():
             await checkbox.first.check()
-        self.recorder.answers_allowed = 1
+        self.recorder.typed = await field_.input_value()  # what the person's keys left there
         try:
             async with page.expect_navigation(wait_until="load"):
                 await page.locator(widget.submit).first.click()
         finally:
-            self.recorder.answers_allowed = 0
+            self.recorder.typed = None
         again = await self._find_widget()
         if again is not None:
             self.attempt = self.attempt.but(wrong_answers=self.attempt.wrong_answers + 1)
@@ -417,8 +419,9 @@ class AttemptRun:
         )
         save_attempt(self.store, self.attempt)
         self.widget = None
-        with contextlib.suppress(Exception):  # the browser may be gone already
-            await self.context.close()
+        if self.context is not None:
+            with contextlib.suppress(Exception):  # the browser may be gone already
+                await self.context.close()
 
     async def _fail(self, note: str) -> None:
         self.message = f"La tentative a échoué : {note}."

@@ -139,7 +139,9 @@ class PageRecorder:
         self.user_agent = user_agent
         self.media: dict[str, bytes] = {}  # captcha images and sounds by URL, in memory only
         self.refused: list[str] = []
-        self.answers_allowed = 0  # raised by one for each answer the person typed
+        # What the person's keys left in the site's field, set just before the site's button is
+        # pressed and spent by the one request that carries it: no other answer, and none twice.
+        self.typed: str | None = None
         self.requests = 0
         self.trail: list[Step] = []
 
@@ -148,11 +150,11 @@ class PageRecorder:
         refuse_truth(url)
         answer = [n for n in fields if n in ANSWER_FIELDS and fields[n].strip()]
         if answer:
-            if self.answers_allowed <= 0:
+            typed, self.typed = self.typed, None
+            if typed is None or any(fields[n].strip() != typed.strip() for n in answer):
                 raise ForbiddenRequest(
                     f"a captcha answer that the person did not just type ({answer[0]}): {url}"
                 )
-            self.answers_allowed -= 1
         rest = {}
         for name, value in fields.items():
             if name.lower().startswith(_CAPTCHA_FIELD_PREFIXES):

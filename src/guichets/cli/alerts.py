@@ -18,7 +18,6 @@ from guichets.alerts.messages import CAUSES_FR, clean, instant_fr
 from guichets.alerts.service import Alerting, AlertOptions, chain
 from guichets.catalogue import Service
 from guichets.cli.app import DbOption, HomeOption, app, console, errors, fail
-from guichets.cli.report import catalogue_of, open_store
 from guichets.clock import Clock, SimulatedClock, SystemClock, parse_instant
 from guichets.model import PARIS
 from guichets.runner import Runner
@@ -140,6 +139,8 @@ def list_command(
     and figures behind each."""
     if output not in ("table", "json"):
         raise fail(f"--format {output!r}: give table or json")
+    from guichets.cli.report import open_store  # the report's modules, for this command only
+
     with open_store(home, db) as (store, _):
         found = read_alerts(
             store,
@@ -191,6 +192,8 @@ def check_command(
     cadences (it works when the run itself died), and brings the alerts up to date with the
     stored probes. Exit code 1 when an alert is open, 0 otherwise."""
     options = alert_options(notify, alerts_config, quiet_hours, site_url)
+    from guichets.cli.report import catalogue_of, open_store  # for this command only
+
     with open_store(home, db) as (store, folder):
         loaded = catalogue_of(catalogue, folder)
         services = [] if loaded is None else [s for s in loaded.services if s.enabled]

@@ -17,6 +17,7 @@ from guichets.assist.console import Console, is_loopback, serve_console
 from guichets.catalogue import load_catalogue
 from guichets.cli.app import DbOption, HomeOption, app, console, fail, home_and_db
 from guichets.clock import SystemClock
+from guichets.model import PERSON_ID
 from guichets.store import Store, StoreError
 from guichets.tomlconfig import ConfigError
 
@@ -38,7 +39,10 @@ def _local_person(home: Path) -> str:
     """The opaque id of the person using a loopback console, kept in HOME/assist/person."""
     path = home / "assist" / "person"
     if path.exists():
-        return path.read_text(encoding="utf-8").strip()
+        person = path.read_text(encoding="utf-8").strip()
+        if not PERSON_ID.fullmatch(person):  # a name typed there would reach the data
+            raise fail(f"{path} does not hold an opaque person id (p-…): remove it")
+        return person
     path.parent.mkdir(parents=True, exist_ok=True)
     person = new_person_id()
     path.write_text(person + "\n", encoding="utf-8")

@@ -29,7 +29,6 @@ from guichets.metrics import RobotMetrics
 from guichets.runner import Runner
 from guichets.service import Endpoint, EndpointError, LongRun, Totals
 from guichets.store import Store
-from guichets.usecases.site import DEFAULT_CONTACT, build_site_of, data_catalogue
 
 __all__ = ["SiteOptions", "long_run"]
 
@@ -42,7 +41,10 @@ class SiteOptions:
 
     def build(self) -> object:
         """In the service's worker thread: a store of its own (SQLite connections stay in the
-        thread that opened them), the catalogue as it is now on disk."""
+        thread that opened them), the catalogue as it is now on disk. The site's modules
+        (Jinja2, pyarrow) are imported here, when a build is asked, not by every robot command."""
+        from guichets.usecases.site import DEFAULT_CONTACT, build_site_of, data_catalogue
+
         with Store.open(self.db, home=self.home) as store:
             return build_site_of(
                 store, self.home, catalogue=data_catalogue(self.catalogue, self.home),

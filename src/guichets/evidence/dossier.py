@@ -25,7 +25,7 @@ import html
 import io
 import os
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -347,22 +347,9 @@ async def build_dossier(
             "différentes, d'après les décisions publiées)."
         )
     wanted = [o for o in observations if not unavailable_only or o.outcome is Outcome.UNAVAILABLE]
-    shots: dict[str, tuple[str, bytes]] = {}
-    async with renderer() as browser:
-        for obs in wanted:
-            try:
-                png = await browser.render(load_probe(home, store, obs.probe_id))
-            except ScreenshotError as exc:
-                warnings.append(f"Pas de capture pour la tentative {obs.probe_id} : {exc}")
-                continue
-            shots[obs.probe_id] = (screenshot_name(obs), png)
-    rows = [
-        _attempt_row(o, entries.get(o.probe_id), shots[o.probe_id][0] if o.probe_id in shots
-                     else None)
-        for o in observations
-    ]  # fmt: skip
-    by_probe = {pid: i for i, pid in enumerate(ids)}
-    ordered = sorted(records, key=lambda r: (by_probe[r.probe_id or ""], r.ordinal))
+    shots = await _screenshots(home, store, wanted, renderer, warnings, "la tentative")
+    rows = _attempt_rows(observations, entries, shots)
+    ordered = _in_probe_order(records, ids)
     members = _read_members(home, ordered)
     stamp = f"{days.first:%Y%m%d}-{days.last:%Y%m%d}"
     warc_name = f"{service}_{stamp}.warc.gz"
@@ -383,22 +370,8 @@ async def build_dossier(
         if unavailable_only
         else "Une capture par tentative."
     )
-    record_rows: list[Sequence[object]] = [
-        ("sondage", "ordre", "enregistrement", "type", "url", "statut_http", "sha256", "efface_le")
-    ]
-    record_rows += [
-        (r.probe_id, r.ordinal, r.record_id, r.kind, r.uri, r.status, r.sha256,
-         None if r.pruned_at is None else r.pruned_at.isoformat())
-        for r in ordered
-    ]  # fmt: skip
-    ledger_rows: list[Sequence[object]] = [
-        ("service", "entree", "sondage", "enregistrements", "sha256_enregistrements",
-         "sha256_sondage", "sha256_entree")
-    ]  # fmt: skip
-    ledger_rows += [
-        (e.service, e.seq, e.probe_id, e.records, e.records_sha256, e.probe_sha256, e.entry_sha256)
-        for e in sorted(entries.values(), key=lambda e: e.seq)
-    ]
+    record_rows = _record_rows(ordered)
+    ledger_rows = _ledger_rows(entries.values())
     if head is not None:
         ledger_rows.append((service, head[0], "tete-de-chaine", "", "", "", head[1]))
     note = _method_note(
@@ -413,12 +386,85 @@ async def build_dossier(
         "registre.csv": _csv(ledger_rows),
         "note-methode.html": note,
     }
-    for name, png in shots.values():
-        contents[f"captures/{name}"] = png
-    sums = (f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in contents.items())
-    contents["SHA256SUMS"] = "".join(sums).encode()
-    _write_zip(out, contents)
+    _write_zip(out, _with_sums(contents, shots))
     return Dossier(out, len(observations), len(shots), len(ordered), weeks, warnings)
+
+
+async def _screenshots(
+    home: Path,
+    store: Store,
+    observations: Sequence[Observation],
+    renderer: Callable[[], Renderer],
+    warnings: list[str],
+    what: str,
+) -> dict[str, tuple[str, bytes]]:
+    """Each observation's archived page rendered with its banner, by probe id; a page that cannot
+    be rendered is named in ``warnings`` (``what``: "la tentative", "la lecture")."""
+    shots: dict[str, tuple[str, bytes]] = {}
+    async with renderer() as browser:
+        for obs in observations:
+            try:
+                png = await browser.render(load_probe(home, store, obs.probe_id))
+            except ScreenshotError as exc:
+                warnings.append(f"Pas de capture pour {what} {obs.probe_id} : {exc}")
+                continue
+            shots[obs.probe_id] = (screenshot_name(obs), png)
+    return shots
+
+
+def _attempt_rows(
+    observations: Sequence[Observation],
+    entries: Mapping[str, LedgerEntry],
+    shots: Mapping[str, tuple[str, bytes]],
+) -> list[list[object]]:
+    return [
+        _attempt_row(o, entries.get(o.probe_id), shots[o.probe_id][0] if o.probe_id in shots
+                     else None)
+        for o in observations
+    ]  # fmt: skip
+
+
+def _in_probe_order(records: Sequence[EvidenceRecord], ids: Sequence[str]) -> list[EvidenceRecord]:
+    by_probe = {pid: i for i, pid in enumerate(ids)}
+    return sorted(records, key=lambda r: (by_probe[r.probe_id or ""], r.ordinal))
+
+
+def _record_rows(ordered: Sequence[EvidenceRecord]) -> list[Sequence[object]]:
+    """enregistrements.csv: every record, with the day its body was pruned if it was."""
+    rows: list[Sequence[object]] = [
+        ("sondage", "ordre", "enregistrement", "type", "url", "statut_http", "sha256", "efface_le")
+    ]
+    rows += [
+        (r.probe_id, r.ordinal, r.record_id, r.kind, r.uri, r.status, r.sha256,
+         None if r.pruned_at is None else r.pruned_at.isoformat())
+        for r in ordered
+    ]  # fmt: skip
+    return rows
+
+
+def _ledger_rows(entries: Iterable[LedgerEntry]) -> list[Sequence[object]]:
+    """registre.csv: the ledger entries, by service and position in its chain."""
+    rows: list[Sequence[object]] = [
+        ("service", "entree", "sondage", "enregistrements", "sha256_enregistrements",
+         "sha256_sondage", "sha256_entree")
+    ]  # fmt: skip
+    rows += [
+        (e.service, e.seq, e.probe_id, e.records, e.records_sha256, e.probe_sha256, e.entry_sha256)
+        for e in sorted(entries, key=lambda e: (e.service, e.seq))
+    ]
+    return rows
+
+
+def _with_sums(
+    contents: dict[str, bytes], shots: Mapping[str, tuple[str, bytes]]
+) -> dict[str, bytes]:
+    """The dossier's files with its screenshots and, last, SHA256SUMS over all of them."""
+    files = dict(contents)
+    for name, png in shots.values():
+        files[f"captures/{name}"] = png
+    sums = (f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in files.items())
+    files["SHA256SUMS"] = "".join(sums).encode()
+    return files
 
 
 def _from_records(

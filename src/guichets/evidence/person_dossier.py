@@ -20,7 +20,6 @@ p-…" otherwise. Captcha images, sounds and answers were never kept, so none is
 
 from __future__ import annotations
 
-import hashlib
 import html
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -33,18 +32,23 @@ from guichets.evidence.dossier import (
     CSV_COLUMNS,
     MIN_WEEKS,
     DossierError,
-    _attempt_row,
+    _attempt_rows,
     _attempts_html,
     _csv,
+    _in_probe_order,
+    _ledger_rows,
     _page,
     _read_members,
+    _record_rows,
+    _screenshots,
+    _with_sums,
     _write_zip,
     weeks_spanned,
 )
-from guichets.evidence.screenshot import Renderer, ScreenshotError, load_probe, screenshot_name
+from guichets.evidence.screenshot import Renderer
 from guichets.evidence.verify import verify
 from guichets.evidence.warc import warcinfo_record
-from guichets.model import PARIS, Observation, Outcome
+from guichets.model import PARIS, PERSON_ID, Observation, Outcome
 from guichets.periods import DateRange
 from guichets.store import Store
 from guichets.store.assisted import Attempt, attempts
@@ -233,6 +237,8 @@ async def build_person_dossier(
     renderer: Callable[[], Renderer] = Renderer,
 ) -> PersonDossier:
     """Write the dossier of ``person``'s assisted attempts over ``days`` to ``out`` (a ZIP)."""
+    if not PERSON_ID.fullmatch(person):  # it names a ZIP member: no path, no markup
+        raise DossierError(f"{person!r} is not a person id (p- and letters or digits)")
     observations = list(
         store.observations(
             service=service, since=days.start, until=days.end, assisted=True, person=person
@@ -260,22 +266,9 @@ async def build_person_dossier(
     simulated = any(f.clock == "simulated" for f in files)
     checked_criteria = criteria(observations)
     warnings: list[str] = []
-    shots: dict[str, tuple[str, bytes]] = {}
-    async with renderer() as browser:
-        for obs in observations:
-            try:
-                png = await browser.render(load_probe(home, store, obs.probe_id))
-            except ScreenshotError as exc:
-                warnings.append(f"Pas de capture pour la lecture {obs.probe_id} : {exc}")
-                continue
-            shots[obs.probe_id] = (screenshot_name(obs), png)
-    rows = [
-        _attempt_row(o, entries.get(o.probe_id), shots[o.probe_id][0] if o.probe_id in shots
-                     else None)
-        for o in observations
-    ]  # fmt: skip
-    by_probe = {pid: i for i, pid in enumerate(ids)}
-    ordered = sorted(records, key=lambda r: (by_probe[r.probe_id or ""], r.ordinal))
+    shots = await _screenshots(home, store, observations, renderer, warnings, "la lecture")
+    rows = _attempt_rows(observations, entries, shots)
+    ordered = _in_probe_order(records, ids)
     stamp = f"{days.first:%Y%m%d}-{days.last:%Y%m%d}"
     warc_name = f"{person}_{stamp}.warc.gz"
     info = warcinfo_record(
@@ -287,20 +280,6 @@ async def build_person_dossier(
         },
         at=datetime.now(UTC),
     )
-    record_rows: list[Sequence[object]] = [
-        ("sondage", "ordre", "enregistrement", "type", "url", "statut_http", "sha256")
-    ]
-    record_rows += [
-        (r.probe_id, r.ordinal, r.record_id, r.kind, r.uri, r.status, r.sha256) for r in ordered
-    ]
-    ledger_rows: list[Sequence[object]] = [
-        ("service", "entree", "sondage", "enregistrements", "sha256_enregistrements",
-         "sha256_sondage", "sha256_entree")
-    ]  # fmt: skip
-    ledger_rows += [
-        (e.service, e.seq, e.probe_id, e.records, e.records_sha256, e.probe_sha256, e.entry_sha256)
-        for e in sorted(entries.values(), key=lambda e: (e.service, e.seq))
-    ]
     title = f"personne {person}" + (f" — {', '.join(services)}" if services else "")
     contents: dict[str, bytes] = {
         "note-couverture.html": _cover(
@@ -317,14 +296,10 @@ async def build_person_dossier(
         "tentatives.csv": _csv([CSV_COLUMNS, *rows]),
         "tentatives.html": _attempts_html(title, days, observations, rows, warnings),
         f"archive/{warc_name}": info.member + _read_members(home, ordered),
-        "enregistrements.csv": _csv(record_rows),
-        "registre.csv": _csv(ledger_rows),
+        "enregistrements.csv": _csv(_record_rows(ordered)),
+        "registre.csv": _csv(_ledger_rows(entries.values())),
     }
-    for shot_name, png in shots.values():
-        contents[f"captures/{shot_name}"] = png
-    sums = (f"{hashlib.sha256(data).hexdigest()}  {n}\n" for n, data in contents.items())
-    contents["SHA256SUMS"] = "".join(sums).encode()
-    _write_zip(out, contents)
+    _write_zip(out, _with_sums(contents, shots))
     return PersonDossier(
         out, len(made), len(observations), len(shots), len(ordered), checked_criteria, warnings
     )

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import func, insert, select, update
 
-from guichets.model import PARIS
+from guichets.model import PARIS, PERSON_ID
 from guichets.store import Store
 from guichets.store.schema import assisted_attempts
 
@@ -39,6 +39,10 @@ class Attempt:
     reads: int = 0
     state: str = "running"
     note: str = ""
+
+    def __post_init__(self) -> None:
+        if not PERSON_ID.fullmatch(self.person):
+            raise ValueError("an attempt's person is an opaque id (p-…), never a name")
 
     def but(self, **changes: Any) -> Attempt:
         return replace(self, **changes)
