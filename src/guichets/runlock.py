@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import socket
@@ -33,7 +34,15 @@ from guichets.store import Store, StoreError
 __all__ = ["LOCK_FILE", "AlreadyRunning", "run_lock"]
 
 LOCK_FILE: Final = "run.lock"
-_PG_RUN_LOCK: Final = 0x6775_6963_6865_7473 & 0x7FFF_FFFF_FFFF_FFFF  # "guichets"
+
+
+def _key(schema: str) -> int:
+    """The advisory lock's key: a positive 63-bit number from the schema's name (positive, so
+    that pg_locks' classid and objid give it back as one bigint)."""
+    digest = hashlib.sha256(f"guichets run {schema}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") & 0x7FFF_FFFF_FFFF_FFFF
+
+
 _APPLICATION: Final = "guichets run"
 
 
@@ -99,12 +108,14 @@ def _folder_lock(home: Path) -> Iterator[None]:
 def _database_lock(store: Store) -> Iterator[None]:
     with store.reading("hold the run lock") as conn:
         conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        # One lock per database and schema: guichets' tables live in the search path's schema,
+        # and advisory locks are per database, so the schema goes into the key.
+        schema = str(conn.execute(text("SELECT current_schema()")).scalar_one())
+        key = _key(schema)
         holder = json.dumps(_holder_text())
         name = f"{_APPLICATION} {holder}"[:63]  # PostgreSQL keeps 63 bytes of it
         conn.execute(text("SELECT set_config('application_name', :name, false)"), {"name": name})
-        got = conn.execute(
-            text("SELECT pg_try_advisory_lock(:key)"), {"key": _PG_RUN_LOCK}
-        ).scalar_one()
+        got = conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar_one()
         if not got:
             found = conn.execute(
                 text(
@@ -113,7 +124,7 @@ def _database_lock(store: Store) -> Iterator[None]:
                     "WHERE l.locktype = 'advisory' AND l.granted "
                     "AND ((l.classid::bigint << 32) | l.objid::bigint) = :key LIMIT 1"
                 ),
-                {"key": _PG_RUN_LOCK},
+                {"key": key},
             ).first()
             who = "another guichets run"
             if found is not None:
@@ -126,7 +137,7 @@ def _database_lock(store: Store) -> Iterator[None]:
             yield
         finally:
             with contextlib.suppress(Exception):  # a lost connection took the lock with it
-                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _PG_RUN_LOCK})
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
 
 
 @contextlib.contextmanager

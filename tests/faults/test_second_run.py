@@ -16,6 +16,7 @@ import pytest
 
 from guichets.runlock import LOCK_FILE, AlreadyRunning, run_lock
 from guichets.store import Store
+from tests.dbfixtures import pg_base_url, pg_schema
 
 GUICHETS = [sys.executable, "-m", "guichets"]
 ENV = dict(os.environ, COLUMNS="300", NO_COLOR="1")
@@ -101,3 +102,24 @@ def test_the_lock_dies_with_its_holder(tmp_path: Path) -> None:
         if holder.poll() is None:
             holder.kill()
             holder.wait()
+
+
+@pytest.mark.postgres
+def test_one_run_per_postgresql_database(tmp_path: Path) -> None:
+    """Two runs on one PostgreSQL schema from two data directories (two machines, say): the
+    second is refused naming the first's connection; another schema is free."""
+    base = pg_base_url()
+    with (
+        pg_schema(base) as url,
+        pg_schema(base) as other,
+        Store.open(url, home=tmp_path / "a") as first,
+        run_lock(tmp_path / "a", first),
+    ):
+        with (
+            Store.open(url, home=tmp_path / "b") as second,
+            pytest.raises(AlreadyRunning, match="in use by guichets run"),
+            run_lock(tmp_path / "b", second),
+        ):
+            pass
+        with Store.open(other, home=tmp_path / "c") as third, run_lock(tmp_path / "c", third):
+            pass

@@ -7,6 +7,7 @@ import json
 from datetime import date, datetime, time
 
 from rich.table import Table
+from rich.text import Text
 
 from guichets.cli.app import console
 from guichets.model import PARIS
@@ -47,10 +48,9 @@ def print_unreadable(
         )  # fmt: skip
     console.print(table)
     for group in groups:
-        console.print(
-            f"\n[bold]{group.platform} / {group.detail} / {group.shape}[/bold] "
+        console.print(  # markup is off on the CLI's consoles: style by Text, never brackets
+            Text(f"\n{group.platform} / {group.detail} / {group.shape}", style="bold"),
             f"({group.count} probe(s)): {group.message}",
-            highlight=False,
         )
         console.print(f"  page: {group.url}", highlight=False, soft_wrap=True)
         for probe in group.probes:
