@@ -156,20 +156,22 @@ def parse_creneau(text: str) -> CreneauPage:
     try:
         critere = _json_value(text, "critere")
         try:
-            tranches = _json_value(text, "tranches")
+            tranches: list[Any] | None = _json_value(text, "tranches")
         except KeyError:
-            # A page whose data says nothing is available from its first day needs no slot
-            # list: its words must still say so (checked below); any other page must list them.
-            if not isinstance(critere, dict) or critere.get("datePremiereDispo") != "":
+            # Without a slot list in the data, the slots are what a person reads: each radio's
+            # time under its day's header (checked below against critere and the words).
+            if not isinstance(critere, dict):
                 raise
-            tranches = []
+            tranches = [] if critere.get("datePremiereDispo") == "" else None
     except KeyError as missing:
         raise PageError(
             Detail.LAYOUT_CHANGED, f"the slot page carries no {missing} data; its layout changed"
         ) from None
-    if not isinstance(critere, dict) or not isinstance(tranches, list):
+    if not isinstance(critere, dict) or not isinstance(tranches, list | None):
         raise PageError(Detail.LAYOUT_CHANGED, "critere or tranches have an unknown shape")
     first_day = _fr_date(critere.get("premierJour"), "premierJour")
+    if tranches is None:
+        tranches = _Markup(text).tranches(first_day)
     date_min = _fr_date(critere.get("dateMin"), "dateMin")
     date_max = _fr_date(critere.get("dateMax"), "dateMax")
     raw_first = critere.get("datePremiereDispo")
@@ -255,6 +257,23 @@ class _Markup:
             elif words == NEXT_WEEK:
                 self.next_week = link.attributes.get("href")
         self.more = MORE in self.text
+
+    def tranches(self, first_day: date) -> list[dict[str, Any]]:
+        """The slots as a person reads them (a time under a day header), in the data's shape,
+        for a page whose data lists none; a radio without a readable day or time is refused."""
+        week = {(d.month, d.day): d for d in (first_day + timedelta(days=n) for n in range(7))}
+        found: list[dict[str, Any]] = []
+        for trh, (day, label) in self._radios().items():
+            match = _LABEL.match(label)
+            when = week.get((day.month, day.day)) if day is not None else None
+            if not trh or match is None or when is None:
+                raise PageError(
+                    Detail.LAYOUT_CHANGED,
+                    f"slot {trh!r} ({label!r}) has no day of the week or time",
+                )
+            minutes = int(match[1]) * 60 + int(match[2])
+            found.append({"trhId": trh, "dateLocale": f"{when:%d/%m/%Y}", "minutesDebut": minutes})
+        return found
 
     def _radios(self) -> dict[str, tuple[date | None, str]]:
         """trhId -> (day of its block, time label), from the radios."""
@@ -477,10 +496,13 @@ class _Walk:
                 week = parse_creneau(page.text)
             except PageError as exc:
                 return unrecognized(exc.detail, str(exc), page)
-            if expected is None and (week.first_day > today or week.date_min > today):
+            # The first page must start today, or on the first day the platform books at all
+            # (dateMin): a later start could hide days a person could have booked.
+            if expected is None and week.first_day > max(today, week.date_min):
                 return unrecognized(
                     Detail.INCONSISTENT_PAGE,
-                    f"the slot page starts on {week.first_day}, after today ({today})",
+                    f"the slot page starts on {week.first_day}, after today ({today}) and "
+                    f"after its first bookable day ({week.date_min})",
                     page,
                 )
             if expected is not None and week.first_day != expected:
