@@ -331,3 +331,22 @@ async def test_the_readers_browser_session_refuses_the_truth_and_captcha_fields(
         with pytest.raises(ForbiddenRequest):
             await session.post(f"{base}/rdvpref/reservation/demarche/2200/cgu/", {name: "x"})
     assert session.requests == 0
+
+
+async def test_a_hostile_service_label_is_text_in_the_console(tmp_path: Path) -> None:
+    """Catalogue labels and sites are untrusted text: the console's pages show them escaped."""
+    label, site = "<script>alert(1)</script>", "<img src=x onerror=alert(2)>"
+    hostile = Service(**{**SERVICE.model_dump(), "label": label, "site": site})
+    clock = SimulatedClock(NOW, autojump=False)
+    with Store.open(None, home=tmp_path) as store, EvidenceArchive(tmp_path, store, clock) as arch:
+        console = Console(
+            services=[hostile], store=store, archive=arch, clock=clock, limits=Limits(),
+            browser=None, person="p-local",
+        )  # fmt: skip
+        async with TestClient(TestServer(console.app())) as client:
+            home = await (await client.get(f"/?jeton={console.login_token}")).text()
+            page = await (await client.get(f"/services/{hostile.id}")).text()
+            for text in (home, page):
+                assert label not in text and site not in text
+            assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+            assert "&lt;img src=x onerror=alert(2)&gt;" in home
