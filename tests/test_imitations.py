@@ -78,6 +78,7 @@ class Legacy:
     after_conditions: int = 2  # step a single-counter site jumps to after the conditions
     other_no_slot: str | None = None  # a page whose words are not the platform's message
     stuck: bool = False  # a broken server: every offset answers the same week
+    plain: bool = False  # unpadded days in the header, times in <td>, the legend as a table
 
     @property
     def module(self) -> str:
@@ -243,6 +244,10 @@ def _grid(site: Legacy, planning: int, offset: int) -> str:
         title = f"Week from {_long(monday)} to {_long(sunday)}"
     else:
         title = f"Semaine du {_long(monday)} au {_long(sunday)}"
+    if site.plain:
+        title = title.replace(f" {monday:%d} ", f" {monday.day} ").replace(
+            f" {sunday:%d} ", f" {sunday.day} "
+        )
     free = {_slot(days, at) for days, at in site.slots}
     times = sorted({s.strftime("%H:%M") for s in free} | {"08:45", "16:00"})
     heads = "".join(
@@ -250,7 +255,9 @@ def _grid(site: Legacy, planning: int, offset: int) -> str:
     )
     rows = []
     for at in times:
-        cells = [f'<th class="heure">{at.replace(":", "h")}</th>']
+        cells = [
+            f"<td>{at}</td>" if site.plain else f'<th class="heure">{at.replace(":", "h")}</th>'
+        ]
         for n in range(7):
             hour, minute = (int(x) for x in at.split(":"))
             instant = datetime.combine(monday + timedelta(days=n), time(hour, minute), PARIS)
@@ -265,6 +272,13 @@ def _grid(site: Legacy, planning: int, offset: int) -> str:
             else:
                 cells.append('<td class="status-2 busy">occupé</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
+    legend = (
+        '<table class="legende"><tr><td>Légende :</td><td class="status-1 free">libre</td>'
+        '<td class="status-2 busy">occupé</td></tr></table>'
+        if site.plain
+        else '<div class="legende">Légende : <span class="status-1 free">libre</span>'
+        '<span class="status-2 busy">occupé</span></div>'
+    )
     return f"""<table class="planning" summary="planning">
  <thead><tr><th colspan="8">{title}</th></tr>
  <tr><th></th>{heads}</tr></thead>
@@ -272,8 +286,7 @@ def _grid(site: Legacy, planning: int, offset: int) -> str:
  {chr(10).join(rows)}
  </tbody>
 </table>
-<div class="legende">Légende : <span class="status-1 free">libre</span>
-<span class="status-2 busy">occupé</span></div>"""
+{legend}"""
 
 
 def legacy_app(site: Legacy, log: Log) -> web.Application:
@@ -546,6 +559,8 @@ LEGACY_AVAILABLE = {
     "button tags, English header, index.php": Legacy(button="button", english=True, index_php=True),
     "odd origin (-3 days), notice step": Legacy(origin=-3, notice=True),
     "fixed far origin on a Wednesday, vars": Legacy(origin=date(2025, 1, 8), script="vars"),
+    "plain header, time cells, legend table": Legacy(plain=True, slots=((1, "09:00"),)),
+    "plain, English, odd origin": Legacy(plain=True, english=True, origin=-5, button="button"),
     "one counter named by data attributes": Legacy(
         counters=((77, "Guichet unique"),), script="data", after_conditions=4
     ),

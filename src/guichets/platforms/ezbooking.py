@@ -143,16 +143,19 @@ def _month(name: str) -> int:
 def parse_week(fragment: str) -> Week:
     """Read one AJAX week: its dates from the header, its free slots from their timestamps."""
     tree = LexborHTMLParser(fragment)
-    headers = [normalise_space(th.text()) for th in tree.css("th")]
-    match = next((m for h in headers if (m := _HEADER.match(h))), None)
-    if match is None:
+    found = next(
+        ((th, m) for th in tree.css("th") if (m := _HEADER.match(normalise_space(th.text())))),
+        None,
+    )
+    if found is None:
         raise GridError("no week header ('Semaine du … au …') in the grid")
+    header, match = found
     monday = date(int(match["y1"]), _month(match["m1"]), int(match["d1"]))
     sunday = date(int(match["y2"]), _month(match["m2"]), int(match["d2"]))
     if monday.weekday() != 0 or sunday - monday != timedelta(days=6):
         raise GridError(f"the header does not span a Monday-to-Sunday week: {match.group(0)!r}")
     # Every cell must say what it is: a week whose cells are not all known is not "no slot".
-    cells = tree.css("td")
+    cells = _grid_cells(tree, header)
     if not cells:
         raise GridError("a week grid without cells")
     free = []
@@ -170,6 +173,23 @@ def parse_week(fragment: str) -> Week:
         if "free" in classes:
             free.append(_slot_of(cell, monday))
     return Week(monday, unique_instants(free))
+
+
+def _grid_cells(tree: LexborHTMLParser, header: LexborNode) -> list[LexborNode]:
+    """The cells of the table the week header heads; another table beside it (a legend as a
+    table, « Légende : libre ») is not the week, as long as it links no slot."""
+    table = header.parent
+    while table is not None and table.tag != "table":
+        table = table.parent
+    everything = tree.css("td")
+    mine = table.css("td") if table is not None else []
+    if not mine:
+        return everything  # the header stands apart from its cells: read every cell
+    ids = {cell.mem_id for cell in mine}
+    for cell in everything:
+        if cell.mem_id not in ids and cell.css_first("a[href]") is not None:
+            raise GridError(f"a linked cell outside the week's table: {cell.html!r}")
+    return mine
 
 
 def _row_time(cell: LexborNode) -> bool:
