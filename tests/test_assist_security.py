@@ -348,3 +348,14 @@ async def test_a_hostile_service_label_is_text_in_the_console(tmp_path: Path) ->
                 assert label not in text and site not in text
             assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
             assert "&lt;img src=x onerror=alert(2)&gt;" in home
+
+
+def test_the_scripted_person_answers_only_a_local_simulator() -> None:
+    """The demo's scripted person reads captcha answers from a simulator's truth: never from any
+    address but this machine's."""
+    from guichets.usecases.demo_person import ScriptedPerson
+
+    for truth in ("https://www.rdv-prefecture.interieur.gouv.fr", "http://10.0.0.1:8080"):
+        with pytest.raises(ValueError, match="local simulator"):
+            ScriptedPerson(None, "http://127.0.0.1:8766", truth)
+    assert ScriptedPerson(None, "http://127.0.0.1:8766", "http://127.0.0.1:8000").truth_url

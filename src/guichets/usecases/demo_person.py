@@ -14,6 +14,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from yarl import URL
+
+from guichets.assist.console import is_loopback
+
 __all__ = ["PersonReport", "ScriptedPerson"]
 
 
@@ -36,6 +40,12 @@ class ScriptedPerson:
         return self._page
 
     def __init__(self, browser: Any, console_url: str, truth_url: str) -> None:
+        # Its eyes are a simulator's truth on this machine, never any other address: the scripted
+        # person answers only the test bed's captchas.
+        if not is_loopback(URL(truth_url).host or ""):
+            raise ValueError(
+                f"the scripted person reads only a local simulator's truth: {truth_url}"
+            )
         self.browser = browser
         self.console_url = console_url.rstrip("/")
         self.truth_url = truth_url.rstrip("/")
