@@ -146,9 +146,7 @@ def test_the_assisted_browser_refuses_before_sending() -> None:
     from guichets.http import ForbiddenRequest
     from guichets.platforms import guard_for
 
-    recorder = PageRecorder(
-        guard_for("rdvpref"), SimulatedClock(NOW), lambda exchange: None, user_agent="x"
-    )
+    recorder = PageRecorder(guard_for("rdvpref"), SimulatedClock(NOW), lambda exchange: None)
     base = "http://127.0.0.1:9/rdvpref/reservation/demarche/2200"
     answer = {"CTX": "c", "captchaUsercode": "AB12CD", "BDC_VCID_captchaFR": "id"}
     refused = [
@@ -300,7 +298,7 @@ async def test_a_captcha_goes_to_its_own_person_only(tmp_path: Path) -> None:
             browser=None, accounts=book,
         )  # fmt: skip
         attempt = Attempt("a1", mine.person, SERVICE.id, SERVICE.url, NOW)
-        recorder = PageRecorder(guard_for("rdvpref"), clock, lambda e: None, user_agent="x")
+        recorder = PageRecorder(guard_for("rdvpref"), clock, lambda e: None)
         run = AttemptRun(
             attempt, SERVICE, None, None, recorder, arch, store, clock, Limits(), image=image
         )

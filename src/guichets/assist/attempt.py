@@ -148,8 +148,7 @@ class AttemptRun:
         save_attempt(store, attempt)
         run = cls(
             attempt, service, None, None,
-            PageRecorder(guard_for(service.platform), clock, lambda e: None,
-                         user_agent=ASSIST_USER_AGENT),
+            PageRecorder(guard_for(service.platform), clock, lambda e: None),
             archive, store, clock, limits, render,
         )  # fmt: skip
         run.recorder.on_exchange = run._record
@@ -173,7 +172,6 @@ class AttemptRun:
         self._probe = self.archive.recorder(new_probe_id(), self.service.id)
         self._probe_started = self.clock.now()
         self.recorder.trail.clear()
-        self.recorder.requests = 0
 
     def _record(self, exchange: Exchange) -> None:
         if self._probe is not None:

@@ -130,19 +130,15 @@ class PageRecorder:
         guard: Guard,
         clock: Clock,
         on_exchange: Callable[[Exchange], None],
-        *,
-        user_agent: str,
     ) -> None:
         self.guard = guard
         self.clock = clock
         self.on_exchange = on_exchange
-        self.user_agent = user_agent
         self.media: dict[str, bytes] = {}  # captcha images and sounds by URL, in memory only
         self.refused: list[str] = []
         # What the person's keys left in the site's field, set just before the site's button is
         # pressed and spent by the one request that carries it: no other answer, and none twice.
         self.typed: str | None = None
-        self.requests = 0
         self.trail: list[Step] = []
 
     def check(self, method: str, url: URL, fields: Mapping[str, str]) -> None:
@@ -221,7 +217,6 @@ class PageRecorder:
         error: object = None,
         withheld: bool = False,
     ) -> None:
-        self.requests += 1
         status = None if got is None or withheld else got[0]
         note = ""
         if withheld and got is not None:
