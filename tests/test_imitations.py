@@ -381,7 +381,8 @@ class Rdv:
     demarche: int = 3718
     state: str = "slots"  # "slots", "none", "captcha", "unknown", "empty-json"
     button: str = "button"  # "button" or "input"
-    action: str = "self"  # "self": no action attribute; "absolute": the cgu URL spelt out
+    action: str = "self"  # "self": none; "absolute": the cgu URL; "valider": _validerCaptcha
+    landing: str = "link"  # « Prendre rendez-vous » as a link or as a GET form's button
     slots: tuple[tuple[int, str], ...] = ((2, "09:30"), (2, "10:00"), (6, "14:10"))  # in the week
 
     @property
@@ -398,16 +399,26 @@ def _dsfr(title: str, body: str) -> str:
 
 
 def _rdv_landing(site: Rdv) -> str:
+    link = (
+        f'<form action="{site.root}cgu/" method="get">\n'
+        '  <button class="fr-btn" type="submit">Prendre rendez-vous</button></form>'
+        if site.landing == "form"
+        else f'<a class="fr-btn" href="{site.root}cgu/">Prendre rendez-vous</a>'
+    )
     return _dsfr(
         "Titre de séjour",
         f"""<h1>Demande de titre de séjour</h1>
 <p>Préfecture de test — accueil des étrangers.</p>
-<a class="fr-btn" href="{site.root}cgu/">Prendre rendez-vous</a>""",
+{link}""",
     )
 
 
 def _rdv_cgu(site: Rdv) -> str:
-    action = "" if site.action == "self" else f' action="{site.root}cgu/"'
+    action = {
+        "self": "",
+        "absolute": f' action="{site.root}cgu/"',
+        "valider": ' action="../_validerCaptcha"',
+    }[site.action]
     if site.button == "button":
         submit = '<button class="fr-btn" type="submit">\n   Suivant\n</button>'
     else:
@@ -504,6 +515,11 @@ def rdv_app(site: Rdv, log: Log) -> web.Application:
                 log.forbidden.append(f"POST {path} (a slot chosen)")
                 return web.Response(status=403, text="non")
             return web.Response(text=_rdv_slots(site), content_type="text/html")
+        if path == site.root + "_validerCaptcha" and site.state != "captcha":
+            form = await request.post()
+            if request.method != "POST" or form.get("accepteCgu") != "on":
+                raise web.HTTPFound(site.root + "cgu/")
+            raise web.HTTPFound(site.root + "creneau/")
         if path.endswith("_validerCaptcha"):
             log.forbidden.append(f"{request.method} {path} (captcha submitted)")
             raise web.HTTPFound(site.root + "cgu/?error=invalidCaptcha")
@@ -644,6 +660,10 @@ RDV_CASES = {
     "slots, button, no action": (Rdv(), Outcome.AVAILABLE),
     "slots, input submit, action spelt out": (
         Rdv(button="input", action="absolute"),
+        Outcome.AVAILABLE,
+    ),
+    "slots, GET form landing, conditions to _validerCaptcha": (
+        Rdv(landing="form", action="valider", button="input"),
         Outcome.AVAILABLE,
     ),
     "no slot, button": (Rdv(state="none"), Outcome.UNAVAILABLE),
