@@ -40,7 +40,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def once(args: list[str], src: Path | None, cache: Path) -> tuple[float, float]:
     """Wall seconds and CPU seconds (user + system) of one run."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GUICHETS_")}
+    # PYTHONDONTWRITEBYTECODE (set on some machines, this one included) would leave the cache empty
+    # and make every "warm" run a cold one: bytecode is written here as on an installed machine.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("GUICHETS_") and k != "PYTHONDONTWRITEBYTECODE"
+    }
     env.update(PYTHONPYCACHEPREFIX=str(cache), COLUMNS="100")
     if src is not None:
         env["PYTHONPATH"] = str(src)
