@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar, Protocol
+from urllib.parse import SplitResult, urlsplit
 
 from guichets.http import FetchError, PoliteSession, Response
 from guichets.model import Detail, Extra, Outcome
@@ -66,6 +67,15 @@ class Reader(Protocol):
     async def read(self, session: PoliteSession, target: Target, now: datetime) -> Reading:
         """Walk to the availability page and read it. Never books."""
         ...
+
+
+def http_parts(url: str) -> SplitResult:
+    """The parts of an http(s) URL with a host, or ValueError: where every reader's
+    ``check_url`` starts, before it says what its own platform's URLs look like."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{url!r} is not an http(s) URL")
+    return parts
 
 
 def normalise_space(text: str) -> str:

@@ -29,6 +29,7 @@ from guichets.platforms.base import (
     Reading,
     Target,
     classify_page,
+    http_parts,
     normalise_space,
     unrecognized,
 )
@@ -242,9 +243,7 @@ class EzBookingReader:
         self._origins: dict[str, date] = {}
 
     def check_url(self, url: str) -> None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"{url!r} is not an http(s) URL")
+        parts = http_parts(url)
         match = _CREATE.match(parts.path)
         if not match or match.group("rest"):
             raise ValueError(

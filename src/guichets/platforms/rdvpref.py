@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any, ClassVar
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 from yarl import URL
@@ -30,6 +30,7 @@ from guichets.platforms.base import (
     Reading,
     Target,
     classify_page,
+    http_parts,
     normalise_space,
     unrecognized,
 )
@@ -359,9 +360,7 @@ class RdvPrefReader:
     name: ClassVar[str] = "rdvpref"
 
     def check_url(self, url: str) -> None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"{url!r} is not an http(s) URL")
+        parts = http_parts(url)
         match = _DEMARCHE.match(parts.path)
         if match is None:
             raise ValueError(
