@@ -78,6 +78,19 @@ def http_parts(url: str) -> SplitResult:
     return parts
 
 
+def slots_seen(slots: tuple[datetime, ...], status: int, extra: dict[str, str]) -> Reading:
+    """Free slots were read (``slots`` sorted, not empty): the reading of the readers that walk
+    week after week (ezbooking's grids, RDV-Préfecture's pages)."""
+    return Reading(
+        Outcome.AVAILABLE,
+        Detail.SLOTS_SEEN,
+        f"{len(slots)} free slot(s) seen, the first on {slots[0]:%Y-%m-%d %H:%M}",
+        slots=slots,
+        http_status=status,
+        extra=extra,
+    )
+
+
 def normalise_space(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 

@@ -31,6 +31,7 @@ from guichets.platforms.base import (
     classify_page,
     http_parts,
     normalise_space,
+    slots_seen,
     unrecognized,
 )
 from guichets.platforms.forms import (
@@ -614,15 +615,7 @@ class _Walk:
         found_slots = unique_instants(slots)
         extra = {"weeks_read": str(weeks)}
         if found_slots:
-            return Reading(
-                Outcome.AVAILABLE,
-                Detail.SLOTS_SEEN,
-                f"{len(found_slots)} free slot(s) seen, the first on "
-                f"{found_slots[0]:%Y-%m-%d %H:%M}",
-                slots=found_slots,
-                http_status=grid.status,
-                extra=extra,
-            )
+            return slots_seen(found_slots, grid.status, extra)
         return Reading(
             Outcome.UNAVAILABLE,
             Detail.NONE_WITHIN_HORIZON,

@@ -32,6 +32,7 @@ from guichets.platforms.base import (
     classify_page,
     http_parts,
     normalise_space,
+    slots_seen,
     unrecognized,
 )
 from guichets.platforms.forms import buttons, form_of, says, submission, ticked_boxes
@@ -534,15 +535,7 @@ class _Walk:
             page = await self.session.get(target)
         found_slots = unique_instants(slots)
         if found_slots:
-            return Reading(
-                Outcome.AVAILABLE,
-                Detail.SLOTS_SEEN,
-                f"{len(found_slots)} free slot(s) seen, the first on "
-                f"{found_slots[0]:%Y-%m-%d %H:%M}",
-                slots=found_slots,
-                http_status=page.status,
-                extra=extra,
-            )
+            return slots_seen(found_slots, page.status, extra)
         if week.first_available is None:
             extra[Extra.NO_SLOT_MESSAGE] = week.no_slot_wording or ""
             announced = extra.get(Extra.NEXT_RELEASE)
