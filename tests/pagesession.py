@@ -18,11 +18,14 @@ from urllib.parse import parse_qsl, urljoin, urlsplit
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from guichets.http import PoliteSession, Response
+from guichets.model import PARIS
 from guichets.platforms.base import Reader, Reading, Target
 
 Guard = Callable[[str, str, Mapping[str, str] | None], None]
 # A page: (status, body, location for a redirect). A handler gets the fields sent.
 Handler = Callable[[dict[str, str]], tuple[int, str, str | None]]
+
+NOW = datetime(2026, 10, 7, 10, 0, tzinfo=PARIS)  # a Wednesday: when the pages are read
 
 _HTML = CIMultiDictProxy(CIMultiDict({"Content-Type": "text/html; charset=utf-8"}))
 

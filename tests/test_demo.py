@@ -21,7 +21,7 @@ from guichets.simulator import World, load_scenario
 from guichets.simulator.groundtruth import ServiceTruth
 from guichets.store import Store
 from guichets.usecases.demo import DEMO_CADENCE, run_demo
-from tests.test_simulator_rdvpref import expected_slots
+from tests.rdvpref_sim import expected_slots
 
 DAYS = 30  # the full demo, as `guichets demo` runs it
 PER_DAY = 4  # its cadence: one probe every 6 hours

@@ -26,7 +26,7 @@ from guichets.platforms import Target
 from guichets.probe import ProbeSpec, new_probe_id, run_probe
 from guichets.store import Store
 from tests.dbfixtures import db_url
-from tests.test_evidence_support import START, evidence_run, warc_files
+from tests.evidence_support import START, evidence_run, warc_files
 
 __all__ = ["db_url"]
 

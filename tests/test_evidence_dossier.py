@@ -31,8 +31,8 @@ from guichets.model import PARIS, Outcome
 from guichets.periods import DateRange
 from guichets.store import Store
 from guichets.usecases.demo import simulated_catalogue
+from tests.evidence_support import evidence_run, raw_sql
 from tests.simthread import SimulatorThread
-from tests.test_evidence_support import evidence_run, raw_sql
 
 pytestmark = pytest.mark.browser
 CLOSED = "63-clermont-renouvellement"  # "no slot" every time

@@ -17,7 +17,7 @@ from guichets.evidence.retention import Mode, prune
 from guichets.evidence.screenshot import ScreenshotError, load_probe
 from guichets.evidence.verify import verify
 from guichets.store import Store
-from tests.test_evidence_support import START, evidence_run, warc_files
+from tests.evidence_support import START, evidence_run, warc_files
 
 CUT = START + timedelta(days=1.5)
 

@@ -17,7 +17,7 @@ from guichets.cli import app
 from guichets.evidence import layout
 from guichets.store import EvidenceRecord, Store
 from guichets.usecases.demo import run_demo
-from tests.test_evidence_support import query, raw_sql
+from tests.evidence_support import query, raw_sql
 
 GUICHETS = [sys.executable, "-m", "guichets"]
 ENV = dict(os.environ, COLUMNS="300", NO_COLOR="1")

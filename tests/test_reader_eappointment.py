@@ -22,9 +22,7 @@ from guichets.platforms.eappointment import (
     read_dates,
 )
 from guichets.probe import ProbeSpec, run_probe
-from tests.robotsim import Bench, bench
-from tests.simthread import Browser, SimulatorThread
-from tests.test_simulator_eappointment import (
+from tests.eappointment_sim import (
     ALERT_MOTIVES,
     ALERT_SERVICE,
     START,
@@ -32,6 +30,8 @@ from tests.test_simulator_eappointment import (
     office,
     write_scenario,
 )
+from tests.robotsim import Bench, bench
+from tests.simthread import Browser, SimulatorThread
 
 
 @pytest.fixture(scope="module")

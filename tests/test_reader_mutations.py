@@ -28,14 +28,13 @@ from guichets.http import ForbiddenRequest
 from guichets.model import PARIS, Detail, Outcome
 from guichets.platforms.base import Reading
 from guichets.platforms.ezbooking import NO_SLOT_TEXT, EzBookingReader
-from tests.pagesession import PageSession, page, read, redirect
+from tests.pagesession import NOW, PageSession, page, read, redirect
 
 EXAMPLES = settings(
     max_examples=200,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-NOW = datetime(2026, 10, 7, 10, 0, tzinfo=PARIS)  # a Wednesday
 TODAY = NOW.date()
 HOST = "https://www.test.gouv.fr"
 FORM = 10

@@ -87,8 +87,7 @@ async def test_a_single_counter_site_reads_its_counter_from_the_script(tmp_path:
 
 async def test_a_built_grid_without_any_named_counter_is_not_guessed() -> None:
     from guichets.platforms.ezbooking import EzBookingReader
-    from tests.pagesession import PageSession, page, read, redirect
-    from tests.test_reader_mutations import NOW
+    from tests.pagesession import NOW, PageSession, page, read, redirect
 
     create = "/booking/create/10"
     conditions = (
@@ -182,7 +181,7 @@ async def test_rdvpref_suivant_whatever_its_form(tmp_path: Path, variants: str) 
 async def test_eappointment_suivant_as_a_button_and_alerts_in_single_quotes(
     tmp_path: Path,
 ) -> None:
-    from tests.test_simulator_eappointment import SCENARIO
+    from tests.eappointment_sim import SCENARIO
 
     text = SCENARIO.replace(
         'platform = "eappointment"\n',
@@ -212,8 +211,7 @@ async def test_labels_with_arrows_a_notice_box_and_a_landing_form_are_a_persons_
     page whose « Prendre rendez-vous » is a form leads to the conditions as a link would."""
     from guichets.platforms.ezbooking import EzBookingReader
     from guichets.platforms.rdvpref import RdvPrefReader
-    from tests.pagesession import PageSession, page, read, redirect
-    from tests.test_reader_mutations import NOW
+    from tests.pagesession import NOW, PageSession, page, read, redirect
 
     create = "/booking/create/10"
     conditions = (

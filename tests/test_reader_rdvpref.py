@@ -28,9 +28,9 @@ from guichets.platforms.rdvpref import PageError, RdvPrefReader, guard, parse_cr
 from guichets.probe import ProbeSpec, run_probe
 from guichets.stats.summary import summarise
 from guichets.store import Store
+from tests.rdvpref_sim import START, expected_slots, slot_page, write_scenario
 from tests.robotsim import LOCAL_AGENT, Bench, bench
 from tests.simthread import Browser, SimulatorThread
-from tests.test_simulator_rdvpref import START, expected_slots, slot_page, write_scenario
 
 
 @pytest.fixture(scope="module")

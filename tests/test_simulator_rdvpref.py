@@ -10,189 +10,27 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from selectolax.lexbor import LexborHTMLParser
 
-from guichets.model import Observation
-from guichets.simulator.groundtruth import PARIS, CounterTruth
+from guichets.simulator.groundtruth import PARIS
+from tests.rdvpref_sim import (
+    START,
+    absolute,
+    conditions,
+    slot_page,
+    submit,
+    write_scenario,
+)
 from tests.simthread import Browser, Page, SimulatorThread
 
-# A test scenario: each démarche holds one page state at the scenario's start (Monday 5 October
-# 2026, 00:00 in Paris). Imported by tests/test_reader_rdvpref.py.
-SCENARIO = """
-[scenario]
-name = "rdvpref-test"
-seed = 11
-start = 2026-10-05T00:00:00+02:00
-
-[[sites]]
-slug = "rdv-standard"
-name = "Préfecture de la Gironde"
-host = "www.rdv-prefecture.interieur.gouv.fr"
-departement = "33"
-platform = "rdvpref"
-
-[[sites.services]]
-id = "33-gated"
-procedure = "titre-sejour"
-title = "Titre de séjour - Bordeaux"
-form_id = 2200
-counters = [{ id = 22001, label = "Accueil" }]
-model = { window_days = 30, demand_per_hour = 0 }
-
-[[sites.services]]
-id = "33-plenty"
-procedure = "etudiants"
-title = "Titre étudiant - Bordeaux"
-form_id = 2201
-counters = [{ id = 22011, label = "Accueil étudiants" }]
-captcha = false
-model = { window_days = 30, demand_per_hour = 0 }
-
-[[sites.services]]
-id = "33-later"
-procedure = "naturalisation"
-title = "Naturalisation - Bordeaux"
-form_id = 2202
-counters = [{ id = 22021, label = "Nationalité" }]
-captcha = false
-[sites.services.model]  # the first week closed
-window_days = 30
-demand_per_hour = 0
-closed_dates = [2026-10-05, 2026-10-06, 2026-10-07, 2026-10-08, 2026-10-09]
-
-[[sites.services]]
-id = "33-never"
-procedure = "aes"
-title = "Admission exceptionnelle au séjour - Bordeaux"
-form_id = 2203
-counters = [{ id = 22031, label = "AES" }]
-captcha = false
-model = { opening_hours = [] }
-
-[[sites.services]]
-id = "33-batch"
-procedure = "renouvellement"
-title = "Renouvellement - Bordeaux"
-form_id = 2204
-counters = [{ id = 22041, label = "Séjour" }]
-captcha = false
-[sites.services.model]  # a weekly batch, taken as soon as it is out
-window_days = 21
-release = "weekly"
-release_weekday = "mon"
-release_time = "16:00"
-demand_per_hour = 500
-demand_profile = "flat"
-earliest_share = 1.0
-cancel_probability = 0
-
-[[sites.services]]
-id = "33-firewall"
-procedure = "premiere-demande"
-title = "Première demande - Bordeaux"
-form_id = 2205
-counters = [{ id = 22051, label = "Accueil" }]
-captcha = false
-model = { window_days = 30, demand_per_hour = 0 }
-
-[[sites.services.outages.scheduled]]
-start = 2026-10-06T08:00:00+02:00
-end = 2026-10-06T10:00:00+02:00
-kind = "firewall"
-
-[[sites]]
-slug = "rdv-early"
-name = "Préfecture du Nord"
-host = "www.rdv-prefecture.interieur.gouv.fr"
-departement = "59"
-platform = "rdvpref"
-page_variant = "early"
-robots = "disallow"
-
-[[sites.services]]
-id = "59-batch"
-procedure = "renouvellement"
-title = "Renouvellement - Lille"
-form_id = 3720
-counters = [{ id = 37201, label = "Séjour" }]
-captcha = false
-[sites.services.model]  # a weekly batch, taken as soon as it is out
-window_days = 21
-release = "weekly"
-release_weekday = "mon"
-release_time = "16:00"
-demand_per_hour = 500
-demand_profile = "flat"
-earliest_share = 1.0
-cancel_probability = 0
-
-[[sites]]
-slug = "rdv-small"
-name = "Préfecture des Bouches-du-Rhône"
-host = "www.rdv-prefecture.interieur.gouv.fr"
-departement = "13"
-platform = "rdvpref"
-page_variant = "small-screen"
-
-[[sites.services]]
-id = "13-plenty"
-procedure = "etudiants"
-title = "Titre étudiant - Marseille"
-form_id = 5230
-counters = [{ id = 52301, label = "Étudiants" }]
-captcha = false
-model = { window_days = 30, demand_per_hour = 0, opening_days = ["mon", "tue", "wed"] }
-
-[[sites.services]]
-id = "13-batch"
-procedure = "aes"
-title = "AES - Marseille"
-form_id = 5231
-counters = [{ id = 52311, label = "AES" }]
-captcha = false
-[sites.services.model]  # a weekly batch, taken as soon as it is out
-window_days = 21
-release = "weekly"
-release_weekday = "mon"
-release_time = "16:00"
-demand_per_hour = 500
-demand_profile = "flat"
-earliest_share = 1.0
-cancel_probability = 0
-
-[[sites]]
-slug = "rdv-waf"
-name = "Préfecture des Alpes-Maritimes"
-host = "www.rdv-prefecture.interieur.gouv.fr"
-departement = "06"
-platform = "rdvpref"
-block = { user_agents = ["(?i)guichets|python"] }
-
-[[sites.services]]
-id = "06-nice-titre-sejour"
-procedure = "titre-sejour"
-title = "Titre de séjour - Nice"
-form_id = 1850
-counters = [{ id = 18501, label = "Accueil" }]
-model = { window_days = 30, demand_per_hour = 0 }
-"""
-
-START = datetime(2026, 10, 5, 0, 0, tzinfo=PARIS)
 NO_SLOT_FROM_DATE = (
     "Aucun créneau disponible à partir de cette date.<br/>Veuillez réessayer ultérieurement."
 )
-
-
-def write_scenario(folder: Path) -> Path:
-    path = folder / "rdvpref-test.toml"
-    path.write_text(SCENARIO, encoding="utf-8")
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -214,38 +52,6 @@ def fresh(scenario_file: Path) -> Iterator[SimulatorThread]:
         yield running
 
 
-def _absolute(sim: SimulatorThread, href: str) -> str:
-    return href if href.startswith("http") else sim.base_url + href
-
-
-def _conditions(sim: SimulatorThread, browser: Browser, service: str) -> Page:
-    landing = browser.request(sim.url(service))
-    link = LexborHTMLParser(landing.text).css_first('a[href$="/cgu/"]')
-    assert link is not None, "the landing page leads to the conditions"
-    return browser.request(_absolute(sim, link.attributes["href"] or ""))
-
-
-def _submit(sim: SimulatorThread, browser: Browser, cgu: Page, **extra: str) -> Page:
-    tree = LexborHTMLParser(cgu.text)
-    button = tree.css_first("button[formaction]")
-    assert button is not None and button.text(strip=True) == "Suivant"
-    fields = {
-        n.attributes["name"] or "": n.attributes["value"] or ""
-        for n in tree.css("form input[type=hidden]")
-    }
-    return browser.request(
-        _absolute(sim, button.attributes["formaction"] or ""), {**fields, **extra}, follow=False
-    )
-
-
-def slot_page(sim: SimulatorThread, service: str, browser: Browser | None = None) -> Page:
-    """A person's way to the slot page of a démarche without captcha."""
-    browser = browser or Browser()
-    answer = _submit(sim, browser, _conditions(sim, browser, service))
-    assert answer.status == 302 and answer.headers["Location"].endswith("/creneau/")
-    return browser.request(_absolute(sim, answer.headers["Location"]))
-
-
 def page_data(page: Page) -> dict[str, Any]:
     """The JSON the slot page embeds for its script."""
     match = re.search(r"VUiPage\.init\((\{.*\})\);", page.text)
@@ -253,31 +59,6 @@ def page_data(page: Page) -> dict[str, Any]:
     data = json.loads(match.group(1))["vueData"]
     assert isinstance(data, dict)
     return data
-
-
-def expected_slots(counter: CounterTruth, obs: Observation) -> list[datetime]:
-    """The slots a probe's slot pages should have shown, from the truth: for each page in its
-    trail, the free slots of the seven days from its premierJour (today without one), at the
-    instant the page was served, within the probe's horizon. Used by the reader and demo tests."""
-    expected: list[datetime] = []
-    for step in obs.trail:
-        parts = urlsplit(step.url)
-        if not parts.path.endswith("/creneau/"):
-            continue
-        asked = parse_qs(parts.query).get("premierJour")
-        first = (
-            datetime.strptime(asked[0], "%d/%m/%Y").date()
-            if asked
-            else step.at.astimezone(PARIS).date()
-        )
-        expected += [
-            s.start
-            for s in counter.free_slots(step.at)
-            if first <= s.start.date() <= first + timedelta(days=6)
-            and obs.horizon_end is not None
-            and obs.started_at < s.start <= obs.horizon_end
-        ]
-    return sorted(set(expected))
 
 
 def fr(day: date) -> str:
@@ -306,7 +87,7 @@ def test_landing_and_cookies(sim: SimulatorThread) -> None:
 
 def test_captcha_gate_and_the_captcha_service(sim: SimulatorThread) -> None:
     browser = Browser()
-    cgu = _conditions(sim, browser, "33-gated")
+    cgu = conditions(sim, browser, "33-gated")
     assert cgu.status == 200 and "<h1>Constituez votre dossier</h1>" in cgu.text
     tree = LexborHTMLParser(cgu.text)
     element = tree.css_first("rdv-captchetat")
@@ -338,7 +119,7 @@ def _get(sim: SimulatorThread, path: str, headers: dict[str, str]) -> tuple[int,
     import urllib.error
     import urllib.request
 
-    request = urllib.request.Request(_absolute(sim, path), headers=headers)
+    request = urllib.request.Request(absolute(sim, path), headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, response.read()
@@ -349,20 +130,20 @@ def _get(sim: SimulatorThread, path: str, headers: dict[str, str]) -> tuple[int,
 def test_validation_redirects(fresh: SimulatorThread) -> None:
     sim = fresh
     browser = Browser()
-    cgu = _conditions(sim, browser, "33-gated")
-    empty = _submit(sim, browser, cgu, captchaUsercode="")
+    cgu = conditions(sim, browser, "33-gated")
+    empty = submit(sim, browser, cgu, captchaUsercode="")
     assert empty.status == 302 and empty.headers["Location"].endswith("/cgu/?error=invalidCaptcha")
-    again = browser.request(_absolute(sim, empty.headers["Location"]))
+    again = browser.request(absolute(sim, empty.headers["Location"]))
     assert "Le code de sécurité saisi est incorrect" in again.text
-    stranger = _submit(sim, Browser(), cgu)  # no session cookie
+    stranger = submit(sim, Browser(), cgu)  # no session cookie
     assert stranger.headers["Location"].endswith("/cgu/?error=errorSessionInvalide")
     later = Browser()
-    cgu = _conditions(sim, later, "33-plenty")
+    cgu = conditions(sim, later, "33-plenty")
     sim.set_time(sim.clock.now() + timedelta(minutes=25))  # sessions end after 24 idle minutes
-    expired = _submit(sim, later, cgu)
+    expired = submit(sim, later, cgu)
     assert expired.headers["Location"].endswith("/cgu/?error=errorSessionInvalide")
     assert (
-        "Votre session a expiré" in later.request(_absolute(sim, expired.headers["Location"])).text
+        "Votre session a expiré" in later.request(absolute(sim, expired.headers["Location"])).text
     )
     assert not _forbidden(sim)
 
@@ -370,8 +151,8 @@ def test_validation_redirects(fresh: SimulatorThread) -> None:
 def test_answering_or_bypassing_the_captcha_is_forbidden(fresh: SimulatorThread) -> None:
     sim = fresh
     browser = Browser()
-    cgu = _conditions(sim, browser, "33-gated")
-    answered = _submit(sim, browser, cgu, captchaUsercode="K7P2Q")
+    cgu = conditions(sim, browser, "33-gated")
+    answered = submit(sim, browser, cgu, captchaUsercode="K7P2Q")
     assert answered.status == 403 and "Refused by the simulator" in answered.text
     bypass = browser.request(sim.url("33-gated") + "creneau/")
     assert bypass.status == 403
@@ -445,7 +226,7 @@ def test_an_empty_week_points_to_the_next_availability(sim: SimulatorThread) -> 
     assert "Aucun créneau disponible sur cette semaine" in page.text
     link = LexborHTMLParser(page.text).css_first('a[href*="premierJour=12/10/2026"]')
     assert link is not None and link.text(strip=True) == "Prochaine disponibilité le 12/10/2026"
-    nxt = browser.request(_absolute(sim, link.attributes["href"] or ""))
+    nxt = browser.request(absolute(sim, link.attributes["href"] or ""))
     assert page_data(nxt)["critere"]["premierJour"] == "12/10/2026" and page_data(nxt)["tranches"]
 
 

@@ -11,7 +11,7 @@ from guichets.periods import month_range
 from guichets.stats.press import ChangeKind, ServiceName, changes, pct, press_summary
 from guichets.stats.report import ReportRow, build_report, rollups_of
 from guichets.tally import facts_of
-from tests.test_stats_rollups import observation
+from tests.observations import observation
 
 SEPTEMBER, OCTOBER = month_range(2026, 9), month_range(2026, 10)
 

@@ -16,7 +16,7 @@ from guichets.stats.render import rows_table
 from guichets.stats.report import Level, build_report, group_rows, rollups_of
 from guichets.stats.wilson import wilson_interval
 from guichets.tally import facts_of
-from tests.test_stats_rollups import mixed_probes, observation
+from tests.observations import mixed_probes, observation
 
 CONTRACT = ("service", "departement", "period", "probes", "valid", "A", "B", "C", "D", "E",
             "failure_rate", "failure_rate_ci", "site_error_rate", "barrier_rate", "first_slot",

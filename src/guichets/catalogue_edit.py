@@ -9,7 +9,6 @@ replace the file in one step, so that a crash or a mistake never leaves half a c
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date
@@ -21,6 +20,7 @@ from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import AoT, Table
 
 from guichets.catalogue import Defaults, Service, host_problem, load_catalogue, service_table
+from guichets.files import atomic_file, partial_path
 from guichets.tomlconfig import ConfigError, Problem
 
 __all__ = [
@@ -165,19 +165,13 @@ def _tables(document: tomlkit.TOMLDocument) -> Iterable[Table]:
 
 def _replace(path: Path, text: str) -> None:
     """Check the new text as a catalogue, then put it in place atomically."""
-    folder = path.parent if str(path.parent) else Path(".")
-    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".toml", dir=folder)
-    scratch = Path(name)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
+    with atomic_file(path, "w", permissions=0o600) as out:
+        out.write(text)
+        out.flush()
         try:
-            load_catalogue(scratch)  # the file on disk stays as it was
+            load_catalogue(partial_path(path))  # the file on disk stays as it was
         except ConfigError as error:
             problems = [replace(problem, file=str(path)) for problem in error.problems]
             raise ConfigError(path, problems) from None
         if path.exists():
-            os.chmod(scratch, path.stat().st_mode & 0o7777)
-        os.replace(scratch, path)
-    finally:
-        scratch.unlink(missing_ok=True)
+            os.fchmod(out.fileno(), path.stat().st_mode & 0o7777)

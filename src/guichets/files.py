@@ -16,7 +16,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, Literal, overload
 
-__all__ = ["atomic_file", "copy_atomic", "fsync_dir", "partial_path", "write_atomic"]
+__all__ = [
+    "atomic_file",
+    "copy_atomic",
+    "fsync_dir",
+    "link_atomic",
+    "partial_path",
+    "write_atomic",
+]
 
 
 def partial_path(path: Path) -> Path:
@@ -84,6 +91,23 @@ def copy_atomic(source: Path, path: Path) -> None:
     partial = partial_path(path)
     try:
         shutil.copyfile(source, partial)
+        os.replace(partial, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            partial.unlink()
+        raise
+
+
+def link_atomic(source: Path, path: Path) -> None:
+    """``path`` becomes the file ``source`` in one rename: a hard link, or a copy keeping its
+    times when linking fails (e.g. across file systems)."""
+    partial = partial_path(path)
+    partial.unlink(missing_ok=True)
+    try:
+        try:
+            os.link(source, partial)
+        except OSError:
+            shutil.copy2(source, partial)
         os.replace(partial, path)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -24,8 +24,8 @@ from guichets.evidence.verify import verify
 from guichets.runlock import LOCK_FILE
 from guichets.store import Store
 from guichets.usecases.demo import simulated_catalogue
+from tests.evidence_support import raw_sql
 from tests.simthread import SimulatorThread
-from tests.test_evidence_support import raw_sql
 
 GUICHETS = [sys.executable, "-m", "guichets"]
 ENV = dict(os.environ, COLUMNS="300", NO_COLOR="1")

@@ -11,7 +11,7 @@ from pathlib import Path
 from typer.testing import CliRunner, Result
 
 from guichets.cli import app
-from tests.test_evidence_support import raw_sql
+from tests.evidence_support import raw_sql
 
 
 def evidence(home: Path, *args: str) -> Result:

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar, Protocol
+from urllib.parse import SplitResult, urlsplit
 
 from guichets.http import FetchError, PoliteSession, Response
 from guichets.model import Detail, Extra, Outcome
@@ -66,6 +67,28 @@ class Reader(Protocol):
     async def read(self, session: PoliteSession, target: Target, now: datetime) -> Reading:
         """Walk to the availability page and read it. Never books."""
         ...
+
+
+def http_parts(url: str) -> SplitResult:
+    """The parts of an http(s) URL with a host, or ValueError: where every reader's
+    ``check_url`` starts, before it says what its own platform's URLs look like."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{url!r} is not an http(s) URL")
+    return parts
+
+
+def slots_seen(slots: tuple[datetime, ...], status: int, extra: dict[str, str]) -> Reading:
+    """Free slots were read (``slots`` sorted, not empty): the reading of the readers that walk
+    week after week (ezbooking's grids, RDV-Préfecture's pages)."""
+    return Reading(
+        Outcome.AVAILABLE,
+        Detail.SLOTS_SEEN,
+        f"{len(slots)} free slot(s) seen, the first on {slots[0]:%Y-%m-%d %H:%M}",
+        slots=slots,
+        http_status=status,
+        extra=extra,
+    )
 
 
 def normalise_space(text: str) -> str:

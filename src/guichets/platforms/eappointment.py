@@ -34,6 +34,7 @@ from guichets.platforms.base import (
     Reading,
     Target,
     classify_page,
+    http_parts,
     normalise_space,
     unrecognized,
 )
@@ -197,9 +198,7 @@ class EAppointmentReader:
     name: ClassVar[str] = "eappointment"
 
     def check_url(self, url: str) -> None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"{url!r} is not an http(s) URL")
+        parts = http_parts(url)
         example = (
             "https://rdv-etrangers-94.interieur.gouv.fr/eAppointmentpref94/appointment.do"
             "?sitekey=P941#motif=20"

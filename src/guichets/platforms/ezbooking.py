@@ -29,7 +29,9 @@ from guichets.platforms.base import (
     Reading,
     Target,
     classify_page,
+    http_parts,
     normalise_space,
+    slots_seen,
     unrecognized,
 )
 from guichets.platforms.forms import (
@@ -242,9 +244,7 @@ class EzBookingReader:
         self._origins: dict[str, date] = {}
 
     def check_url(self, url: str) -> None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"{url!r} is not an http(s) URL")
+        parts = http_parts(url)
         match = _CREATE.match(parts.path)
         if not match or match.group("rest"):
             raise ValueError(
@@ -615,15 +615,7 @@ class _Walk:
         found_slots = unique_instants(slots)
         extra = {"weeks_read": str(weeks)}
         if found_slots:
-            return Reading(
-                Outcome.AVAILABLE,
-                Detail.SLOTS_SEEN,
-                f"{len(found_slots)} free slot(s) seen, the first on "
-                f"{found_slots[0]:%Y-%m-%d %H:%M}",
-                slots=found_slots,
-                http_status=grid.status,
-                extra=extra,
-            )
+            return slots_seen(found_slots, grid.status, extra)
         return Reading(
             Outcome.UNAVAILABLE,
             Detail.NONE_WITHIN_HORIZON,

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any, ClassVar
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 from yarl import URL
@@ -30,7 +30,9 @@ from guichets.platforms.base import (
     Reading,
     Target,
     classify_page,
+    http_parts,
     normalise_space,
+    slots_seen,
     unrecognized,
 )
 from guichets.platforms.forms import buttons, form_of, says, submission, ticked_boxes
@@ -359,9 +361,7 @@ class RdvPrefReader:
     name: ClassVar[str] = "rdvpref"
 
     def check_url(self, url: str) -> None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"{url!r} is not an http(s) URL")
+        parts = http_parts(url)
         match = _DEMARCHE.match(parts.path)
         if match is None:
             raise ValueError(
@@ -535,15 +535,7 @@ class _Walk:
             page = await self.session.get(target)
         found_slots = unique_instants(slots)
         if found_slots:
-            return Reading(
-                Outcome.AVAILABLE,
-                Detail.SLOTS_SEEN,
-                f"{len(found_slots)} free slot(s) seen, the first on "
-                f"{found_slots[0]:%Y-%m-%d %H:%M}",
-                slots=found_slots,
-                http_status=page.status,
-                extra=extra,
-            )
+            return slots_seen(found_slots, page.status, extra)
         if week.first_available is None:
             extra[Extra.NO_SLOT_MESSAGE] = week.no_slot_wording or ""
             announced = extra.get(Extra.NEXT_RELEASE)

@@ -13,13 +13,13 @@ as printing all rows at once (``tests/test_site_build.py`` holds them equal).
 
 from __future__ import annotations
 
-import os
 import pickle
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
+from guichets.files import write_atomic
 from guichets.site.opendata import figures_csv, figures_json
 from guichets.stats.report import ReportRow
 
@@ -72,10 +72,8 @@ class FiguresText:
                 self.printed += 1
         if fingerprint is not None and lines != kept:
             self.cache.mkdir(parents=True, exist_ok=True)
-            partial = path.with_name(path.name + ".partial")
             data = pickle.dumps(((FORMAT, fingerprint), lines), protocol=pickle.HIGHEST_PROTOCOL)
-            partial.write_bytes(data)
-            os.replace(partial, path)
+            write_atomic(path, data)
         return {ident: (line[2], line[3]) for ident, line in lines.items()}
 
     def __call__(self, rows: Sequence[ReportRow]) -> tuple[str, str]:

@@ -21,7 +21,6 @@ import json
 import multiprocessing
 import os
 import re
-import shutil
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -33,7 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import guichets
-from guichets.files import partial_path
+from guichets.files import link_atomic, partial_path, write_atomic
 from guichets.periods import DateRange, month_range
 from guichets.store import Store
 from guichets.store.export import EXPORT_COLUMNS, export_extent, raw_pages
@@ -131,7 +130,7 @@ def write_month(
     kinds = KINDS if current else KINDS[:2]
     plain = _Aside(folder / month_file(label, "csv")) if current else None
     packed = _Aside(folder / month_file(label, "csv.gz"))
-    parquet = folder / f".{month_file(label, 'parquet')}.partial"
+    parquet = partial_path(folder / month_file(label, "parquet"))
     try:
         with (
             gzip.GzipFile(
@@ -256,9 +255,7 @@ def _save(folder: Path, months: Mapping[str, Any]) -> None:
             return
     except OSError:
         pass
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text, "utf-8")
-    os.replace(partial, path)
+    write_atomic(path, text.encode("utf-8"))
 
 
 def _intact(folder: Path, entry: Any, label: str, current: bool) -> bool:
@@ -445,13 +442,7 @@ def link_into(source: Path, target: Path, names: Iterable[str]) -> int:
         src, dst = source / name, target / name
         if _same(src, dst):
             continue
-        partial = dst.with_name(f".{name}.partial")
-        partial.unlink(missing_ok=True)
-        try:
-            os.link(src, partial)
-        except OSError:
-            shutil.copy2(src, partial)
-        os.replace(partial, dst)
+        link_atomic(src, dst)
         done += 1
     for file in target.iterdir():
         if _FILE.fullmatch(file.name) and file.name not in wanted:

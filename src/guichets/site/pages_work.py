@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
-import os
 import pickle
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any, Final, Protocol
 
 import guichets
+from guichets.files import write_atomic
 from guichets.site.figures import ServiceInfo, SiteFigures
 from guichets.stats.method import METHOD_VERSION
 
@@ -119,9 +119,7 @@ class PageKeys:
         if self.path is None or self.common is None or self.now == self.kept:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        partial = self.path.with_name(self.path.name + ".partial")
-        partial.write_bytes(pickle.dumps((FORMAT, self.now), protocol=pickle.HIGHEST_PROTOCOL))
-        os.replace(partial, self.path)
+        write_atomic(self.path, pickle.dumps((FORMAT, self.now), protocol=pickle.HIGHEST_PROTOCOL))
 
 
 # -- rendering ---------------------------------------------------------------------------------

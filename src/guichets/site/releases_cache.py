@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import pickle
 from datetime import date
 from pathlib import Path
 from typing import Final
 
+from guichets.files import write_atomic
 from guichets.periods import DateRange, day_start
 from guichets.stats.method import METHOD_VERSION
 from guichets.stats.releases import Release, release_rows
@@ -57,7 +57,5 @@ def releases_of_the_day(
         pass  # a cache is only a cache
     found = release_rows(store.probe_points(month))
     cache.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_bytes(pickle.dumps((key, found), protocol=pickle.HIGHEST_PROTOCOL))
-    os.replace(partial, path)
+    write_atomic(path, pickle.dumps((key, found), protocol=pickle.HIGHEST_PROTOCOL))
     return found
