@@ -146,7 +146,11 @@ async def test_metrics_count_probes_and_health_turns_503_when_stalled(
 
             # Both probes become due; the good one is made, the stuck one hangs.
             clock.set(max(health.outstanding().values()))
-            await until(lambda: store.count() >= 1, "the good probe")
+            # The probe is in the store before the service hears of it (health, metrics): wait for
+            # the service's side too, or a loaded machine reads the counters in between.
+            await until(
+                lambda: store.count() >= 1 and health.last_probe is not None, "the good probe"
+            )
             status, text = await aget(f"{base}/metrics")
             assert probes_counted(text, "63-clermont") == store.count() == 1
             assert probes_counted(text, "38-stuck") == 0
