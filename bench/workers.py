@@ -29,16 +29,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, func, make_url, select, text
+from sqlalchemy import func, select, text
 
 from guichets.clock import SystemClock
 from guichets.runner import from_catalogue
@@ -49,6 +47,7 @@ from guichets.workers.scheduler import periods_ahead, schedule_jobs
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from tests.dbfixtures import pg_schema  # noqa: E402  (one way to make a schema)
 from tests.simthread import SimulatorThread  # noqa: E402  (the simulator in a thread)
 
 DEPARTEMENTS = [f"{n:02d}" for n in range(1, 96) if n != 20]
@@ -87,20 +86,9 @@ def pg_base(given: str | None) -> str:
     return out.stdout.strip()
 
 
-@contextmanager
-def fresh_schema(base: str) -> Iterator[str]:
-    schema = f"guichets_bench_{uuid.uuid4().hex[:10]}"
-    parsed = make_url(base.replace("postgresql://", "postgresql+psycopg://", 1))
-    admin = create_engine(parsed, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = parsed.update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+def fresh_schema(base: str) -> AbstractContextManager[str]:
+    """An empty schema for one round: the tests' own helper, named for the benchmark."""
+    return pg_schema(base, prefix="guichets_bench")
 
 
 def start_workers(url: str, home: Path, n: int, args: argparse.Namespace) -> list[Any]:

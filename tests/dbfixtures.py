@@ -32,9 +32,10 @@ def pg_base_url() -> str:
 
 
 @contextmanager
-def pg_schema(base: str) -> Iterator[str]:
-    """A fresh schema on the server at ``base``; yields a URL whose search_path is that schema."""
-    schema = f"guichets_test_{uuid.uuid4().hex[:12]}"
+def pg_schema(base: str, prefix: str = "guichets_test") -> Iterator[str]:
+    """A fresh schema on the server at ``base``; yields a URL whose search_path is that schema.
+    ``prefix`` names who made it (the benchmarks use their own), so a leftover is traced back."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
     parsed = make_url(base.replace("postgresql://", "postgresql+psycopg://", 1))
     admin = create_engine(parsed, isolation_level="AUTOCOMMIT")
     try:
