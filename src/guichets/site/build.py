@@ -33,7 +33,14 @@ from guichets.site.archive import closed_months, kept_copy, month_path, save_cop
 from guichets.site.figures import ServiceInfo, SiteFigures, month_rows, unreadable_by_platform
 from guichets.site.figures_text import FiguresText
 from guichets.site.opendata import OpenData, start_months, write_open_data
-from guichets.site.pages_work import PageKeys, render_pages
+from guichets.site.pages_work import (
+    FEEDS_FILE,
+    KeptDigests,
+    PageKeys,
+    code_digest,
+    digest,
+    render_pages,
+)
 from guichets.site.publish import staged_site
 from guichets.site.serve import CSP
 from guichets.stats.indicators import barrier_rate, downtime_rate, failure_rate, unrecognized_rate
@@ -776,9 +783,20 @@ class SiteBuilder:
     # -- feeds (site/feeds.py) ---
 
     def write_feeds(self) -> None:
-        """France's feed and each département's: alerts opened and closed, monthly summaries."""
+        """France's feed and each département's: alerts opened and closed, monthly summaries.
+
+        A feed is made again only when what it says may have changed (``pages_work.KeptDigests``):
+        its alerts and their services' names, the closed months' figures (their fingerprints),
+        the site's address, the code. After an hourly run without a new alert, none is."""
         f = self.figures
         labels = {s.id: s.label for s in f.services.values()}
+        kept = KeptDigests(f.cache, FEEDS_FILE, self.out)
+        months = [(_period(m), f.fingerprints.get(_period(m))) for m in self.archived]
+        common = None
+        if all(fingerprint is not None for _, fingerprint in months):
+            common = digest(
+                code_digest("feeds.py", "alerttext.py"), METHOD_VERSION, self.site_url, months
+            )
 
         def label(alert: AlertRecord) -> str:
             if alert.service is None:
@@ -796,6 +814,12 @@ class SiteBuilder:
         scopes = [("france", None), *((code, code) for code in f.departements())]
         for scope, code in scopes:
             chosen = [a for a in self.alerts if code is None or a.departement == code]
+            file = self.out / feeds.feed_path(scope)
+            if common is not None:
+                names = [labels.get(a.service) for a in chosen if a.service is not None]
+                if kept.fresh(file, digest(common, scope, code, chosen, names)):
+                    self.writer.result.files.add(file)
+                    continue
             entries = feeds.alert_entries(chosen, label, link, describe)
             entries += self.month_entries(code)
             if code is None:
@@ -813,7 +837,8 @@ class SiteBuilder:
                 entries=entries,
                 site_url=self.site_url,
             )
-            self.writer.write(self.out / feeds.feed_path(scope), data)
+            self.writer.write(file, data)
+        kept.save()
 
     def month_entries(self, code: str | None) -> list[feeds.FeedEntry]:
         """One entry per closed month: France's or the département's headline figures."""
