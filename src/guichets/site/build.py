@@ -32,6 +32,7 @@ from guichets.site import alerttext, charts, feeds, francemap, i18n
 from guichets.site.archive import closed_months, kept_copy, month_path, save_copy
 from guichets.site.figures import ServiceInfo, SiteFigures, month_rows, unreadable_by_platform
 from guichets.site.figures_text import FiguresText
+from guichets.site.fragments import MonthFragments
 from guichets.site.opendata import OpenData, start_months, write_open_data
 from guichets.site.pages_work import (
     FEEDS_FILE,
@@ -300,21 +301,14 @@ class MonthLine:
     not_measured: Mapping[str, int]
 
 
-def _month_lines(
-    rows: Sequence[ReportRow | None], months: Sequence[DateRange], lang: str
-) -> list[MonthLine]:
-    lines = []
-    for row, month in zip(rows, months, strict=True):
-        t = row.tally if row is not None else None
-        lines.append(
-            MonthLine(
-                label=i18n.fmt_month(month.first, lang),
-                figure=figure(row, lang),
-                categories={c.value: (t.categories[c] if t else 0) for c in Category},
-                not_measured={o.value: (t.outcomes[o] if t else 0) for o in NOT_MEASURED},
-            )
-        )
-    return list(reversed(lines))  # latest first in tables
+def _month_line(row: ReportRow | None, month: DateRange, lang: str) -> MonthLine:
+    t = row.tally if row is not None else None
+    return MonthLine(
+        label=i18n.fmt_month(month.first, lang),
+        figure=figure(row, lang),
+        categories={c.value: (t.categories[c] if t else 0) for c in Category},
+        not_measured={o.value: (t.outcomes[o] if t else 0) for o in NOT_MEASURED},
+    )
 
 
 def _trend(rows: Mapping[str, ReportRow], months: Sequence[DateRange], label: str) -> Markup:
@@ -355,6 +349,7 @@ class SiteBuilder:
         self.alerts: list[AlertRecord] = read_alerts(store)  # docs/alerts.md
         self.site_url = site_url
         self.archived: list[DateRange] = []  # closed months, each with its frozen page
+        self.fragments = MonthFragments(figures.cache, figures.fingerprints, code_digest())
 
     # -- shared ---
 
@@ -454,6 +449,7 @@ class SiteBuilder:
         render_pages(self, todo, self.workers)
         result.rendered += len(todo)
         keys.save()
+        self.fragments.save()
 
     def figures_text(self) -> FiguresText | None:
         """The monthly figures' files from the months' cached lines, when months are cached."""
@@ -579,12 +575,14 @@ class SiteBuilder:
             services=services,
             latest=figure(self.latest_row(rows), lang),
             month_title=self.month_title(lang),
-            **self.history(rows, code, lang),
+            **self.history(rows, "departement", code, lang),
             changes=self.changes_of([info.id for info in f.services_of(code)]),
             feed=page.root + feeds.feed_path(code),
         )
 
-    def history(self, rows: Mapping[str, ReportRow], ident: str, lang: str) -> dict[str, Any]:
+    def history(
+        self, rows: Mapping[str, ReportRow], kind: str, ident: str, lang: str
+    ) -> dict[str, Any]:
         """The month-by-month part of a département's or a service's page: charts and tables."""
         months = self.figures.months
         monthly = month_rows(rows, months)
@@ -603,8 +601,40 @@ class SiteBuilder:
                 description=i18n.message("rate_desc", lang),
                 lang=lang,
             ),
-            "months": _month_lines(monthly, months, lang),
+            "months": self.month_rows(monthly, kind, ident, lang),
         }
+
+    def month_rows(
+        self, monthly: Sequence[ReportRow | None], kind: str, ident: str, lang: str
+    ) -> list[tuple[Markup, Markup, Markup]]:
+        """Each month's row in the three tables of months (``macros.html``), latest first: a
+        closed month's kept from an earlier build when its figures did not move
+        (``site/fragments.py``), the latest month's always rendered."""
+        months = self.figures.months
+        macros = self.env.get_template("macros.html").module
+
+        def t(key: str) -> str:
+            return i18n.message(key, lang)
+
+        lines: list[tuple[Markup, Markup, Markup]] = []
+        for index, (row, month) in enumerate(zip(monthly, months, strict=True)):
+            period = _period(month)
+            closed = index < len(months) - 1
+            kept = self.fragments.get(kind, ident, lang, period) if closed else None
+            if kept is None:
+                line = _month_line(row, month, lang)
+                if line.figure is None:
+                    kept = (str(macros.category_row(line, t)), "", "")  # type: ignore[attr-defined]
+                else:
+                    kept = (
+                        str(macros.category_row(line, t)),  # type: ignore[attr-defined]
+                        str(macros.dates_row(line, t)),  # type: ignore[attr-defined]
+                        str(macros.measured_row(line, t)),  # type: ignore[attr-defined]
+                    )
+                if closed:
+                    self.fragments.put(kind, ident, lang, period, kept)
+            lines.append((Markup(kept[0]), Markup(kept[1]), Markup(kept[2])))
+        return list(reversed(lines))  # latest first in tables
 
     def changes_of(self, services: Sequence[str]) -> list[Markup]:
         """What changed since the previous month for these services, as French sentences."""
@@ -645,7 +675,7 @@ class SiteBuilder:
             departement_href=page.link(f"departements/{code}.html") if code else None,
             latest=figure(latest, lang),
             month_title=self.month_title(lang),
-            **self.history(rows, info.id, lang),
+            **self.history(rows, "service", info.id, lang),
             probes=probes,
             dossier=dossier,
             changes=self.changes_of([info.id]),

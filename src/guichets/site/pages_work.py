@@ -26,6 +26,7 @@ from typing import Any, Final, Protocol
 import guichets
 from guichets.files import write_atomic
 from guichets.site.figures import ServiceInfo, SiteFigures
+from guichets.site.fragments import Key, MonthFragments, Rows
 from guichets.stats.method import METHOD_VERSION
 
 __all__ = [
@@ -51,6 +52,7 @@ class SiteBuilder(Protocol):
     out: Path
     contact: str
     writer: Any  # build._Writer: its ``result`` counts pages and files written
+    fragments: MonthFragments  # closed months' rows rendered by a worker go back to the parent
 
     def service_page(self, lang: str, info: ServiceInfo) -> None: ...
 
@@ -189,14 +191,16 @@ def _render(builder: SiteBuilder, job: PageJob) -> None:
         builder.departement_page(job.lang, job.ident)
 
 
-def _share(jobs: Sequence[PageJob]) -> tuple[int, int]:
-    """In a worker: render these pages; returns (files written, pages rendered)."""
+def _share(jobs: Sequence[PageJob]) -> tuple[int, int, dict[Key, tuple[str, Rows]]]:
+    """In a worker: render these pages; returns (files written, pages rendered, the closed
+    months' rows it rendered)."""
     assert _BUILDER is not None
     result = _BUILDER.writer.result
     result.written = result.pages = 0
+    _BUILDER.fragments.take_new()  # the parent's, not this worker's
     for job in jobs:
         _render(_BUILDER, job)
-    return result.written, result.pages
+    return result.written, result.pages, _BUILDER.fragments.take_new()
 
 
 def render_pages(builder: SiteBuilder, jobs: Sequence[PageJob], workers: int) -> None:
@@ -213,9 +217,10 @@ def render_pages(builder: SiteBuilder, jobs: Sequence[PageJob], workers: int) ->
     try:
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(workers, context) as pool:
-            for written, pages in pool.map(_share, shares):
+            for written, pages, rows in pool.map(_share, shares):
                 result.written += written
                 result.pages += pages
+                builder.fragments.add(rows)
     finally:
         _BUILDER = None
     result.files.update(job.file for job in jobs)
