@@ -349,7 +349,7 @@ class SiteBuilder:
         self.alerts: list[AlertRecord] = read_alerts(store)  # docs/alerts.md
         self.site_url = site_url
         self.archived: list[DateRange] = []  # closed months, each with its frozen page
-        self.fragments = MonthFragments(figures.cache, figures.fingerprints, code_digest())
+        self.fragments = MonthFragments(figures.cache, code_digest())
 
     # -- shared ---
 
@@ -586,6 +586,8 @@ class SiteBuilder:
         """The month-by-month part of a département's or a service's page: charts and tables."""
         months = self.figures.months
         monthly = month_rows(rows, months)
+        kept = self.fragments if self.fragments.enabled else None
+        closed = len(months) - 1  # every month but the latest: drawn once, then kept
         return {
             "bars": charts.category_bars(
                 _bars(monthly, months, lang),
@@ -593,6 +595,8 @@ class SiteBuilder:
                 title=i18n.message("categories_title", lang),
                 description=i18n.message("categories_desc", lang),
                 lang=lang,
+                kept=kept,
+                closed=closed,
             ),
             "band": charts.rate_band(
                 _points(monthly, months, lang),
@@ -600,6 +604,8 @@ class SiteBuilder:
                 title=i18n.message("rate_title", lang),
                 description=i18n.message("rate_desc", lang),
                 lang=lang,
+                kept=kept,
+                closed=closed,
             ),
             "months": self.month_rows(monthly, kind, ident, lang),
         }
@@ -607,34 +613,41 @@ class SiteBuilder:
     def month_rows(
         self, monthly: Sequence[ReportRow | None], kind: str, ident: str, lang: str
     ) -> list[tuple[Markup, Markup, Markup]]:
-        """Each month's row in the three tables of months (``macros.html``), latest first: a
-        closed month's kept from an earlier build when its figures did not move
-        (``site/fragments.py``), the latest month's always rendered."""
-        months = self.figures.months
+        """The months' rows in the three tables of months (``macros.html``), latest first: the
+        latest month's, then the closed months' together, kept from an earlier build when none
+        of their figures moved (``site/fragments.py``: their fingerprints are the key)."""
+        f = self.figures
+        months = f.months
         macros = self.env.get_template("macros.html").module
 
         def t(key: str) -> str:
             return i18n.message(key, lang)
 
-        lines: list[tuple[Markup, Markup, Markup]] = []
-        for index, (row, month) in enumerate(zip(monthly, months, strict=True)):
-            period = _period(month)
-            closed = index < len(months) - 1
-            kept = self.fragments.get(kind, ident, lang, period) if closed else None
-            if kept is None:
-                line = _month_line(row, month, lang)
-                if line.figure is None:
-                    kept = (str(macros.category_row(line, t)), "", "")  # type: ignore[attr-defined]
-                else:
-                    kept = (
-                        str(macros.category_row(line, t)),  # type: ignore[attr-defined]
-                        str(macros.dates_row(line, t)),  # type: ignore[attr-defined]
-                        str(macros.measured_row(line, t)),  # type: ignore[attr-defined]
-                    )
-                if closed:
-                    self.fragments.put(kind, ident, lang, period, kept)
-            lines.append((Markup(kept[0]), Markup(kept[1]), Markup(kept[2])))
-        return list(reversed(lines))  # latest first in tables
+        def rows(row: ReportRow | None, month: DateRange) -> tuple[str, str, str]:
+            line = _month_line(row, month, lang)
+            if line.figure is None:
+                return str(macros.category_row(line, t)), "", ""  # type: ignore[attr-defined]
+            return (
+                str(macros.category_row(line, t)),  # type: ignore[attr-defined]
+                str(macros.dates_row(line, t)),  # type: ignore[attr-defined]
+                str(macros.measured_row(line, t)),  # type: ignore[attr-defined]
+            )
+
+        closed = months[:-1]
+        prints = [f.fingerprints.get(_period(m)) for m in closed]
+        name = f"rows|{kind}|{ident}|{lang}"
+        key = None if None in prints else digest([_period(m) for m in closed], prints)
+        kept = None if key is None else self.fragments.get(name, key)
+        if kept is None:
+            made = [rows(row, month) for row, month in zip(monthly, closed, strict=False)]
+            kept = tuple("".join(r[i] for r in reversed(made)) for i in range(3))
+            if key is not None and closed:
+                self.fragments.put(name, key, kept)
+        latest = rows(monthly[-1], months[-1])
+        return [
+            (Markup(latest[0]), Markup(latest[1]), Markup(latest[2])),
+            (Markup(kept[0]), Markup(kept[1]), Markup(kept[2])),
+        ]
 
     def changes_of(self, services: Sequence[str]) -> list[Markup]:
         """What changed since the previous month for these services, as French sentences."""

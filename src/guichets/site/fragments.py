@@ -1,43 +1,43 @@
-"""Closed months' rows of the service and département pages' tables, rendered once and kept.
+"""The closed months' part of the service and département pages, rendered once and kept.
 
-Every page of a service or a département prints, month by month, three tables (failure rates and
-categories; first dates and lead times; what was not measured): at 13 months, most of what such a
-page costs to render, and after an hourly run every page is rendered again (each prints the last
-probe's instant and its latest month). A closed month's rows never change while its figures do
-not: they are kept in ``DATA/cache/site/fragments.pickle`` under the month's fingerprint (what its
-rows were computed from, ``usecases/figures.py``) and the code's digest, so that a page renders
-only its current month's rows. A month whose fingerprint moved is rendered again; entries of
-months whose fingerprint moved, or that the site no longer shows, are dropped when saved.
+Every page of a service or a département shows its months: two charts (``site/charts.py``) and
+three tables (failure rates and categories; first dates and lead times; what was not measured).
+At 13 months that is most of what such a page costs, and after an hourly run every page is
+rendered again (each prints the last probe's instant and its latest month). The closed months'
+part of each chart and of each table never changes while their figures do not: it is kept in
+``DATA/cache/site/fragments.pickle``, one entry per page, language and piece, under a key made of
+what it was drawn from (the closed months' fingerprints, ``usecases/figures.py``, or the numbers
+drawn) and stamped with the code's digest, so that a page renders only its current month.
+
+A piece whose key moved is rendered again and replaces its entry; a piece of a page no longer
+built stays until the code changes (a few kB each).
 """
 
 from __future__ import annotations
 
 import pickle
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
 from guichets.files import write_atomic
 
-__all__ = ["FRAGMENTS_FILE", "Key", "MonthFragments", "Rows"]
+__all__ = ["FRAGMENTS_FILE", "Entry", "MonthFragments"]
 
 FRAGMENTS_FILE: Final = "fragments.pickle"
-FORMAT: Final = 1
+FORMAT: Final = 2
 
-Rows = tuple[str, str, str]  # one month's row in each of the three tables (HTML, escaped)
-Key = tuple[str, str, str, str]  # (kind, ident, lang, period)
+Entry = tuple[str, tuple[str, ...]]  # (key: what it was drawn from, the rendered pieces)
 
 
 class MonthFragments:
-    """The kept rows, and those rendered by this build (to be kept)."""
+    """The kept pieces, by name (page, language and piece), and those made by this build."""
 
-    def __init__(self, cache: Path | None, fingerprints: Mapping[str, str], code: str) -> None:
+    def __init__(self, cache: Path | None, code: str) -> None:
         self.path = None if cache is None else cache / FRAGMENTS_FILE
-        self.fingerprints = fingerprints
         self.code = code
-        self.kept: dict[Key, tuple[str, Rows]] = {}
-        self.new: dict[Key, tuple[str, Rows]] = {}
-        if self.path is None or not fingerprints:
+        self.kept: dict[str, Entry] = {}
+        self.new: dict[str, Entry] = {}
+        if self.path is None:
             return
         try:
             stamp, kept = pickle.loads(self.path.read_bytes())
@@ -46,43 +46,34 @@ class MonthFragments:
         except (FileNotFoundError, pickle.UnpicklingError, EOFError, ValueError, TypeError):
             pass  # a cache is only a cache: rendered again
 
-    def get(self, kind: str, ident: str, lang: str, period: str) -> Rows | None:
-        fingerprint = self.fingerprints.get(period)
-        found = self.kept.get((kind, ident, lang, period))
-        if fingerprint is None or found is None or found[0] != fingerprint:
-            return None
-        return found[1]
+    @property
+    def enabled(self) -> bool:
+        return self.path is not None
 
-    def put(self, kind: str, ident: str, lang: str, period: str, rows: Rows) -> None:
-        fingerprint = self.fingerprints.get(period)
-        if self.path is None or fingerprint is None:
+    def get(self, name: str, key: str) -> tuple[str, ...] | None:
+        """The pieces kept under ``name`` when they were drawn from ``key``."""
+        found = self.kept.get(name)
+        return None if found is None or found[0] != key else found[1]
+
+    def put(self, name: str, key: str, pieces: tuple[str, ...]) -> None:
+        if self.path is None:
             return
-        entry = (fingerprint, rows)
-        self.kept[(kind, ident, lang, period)] = entry
-        self.new[(kind, ident, lang, period)] = entry
+        self.kept[name] = self.new[name] = (key, pieces)
 
-    def take_new(self) -> dict[Key, tuple[str, Rows]]:
-        """What this process rendered since last asked (a page worker sends it to the parent)."""
+    def take_new(self) -> dict[str, Entry]:
+        """What this process made since last asked (a page worker sends it to the parent)."""
         new, self.new = self.new, {}
         return new
 
-    def add(self, entries: Mapping[Key, tuple[str, Rows]]) -> None:
-        """Rows rendered by a page worker."""
+    def add(self, entries: dict[str, Entry]) -> None:
+        """Pieces made by a page worker."""
         self.kept.update(entries)
         self.new.update(entries)
 
     def save(self) -> None:
-        """Keep the rows of the months still shown with their current fingerprint."""
-        if self.path is None or not self.fingerprints:
+        if self.path is None or not self.new:
             return
-        current = {
-            key: entry
-            for key, entry in self.kept.items()
-            if self.fingerprints.get(key[3]) == entry[0]
-        }
-        if not self.new and len(current) == len(self.kept):
-            return
-        self.kept, self.new = current, {}
+        self.new = {}
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        data = pickle.dumps(((FORMAT, self.code), current), protocol=pickle.HIGHEST_PROTOCOL)
+        data = pickle.dumps(((FORMAT, self.code), self.kept), protocol=pickle.HIGHEST_PROTOCOL)
         write_atomic(self.path, data)

@@ -26,7 +26,7 @@ from typing import Any, Final, Protocol
 import guichets
 from guichets.files import write_atomic
 from guichets.site.figures import ServiceInfo, SiteFigures
-from guichets.site.fragments import Key, MonthFragments, Rows
+from guichets.site.fragments import Entry, MonthFragments
 from guichets.stats.method import METHOD_VERSION
 
 __all__ = [
@@ -191,7 +191,7 @@ def _render(builder: SiteBuilder, job: PageJob) -> None:
         builder.departement_page(job.lang, job.ident)
 
 
-def _share(jobs: Sequence[PageJob]) -> tuple[int, int, dict[Key, tuple[str, Rows]]]:
+def _share(jobs: Sequence[PageJob]) -> tuple[int, int, dict[str, Entry]]:
     """In a worker: render these pages; returns (files written, pages rendered, the closed
     months' rows it rendered)."""
     assert _BUILDER is not None
