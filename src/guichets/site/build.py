@@ -343,6 +343,7 @@ class SiteBuilder:
         self.writer = writer
         self.env = _environment(figures.cache)
         self.missing_shapes: tuple[str, ...] = ()
+        self.presses: dict[str, Markup | None] = {}  # a past month's press summary, by month
         self.open_data: OpenData | None = None
         self.screenshots: dict[str, str] = {}  # probe id → path relative to the site's root
         self.alerts: list[AlertRecord] = read_alerts(store)  # docs/alerts.md
@@ -738,9 +739,16 @@ class SiteBuilder:
         save_copy(self.home, relative, path.read_bytes())
 
     def month_press(self, month: DateRange) -> Markup | None:
-        """The press summary of a past month, as ``guichets report --press --month`` gives it."""
-        f = self.figures
+        """The press summary of a past month, as ``guichets report --press --month`` gives it;
+        the same in every language (it is English Markdown), so computed once a month: its
+        release analysis reads every probe of the month."""
         period = _period(month)
+        if period not in self.presses:
+            self.presses[period] = self._month_press(month, period)
+        return self.presses[period]
+
+    def _month_press(self, month: DateRange, period: str) -> Markup | None:
+        f = self.figures
         now = [rows[period] for rows in f.by_service.values() if period in rows]
         if not now:
             return None
@@ -749,7 +757,7 @@ class SiteBuilder:
         if index > 0:
             earlier = _period(f.months[index - 1])
             before = [rows[earlier] for rows in f.by_service.values() if earlier in rows]
-        releases = release_rows(self.store.probe_points(month))
+        releases = release_rows(self.store.iter_probe_points(month))
         text = press_summary(now, before, releases, month, f.names())
         return markdown(text, shift=2)
 
