@@ -43,7 +43,8 @@ from guichets.stats.method import METHOD_VERSION
 from guichets.stats.render import rows_csv, rows_json
 from guichets.stats.report import Level, ReportRow, build_report
 from guichets.store import Store
-from guichets.store.export import EXPORT_COLUMNS, export_row, export_rows
+from guichets.store.export import EXPORT_COLUMNS, RAW_COLUMNS, export_row, export_rows
+from guichets.store.export_read import RAW_TYPES, raw_tables
 from guichets.usecases.demo import DEMO_SCENARIO, simulated_catalogue
 from tests.dbfixtures import pg_base_url, pg_schema
 
@@ -216,6 +217,27 @@ def test_the_fast_export_prints_each_probe_as_its_observation(demo: Demo) -> Non
         assert list(export_rows(store)) == expected
         assert len(expected) == store.count()
     assert len({row[EXPORT_COLUMNS.index("category")] for row in expected}) > 3
+
+
+def test_the_columns_read_by_adbc_are_the_cursors(demo: Demo) -> None:
+    """A SQLite file is read through ADBC's driver, straight into columns: the same tables as
+    the driver's cursor gives, in pages small enough to resume after many a last row."""
+    since, until = datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC)
+    with demo.store() as store:
+        assert (store.sqlite_file() is not None) == (demo.url is None)
+        fast = list(raw_tables(store, since, until, rows=7))
+        slow = list(raw_tables(store, since, until, rows=7, adbc=False))
+        whole = list(raw_tables(store, since, until))
+        total = store.count()
+    assert [t.num_rows for t in fast] == [t.num_rows for t in slow]
+    assert all(t.num_rows == 7 for t in fast[:-1]) and len(fast) > 3
+    assert pa.concat_tables(fast).equals(pa.concat_tables(slow))
+    assert pa.concat_tables(whole).equals(pa.concat_tables(fast))
+    assert sum(t.num_rows for t in whole) == total
+    assert (
+        pa.concat_tables(fast).schema == pa.schema([pa.field(n, RAW_TYPES[n]) for n in RAW_COLUMNS])
+        or demo.url is not None
+    )  # PostgreSQL's instants are timestamps
 
 
 def test_each_month_is_the_cli_export_of_that_month(demo: Demo, tmp_path: Path) -> None:

@@ -35,7 +35,8 @@ import guichets
 from guichets.files import link_atomic, partial_path, write_atomic
 from guichets.periods import DateRange, month_range
 from guichets.store import Store
-from guichets.store.export import EXPORT_COLUMNS, export_extent, raw_pages
+from guichets.store.export import EXPORT_COLUMNS, export_extent
+from guichets.store.export_read import raw_tables
 from guichets.store.export_table import columns_of, csv_header
 
 __all__ = [
@@ -142,7 +143,7 @@ def write_month(
                 if out is not None:
                     out.write(csv_header())
             written = False
-            for page in raw_pages(store, days.start, days.end, rows=PAGE_ROWS):
+            for page in raw_tables(store, days.start, days.end, rows=PAGE_ROWS):
                 columns = columns_of(page, types)
                 zipped.write(columns.text)
                 if plain is not None:
