@@ -28,7 +28,7 @@ import pyarrow as pa
 from guichets.store import Store, as_utc
 from guichets.store.export import RAW_COLUMNS, raw_pages
 
-__all__ = ["RAW_TYPES", "raw_tables", "table_of_rows"]
+__all__ = ["RAW_TYPES", "raw_tables", "table_of_rows", "warm_up"]
 
 # The raw columns' types once read; the instants are kept as read (SQLite's text, or timestamps
 # from PostgreSQL's datetimes) and parsed by ``export_table``.
@@ -54,6 +54,13 @@ _SELECT: Final = (
 # ``readings.after_position``.
 _AFTER: Final = " AND started_at >= ? AND (started_at > ? OR probe_id > ?)"
 _ORDER: Final = " ORDER BY started_at, probe_id LIMIT ?"
+
+
+def warm_up() -> None:
+    """Load ADBC's driver now (with what its Python module imports, tens of MB): a process
+    about to fork the workers that read months loads it once, and they share it."""
+    with contextlib.suppress(ImportError):
+        import adbc_driver_sqlite.dbapi  # noqa: F401 - loaded for the workers
 
 
 def _adbc_connect(path: Path) -> Any | None:

@@ -16,7 +16,8 @@ from guichets import datadir
 from guichets.catalogue import Catalogue, load_catalogue
 from guichets.evidence.screenshot import ScreenshotError
 from guichets.http import DEFAULT_USER_AGENT
-from guichets.site.build import BuildResult, build_site, render_screenshots
+from guichets.site.build import BuildResult, build_site, render_screenshots, start_open_data
+from guichets.site.figures import SiteFigures
 from guichets.store import Store
 from guichets.usecases.figures import read_figures
 
@@ -61,22 +62,38 @@ def build_site_of(
     with ``screenshots``, each service's N latest probes rendered from the evidence first.
     ``status`` wraps each long step, ``say`` and ``note`` tell what happened (and what failed)."""
     target = out if out is not None else datadir.site(folder)
-    with status("Reading the figures…"):
-        figures = read_figures(
-            store, catalogue, generated_at=datetime.now(UTC), cache=datadir.cache(folder, "site")
-        )
-    if screenshots:
-        try:
-            with status("Rendering the latest probes' archived pages…"):
-                taken, failed = asyncio.run(render_screenshots(folder, store, figures, screenshots))
-        except ScreenshotError as exc:  # no Chromium: the site is still built, without captures
-            note(f"note: no screenshots rendered: {exc}")
-        else:
-            say(f"{taken} screenshots rendered from the archive")
-            if failed:
-                note(
-                    f"note: {len(failed)} probes could not be rendered (no archive?), "
-                    f"e.g. {failed[0]}"
-                )
+    months = start_open_data(store, folder)  # beside reading the figures, in another process
+    try:
+        with status("Reading the figures…"):
+            figures = read_figures(
+                store,
+                catalogue,
+                generated_at=datetime.now(UTC),
+                cache=datadir.cache(folder, "site"),
+            )
+        if screenshots:
+            _screenshots(folder, store, figures, screenshots, say, note)
+    except BaseException:
+        if months is not None:
+            months.stop()
+        raise
     with status(f"Writing the site into {target}/…"):
-        return build_site(store, figures, target, home=folder, contact=contact)
+        return build_site(store, figures, target, home=folder, contact=contact, months=months)
+
+
+def _screenshots(
+    folder: Path,
+    store: Store,
+    figures: SiteFigures,
+    screenshots: int,
+    say: Callable[[str], None],
+    note: Callable[[str], None],
+) -> None:
+    try:
+        taken, failed = asyncio.run(render_screenshots(folder, store, figures, screenshots))
+    except ScreenshotError as exc:  # no Chromium: the site is still built, without captures
+        note(f"note: no screenshots rendered: {exc}")
+        return
+    say(f"{taken} screenshots rendered from the archive")
+    if failed:
+        note(f"note: {len(failed)} probes could not be rendered (no archive?), e.g. {failed[0]}")
