@@ -153,6 +153,8 @@ def write_month(
                     plain.write(columns.text)
                 table.write_table(columns.table)
                 written = True
+                del columns
+                pa.default_memory_pool().release_unused()  # see _in_child
             if not written:  # a Parquet file has at least its schema
                 table.write_table(schema.empty_table())
         files = {"csv.gz": packed.commit()}
@@ -459,6 +461,9 @@ def _in_child(
 ) -> None:
     os.setpgid(0, 0)  # a group of its own, with its workers: see InBackground.stop
     store.forked()
+    # The C library's allocator, given back what a page freed (write_month): a worker's peak
+    # is then about 35 MB lower than with Arrow's default (mimalloc), for the same CPU.
+    pa.set_memory_pool(pa.system_memory_pool())
     try:
         warm_up()  # before its workers are forked: what it loads, they share
         gc.freeze()  # and its objects: no collection in a worker copies their pages
