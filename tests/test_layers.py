@@ -37,7 +37,7 @@ def _lint(tmp_path: Path, additions: dict[str, str]) -> str:
 def test_the_package_keeps_its_contracts(tmp_path: Path) -> None:
     out = _lint(tmp_path, {})
     assert "BROKEN" not in out
-    assert out.count(" KEPT") == 5
+    assert out.count(" KEPT") == 7
 
 
 def test_forbidden_imports_break_their_contracts(tmp_path: Path) -> None:
@@ -55,6 +55,22 @@ def test_forbidden_imports_break_their_contracts(tmp_path: Path) -> None:
     assert "guichets.platforms.base -> guichets.simulator" in out
     assert "Statistics are pure functions of tallies: no SQL, no store, no network BROKEN" in out
     assert "guichets.stats.wilson -> guichets.store" in out
+
+
+def test_sql_outside_the_store_breaks_its_contracts(tmp_path: Path) -> None:
+    out = _lint(
+        tmp_path,
+        {
+            "runlock.py": "import sqlalchemy  # a query next to the run lock's policy",
+            "usecases/report.py": "import sqlite3  # a shortcut around the store",
+            "cli/report.py": "import psycopg  # a command talking to PostgreSQL itself",
+        },
+    )
+    assert "All SQL in store/: SQLAlchemy, sqlite3, Alembic BROKEN" in out
+    assert "guichets.runlock -> sqlalchemy" in out
+    assert "guichets.usecases.report -> sqlite3" in out
+    assert "psycopg only in store/ and workers/ (pools, procrastinate) BROKEN" in out
+    assert "guichets.cli.report -> psycopg" in out
 
 
 def test_the_architecture_page_quotes_the_layers_as_configured() -> None:
