@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ from guichets.store import Store
 
 if TYPE_CHECKING:
     from guichets.evidence.screenshot import ProbeTimeScreenshots
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "EvidenceUnwritable",
@@ -142,12 +145,31 @@ def open_run(
         if evidence:
             info = {"http-header-user-agent": politeness.user_agent}
             try:
-                archive = stack.enter_context(EvidenceArchive(home, store, clock, info=info))
+                archive = EvidenceArchive(home, store, clock, info=info).__enter__()
             except OSError as exc:
                 raise EvidenceUnwritable(
                     f"cannot write the evidence under {home}/evidence: {exc}"
                 ) from exc
+            stack.push(_closing(archive))
         yield RobotRun(home, store, clock, HostGates(clock, politeness), lock, archive)
+
+
+def _closing(archive: EvidenceArchive) -> Callable[..., bool]:
+    """The archive's exit: after a failure of the run (the database gone, the disk full), the
+    run's own error is the one said; a current file that cannot be closed then is only logged,
+    and the next start's recovery closes it."""
+
+    def close(exc_type: object, exc: BaseException | None, tb: object) -> bool:
+        if exc is None:
+            archive.close()
+            return False
+        try:
+            archive.close()
+        except Exception as error:
+            log.info("the evidence file could not be closed after %s: %s", exc, error)
+        return False
+
+    return close
 
 
 class SiteOptions:
