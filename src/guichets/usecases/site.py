@@ -1,6 +1,10 @@
 """Building the public website of a data directory: its figures read once, the latest probes'
 archived pages rendered if asked, the pages written. ``guichets site build`` and the demo call
 this; the CLI only says what happens (``status``, ``note``).
+
+The builder (Jinja2, the charts, pyarrow for the open data) and the figures' readers are
+imported when a site is built, not with this module: ``guichets report`` reads the data
+directory's catalogue through :func:`data_catalogue` and pays for none of them.
 """
 
 from __future__ import annotations
@@ -10,15 +14,15 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from guichets import datadir
 from guichets.catalogue import Catalogue, load_catalogue
-from guichets.evidence.screenshot import ScreenshotError
-from guichets.http import DEFAULT_USER_AGENT
-from guichets.site.build import BuildResult, build_site, render_screenshots
-from guichets.store import Store
-from guichets.usecases.figures import read_figures
+from guichets.http.policy import DEFAULT_USER_AGENT
+
+if TYPE_CHECKING:
+    from guichets.site.build import BuildResult
+    from guichets.store import Store
 
 __all__ = ["DEFAULT_CONTACT", "build_site_of", "data_catalogue"]
 
@@ -60,6 +64,10 @@ def build_site_of(
     """Build the site of the data directory ``folder`` into ``out`` (default ``folder/site``);
     with ``screenshots``, each service's N latest probes rendered from the evidence first.
     ``status`` wraps each long step, ``say`` and ``note`` tell what happened (and what failed)."""
+    from guichets.evidence.screenshot import ScreenshotError
+    from guichets.site.build import build_site, render_screenshots
+    from guichets.usecases.figures import read_figures
+
     target = out if out is not None else datadir.site(folder)
     with status("Reading the figures…"):
         figures = read_figures(
