@@ -2,8 +2,12 @@
 leaves nothing half-written (``evidence verify`` passes afterwards), and ``evidence recover`` on
 a full disk says what it could not do, creates no empty file and crashes on nothing.
 
-The disk is a real small file system: a tmpfs of a few hundred kilobytes mounted for the test
-(root only; make test runs as root). Without the right to mount, the tests are skipped, saying so.
+Each test runs on two disks. ``tmpfs``: a real small file system of a few hundred kilobytes,
+mounted for the test (root only; make test runs as root), skipped, saying so, where mounting is
+not allowed. ``simulated``: the same size of disk in a folder, the command run through
+``tests/faults/fulldisk.py``, which makes every write of the process under that folder fail with
+``ENOSPC`` once the folder's files would outgrow the size (no root needed; it always runs). The
+assertions are the same.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -25,34 +30,69 @@ from guichets.runlock import LOCK_FILE
 from guichets.store import Store
 from guichets.usecases.demo import simulated_catalogue
 from tests.evidence_support import raw_sql
+from tests.faults import fulldisk
 from tests.simthread import SimulatorThread
 
-GUICHETS = [sys.executable, "-m", "guichets"]
 ENV = dict(os.environ, COLUMNS="300", NO_COLOR="1")
 HUNG = 600.0  # only a hung process reaches this
+KINDS = ("tmpfs", "simulated")
 
 
-def _mount(folder: Path, size: str) -> None:
+@dataclass
+class Disk:
+    """A small disk at ``folder``: how to run guichets on it and how to fill it."""
+
+    kind: str
+    folder: Path
+    size: int
+
+    def command(self, *args: str) -> list[str]:
+        if self.kind == "tmpfs":
+            return [sys.executable, "-m", "guichets", *args]
+        helper = Path(fulldisk.__file__)
+        return [sys.executable, str(helper), "--root", str(self.folder), "--size",
+                str(self.size), "--", *args]  # fmt: skip
+
+    def fill(self) -> Path:
+        """Fill the disk to the last byte."""
+        if self.kind == "simulated":
+            return fulldisk.fill(self.folder, self.size)
+        return _fill(self.folder)
+
+
+def _disk(kind: str, folder: Path, size: int) -> Disk:
     folder.mkdir(parents=True, exist_ok=True)
+    if kind == "tmpfs":
+        _mount(folder, size)
+    return Disk(kind, folder, size)
+
+
+def _mount(folder: Path, size: int) -> None:
     if os.geteuid() != 0:
-        pytest.skip("a small tmpfs needs root to mount (make test runs as root)")
+        pytest.skip("a small tmpfs needs root to mount (make test runs as root); "
+                    "the simulated disk runs the same test")  # fmt: skip
     done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+        ["mount", "-t", "tmpfs", "-o", f"size={size // 1024}k", "tmpfs", str(folder)],
         capture_output=True, text=True,
     )  # fmt: skip
     if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}; "
+                    "the simulated disk runs the same test")  # fmt: skip
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 384 KB file system: a few probes' WARC records fill it."""
-    folder = tmp_path / "small"
-    _mount(folder, "384k")
+def _unmount(disk: Disk) -> None:
+    if disk.kind == "tmpfs":
+        subprocess.run(["umount", "-l", str(disk.folder)], check=False)
+
+
+@pytest.fixture(params=KINDS)
+def small_disk(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Disk]:
+    """A 384 KB disk: a few probes' WARC records fill it."""
+    disk = _disk(request.param, tmp_path / "small", 384 * 1024)
     try:
-        yield folder
+        yield disk
     finally:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
+        _unmount(disk)
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +127,7 @@ def _empty_files(folder: Path) -> list[Path]:
 
 
 def test_run_on_a_full_disk_says_where_and_leaves_nothing_half_written(
-    live: SimulatorThread, small_disk: Path, tmp_path: Path
+    live: SimulatorThread, small_disk: Disk, tmp_path: Path
 ) -> None:
     """The evidence on a disk that fills during the run: exit 1, one line naming the WARC file
     and the lack of space, no traceback; the probes stored before verify intact, and the file
@@ -96,10 +136,10 @@ def test_run_on_a_full_disk_says_where_and_leaves_nothing_half_written(
     database.parent.mkdir()
     catalogue = tmp_path / "catalogue.toml"
     catalogue.write_text(catalogue_to_toml(simulated_catalogue(live.sim, "1d")), "utf-8")
-    home = small_disk / "data"
+    home = small_disk.folder / "data"
     done = subprocess.run(
-        [*GUICHETS, "run", "--catalogue", str(catalogue), "--home", str(home),
-         "--db", f"sqlite:///{database}", "--once", "--gap", "0", "--concurrency", "1"],
+        small_disk.command("run", "--catalogue", str(catalogue), "--home", str(home),
+         "--db", f"sqlite:///{database}", "--once", "--gap", "0", "--concurrency", "1"),
         capture_output=True, text=True, env=ENV, timeout=HUNG,
     )  # fmt: skip
     assert done.returncode == 1, (done.stdout, done.stderr)
@@ -112,29 +152,30 @@ def test_run_on_a_full_disk_says_where_and_leaves_nothing_half_written(
         result = verify(home, store)
     assert stored >= 1 and files
     assert result.intact, [str(p) for p in result.problems]
-    assert not _empty_files(small_disk)
+    assert not _empty_files(small_disk.folder)
 
 
-@pytest.fixture
-def disk_for_a_warc(demo_home: Path, tmp_path: Path) -> Iterator[Path]:
-    """A file system just larger than the demo's first WARC file."""
-    folder = tmp_path / "small"
+@pytest.fixture(params=KINDS)
+def disk_for_a_warc(
+    request: pytest.FixtureRequest, demo_home: Path, tmp_path: Path
+) -> Iterator[Disk]:
+    """A disk just larger than the demo's smallest WARC file."""
     size = min(p.stat().st_size for p in layout.warc_dir(demo_home).iterdir())
-    _mount(folder, f"{size // 1024 + 256}k")
+    disk = _disk(request.param, tmp_path / "small", (size // 1024 + 256) * 1024)
     try:
-        yield folder
+        yield disk
     finally:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
+        _unmount(disk)
 
 
 def test_recover_on_a_full_disk_does_not_crash_nor_leave_empty_files(
-    demo_home: Path, disk_for_a_warc: Path, tmp_path: Path
+    demo_home: Path, disk_for_a_warc: Disk, tmp_path: Path
 ) -> None:
     """A killed run's tail to move aside while the disk is full: recover exits 1 saying it could
     not write in orphans/ (path and reason), leaves no 0-byte file and the WARC file as it was;
     once space is back, the same command moves the tail and exits 0."""
-    small_disk = disk_for_a_warc
-    home = small_disk / "data"
+    disk = disk_for_a_warc
+    home = disk.folder / "data"
     database = tmp_path / "guichets.sqlite"
     shutil.copyfile(demo_home / "guichets.sqlite", database)
     warc = layout.warc_dir(demo_home)
@@ -145,15 +186,15 @@ def test_recover_on_a_full_disk_does_not_crash_nor_leave_empty_files(
         out.write(b"the records of a probe a killed run never stored" * 200)
     raw_sql(tmp_path, f"UPDATE evidence_files SET closed_at = NULL WHERE name = '{name}'")
     before = (layout.warc_dir(home) / name).read_bytes()
-    filler = _fill(small_disk)
-    command = [*GUICHETS, "evidence", "recover", "--home", str(home), "--db",
-               f"sqlite:///{database}"]  # fmt: skip
+    filler = disk.fill()
+    command = disk.command("evidence", "recover", "--home", str(home), "--db",
+                           f"sqlite:///{database}")  # fmt: skip
     full = subprocess.run(command, capture_output=True, text=True, env=ENV, timeout=HUNG)
     assert full.returncode == 1, (full.stdout, full.stderr)
     assert "Traceback" not in full.stderr
     said = " ".join(full.stdout.split())
     assert "not done: no space left to write" in said and "orphans" in said, said
-    assert not _empty_files(small_disk)
+    assert not _empty_files(disk.folder)
     assert (layout.warc_dir(home) / name).read_bytes() == before
     filler.unlink()
     again = subprocess.run(command, capture_output=True, text=True, env=ENV, timeout=HUNG)
