@@ -15,7 +15,7 @@ from guichets.cli import app
 from guichets.cli.commands import COMMANDS, load_all
 
 HEAVY = ("sqlalchemy", "aiohttp", "guichets.store", "guichets.http", "guichets.site",
-         "guichets.cli.report", "guichets.catalogue", "pydantic")  # fmt: skip
+         "guichets.cli.report", "guichets.catalogue", "pydantic", "prometheus_client")  # fmt: skip
 
 PROBE = """
 import json, sys
@@ -69,3 +69,30 @@ def test_a_robot_command_does_not_load_the_site() -> None:
     loaded, shown = _loaded(json.dumps(site), "catalogue", "check", str(france))
     assert "france.toml" in shown  # the command ran
     assert loaded == [], loaded
+
+
+def test_the_report_command_does_not_load_the_site_builder() -> None:
+    """``guichets report`` reads the data directory's catalogue through ``usecases.site``; the
+    builder (Jinja2, pyarrow, Markdown) is loaded only when a site is built."""
+    builder = ["guichets.site.build", "jinja2", "pyarrow", "markdown_it"]
+    probe = (
+        "import json, sys\nimport guichets.cli.report\n"
+        f"print(json.dumps(sorted(m for m in sys.modules if m.startswith({tuple(builder)!r}))))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+def test_importing_the_metrics_leaves_prometheus_settings_alone() -> None:
+    """prometheus_client's process-wide switch of the "_created" series is thrown when a
+    service makes its registry, not by an import."""
+    probe = (
+        "import prometheus_client.metrics as m\nimport guichets.metrics as g\n"
+        "before = m._use_created\ng.RobotMetrics()\nprint(before, m._use_created)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.split() == ["True", "False"]

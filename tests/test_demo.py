@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from guichets.model import PARIS, Detail, Extra, Observation, Outcome
+from guichets.runlock import AlreadyRunning, run_lock
 from guichets.simulator import World, load_scenario
 from guichets.simulator.groundtruth import ServiceTruth
 from guichets.store import Store
@@ -256,3 +258,13 @@ def test_report_unrecognized_groups_the_layout_change(
     table = runner.invoke(app, ["report", "--unrecognized", "--home", str(home)])
     assert table.exit_code == 0 and "layout_changed" in table.output
     assert f"guichets evidence screenshot {latest.probe_id}" in table.output
+
+
+def test_the_demo_takes_the_run_lock_of_its_data_directory(tmp_path: Path) -> None:
+    """A demo on a data directory a run holds is refused before it probes anything, naming
+    the run; the same lock as ``guichets run``."""
+    home = tmp_path / "data"
+    with Store.open(None, home=home) as store, run_lock(home, store):
+        with pytest.raises(AlreadyRunning, match=f"pid {os.getpid()} "):
+            asyncio.run(run_demo(home, days=1))
+        assert store.count() == 0

@@ -37,7 +37,7 @@ def _lint(tmp_path: Path, additions: dict[str, str]) -> str:
 def test_the_package_keeps_its_contracts(tmp_path: Path) -> None:
     out = _lint(tmp_path, {})
     assert "BROKEN" not in out
-    assert out.count(" KEPT") == 5
+    assert out.count(" KEPT") == 7
 
 
 def test_forbidden_imports_break_their_contracts(tmp_path: Path) -> None:
@@ -47,6 +47,9 @@ def test_forbidden_imports_break_their_contracts(tmp_path: Path) -> None:
             "store/runs.py": "import guichets.stats.wilson  # the store below the figures",
             "stats/wilson.py": "import guichets.store  # figures reading the database",
             "platforms/base.py": "import guichets.simulator  # a reader that knows the test bed",
+            "runlock.py": "import sqlalchemy  # a query next to the run lock's policy",
+            "usecases/report.py": "import sqlite3  # a shortcut around the store",
+            "cli/report.py": "import psycopg  # a command talking to PostgreSQL itself",
         },
     )
     assert "One-way layers BROKEN" in out
@@ -55,6 +58,11 @@ def test_forbidden_imports_break_their_contracts(tmp_path: Path) -> None:
     assert "guichets.platforms.base -> guichets.simulator" in out
     assert "Statistics are pure functions of tallies: no SQL, no store, no network BROKEN" in out
     assert "guichets.stats.wilson -> guichets.store" in out
+    assert "All SQL in store/: SQLAlchemy, sqlite3, Alembic BROKEN" in out
+    assert "guichets.runlock -> sqlalchemy" in out
+    assert "guichets.usecases.report -> sqlite3" in out
+    assert "psycopg only in store/ and workers/ (pools, procrastinate) BROKEN" in out
+    assert "guichets.cli.report -> psycopg" in out
 
 
 def test_the_architecture_page_quotes_the_layers_as_configured() -> None:

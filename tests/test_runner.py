@@ -15,6 +15,7 @@ from guichets.catalogue import Service
 from guichets.clock import SimulatedClock
 from guichets.http import HostGates, Politeness
 from guichets.model import Detail, Outcome
+from guichets.runlock import LockLost
 from guichets.runner import Runner, from_catalogue
 from guichets.schedule import Plan, period_key, period_start, planned_at
 from guichets.simulator import Simulator, load_scenario
@@ -249,3 +250,28 @@ async def test_once_probes_each_open_period_once(tmp_path: Path) -> None:
                 summary = await runner.run(once=True)
                 assert summary.probes == expected
             assert store.count() == 3
+
+
+async def test_a_lost_run_lock_stops_the_run_before_the_next_probe(tmp_path: Path) -> None:
+    """The run lock is checked before each probe, before each save and at each heartbeat:
+    once it says the lock is gone to another run, nothing more is probed or stored."""
+    clock = SimulatedClock(START)
+    async with Simulator(SCENARIO, clock=clock, hosts="loopback") as sim:
+        with Store.open(None, home=tmp_path) as store:
+            runner = Runner(
+                from_catalogue(_services(sim)), store, clock,
+                HostGates(clock, Politeness(min_gap=1.0)), concurrency=1,
+            )  # fmt: skip
+            checks = 0
+
+            def check() -> None:
+                nonlocal checks
+                checks += 1
+                if store.count() >= 2:
+                    raise LockLost("the run lock was lost with its connection")
+
+            runner.lock_check = check
+            with pytest.raises(LockLost, match="lost with its connection"):
+                await runner.run(until=START + timedelta(days=2))
+            assert store.count() == 2
+            assert checks >= 5  # before and after each of the two probes, then the refusal

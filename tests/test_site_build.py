@@ -9,9 +9,11 @@ rebuilds, its server. The browser's view (map colours, links, accessibility) is 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -269,6 +271,57 @@ def test_cached_months_give_the_figures_computed_afresh(home: Path, tmp_path: Pa
         changed = _figures_json(store, None)
         assert changed != fresh
         assert _figures_json(store, cache) == changed  # the month that moved is computed again
+
+
+def test_rollups_behind_the_probes_are_caught_with_the_cache_too(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache keeps the totals of the months whose rollups were checked: a month is counted
+    again only when its stored probes moved by a number other than its rollups' (a probe the
+    robot saved moves both). A probe written by other means is still caught."""
+    copy = tmp_path / "home"
+    shutil.copytree(home, copy, ignore=shutil.ignore_patterns("site", "cache", "opendata"))
+    cache = tmp_path / "cache"
+    checked: list[object] = []
+    original = Store.refresh_rollups
+
+    def counting(self: Store, days: object, **kwargs: object) -> int:
+        checked.append(days)
+        return original(self, days, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Store, "refresh_rollups", counting)
+    with Store.open(home=copy) as store:
+        fresh = _figures_json(store, cache)
+        months = len(checked)
+        assert months >= 1, "first read: every month checked"
+        checked.clear()
+        assert _figures_json(store, cache) == fresh and checked == []
+        service = store.services()[0]
+        last = list(store.observations(service=service))[-1]
+        store.save(replace(last, probe_id=last.probe_id[:-4] + "beef",
+                           started_at=last.started_at + timedelta(minutes=3),
+                           finished_at=last.finished_at + timedelta(minutes=3),
+                           trail=()))  # fmt: skip
+        saved = _figures_json(store, cache)
+        assert saved != fresh and checked == [], "a saved probe: rollups and probes moved alike"
+        # A probe written behind the store's back (its rollup not updated): caught, rebuilt.
+        with contextlib.closing(sqlite3.connect(copy / "guichets.sqlite")) as db, db:
+            db.execute(
+                (
+                    "INSERT INTO probes SELECT substr(probe_id, 1, 28) || 'f00d', run_id, "
+                    "service, departement, platform, url, counter, period_key || '-raw', "
+                    "scheduled_for, started_at, finished_at, outcome, detail, category, "
+                    "first_slot, slots_count, slots, horizon_end, requests, http_status, message, "
+                    "trail, extra, cpu_seconds, robots_override, worker, vantage, replicate_of, "
+                    "assisted, person FROM probes WHERE probe_id = ?"
+                ),
+                (last.probe_id,),
+            )
+        behind = _figures_json(store, cache)
+        assert len(checked) == 1, "only the month that moved is counted row by row"
+        assert behind != saved
+        assert behind == _figures_json(store, None)  # as computed afresh after a full check
+        assert store.refresh_rollups(checked[0]) == 0  # type: ignore[arg-type]
 
 
 def test_robot_page_shows_each_platforms_unreadable_share_of_the_month(

@@ -472,3 +472,49 @@ def test_sparkline() -> None:
     assert first[0][0] < first[1][0]
     assert parse(sparkline([], label="x")).get("aria-label") == "x"
     assert sparkline([0.3], label="x") == sparkline([0.3], label="x")
+
+
+# -- closed periods drawn once and kept -----------------------------------------------------------
+
+
+class DictKept:
+    """A ``charts.Kept`` in memory: what site/fragments.py keeps in the data directory."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self.hits = 0
+
+    def get(self, name: str, key: str) -> tuple[str, ...] | None:
+        found = self.entries.get(name)
+        if found is None or found[0] != key:
+            return None
+        self.hits += 1
+        return found[1]
+
+    def put(self, name: str, key: str, pieces: tuple[str, ...]) -> None:
+        self.entries[name] = (key, pieces)
+
+
+def test_closed_periods_kept_give_the_same_bytes_and_move_with_their_numbers() -> None:
+    bars = [bar(i, {"A": i + 1, "E": 3}, {"barrier": i % 2}) for i in range(5)]
+    bars.insert(2, bar(2, {}, {"site_error": 4}))  # an empty month among the closed ones
+    points = [point(i, i, 20) for i in range(5)] + [point(5, None, 0), point(6, 1, 3)]
+    kept = DictKept()
+    for _ in range(2):  # drawn, then read back
+        assert category_bars(bars, id="c", title="t", description="d", kept=kept, closed=5) == (
+            category_bars(bars, id="c", title="t", description="d")
+        )
+        assert rate_band(points, id="r", title="t", description="d", kept=kept, closed=6) == (
+            rate_band(points, id="r", title="t", description="d")
+        )
+    assert kept.hits == 2
+    # A closed month whose numbers moved is drawn again, never taken from what was kept.
+    bars[0] = bar(0, {"A": 9, "E": 3})
+    points[0] = point(0, 7, 20)
+    assert category_bars(bars, id="c", title="t", description="d", kept=kept, closed=5) == (
+        category_bars(bars, id="c", title="t", description="d")
+    )
+    assert rate_band(points, id="r", title="t", description="d", kept=kept, closed=6) == (
+        rate_band(points, id="r", title="t", description="d")
+    )
+    assert kept.hits == 2

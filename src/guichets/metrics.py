@@ -26,9 +26,6 @@ from guichets.model import Observation, Outcome
 
 __all__ = ["CONTENT_TYPE", "DURATION_BUCKETS", "RobotMetrics"]
 
-# The "_created" series (when each counter was made) double the exposition and tell nothing here.
-disable_created_metrics()  # type: ignore[no-untyped-call]
-
 CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
 DURATION_BUCKETS: Final = (0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
 """Seconds: a probe is a handful of requests a second or more apart, bounded at 300 s."""
@@ -55,6 +52,10 @@ class RobotMetrics:
     """The registry and what the service loop records into it."""
 
     def __init__(self) -> None:
+        # The "_created" series (when each counter was made) double the exposition and tell
+        # nothing here. The switch is process-wide, so it is thrown when a service makes its
+        # registry (it starts serving /metrics), not by whoever imports this module.
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = CollectorRegistry(auto_describe=True)
         self.probes = Counter(
             "guichets_probes",

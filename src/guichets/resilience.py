@@ -18,10 +18,8 @@ import logging
 from collections.abc import Callable
 from typing import Final, TypeVar
 
-from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-
-from guichets.store import Store, StoreError
+from guichets.store import StoreError
+from guichets.store.connection import is_connection_loss, ping
 
 __all__ = [
     "DB_PATIENCE",
@@ -40,23 +38,6 @@ T = TypeVar("T")
 DB_PATIENCE: Final = 120.0
 """Seconds a lost database is waited for before the run stops: a restart takes a few seconds."""
 
-_LOST: Final = (
-    "server closed the connection",
-    "connection refused",
-    "terminating connection",
-    "could not connect",
-    "connection is closed",
-    "connection not open",
-    "the database system is starting up",
-    "the database system is shutting down",
-    "the database system is in recovery mode",
-    "consuming input failed",
-    "connection timed out",
-    "connection reset",
-    "ssl syscall error",
-    "database is locked",  # SQLite: another writer holds it past the busy timeout
-)
-
 
 class DatabaseLost(StoreError):
     """The database did not come back within the patience given; the message is one line."""
@@ -67,28 +48,6 @@ class DiskFull(OSError):
 
     def __str__(self) -> str:
         return str(self.strerror)
-
-
-def _causes(error: BaseException) -> list[BaseException]:
-    found: list[BaseException] = []
-    current: BaseException | None = error
-    while current is not None and current not in found and len(found) < 10:
-        found.append(current)
-        current = current.__cause__ or current.__context__
-    return found
-
-
-def is_connection_loss(error: BaseException) -> bool:
-    """Whether ``error`` (a StoreError or what caused it) is a connection that went away, as
-    opposed to a mistake that trying again would repeat."""
-    for cause in _causes(error):
-        if isinstance(cause, DBAPIError) and cause.connection_invalidated:
-            return True
-        if isinstance(cause, OperationalError | InterfaceError | StoreError):
-            text = str(cause).lower()
-            if any(marker in text for marker in _LOST):
-                return True
-    return False
 
 
 async def retry_store(
@@ -126,12 +85,6 @@ async def retry_store(
             await asyncio.sleep(pause)
             waited += pause
             pause = min(pause * 2, 15.0, max(patience - waited, 0.1))
-
-
-def ping(store: Store) -> None:
-    """One trivial query: StoreError (a connection loss) while the database is away."""
-    with store.reading("reach the database") as conn:
-        conn.execute(text("SELECT 1"))
 
 
 def disk_message(error: OSError, path: object) -> str:

@@ -11,15 +11,19 @@ clean. So a run takes, before anything else:
   ``application_name`` names the holder the same way (other machines can run on one database).
 
 A second run exits at once with a message naming the first. After a lost PostgreSQL connection
-the advisory lock goes with it; the data-directory lock stays.
+the advisory lock goes with it (the data-directory lock stays), and a second run on another
+machine could start: so a run asks :meth:`RunLock.check` before each save and at each heartbeat.
+A lock found gone is taken again when it is free (the run goes on, and says so in its log); when
+another run took it meanwhile, the run stops with one line naming it, never probing unlocked.
+The advisory lock's SQL is in :mod:`guichets.store.advisory`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
+import logging
 import os
 import socket
 from collections.abc import Iterator
@@ -27,27 +31,53 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from sqlalchemy import text
-
 from guichets.store import Store, StoreError
+from guichets.store.advisory import AdvisoryLock
 
-__all__ = ["LOCK_FILE", "AlreadyRunning", "run_lock"]
+__all__ = ["LOCK_FILE", "AlreadyRunning", "LockLost", "RunLock", "run_lock"]
+
+log = logging.getLogger(__name__)
 
 LOCK_FILE: Final = "run.lock"
-
-
-def _key(schema: str) -> int:
-    """The advisory lock's key: a positive 63-bit number from the schema's name (positive, so
-    that pg_locks' classid and objid give it back as one bigint)."""
-    digest = hashlib.sha256(f"guichets run {schema}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") & 0x7FFF_FFFF_FFFF_FFFF
-
 
 _APPLICATION: Final = "guichets run"
 
 
 class AlreadyRunning(Exception):
     """Another run holds the data directory or the database; the message names it."""
+
+
+class LockLost(StoreError):
+    """The run's database lock went with its connection and another run holds it now: the run
+    stops (a StoreError, so that the command says it in one line and exits 1)."""
+
+
+class RunLock:
+    """What a run holds; :meth:`check` before each save and at each heartbeat."""
+
+    def __init__(self, database: AdvisoryLock | None = None) -> None:
+        self.database = database
+        self.retaken = 0  # times the database lock was found gone and taken again
+
+    def check(self) -> None:
+        """Nothing while the run holds its locks. A database lock lost with its connection is
+        taken again if free; LockLost if another run took it; StoreError (a connection loss,
+        to be waited out) while the database cannot be reached."""
+        lock = self.database
+        if lock is None or lock.held():
+            return
+        who = lock.take()
+        if who is None:
+            self.retaken += 1
+            log.warning(
+                "the run lock on %s was lost with its connection; taken again", lock.store.url
+            )
+            return
+        raise LockLost(
+            f"the run lock on {lock.store.url} was lost with its connection and "
+            f"{who or 'another guichets run'} holds it "
+            "now: this run stops, so that two runs never probe at once"
+        )
 
 
 def _holder_text() -> dict[str, Any]:
@@ -105,49 +135,28 @@ def _folder_lock(home: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _database_lock(store: Store) -> Iterator[None]:
-    with store.reading("hold the run lock") as conn:
-        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-        # One lock per database and schema: guichets' tables live in the search path's schema,
-        # and advisory locks are per database, so the schema goes into the key.
-        schema = str(conn.execute(text("SELECT current_schema()")).scalar_one())
-        key = _key(schema)
-        holder = json.dumps(_holder_text())
-        name = f"{_APPLICATION} {holder}"[:63]  # PostgreSQL keeps 63 bytes of it
-        conn.execute(text("SELECT set_config('application_name', :name, false)"), {"name": name})
-        got = conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar_one()
-        if not got:
-            found = conn.execute(
-                text(
-                    "SELECT a.application_name, a.client_addr::text, a.backend_start "
-                    "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-                    "WHERE l.locktype = 'advisory' AND l.granted "
-                    "AND ((l.classid::bigint << 32) | l.objid::bigint) = :key LIMIT 1"
-                ),
-                {"key": key},
-            ).first()
-            who = "another guichets run"
-            if found is not None:
-                who = (
-                    f"{found[0] or 'a client'} from {found[1] or 'a local socket'}, connected "
-                    f"{found[2]:%Y-%m-%d %H:%M:%S%z}"
-                )
-            raise AlreadyRunning(f"{store.url} is in use by {who}; one run per database")
-        try:
-            yield
-        finally:
-            with contextlib.suppress(Exception):  # a lost connection took the lock with it
-                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+def _database_lock(store: Store) -> Iterator[AdvisoryLock]:
+    lock = AdvisoryLock(store, _APPLICATION, f"{_APPLICATION} {json.dumps(_holder_text())}")
+    who = lock.take()
+    if who is not None:
+        raise AlreadyRunning(
+            f"{store.url} is in use by {who or 'another guichets run'}; one run per database"
+        )
+    try:
+        yield lock
+    finally:
+        lock.release()
 
 
 @contextlib.contextmanager
-def run_lock(home: Path, store: Store) -> Iterator[None]:
+def run_lock(home: Path, store: Store) -> Iterator[RunLock]:
     """Hold the data directory (and the PostgreSQL database) for one run; AlreadyRunning when
     another holds either, naming it."""
     with _folder_lock(home), contextlib.ExitStack() as stack:
+        database = None
         if store.url.startswith("postgresql"):
             try:
-                stack.enter_context(_database_lock(store))
+                database = stack.enter_context(_database_lock(store))
             except StoreError as exc:
                 raise AlreadyRunning(f"cannot take the run lock on {store.url}: {exc}") from exc
-        yield
+        yield RunLock(database)

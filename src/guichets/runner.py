@@ -130,6 +130,10 @@ class Runner:
         self._last_beat = clock.now()
         self._hosts: dict[str, asyncio.Lock] = {}
         self.db_patience = DB_PATIENCE  # seconds a lost database is waited for (resilience.py)
+        # The run lock's check (runlock.RunLock.check): before each probe, before each save and
+        # at each heartbeat, so that a run whose database lock went with its connection never
+        # goes on probing while a second run may have started.
+        self.lock_check: Callable[[], None] | None = None
 
     async def run(self, *, until: datetime | None = None, once: bool = False) -> RunSummary:
         run_id = self.store.start_run(
@@ -156,6 +160,10 @@ class Runner:
             action, call, describe=self.store.url, patience=self.db_patience,
             ready=lambda: ping(self.store),
         )  # fmt: skip
+
+    async def _hold_lock(self) -> None:
+        if self.lock_check is not None:
+            await self._retry("hold the run lock", self.lock_check)
 
     # -- one pass -------------------------------------------------------------------------------
 
@@ -253,6 +261,8 @@ class Runner:
                 self._last_beat = now
                 try:
                     self.store.heartbeat(self._run_id, now)
+                    if self.lock_check is not None:
+                        self.lock_check()
                 except StoreError as error:  # a beat missed is no loss; the next one says more
                     if not is_connection_loss(error):
                         raise
@@ -291,6 +301,7 @@ class Runner:
     async def _probe(
         self, item: Scheduled, key: str | None, due: datetime | None, summary: RunSummary
     ) -> None:
+        await self._hold_lock()
         probe_id = new_probe_id()
         archive = self.evidence
         recorder = None if archive is None else archive.recorder(probe_id, item.spec.service)
@@ -304,6 +315,7 @@ class Runner:
                 item.spec, self.gates, self.clock, probe_id=probe_id, on_exchange=_each(hooks)
             )
         override = observation.extra.get("robots_override")
+        await self._hold_lock()
         # A lost connection is waited out and the save tried again: safe, as a save that did
         # commit is refused the second time by the one-probe-per-period rule (resilience.py).
         if archive is not None and recorder is not None:

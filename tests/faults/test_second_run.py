@@ -13,8 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text  # the tests look into pg_locks as an operator would
 
-from guichets.runlock import LOCK_FILE, AlreadyRunning, run_lock
+from guichets.runlock import LOCK_FILE, AlreadyRunning, LockLost, run_lock
 from guichets.store import Store
 from tests.dbfixtures import pg_base_url, pg_schema
 
@@ -123,3 +124,70 @@ def test_one_run_per_postgresql_database(tmp_path: Path) -> None:
             pass
         with Store.open(other, home=tmp_path / "c") as third, run_lock(tmp_path / "c", third):
             pass
+
+
+def _lock_backend(url: str, holder: str) -> int | None:
+    """The pid of the server process holding the run lock whose application_name names
+    ``holder``, seen from a connection of the test's own."""
+    with Store.open(url, home=None) as probe_store, probe_store.reading("find") as conn:
+        row = conn.execute(
+            text(
+                "SELECT a.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE l.locktype = 'advisory' AND l.granted AND a.application_name LIKE :name"
+            ),
+            {"name": f"guichets run%{holder}%"},
+        ).first()
+    return None if row is None else int(row[0])
+
+
+def _terminate(url: str, pid: int) -> None:
+    with Store.open(url, home=None) as admin, admin.reading("terminate") as conn:
+        assert conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()
+
+
+@pytest.mark.postgres
+def test_a_lock_lost_with_its_connection_is_taken_again_when_free(tmp_path: Path) -> None:
+    """The lock's backend is terminated (a network cut, a restart would do the same): the
+    run's next check notices and takes the lock again on a new connection, and a second run
+    is then refused as before."""
+    with (
+        pg_schema(pg_base_url()) as url,
+        Store.open(url, home=tmp_path / "a") as store,
+        run_lock(tmp_path / "a", store) as lock,
+    ):
+        lock.check()  # held: nothing to do
+        assert lock.retaken == 0
+        before = _lock_backend(url, f'"pid": {os.getpid()}')
+        assert before is not None
+        _terminate(url, before)
+        lock.check()
+        assert lock.retaken == 1
+        after = _lock_backend(url, f'"pid": {os.getpid()}')
+        assert after is not None and after != before
+        with (
+            Store.open(url, home=tmp_path / "b") as second,
+            pytest.raises(AlreadyRunning, match="in use by guichets run"),
+            run_lock(tmp_path / "b", second),
+        ):
+            pass
+
+
+@pytest.mark.postgres
+def test_a_lock_lost_to_a_second_run_stops_the_first(tmp_path: Path) -> None:
+    """The lock's backend is terminated and a second run takes the lock before the first
+    checks: the first's check raises LockLost, one line naming the new holder."""
+    with (
+        pg_schema(pg_base_url()) as url,
+        Store.open(url, home=tmp_path / "a") as store,
+        run_lock(tmp_path / "a", store) as lock,
+    ):
+        pid = _lock_backend(url, f'"pid": {os.getpid()}')
+        assert pid is not None
+        _terminate(url, pid)
+        with Store.open(url, home=tmp_path / "b") as second, run_lock(tmp_path / "b", second):
+            with pytest.raises(LockLost) as caught:
+                lock.check()
+            message = str(caught.value)
+            assert "\n" not in message
+            assert "lost with its connection" in message
+            assert "guichets run" in message and "this run stops" in message

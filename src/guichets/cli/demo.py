@@ -23,6 +23,7 @@ from guichets.cli.app import DbOption, app, console, errors, fail
 from guichets.cli.report import print_summary
 from guichets.cli.site import serve_site
 from guichets.model import Observation
+from guichets.runlock import AlreadyRunning
 from guichets.store import Store
 from guichets.usecases.demo import DEMO_CADENCE, DEMO_SCENARIO, run_demo
 from guichets.usecases.site import build_site_of, data_catalogue
@@ -108,7 +109,10 @@ def demo(
             out, days=days, seed=seed, cadence=cadence, db_url=db, on_observation=seen,
             evidence=evidence, alerts=alerts, report=report_failure, assisted=assisted,
         )  # fmt: skip
-        result = asyncio.run(demo_run)
+        try:
+            result = asyncio.run(demo_run)
+        except AlreadyRunning as exc:
+            raise fail(str(exc), 1) from exc
     elapsed = time.perf_counter() - started
     with Store.open(db, home=out) as store:
         print_summary(store.observations(since=result.start, until=result.end, assisted=False))

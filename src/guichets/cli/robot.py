@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import signal
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from guichets.alerts.service import chain
 from guichets.catalogue import Catalogue, check_report, load_catalogue
 from guichets.cli.alerts import (
     AlertsConfigOption,
@@ -22,25 +18,23 @@ from guichets.cli.alerts import (
     QuietHoursOption,
     SiteUrlOption,
     alert_options,
-    run_with_alerts,
 )
-from guichets.cli.app import DbOption, HomeOption, app, console, errors, fail, home_and_db
-from guichets.cli.longrun import SiteOptions, long_run
+from guichets.cli.app import DbOption, HomeOption, app, console, fail, home_and_db
+from guichets.cli.running import long_run, run_once
 from guichets.clock import SystemClock, parse_instant
-from guichets.evidence.archive import EvidenceArchive
-from guichets.evidence.screenshot import ProbeTimeScreenshots, Renderer, ScreenshotError
 from guichets.health import DEFAULT_STALL_AFTER
 from guichets.http import DEFAULT_USER_AGENT, HostGates, Politeness
 from guichets.model import Observation
 from guichets.platforms import READERS, Target, reader_for
 from guichets.probe import ProbeSpec, run_probe
 from guichets.resilience import DB_PATIENCE, DiskFull, disk_message
-from guichets.runlock import AlreadyRunning, run_lock
-from guichets.runner import Runner, from_catalogue
+from guichets.runlock import AlreadyRunning
+from guichets.runner import Runner
 from guichets.schedule import Plan
 from guichets.service import parse_endpoint
 from guichets.store import Store, StoreError
 from guichets.tomlconfig import ConfigError
+from guichets.usecases.run import EvidenceUnwritable, SiteOptions, open_run
 
 catalogue_app = typer.Typer(
     help="Catalogues of services to probe: check, coverage, add rows from a URL, verify rows live.",
@@ -288,45 +282,38 @@ def run(
         store = Store.open(url, home=folder)
     except StoreError as exc:
         raise fail(str(exc)) from exc
-    with store, contextlib.ExitStack() as stack:
-        try:  # before the evidence's recovery, which must never touch a running run's files
-            stack.enter_context(run_lock(folder, store))
+    with store:
+        try:
+            with open_run(folder, store, clock, politeness, evidence=evidence) as robot:
+                recovery = robot.archive.recovery if robot.archive is not None else None
+                for line in recovery.lines() if recovery else []:
+                    console.print(f"evidence: {line}", highlight=False, soft_wrap=True)
+
+                def make_runner(chosen: Catalogue) -> Runner:
+                    return robot.runner(
+                        [s for s in chosen.services if s.enabled], catalogue_digest=chosen.digest,
+                        command="run", seed=seed, plan=plan, concurrency=concurrency,
+                        db_patience=db_patience,
+                    )  # fmt: skip
+
+                if once:
+                    asyncio.run(
+                        run_once(robot, lambda: make_runner(loaded), alerts, services,
+                                 screenshots=screenshots)
+                    )  # fmt: skip
+                else:
+                    options = (
+                        None if site is None else SiteOptions(site, every, folder, url, catalogue)
+                    )
+                    long_run(
+                        robot, catalogue, loaded, make_runner, end=end, site=options,
+                        endpoint=endpoint, stall_after=stall_after, screenshots=screenshots,
+                        alerts=alerts, services=services,
+                    )  # fmt: skip
         except AlreadyRunning as exc:
             raise fail(str(exc), 1) from exc
-        archive = None
-        if evidence:
-            info = {"http-header-user-agent": politeness.user_agent}
-            try:
-                archive = stack.enter_context(EvidenceArchive(folder, store, clock, info=info))
-            except OSError as exc:
-                raise fail(f"cannot write the evidence under {folder}/evidence: {exc}") from exc
-            for line in archive.recovery.lines() if archive.recovery else []:
-                console.print(f"evidence: {line}", highlight=False, soft_wrap=True)
-        gates = HostGates(clock, politeness)  # one for all runs: politeness outlives a reload
-
-        def make_runner(chosen: Catalogue) -> Runner:
-            enabled = [s for s in chosen.services if s.enabled]
-            runner = Runner(
-                from_catalogue(enabled), store, clock, gates, seed=seed, plan=plan,
-                concurrency=concurrency, command="run", catalogue_digest=chosen.digest,
-                evidence=archive,
-            )  # fmt: skip
-            runner.db_patience = db_patience
-            return runner
-
-        shots = (folder, store) if screenshots else None
-        try:
-            if once:
-                runner = make_runner(loaded)
-                progress = _run_with_progress(runner, end, once, len(services), shots)
-                asyncio.run(run_with_alerts(runner, alerts, services, progress))
-            else:
-                options = None if site is None else SiteOptions(site, every, folder, url, catalogue)
-                long_run(
-                    catalogue, loaded, make_runner, clock, gates, end=end, site=options,
-                    endpoint=endpoint, stall_after=stall_after, shots=shots,
-                    alerts=(store, alerts, services),
-                )  # fmt: skip
+        except EvidenceUnwritable as exc:
+            raise fail(str(exc)) from exc
         except StoreError as exc:  # the database went away and did not come back, say
             raise fail(str(exc).splitlines()[0], 1) from exc
         except OSError as exc:  # a full disk, say: the archive names the path
@@ -334,39 +321,3 @@ def run(
                 str(exc) if isinstance(exc, DiskFull) else disk_message(exc, folder), 1
             ) from exc
         console.print(f"{store.count()} probes stored in {store.url}")
-
-
-async def _run_with_progress(
-    runner: Runner,
-    end: datetime | None,
-    once: bool,
-    total: int,
-    shots: tuple[Path, Store] | None = None,
-) -> None:
-    if shots is not None:  # one browser for the whole run
-        try:
-            renderer = Renderer()
-        except ScreenshotError as exc:
-            raise fail(str(exc)) from exc
-        async with renderer:
-            taker = ProbeTimeScreenshots(*shots, renderer)
-            runner.on_stored = chain(runner.on_stored, taker)
-            await _run_with_progress(runner, end, once, total)
-        console.print(f"{taker.taken} screenshots in {shots[0] / 'evidence' / 'screenshots'}")
-        for failure in taker.failed:
-            errors.print(f"no screenshot for {failure}", highlight=False, soft_wrap=True)
-        return
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, runner.stop.set)
-    columns = (TextColumn("{task.description}", markup=False), BarColumn(),
-               TextColumn("{task.completed} probes"), TimeElapsedColumn())  # fmt: skip
-    with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task("probing", total=total if once else None)
-        runner.on_observation = lambda obs: progress.update(
-            task, advance=1, description=f"{obs.service}: {obs.outcome}"
-        )
-        summary = await runner.run(until=end, once=once)
-    counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.by_outcome.items()))
-    console.print(f"run {summary.run_id}: {summary.probes} probes ({counts or 'none'})")

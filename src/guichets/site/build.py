@@ -32,8 +32,17 @@ from guichets.site import alerttext, charts, feeds, francemap, i18n
 from guichets.site.archive import closed_months, kept_copy, month_path, save_copy
 from guichets.site.figures import ServiceInfo, SiteFigures, month_rows, unreadable_by_platform
 from guichets.site.figures_text import FiguresText
-from guichets.site.opendata import OpenData, start_months, write_open_data
-from guichets.site.pages_work import PageKeys, render_pages
+from guichets.site.fragments import MonthFragments
+from guichets.site.opendata import MonthWriter, OpenData, start_months, write_open_data
+from guichets.site.opendata_files import can_fork
+from guichets.site.pages_work import (
+    FEEDS_FILE,
+    KeptDigests,
+    PageKeys,
+    code_digest,
+    digest,
+    render_pages,
+)
 from guichets.site.publish import staged_site
 from guichets.site.serve import CSP
 from guichets.stats.indicators import barrier_rate, downtime_rate, failure_rate, unrecognized_rate
@@ -293,21 +302,14 @@ class MonthLine:
     not_measured: Mapping[str, int]
 
 
-def _month_lines(
-    rows: Sequence[ReportRow | None], months: Sequence[DateRange], lang: str
-) -> list[MonthLine]:
-    lines = []
-    for row, month in zip(rows, months, strict=True):
-        t = row.tally if row is not None else None
-        lines.append(
-            MonthLine(
-                label=i18n.fmt_month(month.first, lang),
-                figure=figure(row, lang),
-                categories={c.value: (t.categories[c] if t else 0) for c in Category},
-                not_measured={o.value: (t.outcomes[o] if t else 0) for o in NOT_MEASURED},
-            )
-        )
-    return list(reversed(lines))  # latest first in tables
+def _month_line(row: ReportRow | None, month: DateRange, lang: str) -> MonthLine:
+    t = row.tally if row is not None else None
+    return MonthLine(
+        label=i18n.fmt_month(month.first, lang),
+        figure=figure(row, lang),
+        categories={c.value: (t.categories[c] if t else 0) for c in Category},
+        not_measured={o.value: (t.outcomes[o] if t else 0) for o in NOT_MEASURED},
+    )
 
 
 def _trend(rows: Mapping[str, ReportRow], months: Sequence[DateRange], label: str) -> Markup:
@@ -343,11 +345,14 @@ class SiteBuilder:
         self.writer = writer
         self.env = _environment(figures.cache)
         self.missing_shapes: tuple[str, ...] = ()
+        self.presses: dict[str, Markup | None] = {}  # a past month's press summary, by month
+        self.months: MonthWriter | None = None  # the month files, when started before
         self.open_data: OpenData | None = None
         self.screenshots: dict[str, str] = {}  # probe id → path relative to the site's root
         self.alerts: list[AlertRecord] = read_alerts(store)  # docs/alerts.md
         self.site_url = site_url
         self.archived: list[DateRange] = []  # closed months, each with its frozen page
+        self.fragments = MonthFragments(figures.cache, code_digest())
 
     # -- shared ---
 
@@ -401,10 +406,11 @@ class SiteBuilder:
         self.copy_screenshots()
         # The month files are written by another process while the pages are rendered here.
         folder, keep = data_folder(self.out), kept_data(self.home)
-        months = start_months(
+        months = self.months or start_months(
             self.store, folder, keep=keep, workers=self.workers, background=self.workers > 1,
             fingerprints=self.figures.fingerprints or None,
         )  # fmt: skip
+        months.remember(self.figures.fingerprints or None)
         self.many_pages(langs)
         self.open_data = write_open_data(
             self.store, folder, self.figures.monthly_rows, created=self.figures.generated_at,
@@ -447,6 +453,7 @@ class SiteBuilder:
         render_pages(self, todo, self.workers)
         result.rendered += len(todo)
         keys.save()
+        self.fragments.save()
 
     def figures_text(self) -> FiguresText | None:
         """The monthly figures' files from the months' cached lines, when months are cached."""
@@ -572,15 +579,19 @@ class SiteBuilder:
             services=services,
             latest=figure(self.latest_row(rows), lang),
             month_title=self.month_title(lang),
-            **self.history(rows, code, lang),
+            **self.history(rows, "departement", code, lang),
             changes=self.changes_of([info.id for info in f.services_of(code)]),
             feed=page.root + feeds.feed_path(code),
         )
 
-    def history(self, rows: Mapping[str, ReportRow], ident: str, lang: str) -> dict[str, Any]:
+    def history(
+        self, rows: Mapping[str, ReportRow], kind: str, ident: str, lang: str
+    ) -> dict[str, Any]:
         """The month-by-month part of a département's or a service's page: charts and tables."""
         months = self.figures.months
         monthly = month_rows(rows, months)
+        kept = self.fragments if self.fragments.enabled else None
+        closed = len(months) - 1  # every month but the latest: drawn once, then kept
         return {
             "bars": charts.category_bars(
                 _bars(monthly, months, lang),
@@ -588,6 +599,8 @@ class SiteBuilder:
                 title=i18n.message("categories_title", lang),
                 description=i18n.message("categories_desc", lang),
                 lang=lang,
+                kept=kept,
+                closed=closed,
             ),
             "band": charts.rate_band(
                 _points(monthly, months, lang),
@@ -595,9 +608,50 @@ class SiteBuilder:
                 title=i18n.message("rate_title", lang),
                 description=i18n.message("rate_desc", lang),
                 lang=lang,
+                kept=kept,
+                closed=closed,
             ),
-            "months": _month_lines(monthly, months, lang),
+            "months": self.month_rows(monthly, kind, ident, lang),
         }
+
+    def month_rows(
+        self, monthly: Sequence[ReportRow | None], kind: str, ident: str, lang: str
+    ) -> list[tuple[Markup, Markup, Markup]]:
+        """The months' rows in the three tables of months (``macros.html``), latest first: the
+        latest month's, then the closed months' together, kept from an earlier build when none
+        of their figures moved (``site/fragments.py``: their fingerprints are the key)."""
+        f = self.figures
+        months = f.months
+        macros = self.env.get_template("macros.html").module
+
+        def t(key: str) -> str:
+            return i18n.message(key, lang)
+
+        def rows(row: ReportRow | None, month: DateRange) -> tuple[str, str, str]:
+            line = _month_line(row, month, lang)
+            if line.figure is None:
+                return str(macros.category_row(line, t)), "", ""  # type: ignore[attr-defined]
+            return (
+                str(macros.category_row(line, t)),  # type: ignore[attr-defined]
+                str(macros.dates_row(line, t)),  # type: ignore[attr-defined]
+                str(macros.measured_row(line, t)),  # type: ignore[attr-defined]
+            )
+
+        closed = months[:-1]
+        prints = [f.fingerprints.get(_period(m)) for m in closed]
+        name = f"rows|{kind}|{ident}|{lang}"
+        key = None if None in prints else digest([_period(m) for m in closed], prints)
+        kept = None if key is None else self.fragments.get(name, key)
+        if kept is None:
+            made = [rows(row, month) for row, month in zip(monthly, closed, strict=False)]
+            kept = tuple("".join(r[i] for r in reversed(made)) for i in range(3))
+            if key is not None and closed:
+                self.fragments.put(name, key, kept)
+        latest = rows(monthly[-1], months[-1])
+        return [
+            (Markup(latest[0]), Markup(latest[1]), Markup(latest[2])),
+            (Markup(kept[0]), Markup(kept[1]), Markup(kept[2])),
+        ]
 
     def changes_of(self, services: Sequence[str]) -> list[Markup]:
         """What changed since the previous month for these services, as French sentences."""
@@ -638,7 +692,7 @@ class SiteBuilder:
             departement_href=page.link(f"departements/{code}.html") if code else None,
             latest=figure(latest, lang),
             month_title=self.month_title(lang),
-            **self.history(rows, info.id, lang),
+            **self.history(rows, "service", info.id, lang),
             probes=probes,
             dossier=dossier,
             changes=self.changes_of([info.id]),
@@ -738,9 +792,16 @@ class SiteBuilder:
         save_copy(self.home, relative, path.read_bytes())
 
     def month_press(self, month: DateRange) -> Markup | None:
-        """The press summary of a past month, as ``guichets report --press --month`` gives it."""
-        f = self.figures
+        """The press summary of a past month, as ``guichets report --press --month`` gives it;
+        the same in every language (it is English Markdown), so computed once a month: its
+        release analysis reads every probe of the month."""
         period = _period(month)
+        if period not in self.presses:
+            self.presses[period] = self._month_press(month, period)
+        return self.presses[period]
+
+    def _month_press(self, month: DateRange, period: str) -> Markup | None:
+        f = self.figures
         now = [rows[period] for rows in f.by_service.values() if period in rows]
         if not now:
             return None
@@ -749,7 +810,7 @@ class SiteBuilder:
         if index > 0:
             earlier = _period(f.months[index - 1])
             before = [rows[earlier] for rows in f.by_service.values() if earlier in rows]
-        releases = release_rows(self.store.probe_points(month))
+        releases = release_rows(self.store.iter_probe_points(month))
         text = press_summary(now, before, releases, month, f.names())
         return markdown(text, shift=2)
 
@@ -776,9 +837,20 @@ class SiteBuilder:
     # -- feeds (site/feeds.py) ---
 
     def write_feeds(self) -> None:
-        """France's feed and each département's: alerts opened and closed, monthly summaries."""
+        """France's feed and each département's: alerts opened and closed, monthly summaries.
+
+        A feed is made again only when what it says may have changed (``pages_work.KeptDigests``):
+        its alerts and their services' names, the closed months' figures (their fingerprints),
+        the site's address, the code. After an hourly run without a new alert, none is."""
         f = self.figures
         labels = {s.id: s.label for s in f.services.values()}
+        kept = KeptDigests(f.cache, FEEDS_FILE, self.out)
+        months = [(_period(m), f.fingerprints.get(_period(m))) for m in self.archived]
+        common = None
+        if all(fingerprint is not None for _, fingerprint in months):
+            common = digest(
+                code_digest("feeds.py", "alerttext.py"), METHOD_VERSION, self.site_url, months
+            )
 
         def label(alert: AlertRecord) -> str:
             if alert.service is None:
@@ -796,6 +868,12 @@ class SiteBuilder:
         scopes = [("france", None), *((code, code) for code in f.departements())]
         for scope, code in scopes:
             chosen = [a for a in self.alerts if code is None or a.departement == code]
+            file = self.out / feeds.feed_path(scope)
+            if common is not None:
+                names = [labels.get(a.service) for a in chosen if a.service is not None]
+                if kept.fresh(file, digest(common, scope, code, chosen, names)):
+                    self.writer.result.files.add(file)
+                    continue
             entries = feeds.alert_entries(chosen, label, link, describe)
             entries += self.month_entries(code)
             if code is None:
@@ -813,7 +891,8 @@ class SiteBuilder:
                 entries=entries,
                 site_url=self.site_url,
             )
-            self.writer.write(self.out / feeds.feed_path(scope), data)
+            self.writer.write(file, data)
+        kept.save()
 
     def month_entries(self, code: str | None) -> list[feeds.FeedEntry]:
         """One entry per closed month: France's or the département's headline figures."""
@@ -949,16 +1028,57 @@ def build_site(
     progress: Callable[[str], None] | None = None,
     site_url: str | None = None,
     workers: int | None = None,
+    months: MonthWriter | None = None,
 ) -> BuildResult:
     """Write the site for ``figures`` into ``out``; returns what was written.
 
     The site is built beside ``out`` and swapped in at once (``publish.staged_site``): a build
     killed halfway leaves the previous site whole, and links inside ``out`` are never followed.
     ``workers``: processes that write the open data's months and render pages (default: one per
-    CPU, at most :data:`MAX_WORKERS`)."""
-    started = time.perf_counter()
+    CPU, at most :data:`MAX_WORKERS`). ``months``: the open data's month files, started before
+    the figures were read (:func:`start_open_data`); stopped if the build fails."""
     if workers is None:
-        workers = min(MAX_WORKERS, os.cpu_count() or 1)
+        workers = default_workers()
+    try:
+        return _build_site(store, figures, out, home, contact, progress, site_url, workers, months)
+    except BaseException:
+        if months is not None:
+            months.stop()
+        raise
+
+
+def default_workers() -> int:
+    """Processes that write the month files and render pages: one per CPU, at most
+    :data:`MAX_WORKERS`."""
+    return min(MAX_WORKERS, os.cpu_count() or 1)
+
+
+def start_open_data(
+    store: Store, home: Path | None, *, workers: int | None = None
+) -> MonthWriter | None:
+    """Start writing the open data's month files (kept in ``home``), in a child process, before
+    the figures are read: the longest part of a first build (13 million probes over three years
+    of 500 services) then runs beside reading the figures, on another CPU. None when they
+    cannot be (no data directory, one worker, no ``fork``): :func:`build_site` writes them."""
+    workers = default_workers() if workers is None else workers
+    keep = kept_data(home)
+    if keep is None or workers < 2 or not can_fork():
+        return None
+    return start_months(store, keep, keep=keep, workers=workers, background=True)
+
+
+def _build_site(
+    store: Store,
+    figures: SiteFigures,
+    out: Path,
+    home: Path | None,
+    contact: str,
+    progress: Callable[[str], None] | None,
+    site_url: str | None,
+    workers: int,
+    months: MonthWriter | None,
+) -> BuildResult:
+    started = time.perf_counter()
     with staged_site(out) as work:
         result = BuildResult(work)
         builder = SiteBuilder(
@@ -971,6 +1091,7 @@ def build_site(
             site_url=site_url,
             workers=workers,
         )
+        builder.months = months
         builder.build()
         _remove_stale(work, result.files, result)
     result.out = out

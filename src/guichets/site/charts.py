@@ -12,11 +12,12 @@ says what its colours mean.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
 from markupsafe import Markup, escape
 
@@ -152,6 +153,20 @@ class RatePoint:
     low: float | None
     high: float | None
     probes: int
+
+
+class Kept(Protocol):
+    """Where a chart keeps the drawing of its closed periods between builds
+    (``site/fragments.py``): pieces under a name, valid while drawn from the same key."""
+
+    def get(self, name: str, key: str) -> tuple[str, ...] | None: ...
+
+    def put(self, name: str, key: str, pieces: tuple[str, ...]) -> None: ...
+
+
+def _key(*parts: object) -> str:
+    """What a chart's closed periods were drawn from (numbers, labels, sizes), as a digest."""
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
 # -- formatting -----------------------------------------------------------------------------------
@@ -369,13 +384,21 @@ def _counts(bar: MonthBar) -> tuple[list[int], list[int]]:
 
 
 def category_bars(
-    bars: Sequence[MonthBar], *, id: str, title: str, description: str, lang: str = "fr"
+    bars: Sequence[MonthBar],
+    *,
+    id: str,
+    title: str,
+    description: str,
+    lang: str = "fr",
+    kept: Kept | None = None,
+    closed: int = 0,
 ) -> Markup:
     """One stacked bar per month, the shares A-E of its valid probes (E at the bottom, so that its
     top reads as the failure rate on the gridlines); under it, in a strip of its own, the share of
     all probes that measured nothing. A month with no valid probe is a hatched, labelled slot.
 
-    The legend is inside the SVG, under the month labels.
+    The legend is inside the SVG, under the month labels. With ``kept``, the first ``closed``
+    bars (months that no longer change) are drawn once and kept: the same bytes.
     """
     _check_id(id)
     words = _words(lang)
@@ -404,7 +427,11 @@ def category_bars(
     names = {o: _e(words[o]) for o in NOT_MEASURED}
     of_all = _e(words["of_all"])
     ws = _n(bar_w)
-    for i, (bar, (categories, others)) in enumerate(zip(bars, counted, strict=True)):
+
+    def group(i: int, bar: MonthBar, categories: list[int], others: list[int]) -> tuple[str, bool]:
+        """One month's bar: its SVG, and whether it is an empty (hatched) slot."""
+        body: list[str] = []
+        used_empty = False
         valid, lost = sum(categories), sum(others)
         probes = valid + lost
         x = _LEFT + (i + 0.5) * slot - bar_w / 2
@@ -451,6 +478,25 @@ def category_bars(
                     f"{quantity(count)} ({fraction(share)} {of_all})</title></rect>"
                 )
         body.append("</g>")
+        return "".join(body), used_empty
+
+    start = 0
+    if kept is not None and 0 < closed < len(bars):
+        name = f"bars|{id}|{lang}"
+        shown = zip(bars[:closed], counted[:closed], strict=True)
+        key = _key(len(bars), [(b.label, c, o) for b, (c, o) in shown])
+        found = kept.get(name, key)
+        if found is None:
+            made = [group(i, bars[i], *counted[i]) for i in range(closed)]
+            found = ("".join(g for g, _ in made), "empty" if any(e for _, e in made) else "")
+            kept.put(name, key, found)
+        body.append(found[0])
+        used_empty = bool(found[1])
+        start = closed
+    for i in range(start, len(bars)):
+        drawn, empty = group(i, bars[i], *counted[i])
+        body.append(drawn)
+        used_empty = used_empty or empty
     body.append(_x_labels([b.label for b in bars], slot, strip_bottom + 15))
     keys: list[list[tuple[Swatch, str]]] = [
         [(_box(CATEGORY_COLOURS[c]), f"{c}{colon}{words[c]}") for c in CATEGORIES],
@@ -481,11 +527,19 @@ def _checked(point: RatePoint) -> tuple[float, float, float] | None:
 
 
 def rate_band(
-    points: Sequence[RatePoint], *, id: str, title: str, description: str, lang: str = "fr"
+    points: Sequence[RatePoint],
+    *,
+    id: str,
+    title: str,
+    description: str,
+    lang: str = "fr",
+    kept: Kept | None = None,
+    closed: int = 0,
 ) -> Markup:
     """The failure rate as a line with markers over its 95 % interval as a band. A period with no
     valid probe breaks both (a run of points is one polyline and one polygon), and a point on few
-    probes is drawn hollow. The legend is inside the SVG, under the period labels."""
+    probes is drawn hollow. The legend is inside the SVG, under the period labels. With
+    ``kept``, the markers of the first ``closed`` points are drawn once and kept."""
     _check_id(id)
     words = _words(lang)
     if not points:
@@ -539,17 +593,14 @@ def rate_band(
                 f'<polyline class="line" points="{_points((x, y) for x, y, _, _ in run)}" '
                 f'fill="none" stroke="{LINE}" stroke-width="2" stroke-linejoin="round"/>'
             )
-    any_few = False
     colon = _colon(lang)
     semicolon = " ; " if lang == "fr" else "; "
     fraction = _percent(lang)
     quantity = _quantity(lang, words["valid_probe"], words["valid_probes"])
-    for i, (point, numbers) in enumerate(zip(points, checked, strict=True)):
-        if numbers is None:
-            continue
+
+    def marker(i: int, point: RatePoint, numbers: tuple[float, float, float]) -> str:
         value, low, high = numbers
         few = point.probes < FEW
-        any_few = any_few or few
         x = _LEFT + (i + 0.5) * slot
         interval = fraction(low).removesuffix("%").rstrip(NBSP) + "–" + fraction(high)
         tip = (
@@ -557,12 +608,33 @@ def rate_band(
             f"({words['ci']}{colon}{interval}){semicolon}{quantity(point.probes)}"
         )
         fill = "#fff" if few else LINE
-        body.append(
+        return (
             f'<circle class="point{" few" if few else ""}" cx="{_n(x)}" cy="{_n(y_of(value))}" '
             f'r="3.5" fill="{fill}" stroke="{LINE}" stroke-width="1.5" '
             f'data-value="{value:.4f}" data-low="{low:.4f}" data-high="{high:.4f}" '
             f'data-probes="{point.probes}"><title>{_e(tip)}</title></circle>'
         )
+
+    def markers(first: int, end: int) -> str:
+        return "".join(
+            marker(i, points[i], numbers)
+            for i in range(first, end)
+            if (numbers := checked[i]) is not None
+        )
+
+    any_few = any(n is not None and p.probes < FEW for p, n in zip(points, checked, strict=True))
+    start = 0
+    if kept is not None and 0 < closed < len(points):
+        name = f"band|{id}|{lang}"
+        shown = zip(points[:closed], checked[:closed], strict=True)
+        key = _key(len(points), [(p.label, n, p.probes) for p, n in shown])
+        found = kept.get(name, key)
+        if found is None:
+            found = (markers(0, closed),)
+            kept.put(name, key, found)
+        body.append(found[0])
+        start = closed
+    body.append(markers(start, len(points)))
     body.append(_x_labels([p.label for p in points], slot, bottom + 15))
 
     def line_key(x: float, y: float) -> str:

@@ -12,6 +12,7 @@ bytes change).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import multiprocessing
 import pickle
@@ -25,11 +26,21 @@ from typing import Any, Final, Protocol
 import guichets
 from guichets.files import write_atomic
 from guichets.site.figures import ServiceInfo, SiteFigures
+from guichets.site.fragments import Entry, MonthFragments
 from guichets.stats.method import METHOD_VERSION
 
-__all__ = ["PageJob", "PageKeys", "render_pages"]
+__all__ = [
+    "FEEDS_FILE",
+    "KeptDigests",
+    "PageJob",
+    "PageKeys",
+    "code_digest",
+    "digest",
+    "render_pages",
+]
 
 CACHE_FILE: Final = "pages.pickle"
+FEEDS_FILE: Final = "feeds.pickle"  # the feeds' digests (``build.SiteBuilder.write_feeds``)
 FORMAT: Final = 1
 MIN_PER_WORKER: Final = 40  # fewer pages than this a process: not worth forking
 
@@ -41,6 +52,7 @@ class SiteBuilder(Protocol):
     out: Path
     contact: str
     writer: Any  # build._Writer: its ``result`` counts pages and files written
+    fragments: MonthFragments  # closed months' rows rendered by a worker go back to the parent
 
     def service_page(self, lang: str, info: ServiceInfo) -> None: ...
 
@@ -56,8 +68,10 @@ class PageJob:
     key: str | None  # digest of what the page shows; None: always rendered
 
 
+@functools.lru_cache(maxsize=1)
 def _code() -> str:
-    """What renders the pages: the templates, the stylesheet, the modules that fill them."""
+    """What renders the pages: the templates, the stylesheet, the modules that fill them (read
+    once a process: the package does not change under a running build)."""
     digest = hashlib.sha256(guichets.__version__.encode())
     package = resources.files("guichets.site")
     parts = [package / "templates", package / "static"]
@@ -72,6 +86,49 @@ def _code() -> str:
 
 def _digest(*parts: Any) -> str:
     return hashlib.sha256(pickle.dumps(parts, protocol=pickle.HIGHEST_PROTOCOL)).hexdigest()
+
+
+digest = _digest
+
+
+@functools.lru_cache(maxsize=8)
+def code_digest(*modules: str) -> str:
+    """:func:`_code` and these modules of ``guichets.site`` besides: what makes a kind of file."""
+    package = resources.files("guichets.site")
+    return _digest(_code(), *((package / name).read_bytes() for name in modules))
+
+
+class KeptDigests:
+    """Digests of what each file of one kind was made from, kept in the cache between builds
+    (``DATA/cache/site/<name>``): a file whose digest is unchanged, and which is still in the
+    site, is left as it is instead of being made again. Without a cache, everything is made."""
+
+    def __init__(self, cache: Path | None, name: str, out: Path) -> None:
+        self.path = None if cache is None else cache / name
+        self.out = out
+        self.kept: dict[str, str] = {}
+        self.now: dict[str, str] = {}
+        if self.path is None:
+            return
+        try:
+            stamp, kept = pickle.loads(self.path.read_bytes())
+            if stamp == FORMAT and isinstance(kept, dict):
+                self.kept = kept
+        except (FileNotFoundError, pickle.UnpicklingError, EOFError, ValueError, TypeError):
+            pass
+
+    def fresh(self, file: Path, key: str) -> bool:
+        """Whether ``file`` was made from ``key`` and is still there (``key`` is kept either
+        way: the caller makes the file when it is not fresh)."""
+        name = str(file.relative_to(self.out))
+        self.now[name] = key
+        return self.path is not None and self.kept.get(name) == key and file.exists()
+
+    def save(self) -> None:
+        if self.path is None or self.now == self.kept:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(self.path, pickle.dumps((FORMAT, self.now), protocol=pickle.HIGHEST_PROTOCOL))
 
 
 class PageKeys:
@@ -134,14 +191,16 @@ def _render(builder: SiteBuilder, job: PageJob) -> None:
         builder.departement_page(job.lang, job.ident)
 
 
-def _share(jobs: Sequence[PageJob]) -> tuple[int, int]:
-    """In a worker: render these pages; returns (files written, pages rendered)."""
+def _share(jobs: Sequence[PageJob]) -> tuple[int, int, dict[str, Entry]]:
+    """In a worker: render these pages; returns (files written, pages rendered, the closed
+    months' rows it rendered)."""
     assert _BUILDER is not None
     result = _BUILDER.writer.result
     result.written = result.pages = 0
+    _BUILDER.fragments.take_new()  # the parent's, not this worker's
     for job in jobs:
         _render(_BUILDER, job)
-    return result.written, result.pages
+    return result.written, result.pages, _BUILDER.fragments.take_new()
 
 
 def render_pages(builder: SiteBuilder, jobs: Sequence[PageJob], workers: int) -> None:
@@ -158,9 +217,10 @@ def render_pages(builder: SiteBuilder, jobs: Sequence[PageJob], workers: int) ->
     try:
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(workers, context) as pool:
-            for written, pages in pool.map(_share, shares):
+            for written, pages, rows in pool.map(_share, shares):
                 result.written += written
                 result.pages += pages
+                builder.fragments.add(rows)
     finally:
         _BUILDER = None
     result.files.update(job.file for job in jobs)

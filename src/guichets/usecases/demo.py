@@ -7,23 +7,23 @@ modules never import the simulator. Everything lands in a data directory, like a
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from guichets import datadir
-from guichets.alerts.service import Alerting, AlertOptions
+from guichets.alerts.service import AlertOptions
 from guichets.catalogue import Service, catalogue_to_toml, load_catalogue
 from guichets.clock import SimulatedClock
 from guichets.evidence.archive import EvidenceArchive
-from guichets.http import Exchange, HostGates, Politeness
+from guichets.http import Exchange, Politeness
 from guichets.model import Observation
-from guichets.runner import Runner, RunSummary, from_catalogue
+from guichets.runner import Runner, RunSummary
 from guichets.schedule import Plan
 from guichets.simulator import Simulator, load_scenario
 from guichets.store import Store
+from guichets.usecases.run import open_run
 
 __all__ = ["DEMO_CADENCE", "DEMO_SCENARIO", "DemoResult", "run_demo", "simulated_catalogue"]
 
@@ -90,9 +90,10 @@ async def run_demo(
 
     With ``evidence`` (the default) every exchange is archived under ``home/evidence`` with its
     digests and ledger entries, as a real run does, so that ``guichets evidence verify`` and
-    ``guichets evidence dossier`` work on the demo's data. The alert rules run after every probe
-    (``docs/alerts.md``); ``alerts`` says where to deliver them, and ``report`` hears of each
-    failed delivery.
+    ``guichets evidence dossier`` work on the demo's data. Like a run, the demo holds the run
+    lock on ``home`` (AlreadyRunning while another run or demo holds it). The alert rules run
+    after every probe (``docs/alerts.md``); ``alerts`` says where to deliver them, and
+    ``report`` hears of each failed delivery.
 
 
     With ``assisted`` = N, a scripted person (``demo_person``) makes N attempts through the
@@ -114,41 +115,30 @@ async def run_demo(
         path = datadir.catalogue(home)
         path.write_text(catalogue_to_toml(simulated_catalogue(simulator, cadence)), "utf-8")
         catalogue = load_catalogue(path)
-        gates = HostGates(clock, Politeness(min_gap=gap))
         end = start + timedelta(days=days)
-        with Store.open(db_url, home=home) as store, contextlib.ExitStack() as stack:
-            archive = None
-            if evidence:
-                info = {"http-header-user-agent": gates.politeness.user_agent}
-                archive = stack.enter_context(EvidenceArchive(home, store, clock, info=info))
-            watch = Alerting.start(store, clock, alerts or AlertOptions(), catalogue.services,
-                                   report=report)  # fmt: skip
-            runner = Runner(
-                from_catalogue(catalogue.services),
-                store,
-                clock,
-                gates,
-                seed=scenario.scenario.seed if seed is None else seed,
-                plan=Plan.RANDOM,
-                concurrency=1,
-                on_observation=on_observation,
-                on_exchange=on_exchange,
-                command=f"demo --days {days}",
-                catalogue_digest=catalogue.digest,
-                evidence=archive,
-                on_stored=watch.monitor.on_stored,
-            )
-            try:
+        with (
+            Store.open(db_url, home=home) as store,
+            open_run(home, store, clock, Politeness(min_gap=gap), evidence=evidence) as robot,
+        ):
+            options = alerts or AlertOptions()
+            chosen = scenario.scenario.seed if seed is None else seed
+            # simulated time: at the end, every retry of the alerts' delivery runs out (drain)
+            async with robot.alerting(
+                options, catalogue.services, report=report, drain=True
+            ) as watch:
+                runner = robot.runner(
+                    catalogue.services, catalogue_digest=catalogue.digest,
+                    command=f"demo --days {days}", seed=chosen, plan=Plan.RANDOM, concurrency=1,
+                    on_observation=on_observation, on_exchange=on_exchange,
+                )  # fmt: skip
                 if assisted:
-                    assert archive is not None
+                    assert robot.archive is not None
                     summary = await _with_person(
-                        runner, simulator, store, archive, clock, list(catalogue.services), home,
-                        assisted, end,
+                        runner, simulator, store, robot.archive, clock, list(catalogue.services),
+                        home, assisted, end,
                     )  # fmt: skip
                 else:
                     summary = await runner.run(until=end)
-            finally:
-                await watch.close(drain=True)  # simulated time: every retry runs out now
         return DemoResult(home, start, end, summary, len(simulator.forbidden), watch.summary())
 
 

@@ -33,6 +33,7 @@ from guichets.workers.report import seen_from, split_vantages, vantage_barriers
 __all__ = ["CACHE_FORMAT", "read_figures"]
 
 CACHE_FORMAT: Final = 4  # bump when ReportRow changes shape: older cached months are recomputed
+CHECKED_FILE: Final = "rollups-checked.pickle"
 
 
 def _months(days: DateRange) -> list[DateRange]:
@@ -97,8 +98,7 @@ def read_figures(
     if span is None:
         return SiteFigures(generated_at, None, [], _services(catalogue, ()))
     months = _months(span)
-    whole = DateRange(months[0].first, months[-1].last)
-    store.refresh_rollups(whole)
+    totals = _checked_totals(store, months, cache)
     alive, until = alive_spans(store)
     named = _services(catalogue, ())
     labels = {k: v.label for k, v in named.items()}
@@ -108,7 +108,7 @@ def read_figures(
     fingerprints: dict[str, str] = {}
     for month in months:
         (month_rows_, month_departements, month_france), fingerprint = _month_of_rows(
-            store, month, alive, until, cache
+            store, month, alive, until, cache, totals.get(f"{month.first:%Y-%m}")
         )
         if fingerprint is not None:
             fingerprints[f"{month.first:%Y-%m}"] = fingerprint
@@ -148,15 +148,62 @@ def read_figures(
     return figures
 
 
+def _checked_totals(
+    store: Store, months: Sequence[DateRange], cache: Path | None
+) -> dict[str, list[int]]:
+    """Each month's rollup totals (``Store.rollup_totals``), the rollups checked against the
+    probes first, as cheaply as what moved allows.
+
+    Checking a month (:meth:`~guichets.store.Store.refresh_rollups`) counts its probes row by
+    row: over years, seconds, in every build. So the totals of the last check are kept in the
+    cache (period -> totals, the last of which counts every probe stored, from an index alone):
+    a month is checked again only when its stored probes moved by a number other than its
+    rollups' (a probe written by other means, one deleted, a replicate or an assisted read).
+    After a run of the robot, both moved by the probes it saved: nothing to count. Without a
+    cache, the whole span is checked at once, as ``guichets report`` does."""
+    if cache is None:
+        store.refresh_rollups(DateRange(months[0].first, months[-1].last))
+        return {}
+    path = cache / CHECKED_FILE
+    kept: dict[str, list[int]] = {}
+    try:
+        stamp, found = pickle.loads(path.read_bytes())
+        if stamp == CACHE_FORMAT and isinstance(found, dict):
+            kept = found
+    except (FileNotFoundError, pickle.UnpicklingError, EOFError, ValueError, TypeError):
+        pass  # nothing kept: every month is checked
+    totals: dict[str, list[int]] = {}
+    for month in months:
+        period = f"{month.first:%Y-%m}"
+        now = store.rollup_totals(month)
+        before = kept.get(period)
+        moved_alike = (
+            before is not None
+            and len(before) == len(now)
+            and now[-1] - before[-1] == now[1] - before[1]  # stored probes, rolled-up probes
+        )
+        if not moved_alike and store.refresh_rollups(month):
+            now = store.rollup_totals(month)  # rebuilt: counted again
+        totals[period] = now
+    if totals != kept:
+        cache.mkdir(parents=True, exist_ok=True)
+        data = pickle.dumps((CACHE_FORMAT, totals), protocol=pickle.HIGHEST_PROTOCOL)
+        write_atomic(path, data)
+    return totals
+
+
 def _fingerprint(
     store: Store,
     month: DateRange,
     alive: Sequence[tuple[datetime, datetime]],
     until: datetime | None,
+    totals: list[int] | None = None,
 ) -> str:
-    """What a month's rows are computed from: its rollups' totals, the runs alive in it, and
-    the last sign of life when it falls within it (later is the future, not a gap)."""
-    totals = store.rollup_totals(month)
+    """What a month's rows are computed from: its rollups' totals (and every probe stored in
+    it), the runs alive in it, and the last sign of life when it falls within it (later is the
+    future, not a gap)."""
+    if totals is None:
+        totals = store.rollup_totals(month)
     spans = [(a.isoformat(), b.isoformat()) for a, b in alive if a < month.end and b > month.start]
     edge = None if until is None or until >= month.end else until.isoformat()
     key = json.dumps([CACHE_FORMAT, METHOD_VERSION, totals, spans, edge])
@@ -172,12 +219,13 @@ def _month_of_rows(
     alive: Sequence[tuple[datetime, datetime]],
     until: datetime | None,
     cache: Path | None,
+    totals: list[int] | None = None,
 ) -> tuple[MonthRows, str | None]:
     """One month's rows (services, départements, France), with their lead times computed, from
     the cache when it still holds what they come from; and their fingerprint (with a cache)."""
     path = fingerprint = None
     if cache is not None:
-        fingerprint = _fingerprint(store, month, alive, until)
+        fingerprint = _fingerprint(store, month, alive, until, totals)
         path = cache / f"{month.first:%Y-%m}.pickle"
         try:
             kept, found = pickle.loads(path.read_bytes())

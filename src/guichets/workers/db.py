@@ -10,32 +10,12 @@ from __future__ import annotations
 from typing import Final
 
 from psycopg_pool import AsyncConnectionPool
-from sqlalchemy import make_url
-from sqlalchemy.exc import ArgumentError
+
+from guichets.store.connection import NotPostgres, conninfo
 
 __all__ = ["NotPostgres", "conninfo", "open_pool"]
 
 CONNECT_TIMEOUT: Final = 10  # seconds: a database that does not answer is a lost database
-
-
-class NotPostgres(ValueError):
-    """Workers need PostgreSQL: the schedule and the gates are shared through it."""
-
-
-def conninfo(url: str) -> str:
-    """A libpq URI from a store URL (``postgresql://``, ``postgres://`` or
-    ``postgresql+psycopg://``); its query (``options=-csearch_path=...``) is kept."""
-    text = url.strip()
-    try:
-        parsed = make_url(text.replace("postgres://", "postgresql://", 1))
-    except ArgumentError as exc:
-        raise NotPostgres(f"cannot read {url!r} as a database URL") from exc
-    if parsed.get_backend_name() != "postgresql":
-        raise NotPostgres(
-            "workers share their schedule through PostgreSQL: give --db postgresql://user@host/db "
-            "(the single-machine `guichets run` works on SQLite)"
-        )
-    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 async def open_pool(

@@ -25,8 +25,8 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import AsyncIterator
-from typing import Final
+from collections.abc import AsyncIterator, Awaitable
+from typing import Final, TypeVar
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
@@ -36,49 +36,17 @@ from guichets.clock import Clock
 from guichets.http import FetchError, HostGates, Politeness, Turn, host_key
 from guichets.http.gates import retry_after
 from guichets.model import Detail
+from guichets.store.host_gates import HostGateRows
 
 __all__ = ["GateUnavailable", "SharedGates"]
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 POLL: Final = 0.05  # seconds between two tries at a host another worker holds (jittered)
 HOLD_LIMIT: Final = 2.0  # a longer wait is spent without the lease, so others can pass meanwhile
 LEASE_MARGIN: Final = 10.0  # seconds beyond a request's time limit before a lease ends by itself
-
-_ENSURE = "INSERT INTO host_gates (host, failures) VALUES (%(host)s, 0) ON CONFLICT DO NOTHING"
-
-_TAKE = """
-UPDATE host_gates
-   SET holder = %(holder)s,
-       lease_until = clock_timestamp() + %(lease)s * interval '1 second'
- WHERE host = %(host)s AND (holder IS NULL OR lease_until < clock_timestamp())
-RETURNING
-   COALESCE(EXTRACT(EPOCH FROM open_until - clock_timestamp()), 0)::float8,
-   COALESCE(EXTRACT(EPOCH FROM retry_until - clock_timestamp()), 0)::float8,
-   COALESCE(EXTRACT(EPOCH FROM last_done + %(gap)s * interval '1 second'
-                               - clock_timestamp()), 0)::float8,
-   failures,
-   open_until
-"""
-
-_GIVE = """
-UPDATE host_gates
-   SET holder = NULL,
-       lease_until = NULL,
-       last_done = CASE WHEN %(sent)s THEN clock_timestamp() ELSE last_done END,
-       failures = CASE WHEN %(failed)s THEN failures + 1
-                       WHEN %(answered)s THEN 0 ELSE failures END,
-       open_until = CASE
-           WHEN %(failed)s AND failures + 1 >= %(max_failures)s
-               THEN clock_timestamp() + %(cooldown)s * interval '1 second'
-           WHEN %(answered)s THEN NULL
-           ELSE open_until END,
-       retry_until = CASE
-           WHEN %(retry)s::float8 IS NOT NULL
-               THEN clock_timestamp() + %(retry)s::float8 * interval '1 second'
-           ELSE retry_until END
- WHERE host = %(host)s AND holder = %(holder)s
-"""
 
 
 class GateUnavailable(BaseException):
@@ -118,6 +86,7 @@ class SharedGates(HostGates):
     ) -> None:
         super().__init__(clock, politeness)
         self.pool = pool
+        self.rows = HostGateRows(pool)
         self.holder = holder
         self.lease = politeness.timeout + politeness.min_gap + LEASE_MARGIN
         self._known: set[str] = set()
@@ -134,11 +103,9 @@ class SharedGates(HostGates):
             finally:
                 await asyncio.shield(self._give(key, turn))
 
-    async def _execute(self, sql: str, params: dict[str, object]) -> tuple[object, ...] | None:
+    async def _reach(self, call: Awaitable[T]) -> T:
         try:
-            async with self.pool.connection() as conn:
-                cursor = await conn.execute(sql, params)
-                return await cursor.fetchone() if cursor.description else None
+            return await call
         except (psycopg.Error, OSError, TimeoutError) as exc:
             raise GateUnavailable(f"the shared gates' database is unreachable: {exc}") from exc
 
@@ -146,15 +113,14 @@ class SharedGates(HostGates):
         """Wait for the host's lease and its gap; raise FetchError to refuse without sending."""
         polite = self.politeness
         if key not in self._known:
-            await self._execute(_ENSURE, {"host": key})
+            await self._reach(self.rows.ensure(key))
             self._known.add(key)
-        params = {"host": key, "holder": self.holder, "lease": self.lease, "gap": polite.min_gap}
         while True:
-            row = await self._execute(_TAKE, params)
+            row = await self._reach(self.rows.take(key, self.holder, self.lease, polite.min_gap))
             if row is None:  # another worker is sending to it now
                 await self.clock.sleep(POLL * (0.5 + random.random()))
                 continue
-            open_wait, retry_wait, gap_wait = float(row[0]), float(row[1]), float(row[2])  # type: ignore[arg-type]
+            open_wait, retry_wait, gap_wait = float(row[0]), float(row[1]), float(row[2])
             if open_wait > 0:
                 await self._release(key)
                 raise FetchError(
@@ -181,11 +147,7 @@ class SharedGates(HostGates):
             return
 
     async def _release(self, key: str) -> None:
-        await self._execute(
-            "UPDATE host_gates SET holder = NULL, lease_until = NULL "
-            "WHERE host = %(host)s AND holder = %(holder)s",
-            {"host": key, "holder": self.holder},
-        )
+        await self._reach(self.rows.release(key, self.holder))
 
     async def _give(self, key: str, turn: _SharedTurn) -> None:
         failed = turn.error in (Detail.TIMEOUT, Detail.NETWORK) or (
@@ -206,16 +168,14 @@ class SharedGates(HostGates):
             "retry": retry,
         }
         try:
-            async with self.pool.connection() as conn:
-                done = await conn.execute(_GIVE, params)
-                if done.rowcount == 0:
-                    self.lost_leases += 1
-                    log.warning(
-                        "%s: the lease on %s ended before its request did; another worker may "
-                        "have sent to it within the gap",
-                        self.holder,
-                        key,
-                    )
+            if await self.rows.give(params) == 0:
+                self.lost_leases += 1
+                log.warning(
+                    "%s: the lease on %s ended before its request did; another worker may "
+                    "have sent to it within the gap",
+                    self.holder,
+                    key,
+                )
         except (psycopg.Error, OSError, TimeoutError) as exc:
             # The lease ends by itself; the worker finds the database gone at its next step.
             log.error("%s: could not give back %s: %s", self.holder, key, exc)

@@ -24,6 +24,7 @@ from procrastinate.jobs import Job
 from procrastinate.schema import SchemaManager
 from psycopg_pool import AsyncConnectionPool
 
+from guichets.store.jobs import ensure_job_tables
 from guichets.workers.book import PeriodJob
 from guichets.workers.db import CONNECT_TIMEOUT, conninfo
 
@@ -33,7 +34,6 @@ log = logging.getLogger(__name__)
 
 TASK: Final = "guichets.probe_period"
 QUEUE: Final = "probes"
-_SCHEMA_LOCK: Final = 0x6775696368657471  # one process creates procrastinate's tables
 
 
 def make_app(url: str, *, size: int, name: str, timeout: float = CONNECT_TIMEOUT * 3) -> App:
@@ -50,14 +50,7 @@ def make_app(url: str, *, size: int, name: str, timeout: float = CONNECT_TIMEOUT
 
 async def ensure_schema(pool: AsyncConnectionPool) -> bool:
     """Create procrastinate's tables if the database has none; True if it did."""
-    async with pool.connection() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-        cursor = await conn.execute("SELECT to_regclass('procrastinate_jobs') IS NOT NULL")
-        row = await cursor.fetchone()
-        if row is not None and row[0]:
-            return False
-        await conn.execute(SchemaManager.get_schema())
-        return True
+    return await ensure_job_tables(pool, SchemaManager.get_schema())
 
 
 def queueing_lock(job: PeriodJob) -> str:

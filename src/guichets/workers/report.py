@@ -13,13 +13,10 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select
-from sqlalchemy.orm import aliased
-
 from guichets.model import Outcome
 from guichets.periods import DateRange, local_day
 from guichets.store import Store, as_utc
-from guichets.store.schema import probes, schedule_periods, workers
+from guichets.store.vantage import book_rows, lost_period_rows, replicate_pairs, vantage_rows
 
 __all__ = [
     "agreement",
@@ -42,23 +39,10 @@ def vantage_barriers(
     departement: str | None = None,
 ) -> dict[str, list[tuple[Any, str, str, int]]]:
     """Per service: ``(Paris day, vantage, outcome, probes)`` of probes that carry a vantage."""
-    query = (
-        select(probes.c.service, probes.c.started_at, probes.c.vantage, probes.c.outcome)
-        .where(
-            probes.c.vantage.is_not(None),
-            probes.c.started_at >= days.start,
-            probes.c.started_at < days.end,
-        )
-        .order_by(probes.c.service, probes.c.started_at)
-    )
-    if service is not None:
-        query = query.where(probes.c.service == service)
-    if departement is not None:
-        query = query.where(probes.c.departement == departement)
     counts: dict[tuple[str, Any, str, str], int] = defaultdict(int)
-    with store.reading("read the vantage points") as conn:
-        for name, at, vantage, outcome in conn.execute(query):
-            counts[(name, local_day(as_utc(at)), vantage, outcome)] += 1
+    rows = vantage_rows(store, days, service=service, departement=departement)
+    for name, at, vantage, outcome in rows:
+        counts[(name, local_day(as_utc(at)), vantage, outcome)] += 1
     out: dict[str, list[tuple[Any, str, str, int]]] = defaultdict(list)
     for (name, day, vantage, outcome), n in sorted(counts.items()):
         out[name].append((day, vantage, outcome, n))
@@ -89,22 +73,9 @@ def lost_periods(
 ) -> dict[str, list[tuple[Any, str]]]:
     """Per service: ``(Paris day, reason)`` of each period of the shared schedule recorded as
     lost in these days (nobody probed it while it was open): the robot's own gaps."""
-    query = (
-        select(schedule_periods.c.service, schedule_periods.c.period_start, schedule_periods.c.note)
-        .where(
-            schedule_periods.c.state == "lost",
-            schedule_periods.c.role == "probe",
-            schedule_periods.c.period_start >= days.start,
-            schedule_periods.c.period_start < days.end,
-        )
-        .order_by(schedule_periods.c.service, schedule_periods.c.period_start)
-    )
-    if service is not None:
-        query = query.where(schedule_periods.c.service == service)
     out: dict[str, list[tuple[Any, str]]] = defaultdict(list)
-    with store.reading("read the lost periods") as conn:
-        for name, start, note in conn.execute(query):
-            out[name].append((local_day(as_utc(start)), note))
+    for name, start, note in lost_period_rows(store, days, service=service):
+        out[name].append((local_day(as_utc(start)), note))
     return dict(out)
 
 
@@ -130,28 +101,10 @@ def vantage_sentence(seen: dict[str, list[str]] | None) -> str | None:
 
 def agreement(store: Store, days: DateRange | None = None) -> dict[str, Any]:
     """Each replicate against its period's first probe: same outcome, same category."""
-    first = aliased(probes)
-    query = select(
-        probes.c.service,
-        probes.c.replicate_of,
-        probes.c.vantage,
-        probes.c.outcome,
-        probes.c.category,
-        first.c.vantage,
-        first.c.outcome,
-        first.c.category,
-    ).join(
-        first,
-        and_(first.c.service == probes.c.service, first.c.period_key == probes.c.replicate_of),
-    )
-    if days is not None:
-        query = query.where(probes.c.started_at >= days.start, probes.c.started_at < days.end)
     pairs = same = valid = same_category = 0
     by_pair: dict[str, dict[str, int]] = defaultdict(lambda: {"pairs": 0, "same_outcome": 0})
     barriers: list[dict[str, str]] = []
-    with store.reading("read the replicates") as conn:
-        rows = conn.execute(query.order_by(probes.c.service, probes.c.replicate_of)).all()
-    for service, key, v2, o2, c2, v1, o1, c1 in rows:
+    for service, key, v2, o2, c2, v1, o1, c1 in replicate_pairs(store, days):
         pairs += 1
         pair = by_pair[" / ".join(sorted([str(v1), str(v2)]))]
         pair["pairs"] += 1
@@ -180,22 +133,7 @@ def agreement(store: Store, days: DateRange | None = None) -> dict[str, Any]:
 
 def book_status(store: Store) -> dict[str, Any]:
     """The workers and the book's periods by state, and the lost ones with their reason."""
-    with store.reading("read the workers") as conn:
-        found = conn.execute(select(workers).order_by(workers.c.name)).all()
-        states = conn.execute(
-            select(schedule_periods.c.state, func.count()).group_by(schedule_periods.c.state)
-        ).all()
-        lost = conn.execute(
-            select(
-                schedule_periods.c.service,
-                schedule_periods.c.period_key,
-                schedule_periods.c.role,
-                schedule_periods.c.note,
-            )
-            .where(schedule_periods.c.state == "lost")
-            .order_by(schedule_periods.c.period_end.desc())
-            .limit(1000)
-        ).all()
+    found, states, lost = book_rows(store)
     return {
         "workers": [
             {

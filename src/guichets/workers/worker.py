@@ -301,10 +301,8 @@ class Worker:
         if job_id is None or self._app is None:
             return None
         assert self._book is not None
-        row = await self._book._one(
-            "SELECT args FROM procrastinate_jobs WHERE id = %(id)s", {"id": job_id}
-        )
-        return None if row is None else PeriodJob.from_args(row["args"])
+        args = await self._book.job_args(job_id)
+        return None if args is None else PeriodJob.from_args(args)
 
     async def _requeue(self, app: App, job: PeriodJob, job_id: int | None) -> None:
         """The job again, due now: the same job if its worker died while running it."""

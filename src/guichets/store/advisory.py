@@ -1,0 +1,108 @@
+"""A PostgreSQL session advisory lock held for as long as a run lasts, on a connection of its own.
+
+:mod:`guichets.runlock` says what the lock is for (one run per database and schema) and what to
+do when it is lost; this holds the SQL. The lock belongs to a database session, so it goes when
+its connection goes (a server restart, a network cut, ``pg_terminate_backend``): :meth:`held`
+asks the session whether it still has it, and :meth:`take` tries again on a fresh connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from contextlib import AbstractContextManager
+
+from sqlalchemy import Connection, text
+
+from guichets.store import Store
+
+__all__ = ["AdvisoryLock"]
+
+_HOLDERS = text(
+    "SELECT a.application_name, a.client_addr::text, a.backend_start "
+    "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+    "WHERE l.locktype = 'advisory' AND l.granted "
+    "AND ((l.classid::bigint << 32) | l.objid::bigint) = :key LIMIT 1"
+)
+_MINE = text(
+    "SELECT EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted "
+    "AND l.pid = pg_backend_pid() AND ((l.classid::bigint << 32) | l.objid::bigint) = :key)"
+)
+
+
+def _key(purpose: str, schema: str) -> int:
+    """The lock's key: a positive 63-bit number from the purpose and the schema's name
+    (positive, so that pg_locks' classid and objid give it back as one bigint)."""
+    digest = hashlib.sha256(f"{purpose} {schema}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") & 0x7FFF_FFFF_FFFF_FFFF
+
+
+class AdvisoryLock:
+    """One advisory lock per database and schema, named ``purpose``; its session's
+    ``application_name`` is ``name`` (who holds it, for the message of whoever is refused).
+
+    guichets' tables live in the search path's schema and advisory locks are per database, so
+    the schema goes into the key: two schemas of one database are two stores."""
+
+    def __init__(self, store: Store, purpose: str, name: str) -> None:
+        self.store = store
+        self.purpose = purpose
+        self.name = name[:63]  # PostgreSQL keeps 63 bytes of it
+        self.key: int | None = None
+        self._opened: AbstractContextManager[Connection] | None = None
+        self._conn: Connection | None = None
+
+    def take(self) -> str | None:
+        """Take the lock on a fresh connection: None when taken, else who holds it (one line;
+        empty when the holder cannot be seen). StoreError when the database cannot be reached."""
+        self._drop()
+        opened = self.store.reading("hold the run lock")
+        conn = opened.__enter__()
+        try:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            if self.key is None:
+                schema = str(conn.execute(text("SELECT current_schema()")).scalar_one())
+                self.key = _key(self.purpose, schema)
+            conn.execute(
+                text("SELECT set_config('application_name', :name, false)"), {"name": self.name}
+            )
+            got = conn.execute(
+                text("SELECT pg_try_advisory_lock(:key)"), {"key": self.key}
+            ).scalar_one()
+            if got:
+                self._opened, self._conn = opened, conn
+                return None
+            found = conn.execute(_HOLDERS, {"key": self.key}).first()
+        except BaseException as exc:
+            opened.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        opened.__exit__(None, None, None)
+        if found is None:
+            return ""
+        return (
+            f"{found[0] or 'a client'} from {found[1] or 'a local socket'}, connected "
+            f"{found[2]:%Y-%m-%d %H:%M:%S%z}"
+        )
+
+    def held(self) -> bool:
+        """Whether this lock's session is alive and still holds it (one query on its own
+        connection; False when that connection is gone)."""
+        if self._conn is None or self.key is None:
+            return False
+        try:
+            return bool(self._conn.execute(_MINE, {"key": self.key}).scalar_one())
+        except Exception:  # a dead connection: the lock went with it
+            return False
+
+    def release(self) -> None:
+        """Give the lock back and the connection to the pool (a lost one took the lock)."""
+        if self._conn is not None and self.key is not None:
+            with contextlib.suppress(Exception):
+                self._conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": self.key})
+        self._drop()
+
+    def _drop(self) -> None:
+        opened, self._opened, self._conn = self._opened, None, None
+        if opened is not None:
+            with contextlib.suppress(Exception):
+                opened.__exit__(None, None, None)
