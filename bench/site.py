@@ -383,7 +383,7 @@ def _changed(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int
 # Functions timed inside a build (wrapped for the build, then restored): where the time goes,
 # without a profiler's overhead. Nested: a module's function includes the ones it calls.
 PHASES = (
-    ("guichets.store", "Store", ("refresh_rollups", "latest_observations", "probe_points")),
+    ("guichets.store", "Store", ("refresh_rollups", "latest_observations_of", "probe_points")),
     ("guichets.usecases.figures", None, ("_month_of_rows", "_fingerprint", "_press")),
     ("guichets.site.build", None, ("write_open_data", "start_months", "_remove_stale")),
     ("guichets.site.opendata", None, ("figures_csv", "figures_json")),

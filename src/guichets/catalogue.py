@@ -472,6 +472,20 @@ class Service(_Strict):
         | None
     ) = None
     last_outcome: Annotated[str, BeforeValidator(_check_outcome)] | None = None
+    # Set by ``load_catalogue`` from the file's ``allow_local = true`` (never from a row): the
+    # probes of this service may connect to loopback and private addresses (``http.addresses``).
+    _allow_local: bool = PrivateAttr(default=False)
+
+    @property
+    def allows_local(self) -> bool:
+        """Whether the catalogue it came from says ``allow_local = true`` (simulated sites)."""
+        return self._allow_local
+
+    def __eq__(self, other: object) -> bool:
+        """The same row whatever file it came from: the fields, not the file's setting."""
+        if not isinstance(other, Service):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
 
     @field_validator("id")
     @classmethod
@@ -653,6 +667,8 @@ def load_catalogue(path: Path | str) -> Catalogue:
     if problems or parsed is None:
         problems.sort(key=lambda problem: (problem.line is not None, problem.line or 0))
         raise ConfigError(path, problems)
+    for service in parsed.services:
+        service._allow_local = allow_local
     return Catalogue(
         services=tuple(parsed.services),
         source=path,
