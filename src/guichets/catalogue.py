@@ -216,8 +216,9 @@ def _check_text(value: Any) -> Any:
 
 
 def _check_label(value: Any) -> Any:
-    """A name people read: one line of at most ``MAX_TEXT`` characters, without control, bidi
-    or invisible characters (which could hide or reorder what a reader sees)."""
+    """A name people read: one line of at most ``MAX_TEXT`` characters, without control, bidi,
+    format (soft hyphen, tag characters) or invisible characters, which could hide or reorder
+    what a reader sees: refused, not stripped, so that the file says what is published."""
     if not isinstance(value, str):
         return value
     if len(value) > MAX_TEXT:
@@ -225,8 +226,8 @@ def _check_label(value: Any) -> Any:
     bad = unsafe_characters(value)
     if bad:
         raise ValueError(
-            f"holds control, bidi or invisible characters ({', '.join(bad[:5])}); write plain "
-            "text on one line"
+            f"holds control, bidi, format or invisible characters ({', '.join(bad[:5])}); "
+            "write plain text on one line"
         )
     return value
 
