@@ -6,7 +6,9 @@ read as the site reads them (``export.raw_pages``) and turned into columns once
 (``export_table.columns_of``: the CSV text and the typed Arrow table). Then, each timed alone
 (wall and CPU of this process; best of ``--repeat``):
 
-- **read**: ``raw_pages`` (SQLite through the driver's cursor), and **columns**: ``columns_of``;
+- **read**: ``raw_pages`` (SQLite through the driver's cursor, Python rows), ``raw_tables``
+  (Arrow tables: through ADBC's SQLite driver, and through the cursor then converted), and
+  **columns**: ``columns_of`` (from the ADBC tables);
 - **pyarrow**: the typed table to Parquet (zstd) with ``pyarrow.parquet``; the CSV text to gzip
   with the standard library's ``gzip`` (level 1, as the site writes);
 - **DuckDB**: the same Arrow table registered in an in-memory DuckDB, ``COPY … TO`` Parquet
@@ -39,9 +41,10 @@ import pyarrow.parquet as pq
 
 from guichets.periods import parse_month
 from guichets.site.opendata import observation_types
-from guichets.site.opendata_files import GZIP_LEVEL, write_month
+from guichets.site.opendata_files import GZIP_LEVEL, PAGE_ROWS, write_month
 from guichets.store import Store
 from guichets.store.export import EXPORT_COLUMNS, raw_pages
+from guichets.store.export_read import raw_tables
 from guichets.store.export_table import Columns, arrow_schema, columns_of
 
 
@@ -79,12 +82,19 @@ def main(argv: list[str]) -> int:
     figures: dict[str, Any] = {"month": args.month}
     with Store.open(None, home=args.home) as store, tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
+        wall, cpu, _ = timed(args.repeat, lambda: list(raw_pages(store, month.start, month.end)))
+        results: dict[str, tuple[float, float]] = {"read (raw_pages, cursor)": (wall, cpu)}
         wall, cpu, pages = timed(
-            args.repeat, lambda: list(raw_pages(store, month.start, month.end))
+            args.repeat,
+            lambda: list(raw_tables(store, month.start, month.end, rows=PAGE_ROWS, adbc=False)),
         )
-        rows = sum(len(p) for p in pages)
+        results["read (raw_tables, cursor to Arrow)"] = (wall, cpu)
+        wall, cpu, pages = timed(
+            args.repeat, lambda: list(raw_tables(store, month.start, month.end, rows=PAGE_ROWS))
+        )
+        results["read (raw_tables, ADBC)"] = (wall, cpu)
+        rows = sum(p.num_rows for p in pages)
         figures["rows"] = rows
-        results: dict[str, tuple[float, float]] = {"read (raw_pages)": (wall, cpu)}
         wall, cpu, parts = timed(args.repeat, lambda: [columns_of(p, types) for p in pages])
         results["columns (columns_of)"] = (wall, cpu)
         table = pa.concat_tables([c.table for c in parts])

@@ -7,12 +7,14 @@ at a random minute), the mix of closed, fine, half-open, short and robot-blockin
 runs (one of which died without ending), daily rollups built with ``Store.rebuild_rollups``, and a
 ``catalogue.toml`` naming every service. Then, in one process, side by side:
 
-- **first build**: ``read_figures`` then ``build_site`` into an empty folder with an empty
-  figures cache (``DATA/cache/site``, as the command uses) and no kept open data
-  (``DATA/opendata``), each timed, with the pages and files written, the folder's files and
-  bytes, the CPU time (the build's worker processes included), the peak resident memory of the
-  process and its workers (sampled from ``/proc``), and the seconds spent in the main functions
-  it calls in this process (``PHASES``: wrapped for the build, no profiler);
+- **first build**: the month files started (``start_open_data``), ``read_figures`` then
+  ``build_site``, as the command does, into an empty folder with an empty figures cache
+  (``DATA/cache/site``, as the command uses), no kept open data (``DATA/opendata``) and no
+  frozen pages of closed months (``DATA/archive``: a first build renders them), each timed,
+  with the pages and files written, the folder's files and bytes, the CPU time (the build's
+  worker processes included), the peak resident memory of the process and its workers
+  (sampled from ``/proc``), and the seconds spent in the main functions it calls in this
+  process (``PHASES``: wrapped for the build, no profiler);
 - **after one new run**: one probe per service at the next period, saved with ``Store.save``
   inside ``start_run``/``end_run`` as the robot does, then the same two calls into the same
   folder: time, files rewritten (``BuildResult.written``; and by mtime, open data included)
@@ -381,7 +383,7 @@ def _changed(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int
 # Functions timed inside a build (wrapped for the build, then restored): where the time goes,
 # without a profiler's overhead. Nested: a module's function includes the ones it calls.
 PHASES = (
-    ("guichets.store", "Store", ("refresh_rollups", "latest_observations", "probe_points")),
+    ("guichets.store", "Store", ("refresh_rollups", "latest_observations_of", "probe_points")),
     ("guichets.usecases.figures", None, ("_month_of_rows", "_fingerprint", "_press")),
     ("guichets.site.build", None, ("write_open_data", "start_months", "_remove_stale")),
     ("guichets.site.opendata", None, ("figures_csv", "figures_json")),
@@ -439,9 +441,13 @@ def build(
     step: str,
 ) -> dict[str, Any]:
     """``read_figures`` then ``build_site``, as ``guichets site build`` calls them, timed apart."""
-    from guichets.site.build import build_site  # imported here: the module may still be coming
+    from guichets.site import build as site_build  # here: the module may still be coming
+    from guichets.site.build import build_site
     from guichets.usecases.figures import read_figures
 
+    # The month files start before the figures are read, as ``guichets site build`` does
+    # (``usecases/site.py``); older code started them inside build_site.
+    start_open_data = getattr(site_build, "start_open_data", None)
     before = _files(out) if out.exists() else {}
     load = _loadavg()
     timing = _phases() if profile is None else contextlib.nullcontext({})  # not both at once
@@ -452,9 +458,11 @@ def build(
         began = time.perf_counter()
         catalogue = load_catalogue(home / "catalogue.toml")  # as the command does
         loaded = time.perf_counter()
+        months = None if start_open_data is None else start_open_data(store, home)
         figures = read_figures(store, catalogue, generated_at=generated_at, cache=_cache(home))
         middle = time.perf_counter()
-        result = build_site(store, figures, out, home=home, contact=CONTACT)
+        more = {} if months is None else {"months": months}
+        result = build_site(store, figures, out, home=home, contact=CONTACT, **more)
         ended = time.perf_counter()
         cpu = _cpu_s() - cpu
         if profile is not None:
@@ -505,6 +513,7 @@ def measure(home: Path, args: argparse.Namespace, end: datetime) -> dict[str, An
     shutil.rmtree(out, ignore_errors=True)
     shutil.rmtree(_cache(home), ignore_errors=True)  # a first build starts with nothing kept
     shutil.rmtree(home / "opendata", ignore_errors=True)  # nor the open data's month files
+    shutil.rmtree(home / "archive", ignore_errors=True)  # nor the closed months' frozen pages
     steps: dict[str, Any] = {}
     with Store.open(None, home=home) as store:
         steps["first_build"] = build(store, home, out, end, step="first_build")
@@ -532,6 +541,7 @@ def measure(home: Path, args: argparse.Namespace, end: datetime) -> dict[str, An
     shutil.rmtree(out, ignore_errors=True)
     shutil.rmtree(_cache(home), ignore_errors=True)
     shutil.rmtree(home / "opendata", ignore_errors=True)
+    shutil.rmtree(home / "archive", ignore_errors=True)
     profiles = {}
     with Store.open(None, home=home) as store:
         first = cProfile.Profile()

@@ -21,6 +21,7 @@ import pytest
 from guichets.model import PARIS
 from guichets.site.opendata import observation_types
 from guichets.store.export import EXPORT_COLUMNS, RAW_COLUMNS, csv_writer, export_values
+from guichets.store.export_read import table_of_rows
 from guichets.store.export_table import KNOWN, columns_of
 
 TEXTS = [
@@ -101,7 +102,7 @@ def test_columns_print_what_the_export_prints(pg: bool, canonical: bool) -> None
     assert set(EXPORT_COLUMNS) <= KNOWN  # every column computed by columns, none by rows
     rows = _rows(7, pg=pg, canonical=canonical)
     text, values = _reference(rows)
-    columns = columns_of(rows, observation_types())
+    columns = columns_of(table_of_rows(rows), observation_types())
     assert columns.text.decode("utf-8").splitlines() == text.decode("utf-8").splitlines()
     assert columns.text == text
     assert b"'=1+2" in text and b"'\xef\xbc\x9dfull" in text  # the cases were met
@@ -124,7 +125,7 @@ def test_columns_print_what_the_export_prints(pg: bool, canonical: bool) -> None
 
 
 def test_an_empty_page() -> None:
-    columns = columns_of([], observation_types())
+    columns = columns_of(table_of_rows([]), observation_types())
     assert columns.text == b""
     assert columns.table.num_rows == 0
     assert columns.table.column_names == list(EXPORT_COLUMNS)

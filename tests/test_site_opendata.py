@@ -37,13 +37,17 @@ from guichets.periods import Grain
 from guichets.runner import Runner, from_catalogue
 from guichets.schedule import Plan
 from guichets.simulator import Simulator, load_scenario
-from guichets.site.opendata import PACKAGE, OpenData, write_open_data
-from guichets.site.opendata_files import MANIFEST
+from guichets.site import opendata_files
+from guichets.site.build import kept_data, start_open_data
+from guichets.site.opendata import PACKAGE, OpenData, observation_types, write_open_data
+from guichets.site.opendata_files import MANIFEST, OBSERVATIONS
 from guichets.stats.method import METHOD_VERSION
 from guichets.stats.render import rows_csv, rows_json
 from guichets.stats.report import Level, ReportRow, build_report
 from guichets.store import Store
-from guichets.store.export import EXPORT_COLUMNS, export_row, export_rows
+from guichets.store.export import EXPORT_COLUMNS, RAW_COLUMNS, export_row, export_rows
+from guichets.store.export_read import RAW_TYPES, raw_tables
+from guichets.store.export_table import arrow_schema
 from guichets.usecases.demo import DEMO_SCENARIO, simulated_catalogue
 from tests.dbfixtures import pg_base_url, pg_schema
 
@@ -216,6 +220,27 @@ def test_the_fast_export_prints_each_probe_as_its_observation(demo: Demo) -> Non
         assert list(export_rows(store)) == expected
         assert len(expected) == store.count()
     assert len({row[EXPORT_COLUMNS.index("category")] for row in expected}) > 3
+
+
+def test_the_columns_read_by_adbc_are_the_cursors(demo: Demo) -> None:
+    """A SQLite file is read through ADBC's driver, straight into columns: the same tables as
+    the driver's cursor gives, in pages small enough to resume after many a last row."""
+    since, until = datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC)
+    with demo.store() as store:
+        assert (store.sqlite_file() is not None) == (demo.url is None)
+        fast = list(raw_tables(store, since, until, rows=7))
+        slow = list(raw_tables(store, since, until, rows=7, adbc=False))
+        whole = list(raw_tables(store, since, until))
+        total = store.count()
+    assert [t.num_rows for t in fast] == [t.num_rows for t in slow]
+    assert all(t.num_rows == 7 for t in fast[:-1]) and len(fast) > 3
+    assert pa.concat_tables(fast).equals(pa.concat_tables(slow))
+    assert pa.concat_tables(whole).equals(pa.concat_tables(fast))
+    assert sum(t.num_rows for t in whole) == total
+    assert (
+        pa.concat_tables(fast).schema == pa.schema([pa.field(n, RAW_TYPES[n]) for n in RAW_COLUMNS])
+        or demo.url is not None
+    )  # PostgreSQL's instants are timestamps
 
 
 def test_each_month_is_the_cli_export_of_that_month(demo: Demo, tmp_path: Path) -> None:
@@ -446,3 +471,43 @@ def test_month_files_are_kept_and_linked(demo: Demo, tmp_path: Path) -> None:
         kept = keep / path
         assert all(kept.stat().st_ino == (site / path).stat().st_ino for site in sites)
     assert not (sites[0] / "observations" / MANIFEST).exists()
+
+
+def test_month_files_started_before_the_figures(
+    demo: Demo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As ``guichets site build`` does: the month files started in a child process before the
+    figures are read, their fingerprints given afterwards; the months are stamped with them,
+    so that the next build with the same figures counts no month's probes again."""
+    home = tmp_path / "data"
+    kept = kept_data(home)
+    assert kept is not None
+    prints = {"2026-10": "print-of-october", "2026-11": "print-of-november"}
+    with demo.store() as store:
+        months = start_open_data(store, home, workers=2)
+        assert months is not None
+        months.remember(prints)
+        found, written = months.result()
+        assert [m.label for m in found] == ["2026-10", "2026-11"] and written == 5
+        manifest = json.loads((kept / OBSERVATIONS / MANIFEST).read_text("utf-8"))
+        assert {k: v["fingerprint"] for k, v in manifest["months"].items()} == prints
+
+        def no_count(*_: object) -> None:
+            raise AssertionError("a month was counted again")
+
+        monkeypatch.setattr(opendata_files, "export_extent", no_count)
+        schema = arrow_schema(observation_types())
+        again = opendata_files.observation_files(
+            store, kept / OBSERVATIONS, schema, fingerprints=prints
+        )
+    assert again == (found, 0)
+
+
+def test_a_build_that_fails_stops_the_month_files(demo: Demo, tmp_path: Path) -> None:
+    """The month files' process (and its workers) ends with a build that failed before it
+    asked for them."""
+    with demo.store() as store:
+        months = start_open_data(store, tmp_path / "data", workers=2)
+        assert isinstance(months, opendata_files.InBackground)
+        months.stop()
+    assert months._process.exitcode is not None  # the child, reaped

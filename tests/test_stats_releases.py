@@ -249,3 +249,47 @@ def test_release_rows_read_store_points() -> None:
     (found,) = release_rows(sorted(rows, key=lambda r: r[1]))
     assert found.service == "76-x" and found.to_json()["weekday"] == 3
     assert found.to_json()["valid"] == 6 * 90
+
+
+def _best_window_by_every_pair(
+    spans: list[tuple[float, float]], period: int
+) -> tuple[float, float, int]:
+    """The window as first written: every span tested against every point (the reference)."""
+    best: tuple[float, float, int] = (0.0, 0.0, 0)
+    for start, length in spans:
+        point = (start + length) % period
+        offsets = [(point - s) % period for s, n in spans if 0 < (point - s) % period <= n]
+        if len(offsets) > best[2]:
+            best = ((point - min(offsets)) % period, min(offsets), len(offsets))
+    return best
+
+
+@pytest.mark.parametrize("cycle", ["weekly", "daily"])
+def test_best_window_is_the_one_every_pair_finds(cycle: str) -> None:
+    """Spans looked up by start find the same window as testing every pair: at random, at fixed
+    minutes (spans meeting end to start), across the cycle's end, with a few long spans."""
+    from guichets.stats.releases import CYCLES, _best_window
+
+    period = CYCLES[cycle]
+    rng = random.Random(7)
+    for trial in range(300):
+        n = rng.choice([0, 1, 2, 5, 40, 200])
+        spans: list[tuple[float, float]] = []
+        for _ in range(n):
+            kind = rng.random()
+            if kind < 0.3:  # hourly probes at a fixed minute: spans of exactly an hour
+                start = float(rng.randrange(period // 3600) * 3600 + 600)
+                length = 3600.0
+            elif kind < 0.4:  # near the end of the cycle, reaching over it
+                start = period - rng.random() * 7200
+                length = rng.random() * 7200
+            elif kind < 0.45:  # a long outage before the episode
+                start = rng.random() * period
+                length = rng.random() * (period / 2 - 1)
+            else:
+                start = rng.random() * period
+                length = rng.choice([0.25, 1.0, 60.0, 3599.5, 3600.0]) * rng.random() * 4
+            spans.append((start, length))
+        if trial % 7 == 0 and spans:  # equal spans, repeated
+            spans += spans[: n // 2]
+        assert _best_window(spans, period) == _best_window_by_every_pair(spans, period), trial

@@ -4,12 +4,12 @@ from the raw probes, on the right Paris day, and rebuilt when they fall behind."
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import create_engine, delete, text
 
-from guichets.model import Observation, Outcome
+from guichets.model import PARIS, Observation, Outcome
 from guichets.periods import DateRange, local_day, month_range
 from guichets.stats.report import rollups_of
 from guichets.store import Store
@@ -127,6 +127,16 @@ def test_probe_days_services_and_points(db_url: str, filled: list[Observation]) 
     assert len(points) == 9 and all(p[0] == "38-grenoble-renouvellement" for p in points)
     assert [p[1] for p in points] == sorted(p[1] for p in points)
     assert {p[2] for p in points} == {o.value for o in Outcome}
+    # the instants as stored, aware, in UTC, whatever the database (read off the raw cursor)
+    stored = {
+        o.started_at
+        for o in filled
+        if o.service == "38-grenoble-renouvellement"
+        and o.started_at >= datetime(2026, 11, 1, tzinfo=PARIS)
+    }
+    assert {p[1] for p in points} == stored and all(
+        p[1].utcoffset() == timedelta(0) for p in points
+    )
 
 
 def test_an_empty_store_has_no_days(db_url: str) -> None:

@@ -216,8 +216,9 @@ def _check_text(value: Any) -> Any:
 
 
 def _check_label(value: Any) -> Any:
-    """A name people read: one line of at most ``MAX_TEXT`` characters, without control, bidi
-    or invisible characters (which could hide or reorder what a reader sees)."""
+    """A name people read: one line of at most ``MAX_TEXT`` characters, without control, bidi,
+    format (soft hyphen, tag characters) or invisible characters, which could hide or reorder
+    what a reader sees: refused, not stripped, so that the file says what is published."""
     if not isinstance(value, str):
         return value
     if len(value) > MAX_TEXT:
@@ -225,8 +226,8 @@ def _check_label(value: Any) -> Any:
     bad = unsafe_characters(value)
     if bad:
         raise ValueError(
-            f"holds control, bidi or invisible characters ({', '.join(bad[:5])}); write plain "
-            "text on one line"
+            f"holds control, bidi, format or invisible characters ({', '.join(bad[:5])}); "
+            "write plain text on one line"
         )
     return value
 
@@ -472,6 +473,20 @@ class Service(_Strict):
         | None
     ) = None
     last_outcome: Annotated[str, BeforeValidator(_check_outcome)] | None = None
+    # Set by ``load_catalogue`` from the file's ``allow_local = true`` (never from a row): the
+    # probes of this service may connect to loopback and private addresses (``http.addresses``).
+    _allow_local: bool = PrivateAttr(default=False)
+
+    @property
+    def allows_local(self) -> bool:
+        """Whether the catalogue it came from says ``allow_local = true`` (simulated sites)."""
+        return self._allow_local
+
+    def __eq__(self, other: object) -> bool:
+        """The same row whatever file it came from: the fields, not the file's setting."""
+        if not isinstance(other, Service):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
 
     @field_validator("id")
     @classmethod
@@ -653,6 +668,8 @@ def load_catalogue(path: Path | str) -> Catalogue:
     if problems or parsed is None:
         problems.sort(key=lambda problem: (problem.line is not None, problem.line or 0))
         raise ConfigError(path, problems)
+    for service in parsed.services:
+        service._allow_local = allow_local
     return Catalogue(
         services=tuple(parsed.services),
         source=path,

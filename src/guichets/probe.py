@@ -66,7 +66,7 @@ async def run_probe(
     if session is None:
         session = PoliteSession(
             gates, probe_id=identity, on_exchange=on_exchange, home=spec.target.url,
-            other_hosts=spec.target.other_hosts,
+            other_hosts=spec.target.other_hosts, allow_local=spec.target.allow_local,
         )  # fmt: skip
     try:
         reader: Reader = reader_for(spec.platform)

@@ -63,6 +63,7 @@ def from_catalogue(services: Sequence[Service]) -> list[Scheduled]:
                     None if s.planning is None else str(s.planning),
                     s.horizon_days,
                     s.other_hosts,
+                    s.allows_local,
                 ),
                 departement=s.departement,
             ),

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from guichets.metrics import CONTENT_TYPE, RobotMetrics
 from guichets.model import Observation
 from guichets.runner import Runner, RunSummary
 from guichets.tomlconfig import ConfigError
+from guichets.untrusted import json_dumps
 
 __all__ = ["Endpoint", "EndpointError", "LongRun", "Totals", "parse_endpoint"]
 
@@ -275,7 +275,7 @@ class LongRun:
             body["reload_refused"] = self.reload_refused
         return web.Response(
             status=200 if verdict.healthy else 503,
-            text=json.dumps(body, ensure_ascii=False) + "\n",
+            text=json_dumps(body) + "\n",
             content_type="application/json",
         )
 

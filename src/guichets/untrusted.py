@@ -3,8 +3,9 @@
 Pages, catalogues and file names are written by others, some of them hostile. One policy per
 output kind lives here, so that every writer of that kind uses the same one:
 
-- **entry** (``clean_text``, ``is_counter_id``): scraped text loses control and bidirectional
-  characters and is cut to a bounded length; a counter id read from a page must look like one.
+- **entry** (``clean_text``, ``is_counter_id``): scraped text loses control, bidirectional and
+  other format characters and is cut to a bounded length; a counter id read from a page must look
+  like one. Catalogue labels holding any of them are refused (``unsafe_characters``, named).
 - **CSV cells** (``csv_cell``, ``csv_writer``): OWASP's CSV-injection advice: a text cell that
   begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return (or their full-width forms,
   which some spreadsheets read the same way) gets a leading ``'`` so that no spreadsheet takes it
@@ -13,12 +14,17 @@ output kind lives here, so that every writer of that kind uses the same one:
   the terminal (Rich markup is off on the CLI's consoles, see ``cli/app.py``).
 - **Markdown** (``markdown_inline``): every character with a meaning in CommonMark inline syntax
   is backslash-escaped, so that a label cannot become a link, an image, emphasis or HTML.
+- **JSON** (``json_dumps``, ``json_text``): JSON is data, kept whole, but a viewer or terminal
+  that shows it must not be driven by it: control (C0, DEL, C1), format (bidi overrides, soft
+  hyphen, zero-width and tag characters) and line/paragraph separator characters, and lone
+  surrogates, are written as ``\\uXXXX`` escapes; a JSON reader gets the very same string back.
 - **HTML and SVG** are Jinja2's autoescape and ``xml.sax.saxutils`` (``site/``); not here.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
@@ -34,6 +40,8 @@ __all__ = [
     "csv_cell",
     "csv_writer",
     "is_counter_id",
+    "json_dumps",
+    "json_text",
     "markdown_inline",
     "mixed_scripts",
     "terminal_text",
@@ -62,19 +70,30 @@ def _unsafe(char: str) -> bool:
         or 0x7F <= code <= 0x9F
         or char in BIDI_CONTROLS
         or char in _INVISIBLE
-        or unicodedata.category(char) in ("Cs", "Co", "Cn")
+        or unicodedata.category(char) in ("Cf", "Cs", "Co", "Cn", "Zl", "Zp")
+    )
+
+
+def _format(char: str) -> bool:
+    """A format character that is neither bidi nor a zero-width space: soft hyphen, tag
+    characters (U+E0000–E007F), interlinear annotations...: removed, not made a space."""
+    return (
+        char not in BIDI_CONTROLS and char not in _INVISIBLE and unicodedata.category(char) == "Cf"
     )
 
 
 def unsafe_characters(text: str) -> list[str]:
-    """The control, bidi, invisible or unassigned characters of ``text`` (as U+XXXX), for a
-    message; empty when it has none. Tabs and newlines count: a label is one line."""
+    """The control, bidi, format (soft hyphen, tags...), invisible, separator or unassigned
+    characters of ``text``, as ``U+00AD SOFT HYPHEN``, for a message; empty when it has none.
+    Tabs and newlines count: a label is one line."""
     found: list[str] = []
     for char in text:
         if _unsafe(char):
             name = f"U+{ord(char):04X}"
-            if name not in found:
-                found.append(name)
+            described = unicodedata.name(char, "")
+            shown = f"{name} {described}" if described else name
+            if shown not in found:
+                found.append(shown)
     return found
 
 
@@ -82,11 +101,12 @@ _SPACES = re.compile(r"\s+")
 
 
 def clean_text(text: str, limit: int = MAX_VALUE) -> str:
-    """Scraped text made safe to store: control, bidi and invisible characters become spaces,
-    runs of spaces one, and the result is cut to ``limit`` characters (ending with "…")."""
+    """Scraped text made safe to store: format characters (soft hyphen, tags) removed, control,
+    bidi and invisible characters made spaces, runs of spaces one, and the result is cut to
+    ``limit`` characters (ending with "…")."""
     if len(text) > limit * 4:
         text = text[: limit * 4]  # bounded work whatever the size
-    cleaned = "".join(" " if _unsafe(char) else char for char in text)
+    cleaned = "".join(("" if _format(char) else " ") if _unsafe(char) else char for char in text)
     cleaned = _SPACES.sub(" ", cleaned).strip()
     if len(cleaned) > limit:
         cleaned = cleaned[: limit - 1].rstrip() + "…"
@@ -153,13 +173,47 @@ def terminal_text(text: str) -> str:
     for char in text:
         if char in "\n\t":
             out.append(char)
-        elif char in BIDI_CONTROLS or char in _INVISIBLE:
+        elif char in BIDI_CONTROLS or char in _INVISIBLE or _format(char):
             continue
         elif _unsafe(char):
             out.append("\ufffd")
         else:
             out.append(char)
     return "".join(out)
+
+
+# -- JSON ---------------------------------------------------------------------------------------
+
+# Every character of Unicode categories Cc (but C0, which json escapes itself), Cf, Zl and Zp,
+# and the surrogates; tests/faults/test_outputs.py checks the list against ``unicodedata``.
+_JSON_UNSAFE: Final = re.compile(
+    "[\x7f-\x9f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e"
+    "\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"
+    "\ud800-\udfff\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]"
+)
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code > 0xFFFF:  # a UTF-16 surrogate pair, as JSON spells characters beyond the BMP
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
+
+
+def json_text(text: str) -> str:
+    """JSON text (as ``json.dumps(..., ensure_ascii=False)`` writes it) with every control,
+    format and separator character escaped as ``\\uXXXX``. Such characters only occur inside
+    strings (the syntax is ASCII), so the document means exactly what it meant."""
+    return _JSON_UNSAFE.sub(_json_escape, text)
+
+
+def json_dumps(value: Any, **options: Any) -> str:
+    """``json.dumps`` of data that may hold stored, scraped or catalogue text: readable accents,
+    no character that could drive a terminal or a viewer (``json_text``). The one way guichets
+    writes JSON for people and programs (reports, exports, the console's API)."""
+    return json_text(json.dumps(value, ensure_ascii=False, **options))
 
 
 # -- Markdown -----------------------------------------------------------------------------------

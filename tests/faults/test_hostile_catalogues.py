@@ -95,11 +95,16 @@ def test_allow_local_lets_the_simulator_through_but_never_link_local(tmp_path: P
         ('"\\u001b[31mrouge"', "U+001B"),
         ('"Pr\\u00e9fecture \\u202egnp.exe"', "U+202E"),
         ('"z\\u200bero"', "U+200B"),
+        ('"Pr\\u00e9f\\u00adecture"', "U+00AD SOFT HYPHEN"),
+        ('"titre\\U000e0041\\U000e007f"', "U+E0041 TAG LATIN CAPITAL LETTER A"),
+        ('"Pr\\u00e9fecture \\u202egnp.exe"', "U+202E RIGHT-TO-LEFT OVERRIDE"),
+        ('"une\\u2028ligne"', "U+2028 LINE SEPARATOR"),
         ('"' + "x" * 201 + '"', "too long"),
     ],
 )
 def test_labels_that_hide_reorder_or_flood(tmp_path: Path, label: str, words: str) -> None:
-    """A label with control, bidi or invisible characters, or too long, is refused at its line."""
+    """A label with control, bidi, format (soft hyphen, tag characters) or invisible characters,
+    or too long, is refused at its line, each character named by its code point and name."""
     _refused(tmp_path, service(label=label), 9, words)
 
 

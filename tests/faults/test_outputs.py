@@ -1,12 +1,16 @@
 """Outputs checked for injection: CSV cells a spreadsheet would run, terminal escapes, Markdown
-that becomes links or images. Hostile values are stored as an old database could hold them (the
-probe now bounds and cleans what it stores; the outputs must not rely on it)."""
+that becomes links or images, JSON that carries raw control or bidi characters. Hostile values
+are stored as an old database could hold them (the probe now bounds and cleans what it stores;
+the outputs must not rely on it)."""
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 import re
+import sys
+import unicodedata
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,7 +23,14 @@ from guichets.cli.app import SafeConsole
 from guichets.model import Detail, Observation, Outcome
 from guichets.site.build import markdown
 from guichets.store import Store
-from guichets.untrusted import csv_cell, csv_writer, markdown_inline, terminal_text
+from guichets.untrusted import (
+    csv_cell,
+    csv_writer,
+    json_dumps,
+    json_text,
+    markdown_inline,
+    terminal_text,
+)
 
 T0 = datetime(2026, 10, 5, 8, 0, tzinfo=UTC)
 FORMULAS = ['=HYPERLINK("http://x","y")', "+1", "@SUM(1)", "-2+3", "\t=1", "\r=1", "＝1+1"]
@@ -103,3 +114,60 @@ def test_a_label_stays_text_in_the_press_summary(label: str) -> None:
     for tag in ("<a ", "<img", "<em>", "<code>", "<script", "<h", "<table", "<del", "<s>"):
         assert tag not in html, (label, html)
     assert html.count("<strong>") <= 1  # the summary's own bold only (a blank label breaks it)
+
+
+# Stored text as an old database or a hand-edited one may hold it: C1 controls (U+0085 NEL,
+# U+009B CSI), bidi overrides, a soft hyphen, tag characters, a line separator.
+DRIVING = ["a\x85b", "\x9b31mred", "Pr\u00e9fecture \u202egnp.exe", "ac\u00adc\u00e8s",
+           "flag\U000e0066\U000e0072", "one\u2028two", "del\x7f"]  # fmt: skip
+
+
+def _raw_driving(text: str) -> list[str]:
+    """Characters of a JSON text that a terminal or a viewer would act on."""
+    return [
+        f"U+{ord(c):04X}" for c in text
+        if c != "\n" and unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp", "Cs")
+    ]  # fmt: skip
+
+
+def test_json_outputs_escape_controls_and_bidi_and_keep_the_data(tmp_path: Path) -> None:
+    """``export observations --format jsonl`` and ``report --format json`` over stored values
+    holding C1, bidi, format and separator characters: no such character is written raw (each
+    is a ``\\uXXXX`` escape), accents stay readable, and a JSON reader gets the stored value
+    back exactly."""
+    with Store.open(None, home=tmp_path) as store:
+        for number, value in enumerate(DRIVING):
+            store.save(_hostile(number, value))
+    env = {"GUICHETS_HOME": str(tmp_path), "COLUMNS": "300", "NO_COLOR": "1"}
+    exported = CliRunner().invoke(app, ["export", "observations", "--format", "jsonl"], env=env)
+    assert exported.exit_code == 0, exported.output
+    assert not _raw_driving(exported.stdout), _raw_driving(exported.stdout)
+    assert "\\u202e" in exported.stdout and "Pr\u00e9fecture" in exported.stdout
+    messages = {json.loads(line)["message"] for line in exported.stdout.splitlines()}
+    assert messages == set(DRIVING)
+    report = CliRunner().invoke(app, ["report", "--format", "json", "--from", "2026-10-05",
+                                      "--to", "2026-10-06"], env=env)  # fmt: skip
+    assert report.exit_code == 0, report.output
+    assert not _raw_driving(report.stdout)
+    json.loads(report.stdout)
+
+
+def test_the_json_policy_covers_every_control_format_and_separator_character() -> None:
+    """``json_text``'s list of characters against this Python's Unicode database: every Cc
+    (from DEL), Cf, Zl and Zp character and every surrogate is escaped, nothing else is (but
+    code points still unassigned in this Python's Unicode, inside the list's ranges)."""
+    for code in range(0x7F, sys.maxunicode + 1):
+        char = chr(code)
+        kind = unicodedata.category(char)
+        escaped = json_text(char) != char
+        must = kind in ("Cc", "Cf", "Zl", "Zp", "Cs")
+        assert escaped == must or (escaped and kind == "Cn"), (f"U+{code:04X}", kind)
+
+
+@given(st.dictionaries(st.text(max_size=8), st.text(max_size=30), max_size=4))
+def test_json_dumps_reads_back_the_same_data(value: dict[str, str]) -> None:
+    """Whatever the text, the JSON holds no raw control or format character and reads back
+    equal."""
+    text = json_dumps(value)
+    assert not _raw_driving(text.replace("\n", "")), text
+    assert json.loads(text) == value

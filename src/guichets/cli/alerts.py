@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Coroutine, Sequence
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -23,6 +22,7 @@ from guichets.model import PARIS
 from guichets.runner import Runner
 from guichets.store.alerts import read_alerts
 from guichets.tomlconfig import ConfigError
+from guichets.untrusted import json_dumps
 
 __all__ = [
     "AlertsConfigOption",
@@ -150,7 +150,7 @@ def list_command(
             departement=departement,
         )
     if output == "json":
-        typer.echo(json.dumps([a.to_json() for a in found], ensure_ascii=False, indent=1))
+        typer.echo(json_dumps([a.to_json() for a in found], indent=1))
         return
     if not found:
         console.print("no alert")

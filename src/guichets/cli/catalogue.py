@@ -8,7 +8,6 @@ keeps the file's comments and layout.
 from __future__ import annotations
 
 import asyncio
-import json
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -51,7 +50,7 @@ from guichets.model import PARIS, Detail, Extra, Observation, Outcome
 from guichets.probe import run_probe
 from guichets.runner import from_catalogue
 from guichets.tomlconfig import ConfigError
-from guichets.untrusted import clean_text
+from guichets.untrusted import clean_text, json_dumps
 
 YesOption = Annotated[
     bool,
@@ -339,7 +338,7 @@ def catalogue_verify(
         except (ConfigError, ValueError) as exc:
             raise fail(f"{file} was left unchanged: {exc}") from exc
     if as_json:
-        typer.echo(json.dumps([c.to_json() for c in checked], ensure_ascii=False))
+        typer.echo(json_dumps([c.to_json() for c in checked]))
     else:
         _print_checked(checked, file)
     if len(read) < len(checked):

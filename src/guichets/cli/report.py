@@ -8,7 +8,6 @@ opening the data directory, with clear errors (exit code 2) for bad input.
 from __future__ import annotations
 
 import difflib
-import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from guichets.stats.render import FOOTNOTE, rows_csv, rows_json, rows_markdown, 
 from guichets.stats.report import Level, ReportRow
 from guichets.store import Store, StoreError
 from guichets.tomlconfig import ConfigError
+from guichets.untrusted import json_dumps
 from guichets.usecases.report import press_markdown, report_rows, service_names, summary_rows
 from guichets.usecases.site import data_catalogue
 from guichets.workers.report import (
@@ -374,6 +374,6 @@ def _releases(store: Store, chosen: Selection, days: DateRange, fmt: Format) -> 
     points = store.probe_points(days, service=chosen.service, departement=chosen.departement)
     found = release_rows(points)
     if fmt is Format.JSON:
-        print(json.dumps([r.to_json() for r in found], ensure_ascii=False, indent=1))
+        print(json_dumps([r.to_json() for r in found], indent=1))
     else:
         print(releases_markdown(found, days))

@@ -3,7 +3,6 @@ and page shape, with their probes and the command that renders each archived pag
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime, time
 
 from rich.table import Table
@@ -13,6 +12,7 @@ from guichets.cli.app import console
 from guichets.model import PARIS
 from guichets.stats.unreadable import unreadable_groups
 from guichets.store import Store
+from guichets.untrusted import json_dumps
 
 __all__ = ["print_unreadable"]
 
@@ -29,7 +29,7 @@ def print_unreadable(
     observations = store.observations(service=service, departement=departement, since=start)
     groups = unreadable_groups(observations, store.kept_page)
     if as_json:
-        print(json.dumps([g.as_json() for g in groups], ensure_ascii=False, indent=2))
+        print(json_dumps([g.as_json() for g in groups], indent=2))
         return
     after = f" since {since.isoformat()}" if since else ""
     if not groups:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Protocol
 
+from aiohttp.abc import AbstractResolver
 from yarl import URL
 
 from guichets.clock import Clock
@@ -66,9 +67,19 @@ class HostGates:
     last request, Retry-After deadline, circuit breaker, robots.txt cache (at most 24 h, on the
     clock)."""
 
-    def __init__(self, clock: Clock, politeness: Politeness | None = None) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        politeness: Politeness | None = None,
+        *,
+        resolver: AbstractResolver | None = None,
+    ) -> None:
         self.clock = clock
         self.politeness = politeness if politeness is not None else Politeness()
+        # How host names become addresses: aiohttp's resolver when None. A seam for the tests,
+        # which map names to loopback addresses; every session filters what it returns
+        # (``http.addresses``), so no resolver can lead the robot into its own network.
+        self.resolver = resolver
         self._hosts: dict[str, _Host] = {}
 
     def _host(self, url: URL) -> _Host:

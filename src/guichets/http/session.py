@@ -35,6 +35,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from guichets.clock import Clock
+from guichets.http.addresses import GuardedResolver, LocalAddressRefused
 from guichets.http.decode import TooLarge, decode
 from guichets.http.exchange import Exchange, FetchError, Response
 from guichets.http.gates import ROBOTS_TTL, HostGates, RobotsVerdict, host_key
@@ -90,8 +91,12 @@ class PoliteSession:
         on_exchange: Callable[[Exchange], None] | None = None,
         home: str | None = None,
         other_hosts: Collection[str] = (),
+        allow_local: bool = False,
     ) -> None:
         self.gates = gates
+        # Whether host names may resolve to loopback or private addresses: only for a catalogue
+        # of simulated sites (``allow_local = true``) and tests; see ``http.addresses``.
+        self.allow_local = allow_local
         self.probe_id = probe_id
         # The hosts this probe may talk to: the booking URL's (``home``, else the first request's)
         # and those the catalogue allows. A redirect or a form elsewhere is not followed: what the
@@ -107,6 +112,7 @@ class PoliteSession:
         self._on_exchange = on_exchange
         self._guards: list[Guard] = []
         self._session: aiohttp.ClientSession | None = None
+        self._resolver: GuardedResolver | None = None
         self._unreachable: dict[str, RobotsVerdict] = {}  # robots.txt, this probe only
 
     @property
@@ -121,7 +127,11 @@ class PoliteSession:
         polite = self.gates.politeness
         trace = aiohttp.TraceConfig()
         trace.on_request_headers_sent.append(_headers_sent)
+        # Every connection, redirect hops and robots.txt included, asks this resolver for its
+        # addresses: none in the robot's own network unless allow_local.
+        self._resolver = GuardedResolver(self.gates.resolver, allow_local=self.allow_local)
         self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(resolver=self._resolver),
             cookie_jar=aiohttp.CookieJar(unsafe=True),  # unsafe: cookies also on 127.0.0.1
             auto_decompress=False,  # the raw bytes are evidence; we decode, bounded
             timeout=aiohttp.ClientTimeout(total=polite.timeout),
@@ -145,6 +155,9 @@ class PoliteSession:
         if self._session is not None:
             await self._session.close()
             self._session = None
+        if self._resolver is not None:
+            await self._resolver.close()
+            self._resolver = None
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -441,6 +454,13 @@ class PoliteSession:
                         response.close()
         except TimeoutError:
             got.fail(Detail.TIMEOUT, f"no complete response within {polite.timeout:g} s")
+            return
+        except aiohttp.ClientConnectorError as exc:
+            refused = exc.os_error
+            if isinstance(refused, LocalAddressRefused):
+                got.fail(Detail.OFF_SITE, str(refused))  # nothing was sent
+            else:
+                got.fail(Detail.NETWORK, f"network error: {_describe(exc)}")
             return
         except (aiohttp.ClientError, OSError) as exc:
             got.fail(Detail.NETWORK, f"network error: {_describe(exc)}")

@@ -37,6 +37,7 @@ class Target:
     counter: str | None = None
     horizon_days: int = 91
     other_hosts: tuple[str, ...] = ()  # hosts besides the URL's the path may lead to
+    allow_local: bool = False  # host names may resolve to loopback/private addresses (simulator)
 
 
 @dataclass(frozen=True)

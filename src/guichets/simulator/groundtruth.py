@@ -477,9 +477,21 @@ class CounterTruth:
 
 
 class OutagePlan:
-    """When a service is down, and how: scheduled spells plus random ones."""
+    """When a service is down, and how: scheduled spells plus random ones.
 
-    def __init__(self, config: OutageConfig, seed: int, service_id: str, origin: datetime) -> None:
+    With ``keep``, as for the counters, random spells that ended more than ``keep`` before the
+    latest instant asked are forgotten, and questions about that past refused: a long demo holds
+    days of spells, not its whole past (they were the last list of the truth to grow for ever).
+    """
+
+    def __init__(
+        self,
+        config: OutageConfig,
+        seed: int,
+        service_id: str,
+        origin: datetime,
+        keep: timedelta | None = None,
+    ) -> None:
         self._config = config
         self._rng = stream(seed, service_id, "outages")
         self._spells: list[Spell] = sorted(
@@ -488,22 +500,45 @@ class OutagePlan:
         self._random: list[Spell] = []
         self._cursor = ensure_utc(origin) - timedelta(days=1)
         self._until = self._cursor
+        self._keep = keep
+        self.forgotten_before: datetime | None = None
+
+    @property
+    def kept(self) -> int:
+        """Random spells held (for the tests of a long run's memory)."""
+        return len(self._random)
 
     def _extend(self, until: datetime) -> None:
         rate = self._config.per_week / (7 * 86400.0)
-        if rate <= 0:
-            self._until = max(self._until, until)
-            return
-        while self._cursor <= until:
-            self._cursor += timedelta(seconds=self._rng.expovariate(rate))
-            length = timedelta(minutes=self._rng.expovariate(1 / self._config.mean_minutes))
-            kind = self._rng.choice(self._config.kinds)
-            self._random.append(Spell(self._cursor, self._cursor + length, kind))
-        self._until = max(self._until, until)
+        if rate > 0:
+            while self._cursor <= until:
+                self._cursor += timedelta(seconds=self._rng.expovariate(rate))
+                length = timedelta(minutes=self._rng.expovariate(1 / self._config.mean_minutes))
+                kind = self._rng.choice(self._config.kinds)
+                self._random.append(Spell(self._cursor, self._cursor + length, kind))
+        if until > self._until:
+            self._until = until
+            if self._keep is not None:
+                cutoff = until - self._keep
+                if self.forgotten_before is None or cutoff - self.forgotten_before >= _FORGET_STEP:
+                    self._forget(cutoff)
+
+    def _forget(self, cutoff: datetime) -> None:
+        """Drop the random spells over before ``cutoff``; the scheduled ones are the config's."""
+        self._random = [s for s in self._random if s.end > cutoff]
+        self.forgotten_before = cutoff
+
+    def _remembered(self, at: datetime) -> None:
+        if self.forgotten_before is not None and at < self.forgotten_before:
+            raise ValueError(
+                f"the outages before {self.forgotten_before.isoformat()} were forgotten "
+                "(the simulator keeps only recent days)"
+            )
 
     def at(self, instant: datetime) -> Spell | None:
         at = ensure_utc(instant)
         self._extend(at)
+        self._remembered(at)
         for spell in self._spells:
             if spell.start <= at < spell.end:
                 return spell
@@ -516,6 +551,7 @@ class OutagePlan:
 
     def between(self, start: datetime, end: datetime) -> list[Spell]:
         self._extend(ensure_utc(end))
+        self._remembered(ensure_utc(start))
         found = [s for s in self._spells + self._random if s.start < end and s.end > start]
         return sorted(found, key=lambda s: s.start)
 
@@ -595,7 +631,7 @@ class World:
                     c.id: CounterTruth(service.id, c, service.model_for(c), chosen, origin, keep)
                     for c in service.counters
                 }
-                outages = OutagePlan(service.outages, chosen, service.id, origin)
+                outages = OutagePlan(service.outages, chosen, service.id, origin, keep)
                 world.services[service.id] = ServiceTruth(site, service, counters, outages)
         return world
 

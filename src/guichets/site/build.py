@@ -33,7 +33,8 @@ from guichets.site.archive import closed_months, kept_copy, month_path, save_cop
 from guichets.site.figures import ServiceInfo, SiteFigures, month_rows, unreadable_by_platform
 from guichets.site.figures_text import FiguresText
 from guichets.site.fragments import MonthFragments
-from guichets.site.opendata import OpenData, start_months, write_open_data
+from guichets.site.opendata import MonthWriter, OpenData, start_months, write_open_data
+from guichets.site.opendata_files import can_fork
 from guichets.site.pages_work import (
     FEEDS_FILE,
     KeptDigests,
@@ -344,6 +345,8 @@ class SiteBuilder:
         self.writer = writer
         self.env = _environment(figures.cache)
         self.missing_shapes: tuple[str, ...] = ()
+        self.presses: dict[str, Markup | None] = {}  # a past month's press summary, by month
+        self.months: MonthWriter | None = None  # the month files, when started before
         self.open_data: OpenData | None = None
         self.screenshots: dict[str, str] = {}  # probe id → path relative to the site's root
         self.alerts: list[AlertRecord] = read_alerts(store)  # docs/alerts.md
@@ -403,10 +406,11 @@ class SiteBuilder:
         self.copy_screenshots()
         # The month files are written by another process while the pages are rendered here.
         folder, keep = data_folder(self.out), kept_data(self.home)
-        months = start_months(
+        months = self.months or start_months(
             self.store, folder, keep=keep, workers=self.workers, background=self.workers > 1,
             fingerprints=self.figures.fingerprints or None,
         )  # fmt: skip
+        months.remember(self.figures.fingerprints or None)
         self.many_pages(langs)
         self.open_data = write_open_data(
             self.store, folder, self.figures.monthly_rows, created=self.figures.generated_at,
@@ -788,9 +792,16 @@ class SiteBuilder:
         save_copy(self.home, relative, path.read_bytes())
 
     def month_press(self, month: DateRange) -> Markup | None:
-        """The press summary of a past month, as ``guichets report --press --month`` gives it."""
-        f = self.figures
+        """The press summary of a past month, as ``guichets report --press --month`` gives it;
+        the same in every language (it is English Markdown), so computed once a month: its
+        release analysis reads every probe of the month."""
         period = _period(month)
+        if period not in self.presses:
+            self.presses[period] = self._month_press(month, period)
+        return self.presses[period]
+
+    def _month_press(self, month: DateRange, period: str) -> Markup | None:
+        f = self.figures
         now = [rows[period] for rows in f.by_service.values() if period in rows]
         if not now:
             return None
@@ -799,7 +810,7 @@ class SiteBuilder:
         if index > 0:
             earlier = _period(f.months[index - 1])
             before = [rows[earlier] for rows in f.by_service.values() if earlier in rows]
-        releases = release_rows(self.store.probe_points(month))
+        releases = release_rows(self.store.iter_probe_points(month))
         text = press_summary(now, before, releases, month, f.names())
         return markdown(text, shift=2)
 
@@ -1017,16 +1028,57 @@ def build_site(
     progress: Callable[[str], None] | None = None,
     site_url: str | None = None,
     workers: int | None = None,
+    months: MonthWriter | None = None,
 ) -> BuildResult:
     """Write the site for ``figures`` into ``out``; returns what was written.
 
     The site is built beside ``out`` and swapped in at once (``publish.staged_site``): a build
     killed halfway leaves the previous site whole, and links inside ``out`` are never followed.
     ``workers``: processes that write the open data's months and render pages (default: one per
-    CPU, at most :data:`MAX_WORKERS`)."""
-    started = time.perf_counter()
+    CPU, at most :data:`MAX_WORKERS`). ``months``: the open data's month files, started before
+    the figures were read (:func:`start_open_data`); stopped if the build fails."""
     if workers is None:
-        workers = min(MAX_WORKERS, os.cpu_count() or 1)
+        workers = default_workers()
+    try:
+        return _build_site(store, figures, out, home, contact, progress, site_url, workers, months)
+    except BaseException:
+        if months is not None:
+            months.stop()
+        raise
+
+
+def default_workers() -> int:
+    """Processes that write the month files and render pages: one per CPU, at most
+    :data:`MAX_WORKERS`."""
+    return min(MAX_WORKERS, os.cpu_count() or 1)
+
+
+def start_open_data(
+    store: Store, home: Path | None, *, workers: int | None = None
+) -> MonthWriter | None:
+    """Start writing the open data's month files (kept in ``home``), in a child process, before
+    the figures are read: the longest part of a first build (13 million probes over three years
+    of 500 services) then runs beside reading the figures, on another CPU. None when they
+    cannot be (no data directory, one worker, no ``fork``): :func:`build_site` writes them."""
+    workers = default_workers() if workers is None else workers
+    keep = kept_data(home)
+    if keep is None or workers < 2 or not can_fork():
+        return None
+    return start_months(store, keep, keep=keep, workers=workers, background=True)
+
+
+def _build_site(
+    store: Store,
+    figures: SiteFigures,
+    out: Path,
+    home: Path | None,
+    contact: str,
+    progress: Callable[[str], None] | None,
+    site_url: str | None,
+    workers: int,
+    months: MonthWriter | None,
+) -> BuildResult:
+    started = time.perf_counter()
     with staged_site(out) as work:
         result = BuildResult(work)
         builder = SiteBuilder(
@@ -1039,6 +1091,7 @@ def build_site(
             site_url=site_url,
             workers=workers,
         )
+        builder.months = months
         builder.build()
         _remove_stale(work, result.files, result)
     result.out = out

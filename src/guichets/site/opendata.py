@@ -43,7 +43,14 @@ from guichets.store.export import EXPORT_COLUMNS
 from guichets.store.export_table import arrow_schema
 from guichets.untrusted import csv_writer as cell_writer
 
-__all__ = ["OpenData", "Resource", "observation_types", "start_months", "write_open_data"]
+__all__ = [
+    "MonthWriter",
+    "OpenData",
+    "Resource",
+    "observation_types",
+    "start_months",
+    "write_open_data",
+]
 
 PACKAGE: Final = "datapackage.json"
 FIGURES: Final = "chiffres-mensuels"
@@ -546,6 +553,10 @@ def _title_en(label: str, kind: str) -> str:
 class MonthWriter(Protocol):
     def result(self) -> tuple[list[MonthFiles], int]: ...
 
+    def remember(self, fingerprints: Mapping[str, str] | None) -> None: ...
+
+    def stop(self) -> None: ...
+
 
 class _Now:
     def __init__(self, found: tuple[list[MonthFiles], int]) -> None:
@@ -553,6 +564,12 @@ class _Now:
 
     def result(self) -> tuple[list[MonthFiles], int]:
         return self.found
+
+    def remember(self, fingerprints: Mapping[str, str] | None) -> None:
+        pass  # written with them already
+
+    def stop(self) -> None:
+        pass
 
 
 def start_months(

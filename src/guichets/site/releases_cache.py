@@ -46,7 +46,7 @@ def releases_of_the_day(
     """The month's batch releases, as of the first build of ``day`` (the last probe's Paris
     date); computed afresh without a cache."""
     if cache is None:
-        return release_rows(store.probe_points(month))
+        return release_rows(store.iter_probe_points(month))
     path = cache / f"releases-{month.first:%Y-%m}.pickle"
     key = _key(store, month, day)
     try:
@@ -55,7 +55,7 @@ def releases_of_the_day(
             return list(found)
     except (FileNotFoundError, pickle.UnpicklingError, EOFError, ValueError, TypeError):
         pass  # a cache is only a cache
-    found = release_rows(store.probe_points(month))
+    found = release_rows(store.iter_probe_points(month))
     cache.mkdir(parents=True, exist_ok=True)
     write_atomic(path, pickle.dumps((key, found), protocol=pickle.HIGHEST_PROTOCOL))
     return found

@@ -19,7 +19,9 @@ and the next empty one.
 
 from __future__ import annotations
 
+import math
 import statistics
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -96,15 +98,59 @@ def _covers(start: float, length: float, point: float, period: int) -> bool:
 
 
 def _best_window(spans: Sequence[tuple[float, float]], period: int) -> tuple[float, float, int]:
-    """(start phase, width, count): where most (start, length) spans of the circle overlap."""
+    """(start phase, width, count): where most (start, length) spans of the circle overlap.
+
+    Each span's end is a candidate point; the spans covering it are counted, and the first
+    point covered by the most spans wins. Testing every span against every point cost most of
+    a month's release analysis (hundreds of episodes a service: 37 million tests for a year of
+    100 services), so the spans that may cover a point are looked up first (``_Starts``) and
+    only those are tested, with the same ``_covers``: the same counts, the same winner."""
     best: tuple[float, float, int] = (0.0, 0.0, 0)
+    starts = _Starts(spans, period)
     for start, length in spans:
         point = (start + length) % period
-        offsets = [(point - s) % period for s, n in spans if _covers(s, n, point, period)]
+        offsets = [
+            (point - s) % period for s, n in starts.near(point) if _covers(s, n, point, period)
+        ]
         if len(offsets) > best[2]:
             width = min(offsets)  # how far back from point every covering span still reaches
             best = ((point - width) % period, width, len(offsets))
     return best
+
+
+class _Starts:
+    """Spans sorted by start, in groups of similar length: the spans that can cover a point are
+    those of each group that start at most the group's longest length before it (on the
+    circle), found by bisection; a margin of a second keeps any span that rounding could put
+    either side (``_covers`` decides)."""
+
+    def __init__(self, spans: Sequence[tuple[float, float]], period: int) -> None:
+        self.period = period
+        groups: dict[int, list[tuple[float, float]]] = {}
+        for start, length in spans:
+            groups.setdefault(math.frexp(length)[1], []).append((start, length))
+        self.groups = []
+        for found in groups.values():
+            found.sort()
+            reach = max(length for _, length in found) + 1.0
+            self.groups.append(([start for start, _ in found], found, reach))
+
+    def near(self, point: float) -> list[tuple[float, float]]:
+        period, near = self.period, []
+        for starts, spans, reach in self.groups:
+            low, high = point - reach, point + 1.0
+            if reach + 1.0 >= period:
+                near += spans
+                continue
+            if low < 0:  # the window goes back over the start of the cycle
+                near += spans[: bisect_right(starts, high)]
+                near += spans[bisect_left(starts, low + period) :]
+            elif high > period:  # or forward over its end
+                near += spans[bisect_left(starts, low) :]
+                near += spans[: bisect_right(starts, high - period)]
+            else:
+                near += spans[bisect_left(starts, low) : bisect_right(starts, high)]
+        return near
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ the headline figures; a share over fewer than 30 valid probes is marked with an 
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
@@ -20,7 +19,7 @@ from guichets.periods import DateRange
 from guichets.stats.leadtime import LeadQuantile
 from guichets.stats.report import Level, ReportRow
 from guichets.stats.wilson import FEW, Share
-from guichets.untrusted import csv_writer, markdown_inline
+from guichets.untrusted import csv_writer, json_dumps, markdown_inline
 
 __all__ = ["FOOTNOTE", "rows_csv", "rows_json", "rows_markdown", "rows_table"]
 
@@ -158,7 +157,7 @@ def rows_json(
     if not rows:
         return "[]"
     dumped = (r.to_json() | (extra(r) if extra else {}) for r in rows)
-    return "[\n" + ",\n".join(json.dumps(d, ensure_ascii=False) for d in dumped) + "\n]"
+    return "[\n" + ",\n".join(json_dumps(d) for d in dumped) + "\n]"
 
 
 def _flat(value: Any) -> Any:

@@ -288,6 +288,16 @@ class StoreBase:
         self._closed = True
         self._engine.dispose()
 
+    def sqlite_file(self) -> Path | None:
+        """The SQLite database's file, for a reader of its own (``store/export_read.py``); None
+        for another database or one in memory."""
+        url = self._engine.url
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            return None
+        if str(url.database).startswith("file:"):  # a URI: left to SQLAlchemy's driver
+            return None
+        return Path(str(url.database))
+
     def forked(self) -> None:
         """Call first in a child process made by ``fork`` that uses this store: the child
         opens its own connections and leaves the parent's alone (SQLAlchemy's rule)."""

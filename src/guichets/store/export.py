@@ -26,6 +26,7 @@ from guichets.store.readings import after_position
 from guichets.store.schema import probes
 from guichets.tally import site_of
 from guichets.untrusted import csv_writer as untrusted_csv_writer
+from guichets.untrusted import json_text
 
 __all__ = [
     "EXPORT_COLUMNS",
@@ -294,7 +295,7 @@ def jsonl_writer(out: Sink) -> Callable[[Sequence[Any]], None]:
     """One JSON object per line, keys in :data:`EXPORT_COLUMNS` order."""
 
     def write(row: Sequence[Any]) -> None:
-        out.write(_JSON.encode(dict(zip(EXPORT_COLUMNS, row, strict=True))) + "\n")
+        out.write(json_text(_JSON.encode(dict(zip(EXPORT_COLUMNS, row, strict=True)))) + "\n")
 
     return write
 

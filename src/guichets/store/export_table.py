@@ -98,15 +98,16 @@ class Columns:
 # -- instants ---------------------------------------------------------------------------------
 
 
-def _micros(values: Sequence[Any]) -> pa.Array:
-    """Instants as read (naive UTC text from SQLite, aware datetimes from PostgreSQL) as int64
-    microseconds since the epoch, UTC; nulls stay null."""
+def _micros(values: pa.Array) -> pa.Array:
+    """Instants as read (naive UTC text from SQLite, UTC timestamps from PostgreSQL's datetimes)
+    as int64 microseconds since the epoch, UTC; nulls stay null."""
+    if pa.types.is_timestamp(values.type):
+        return values.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
     try:
-        parsed = pc.cast(pa.array(values, pa.string()), pa.timestamp("us"))
-        return parsed.cast(pa.int64())
+        return pc.cast(values, pa.timestamp("us")).cast(pa.int64())
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-        pass  # datetimes, or text with an offset: one at a time, as the export reads them
-    instants = [None if v is None else as_utc(v) for v in values]
+        pass  # text with an offset, or another spelling: one at a time, as the export reads them
+    instants = [None if v is None else as_utc(v) for v in values.to_pylist()]
     return pa.array(instants, pa.timestamp("us", tz="UTC")).cast(pa.int64())
 
 
@@ -277,21 +278,20 @@ def _slots_slow(
     )
 
 
-def columns_of(rows: Sequence[Sequence[Any]], types: Mapping[str, str]) -> Columns:
-    """A page of raw probe rows (:data:`RAW_COLUMNS`, as ``export_rows`` reads them) as the
-    export's CSV lines and as a typed table (:func:`arrow_schema`)."""
-    raw = dict(zip(RAW_COLUMNS, zip(*rows, strict=True), strict=True)) if rows else {}
-    raw = raw or {name: () for name in RAW_COLUMNS}
+def columns_of(raw_table: pa.Table, types: Mapping[str, str]) -> Columns:
+    """A page of raw probe rows (a table of :data:`RAW_COLUMNS`, as ``store/export_read.py``
+    reads them) as the export's CSV lines and as a typed table (:func:`arrow_schema`)."""
+    raw = {name: raw_table.column(name).combine_chunks() for name in RAW_COLUMNS}
     schema = arrow_schema(types)
     typed: dict[str, pa.Array] = {}
     text: dict[str, pa.Array] = {}
 
     for name in _PASSED & set(EXPORT_COLUMNS):
-        typed[name] = pa.array(raw[name], schema.field(name).type)
+        typed[name] = raw[name].cast(schema.field(name).type)
         text[name] = (
             typed[name] if typed[name].type == pa.string() else typed[name].cast(pa.string())
         )
-    urls = typed.get("url", pa.array(raw["url"], pa.string()))
+    urls = typed.get("url", raw["url"])
     text["site"] = typed["site"] = _by_distinct(urls, site_of, pa.string())
 
     started = _micros(raw["started_at"])
@@ -315,11 +315,12 @@ def columns_of(rows: Sequence[Sequence[Any]], types: Mapping[str, str]) -> Colum
         lasted, lambda us: None if us is None else repr(round(us / _US, 3)), pa.string()
     )
 
-    outcomes = pa.array(raw["outcome"], pa.string())
-    valid = pc.is_in(outcomes, value_set=pa.array(sorted(_VALID), pa.string()))
-    slots = _slots_fast(pa.array(raw["slots"], pa.string()), valid, started)
+    valid = pc.is_in(raw["outcome"], value_set=pa.array(sorted(_VALID), pa.string()))
+    slots = _slots_fast(raw["slots"], valid, started)
     if slots is None:
-        slots = _slots_slow(raw["slots"], raw["outcome"], raw["started_at"])
+        slots = _slots_slow(
+            raw["slots"].to_pylist(), raw["outcome"].to_pylist(), raw["started_at"].to_pylist()
+        )
     text["slots"] = typed["slots"] = slots.joined
     text["first_slot"] = slots.first
     typed["first_slot"] = slots.instant.cast(pa.timestamp("us", tz="UTC")).cast(
@@ -329,12 +330,16 @@ def columns_of(rows: Sequence[Sequence[Any]], types: Mapping[str, str]) -> Colum
     text["slots_count"] = slots.count.cast(pa.string())
     text["category"] = typed["category"] = slots.category
     if "assisted" in raw:  # stored as 0/1 (SQLite) or a boolean; printed as Python prints bools
-        typed["assisted"] = pa.array([bool(v) for v in raw["assisted"]], pa.bool_())
+        assisted = raw["assisted"]
+        typed["assisted"] = (
+            assisted if pa.types.is_boolean(assisted.type) else pc.not_equal(assisted, 0)
+        )
         text["assisted"] = pc.if_else(typed["assisted"], "True", "False")
 
     unknown = [name for name in EXPORT_COLUMNS if name not in text]
     if unknown:  # a column this module does not compute yet: the export's own code
         sites: dict[str, str] = {}
+        rows = zip(*(raw[name].to_pylist() for name in RAW_COLUMNS), strict=True)
         values = [export_values(row, sites) for row in rows]
         for name in unknown:
             at = EXPORT_COLUMNS.index(name)

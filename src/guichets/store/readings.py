@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -14,12 +14,15 @@ from sqlalchemy import (
     Connection,
     RowMapping,
     Select,
+    Text,
     and_,
+    bindparam,
     false,
     func,
     or_,
     select,
     true,
+    type_coerce,
 )
 from sqlalchemy.engine import Row
 from sqlalchemy.sql.elements import ColumnElement
@@ -33,6 +36,7 @@ from guichets.store.schema import (
 )
 
 PAGE: Final = 1000  # rows per read transaction in observations()
+_POINTS_PAGE: Final = 5000  # rows fetched at a time by iter_probe_points
 
 
 def as_utc(value: Any) -> datetime:
@@ -186,15 +190,26 @@ class Readings(StoreBase):
 
     def latest_observations(self, service: str, limit: int) -> list[Observation]:
         """The robot's ``limit`` latest probes of ``service``, latest first (off its index)."""
+        return self.latest_observations_of([service], limit)[service]
+
+    def latest_observations_of(
+        self, services: Iterable[str], limit: int
+    ) -> dict[str, list[Observation]]:
+        """:meth:`latest_observations` of each of ``services``, in one connection: the site
+        asks it of every service at each build."""
         query = (
             select(probes, kept_pages.c.url.label("kept_url"))
             .select_from(probes.outerjoin(kept_pages))
-            .where(probes.c.service == service, probes.c.assisted.is_(false()))
+            .where(probes.c.service == bindparam("service"), probes.c.assisted.is_(false()))
             .order_by(probes.c.started_at.desc(), probes.c.probe_id.desc())
             .limit(limit)
         )
+        found: dict[str, list[Observation]] = {}
         with self._guard("read the latest probes"), self._connect() as conn:
-            return [self._observation(row._mapping) for row in conn.execute(query)]
+            for service in services:
+                rows = conn.execute(query, {"service": service})
+                found[service] = [self._observation(row._mapping) for row in rows]
+        return found
 
     def kept_page(self, probe_id: str) -> bytes | None:
         """The page kept with a probe (unrecognized pages only), or None."""
@@ -237,8 +252,19 @@ class Readings(StoreBase):
     ) -> list[tuple[str, datetime, str, str | None]]:
         """(service, started_at, outcome, category) of every probe of the robot's in ``days``, by
         service and time: the sequence the release analysis reads, without whole observations."""
+        return list(self.iter_probe_points(days, service=service, departement=departement))
+
+    def iter_probe_points(
+        self, days: DateRange, *, service: str | None = None, departement: str | None = None
+    ) -> Iterator[tuple[str, datetime, str, str | None]]:
+        """:meth:`probe_points` one at a time, read off the driver's cursor in pages: the
+        release analysis of a month of 500 services (370,000 probes) holds one service's probes
+        at a time, not the month's, and skips SQLAlchemy's rows (half the reading time)."""
         query = select(
-            probes.c.service, probes.c.started_at, probes.c.outcome, probes.c.category
+            probes.c.service,
+            type_coerce(probes.c.started_at, Text).label("started_at"),
+            probes.c.outcome,
+            probes.c.category,
         ).where(
             probes.c.started_at >= days.start,
             probes.c.started_at < days.end,
@@ -250,4 +276,7 @@ class Readings(StoreBase):
             query = query.where(probes.c.departement == departement)
         query = query.order_by(probes.c.service, probes.c.started_at)
         with self._guard("read probes"), self._connect() as conn:
-            return [(s, at, o, c) for s, at, o, c in conn.execute(query)]
+            cursor = conn.execute(query).cursor
+            while page := cursor.fetchmany(_POINTS_PAGE):
+                for s, at, o, c in page:
+                    yield s, as_utc(at), o, c

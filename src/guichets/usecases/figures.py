@@ -137,7 +137,7 @@ def read_figures(
         fingerprints=fingerprints,
         cache=cache,
     )
-    figures.latest_probes = {s: store.latest_observations(s, LATEST_PROBES) for s in stored}
+    figures.latest_probes = store.latest_observations_of(stored, LATEST_PROBES)
     latest = months[-1]
     for service_id, found in vantage_barriers(store, latest).items():
         split = split_vantages(seen_from(found, latest))

@@ -22,6 +22,7 @@ from guichets.http.policy import DEFAULT_USER_AGENT
 
 if TYPE_CHECKING:
     from guichets.site.build import BuildResult
+    from guichets.site.figures import SiteFigures
     from guichets.store import Store
 
 __all__ = ["DEFAULT_CONTACT", "build_site_of", "data_catalogue"]
@@ -64,27 +65,46 @@ def build_site_of(
     """Build the site of the data directory ``folder`` into ``out`` (default ``folder/site``);
     with ``screenshots``, each service's N latest probes rendered from the evidence first.
     ``status`` wraps each long step, ``say`` and ``note`` tell what happened (and what failed)."""
-    from guichets.evidence.screenshot import ScreenshotError
-    from guichets.site.build import build_site, render_screenshots
+    from guichets.site.build import build_site, start_open_data
     from guichets.usecases.figures import read_figures
 
     target = out if out is not None else datadir.site(folder)
-    with status("Reading the figures…"):
-        figures = read_figures(
-            store, catalogue, generated_at=datetime.now(UTC), cache=datadir.cache(folder, "site")
-        )
-    if screenshots:
-        try:
+    months = start_open_data(store, folder)  # beside reading the figures, in another process
+    try:
+        with status("Reading the figures…"):
+            figures = read_figures(
+                store,
+                catalogue,
+                generated_at=datetime.now(UTC),
+                cache=datadir.cache(folder, "site"),
+            )
+        if screenshots:
             with status("Rendering the latest probes' archived pages…"):
-                taken, failed = asyncio.run(render_screenshots(folder, store, figures, screenshots))
-        except ScreenshotError as exc:  # no Chromium: the site is still built, without captures
-            note(f"note: no screenshots rendered: {exc}")
-        else:
-            say(f"{taken} screenshots rendered from the archive")
-            if failed:
-                note(
-                    f"note: {len(failed)} probes could not be rendered (no archive?), "
-                    f"e.g. {failed[0]}"
-                )
+                _screenshots(folder, store, figures, screenshots, say, note)
+    except BaseException:
+        if months is not None:
+            months.stop()
+        raise
     with status(f"Writing the site into {target}/…"):
-        return build_site(store, figures, target, home=folder, contact=contact)
+        return build_site(store, figures, target, home=folder, contact=contact, months=months)
+
+
+def _screenshots(
+    folder: Path,
+    store: Store,
+    figures: SiteFigures,
+    screenshots: int,
+    say: Callable[[str], None],
+    note: Callable[[str], None],
+) -> None:
+    from guichets.evidence.screenshot import ScreenshotError
+    from guichets.site.build import render_screenshots
+
+    try:
+        taken, failed = asyncio.run(render_screenshots(folder, store, figures, screenshots))
+    except ScreenshotError as exc:  # no Chromium: the site is still built, without captures
+        note(f"note: no screenshots rendered: {exc}")
+        return
+    say(f"{taken} screenshots rendered from the archive")
+    if failed:
+        note(f"note: {len(failed)} probes could not be rendered (no archive?), e.g. {failed[0]}")
