@@ -66,6 +66,12 @@ class DateRange:
                 f"({self.first.isoformat()})"
             )
 
+    def __reduce__(self) -> tuple[type[DateRange], tuple[date, date]]:
+        """Pickled as its two dates: the site's month cache holds hundreds a month, and a frozen
+        dataclass's default state (restored field by field through ``dataclasses.fields``) took
+        a fifth of the time of loading one."""
+        return (DateRange, (self.first, self.last))
+
     @property
     def start(self) -> datetime:
         """The first instant of the range (UTC)."""

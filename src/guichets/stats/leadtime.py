@@ -33,6 +33,11 @@ class LeadQuantile:
     def censored(self) -> bool:
         return self.days is None
 
+    def __reduce__(self) -> tuple[type[LeadQuantile], tuple[float | None, float | None]]:
+        """Pickled as its two numbers (the site's month cache keeps two per row): a frozen
+        dataclass's default unpickling goes field by field through ``dataclasses.fields``."""
+        return (LeadQuantile, (self.days, self.beyond_days))
+
 
 def lead_quantile(leads: Sequence[int], censored: Sequence[int], q: float) -> LeadQuantile | None:
     """The ``q`` quantile (0 < q < 1) of lead times given in seconds; None without valid probes.
