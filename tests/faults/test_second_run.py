@@ -141,8 +141,16 @@ def _lock_backend(url: str, holder: str) -> int | None:
 
 
 def _terminate(url: str, pid: int) -> None:
+    """End the server process ``pid`` and wait until it is gone (its locks with it)."""
     with Store.open(url, home=None) as admin, admin.reading("terminate") as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")  # a fresh view each query
         assert conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()
+        limit = time.monotonic() + HUNG
+        while conn.execute(
+            text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
+        ).scalar_one():
+            assert time.monotonic() < limit
+            time.sleep(0.05)
 
 
 @pytest.mark.postgres
@@ -191,3 +199,45 @@ def test_a_lock_lost_to_a_second_run_stops_the_first(tmp_path: Path) -> None:
             assert "\n" not in message
             assert "lost with its connection" in message
             assert "guichets run" in message and "this run stops" in message
+
+
+@pytest.mark.postgres
+def test_the_command_stops_in_one_line_when_another_run_took_its_lost_lock(
+    silent_host: int, tmp_path: Path
+) -> None:
+    """``guichets run`` on PostgreSQL, its probe waiting on a host that does not answer: its
+    lock's backend is terminated and a second run takes the lock; before saving, the first
+    notices, stores nothing more and exits 1 with one line naming the holder."""
+    catalogue = tmp_path / "catalogue.toml"
+    catalogue.write_text(
+        'allow_local = true\n[[services]]\nid = "38-silence"\ndepartement = "38"\n'
+        'site = "x"\nprocedure = "p"\nplatform = "ezbooking"\ncadence = "1h"\n'
+        f'url = "http://127.0.0.1:{silent_host}/booking/create/1"\n',
+        "utf-8",
+    )
+    with pg_schema(pg_base_url()) as url:
+        run = subprocess.Popen(
+            [*GUICHETS, "run", "--catalogue", str(catalogue), "--home", str(tmp_path / "a"),
+             "--db", url, "--once", "--gap", "0", "--timeout", "20", "--no-evidence"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+        )  # fmt: skip
+        try:
+            limit = time.monotonic() + HUNG
+            while (pid := _lock_backend(url, f'"pid": {run.pid}')) is None:
+                assert run.poll() is None, run.communicate()
+                assert time.monotonic() < limit
+                time.sleep(0.1)
+            _terminate(url, pid)
+            with Store.open(url, home=tmp_path / "b") as second, run_lock(tmp_path / "b", second):
+                out, err = run.communicate(timeout=HUNG)
+                assert second.count() == 0
+        finally:
+            if run.poll() is None:
+                run.kill()
+                run.wait()
+    assert run.returncode == 1, (out, err)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: the run lock on postgresql")
+    assert "lost with its connection" in lines[0] and "this run stops" in lines[0]
+    assert f'"pid": {os.getpid()}' in lines[0]  # the holder: this test's run_lock
