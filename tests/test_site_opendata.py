@@ -476,9 +476,10 @@ def test_month_files_are_kept_and_linked(demo: Demo, tmp_path: Path) -> None:
 def test_month_files_started_before_the_figures(
     demo: Demo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """As ``guichets site build`` does: the month files started in a child process before the
-    figures are read, their fingerprints given afterwards; the months are stamped with them,
-    so that the next build with the same figures counts no month's probes again."""
+    """As ``guichets site build`` does at a first build: the month files started in a child
+    process before the figures are read, their fingerprints given afterwards; the months are
+    stamped with them, so that the next build with the same figures counts no month's probes
+    again (and starts them itself, with the fingerprints)."""
     home = tmp_path / "data"
     kept = kept_data(home)
     assert kept is not None
@@ -500,6 +501,8 @@ def test_month_files_started_before_the_figures(
         again = opendata_files.observation_files(
             store, kept / OBSERVATIONS, schema, fingerprints=prints
         )
+        # Months kept: a rebuild starts them in build_site, with the figures' fingerprints.
+        assert start_open_data(store, home, workers=2) is None
     assert again == (found, 0)
 
 

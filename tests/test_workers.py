@@ -29,7 +29,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -37,7 +37,7 @@ from sqlalchemy import make_url, select
 from typer.testing import CliRunner
 from yarl import URL
 
-from guichets.catalogue import catalogue_to_toml
+from guichets.catalogue import Service, catalogue_to_toml
 from guichets.cli import app
 from guichets.clock import SystemClock
 from guichets.evidence.verify import verify
@@ -48,6 +48,7 @@ from guichets.store import Store
 from guichets.store.schema import probes, schedule_periods
 from guichets.store.schema import workers as workers_table
 from guichets.usecases.demo import simulated_catalogue
+from guichets.workers.book import PeriodJob
 from guichets.workers.db import open_pool
 from guichets.workers.gate import SharedGates
 from guichets.workers.scheduler import periods_ahead, schedule, schedule_jobs
@@ -309,9 +310,13 @@ def test_the_gates_are_shared_between_workers(pg_url: str) -> None:
             # The gap: B's turn comes at least min_gap after A's request ended.
             async with a.turn(url) as turn:
                 turn.record(200, None, None)
-            ended = time.monotonic()
+                # The gate stamps the request's end when the turn is given back, after this
+                # line: B's turn comes at least min_gap after this instant. (Taking it after the
+                # block instead made the bound depend on how fast the machine gives the turn
+                # back, and failed under load.)
+                leaving = time.monotonic()
             async with b.turn(url) as turn:
-                assert time.monotonic() - ended >= 0.3 - TOLERANCE
+                assert time.monotonic() - leaving >= 0.3 - TOLERANCE
                 turn.record(200, None, "60")  # B is told to wait a minute
             with pytest.raises(FetchError) as refused:
                 async with a.turn(url):
@@ -331,6 +336,27 @@ def test_the_gates_are_shared_between_workers(pg_url: str) -> None:
             await pool_b.close()
 
     asyncio.run(scenario())
+
+
+def test_a_job_carries_the_catalogues_leave_for_hosts() -> None:
+    """A worker has no catalogue: other_hosts and allow_local travel in the job's arguments,
+    so that a worker refuses and allows the same hosts as ``guichets run``."""
+    service = Service.model_validate(
+        {"id": "38-grenoble-titres", "departement": "38", "site": "Grenoble", "procedure": "titres",
+         "platform": "ezbooking", "url": "https://rdv.example.gouv.fr/booking/create/1234",
+         "other_hosts": ["auth.example.gouv.fr"], "cadence": "1h"}
+    )  # fmt: skip
+    now = datetime(2026, 11, 2, 10, 30, tzinfo=UTC)
+    jobs = periods_ahead(from_catalogue([service]), now, timedelta(hours=1))
+    assert jobs and all(j.other_hosts == ("auth.example.gouv.fr",) for j in jobs)
+    assert not any(j.allow_local for j in jobs)
+    again = PeriodJob.from_args(json.loads(json.dumps(jobs[0].to_args())))
+    assert again == jobs[0]
+    assert again.spec().target.other_hosts == ("auth.example.gouv.fr",)
+    # A job deferred by an older scheduler carries neither key: nothing more is allowed.
+    old = {k: v for k, v in jobs[0].to_args().items() if k not in {"other_hosts", "allow_local"}}
+    older = PeriodJob.from_args(old)
+    assert older.other_hosts == () and older.allow_local is False
 
 
 def test_schedule_command_defers_each_period_once(

@@ -34,7 +34,7 @@ from guichets.site.figures import ServiceInfo, SiteFigures, month_rows, unreadab
 from guichets.site.figures_text import FiguresText
 from guichets.site.fragments import MonthFragments
 from guichets.site.opendata import MonthWriter, OpenData, start_months, write_open_data
-from guichets.site.opendata_files import can_fork
+from guichets.site.opendata_files import OBSERVATIONS, can_fork, has_kept_months
 from guichets.site.pages_work import (
     FEEDS_FILE,
     KeptDigests,
@@ -1057,12 +1057,14 @@ def start_open_data(
     store: Store, home: Path | None, *, workers: int | None = None
 ) -> MonthWriter | None:
     """Start writing the open data's month files (kept in ``home``), in a child process, before
-    the figures are read: the longest part of a first build (13 million probes over three years
-    of 500 services) then runs beside reading the figures, on another CPU. None when they
-    cannot be (no data directory, one worker, no ``fork``): :func:`build_site` writes them."""
+    the figures are read, when none are kept yet (a first build): the longest part of a first
+    build (13 million probes over three years of 500 services) then runs beside reading the
+    figures, on another CPU. None otherwise (no data directory, one worker, no ``fork``, or
+    months kept: a rebuild needs the figures' fingerprints to skip them without counting their
+    probes): :func:`build_site` writes them."""
     workers = default_workers() if workers is None else workers
     keep = kept_data(home)
-    if keep is None or workers < 2 or not can_fork():
+    if keep is None or workers < 2 or not can_fork() or has_kept_months(keep / OBSERVATIONS):
         return None
     return start_months(store, keep, keep=keep, workers=workers, background=True)
 

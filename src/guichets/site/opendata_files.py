@@ -253,6 +253,11 @@ def _load(folder: Path) -> dict[str, Any]:
     return months if isinstance(months, dict) else {}
 
 
+def has_kept_months(folder: Path) -> bool:
+    """Whether ``folder`` holds month files of this layout (its manifest names some)."""
+    return bool(_load(folder))
+
+
 def _save(folder: Path, months: Mapping[str, Any]) -> None:
     text = json.dumps({"layout": _LAYOUT, "months": months}, indent=1, sort_keys=True) + "\n"
     path = folder / MANIFEST

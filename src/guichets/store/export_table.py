@@ -65,6 +65,8 @@ _PLAIN: Final = frozenset(
     {"day", "started_at", "finished_at", "category", "first_slot", "slots_count", "slots"}
     | {"horizon_end", "duration_seconds", "requests", "http_status", "assisted"}
 )
+# Text columns whose values are mostly all different (the others repeat a few values a page).
+_UNIQUE: Final = frozenset({"probe_id"})
 # Columns computed here; any other column of the export comes from ``export_values``.
 KNOWN: Final = _PASSED | {
     "site", "day", "started_at", "finished_at", "category", "first_slot", "slots_count",
@@ -158,6 +160,17 @@ def _paris_offsets(micros: pa.Array) -> pa.Array:
 
 
 # -- a page -----------------------------------------------------------------------------------
+
+
+def _quoted_by_value(text: pa.Array) -> pa.Array:
+    """:func:`_quoted` of a column with few distinct values (a service, a URL, an outcome: a
+    few hundred in a page of 20,000 rows), computed once per value and spread back: a third of
+    the time of testing every cell (a null cell stays null, printed empty as by ``_quoted``)."""
+    encoded = pc.dictionary_encode(text)
+    values = encoded.dictionary
+    if len(values) * 4 > len(text):  # not so few after all
+        return _quoted(text)
+    return pc.take(_quoted(values), encoded.indices)
 
 
 def _quoted(text: pa.Array) -> pa.Array:
@@ -353,7 +366,12 @@ def columns_of(raw_table: pa.Table, types: Mapping[str, str]) -> Columns:
 
     cells: list[pa.Array | str] = []
     for name in EXPORT_COLUMNS:
-        column = text[name] if name in _PLAIN else _quoted(text[name])
+        if name in _PLAIN:
+            column = text[name]
+        elif name in _UNIQUE:
+            column = _quoted(text[name])
+        else:
+            column = _quoted_by_value(text[name])
         cells += [pc.fill_null(column, ""), ","]
     cells[-1] = "\n"
     lines = pc.binary_join_element_wise(*cells, "")

@@ -32,7 +32,7 @@ from guichets.workers.report import seen_from, split_vantages, vantage_barriers
 
 __all__ = ["CACHE_FORMAT", "read_figures"]
 
-CACHE_FORMAT: Final = 4  # bump when ReportRow changes shape: older cached months are recomputed
+CACHE_FORMAT: Final = 5  # bump when ReportRow changes shape: older cached months are recomputed
 CHECKED_FILE: Final = "rollups-checked.pickle"
 
 
@@ -240,8 +240,8 @@ def _month_of_rows(
         group_rows(services, Level.FRANCE),
     )
     for row in (r for level in rows for r in level):
-        for q in LEAD_QUANTILES:  # the slow part of a page, kept with the rows
-            row.lead(q)
+        # The slow part of a page, kept with the rows; the samples are dropped (their memory).
+        row.settle_leads(LEAD_QUANTILES)
     if path is not None and cache is not None:
         cache.mkdir(parents=True, exist_ok=True)
         write_atomic(path, pickle.dumps((fingerprint, rows), protocol=pickle.HIGHEST_PROTOCOL))

@@ -47,6 +47,11 @@ class PeriodJob:
     period_start: datetime
     planned_at: datetime
     role: Role = "probe"
+    # The catalogue's leave for the path: hosts besides the URL's it may lead to, and whether
+    # host names may resolve to loopback/private addresses (simulated sites). Carried by the job
+    # so that a worker, which has no catalogue, refuses and allows exactly what ``run`` would.
+    other_hosts: tuple[str, ...] = ()
+    allow_local: bool = False
 
     @property
     def period_key(self) -> str:
@@ -67,7 +72,9 @@ class PeriodJob:
         return ProbeSpec(
             service=self.service,
             platform=self.platform,
-            target=Target(self.url, self.counter, self.horizon_days),
+            target=Target(
+                self.url, self.counter, self.horizon_days, self.other_hosts, self.allow_local
+            ),
             departement=self.departement,
         )
 
@@ -83,6 +90,8 @@ class PeriodJob:
             "period_start": self.period_start.astimezone(UTC).isoformat(),
             "planned_at": self.planned_at.astimezone(UTC).isoformat(),
             "role": self.role,
+            "other_hosts": list(self.other_hosts),
+            "allow_local": self.allow_local,
         }
 
     @classmethod
@@ -101,6 +110,9 @@ class PeriodJob:
             period_start=datetime.fromisoformat(args["period_start"]),
             planned_at=datetime.fromisoformat(args["planned_at"]),
             role=role,
+            # Jobs deferred before these keys existed carry neither: no other host, no local.
+            other_hosts=tuple(str(h) for h in args.get("other_hosts") or ()),
+            allow_local=args.get("allow_local") is True,
         )
 
     def replicate(self) -> PeriodJob:

@@ -57,6 +57,8 @@ def periods_ahead(
                 cadence_seconds=cadence,
                 period_start=start,
                 planned_at=max(now, instant),
+                other_hosts=spec.target.other_hosts,
+                allow_local=spec.target.allow_local,
             )
             out.append(job)
             if replicated(spec.service, job.period_key, replicate, seed):
