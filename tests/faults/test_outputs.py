@@ -171,3 +171,17 @@ def test_json_dumps_reads_back_the_same_data(value: dict[str, str]) -> None:
     text = json_dumps(value)
     assert not _raw_driving(text.replace("\n", "")), text
     assert json.loads(text) == value
+
+
+def test_the_cli_writes_json_only_through_the_json_policy() -> None:
+    """Every JSON document a command prints goes through ``untrusted.json_dumps``: a new listing
+    that calls ``json.dumps`` itself would print stored text's bidi and control characters raw.
+    (The evidence heads are the exception: service ids and digests, checked ASCII.)"""
+    cli = Path(__file__).resolve().parents[2] / "src" / "guichets" / "cli"
+    direct = {
+        path.name: line
+        for path in sorted(cli.glob("*.py"))
+        for line in path.read_text("utf-8").splitlines()
+        if "json.dumps(" in line and path.name != "evidence.py"
+    }
+    assert direct == {}, direct

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -34,6 +33,7 @@ from guichets.schedule import Plan
 from guichets.service import parse_endpoint
 from guichets.store import Store, StoreError
 from guichets.tomlconfig import ConfigError
+from guichets.untrusted import json_dumps
 from guichets.usecases.run import EvidenceUnwritable, SiteOptions, open_run
 
 catalogue_app = typer.Typer(
@@ -129,7 +129,7 @@ def probe(
     clock = SystemClock()
     observation = asyncio.run(run_probe(spec, HostGates(clock, politeness), clock))
     if as_json:
-        typer.echo(json.dumps(observation.to_json(), ensure_ascii=False))
+        typer.echo(json_dumps(observation.to_json()))
         return
     _print_observation(observation)
 

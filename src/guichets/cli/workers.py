@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import signal
@@ -25,6 +24,7 @@ from guichets.runner import from_catalogue
 from guichets.schedule import Plan
 from guichets.store import Store, StoreError
 from guichets.tomlconfig import ConfigError
+from guichets.untrusted import json_dumps
 
 workers_app = typer.Typer(
     help="What the workers of the shared schedule did: periods, vantage points.",
@@ -250,7 +250,7 @@ def status(
     with store:
         found = book_status(store)
     if as_json:
-        typer.echo(json.dumps(found, ensure_ascii=False, indent=2))
+        typer.echo(json_dumps(found, indent=2))
         return
     for item in found["workers"]:
         state = (
@@ -302,7 +302,7 @@ def agreement(
     with store:
         found = agreement_of(store, days)
     if as_json:
-        typer.echo(json.dumps(found, ensure_ascii=False, indent=2))
+        typer.echo(json_dumps(found, indent=2))
         return
     console.print(
         f"{found['pairs']} pairs of probes of one period from two vantage points: "
