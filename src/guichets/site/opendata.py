@@ -17,6 +17,7 @@ import csv
 import hashlib
 import io
 import json
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -65,6 +66,7 @@ _MONTHS: Final = (
 )  # fmt: skip
 # Each kind of month file: (French, English) names in titles, Table Schema's format, media
 # type, compression.
+_CHUNK: Final = 1 << 20
 _KIND_NAMES: Final = {
     "csv.gz": ("CSV compressé (gzip)", "gzip-compressed CSV", "csv", "text/csv", "gz"),
     "parquet": ("Parquet", "Parquet", "parquet", "application/vnd.apache.parquet", None),
@@ -98,10 +100,25 @@ def _digest(data: bytes) -> dict[str, Any]:
     return {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
 
+def _holds(path: Path, data: bytes) -> bool:
+    """Whether the file holds ``data``, read a megabyte at a time (the monthly figures' JSON is
+    tens of MB at three years of 500 services: never a second copy in memory)."""
+    view = memoryview(data)
+    with path.open("rb") as file:
+        if os.fstat(file.fileno()).st_size != len(data):
+            return False
+        at = 0
+        while chunk := file.read(_CHUNK):
+            if view[at : at + len(chunk)] != chunk:
+                return False
+            at += len(chunk)
+    return at == len(data)
+
+
 def _write_if_changed(path: Path, data: bytes) -> bool:
     """Write ``data`` to ``path`` (aside, then renamed) unless the file holds it already."""
     try:
-        if path.stat().st_size == len(data) and path.read_bytes() == data:
+        if _holds(path, data):
             return False
     except FileNotFoundError:
         pass
@@ -625,16 +642,18 @@ def write_open_data(
     if keep is not None:
         names = [month_file(m.label, kind) for m in found for kind in m.files]
         link_into(kept, folder / OBSERVATIONS, names)
-    csv_text, json_text = (
+    texts = list(
         figures_text(monthly_rows)
         if figures_text is not None
         else (figures_csv(monthly_rows), figures_json(monthly_rows))
     )
     figures = {}
-    for name, text in ((f"{FIGURES}.csv", csv_text), (f"{FIGURES}.json", json_text)):
-        data = text.encode("utf-8")
+    for at, name in enumerate((f"{FIGURES}.csv", f"{FIGURES}.json")):
+        data = texts[at].encode("utf-8")
+        texts[at] = ""  # its memory back before the next file's (tens of MB at full scale)
         written += _write_if_changed(folder / name, data)
         figures[name] = _digest(data)
+        del data
     package = _package(created, figures[f"{FIGURES}.csv"], found)
     written += _write_if_changed(folder / PACKAGE, _package_bytes(folder / PACKAGE, package))
     resources = [
