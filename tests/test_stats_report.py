@@ -123,6 +123,23 @@ def test_longest_blocked_spell_counts_days_without_a_date_and_stops_at_gaps() ->
     assert longest_blocked_spell([]) == 0
 
 
+def test_settled_days_keep_their_number_and_refuse_to_be_grouped() -> None:
+    """The site keeps closed months' rows without their probed days (their memory at national
+    scale): what is published from them must not move, and merging them again must fail."""
+    whole = DateRange(date(2026, 10, 1), date(2026, 11, 30))
+    rows = _rows(mixed_probes(), whole)
+    before = [r.to_json() for r in rows]
+    grouped = [r.to_json() for r in group_rows(rows, Level.FRANCE)]
+    for row in rows:
+        row.settle_days()
+        assert not row.probed_days
+    assert [r.to_json() for r in rows] == before
+    assert all(d["days_probed"] > 0 for d in before)
+    with pytest.raises(ValueError, match="settled"):
+        group_rows(rows, Level.FRANCE)
+    assert grouped[0]["days_probed"] >= max(d["days_probed"] for d in before)
+
+
 def test_blocked_is_not_closed_closed_and_blind_days_are_told_apart() -> None:
     """2-3 October found no date (closed, as a person would have found it); 4-5 October the robot
     could not read (blind: a site error, a barrier): two runs of two days, not one of four."""

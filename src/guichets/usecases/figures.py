@@ -32,7 +32,7 @@ from guichets.workers.report import seen_from, split_vantages, vantage_barriers
 
 __all__ = ["CACHE_FORMAT", "read_figures"]
 
-CACHE_FORMAT: Final = 5  # bump when ReportRow changes shape: older cached months are recomputed
+CACHE_FORMAT: Final = 6  # bump when ReportRow changes shape: older cached months are recomputed
 CHECKED_FILE: Final = "rollups-checked.pickle"
 
 
@@ -239,9 +239,14 @@ def _month_of_rows(
         group_rows(services, Level.DEPARTEMENT),
         group_rows(services, Level.FRANCE),
     )
+    ranges: dict[DateRange, DateRange] = {}
     for row in (r for level in rows for r in level):
-        # The slow part of a page, kept with the rows; the samples are dropped (their memory).
+        # The slow part of a page, kept with the rows; the samples are dropped (their memory),
+        # and so are the probed days once counted (half of what is left).
         row.settle_leads(LEAD_QUANTILES)
+        row.settle_days()
+        # One range object for all the rows of the month: pickled once, loaded once.
+        row.days = ranges.setdefault(row.days, row.days)
     if path is not None and cache is not None:
         cache.mkdir(parents=True, exist_ok=True)
         write_atomic(path, pickle.dumps((fingerprint, rows), protocol=pickle.HIGHEST_PROTOCOL))
