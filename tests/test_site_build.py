@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import pickle
 import re
 import shutil
 import sqlite3
@@ -395,3 +396,46 @@ def test_an_incremental_build_is_a_fresh_build(
     month = next((out / "donnees/v1.0/observations").glob("*.csv.gz"))
     kept = copy / "opendata/v1.0/observations" / month.name
     assert month.stat().st_ino == kept.stat().st_ino  # a hard link to the kept file
+
+
+def test_kept_pieces_are_stamped_with_the_code_that_computes_their_figures() -> None:
+    """Kept page pieces, feeds and figures' lines are reused while the code's digest stands: it
+    must cover what computes and formats a figure (intervals, rates, lead times), not only the
+    templates, or a fix there would never reach a closed month's kept rows."""
+    sources = pages_work.code_sources()
+    for module in (
+        "site/build.py",
+        "site/opendata.py",
+        "stats/wilson.py",
+        "stats/indicators.py",
+        "stats/leadtime.py",
+        "stats/report.py",
+        "tally.py",
+    ):
+        assert module in sources
+
+
+def test_kept_figures_lines_move_with_the_code(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The monthly figures' lines kept under a month's fingerprint are printed again when the
+    code that prints them changed (a fingerprint says what the rows are, not how they print)."""
+    from guichets.site import figures_text
+
+    work = tmp_path / "home"
+    shutil.copytree(home, work, ignore=shutil.ignore_patterns("site", "cache"))
+    store = Store.open(home=work)
+    cache = work / "cache-test"
+    figures = read_figures(store, None, generated_at=datetime.now(UTC), cache=cache)
+    rows = figures.monthly_rows
+    monkeypatch.setattr(figures_text, "code_digest", lambda: "old code")
+    fresh = figures_text.FiguresText(cache, figures.fingerprints)(rows)
+    kept = sorted(cache.glob("figures-*.pickle"))
+    assert kept
+    for path in kept:  # what an older code printed, kept under the same fingerprint
+        stamp, lines = pickle.loads(path.read_bytes())
+        lines = {k: (v[0], v[1], v[2].replace(",", ";"), v[3]) for k, v in lines.items()}
+        path.write_bytes(pickle.dumps((stamp, lines)))
+    assert figures_text.FiguresText(cache, figures.fingerprints)(rows) != fresh  # kept: used
+    monkeypatch.setattr(figures_text, "code_digest", lambda: "new code")
+    assert figures_text.FiguresText(cache, figures.fingerprints)(rows) == fresh

@@ -4,8 +4,9 @@ lines kept beside the month's cached rows.
 Printing every row of every month as CSV and JSON took 8 s a build over three years of 500
 services, though only the last month changes after a run. Each month's lines are kept in
 ``DATA/cache/site/figures-YYYY-MM.pickle`` with the fingerprint of the rows they print (see
-``site/figures.py``): a build prints only the rows of the months that moved, and of rows whose
-name in the catalogue changed, then puts the lines together in the order of the rows. The
+``site/figures.py``) and the code's digest (``site/pages_work.py``: how they print): a build
+prints only the rows of the months that moved, and of rows whose name in the catalogue changed
+(or all of them after a code change), then puts the lines together in the order of the rows. The
 lines are those of :func:`~guichets.site.opendata.figures_csv` and
 :func:`~guichets.site.opendata.figures_json` for one row, so that the files are the same bytes
 as printing all rows at once (``tests/test_site_build.py`` holds them equal).
@@ -21,6 +22,7 @@ from typing import Final
 
 from guichets.files import write_atomic
 from guichets.site.opendata import figures_csv, figures_json
+from guichets.site.pages_work import code_digest
 from guichets.stats.report import ReportRow
 
 __all__ = ["FiguresText"]
@@ -46,6 +48,7 @@ class FiguresText:
     def __init__(self, cache: Path, fingerprints: Mapping[str, str]) -> None:
         self.cache = cache
         self.fingerprints = fingerprints
+        self.code = code_digest()  # how the lines print: a code change prints them again
         self.printed = 0  # rows printed afresh, the rest came from the cache
 
     def _month(
@@ -57,7 +60,7 @@ class FiguresText:
         if fingerprint is not None:
             try:
                 stamp, found = pickle.loads(path.read_bytes())
-                if stamp == (FORMAT, fingerprint):
+                if stamp == (FORMAT, self.code, fingerprint):
                     kept = found
             except (FileNotFoundError, pickle.UnpicklingError, EOFError, ValueError, TypeError):
                 pass  # a cache is only a cache
@@ -72,7 +75,9 @@ class FiguresText:
                 self.printed += 1
         if fingerprint is not None and lines != kept:
             self.cache.mkdir(parents=True, exist_ok=True)
-            data = pickle.dumps(((FORMAT, fingerprint), lines), protocol=pickle.HIGHEST_PROTOCOL)
+            data = pickle.dumps(
+                ((FORMAT, self.code, fingerprint), lines), protocol=pickle.HIGHEST_PROTOCOL
+            )
             write_atomic(path, data)
         return {ident: (line[2], line[3]) for ident, line in lines.items()}
 

@@ -35,6 +35,7 @@ __all__ = [
     "PageJob",
     "PageKeys",
     "code_digest",
+    "code_sources",
     "digest",
     "render_pages",
 ]
@@ -72,10 +73,21 @@ class PageJob:
     key: str | None  # digest of what the page shows; None: always rendered
 
 
+def code_sources() -> list[str]:
+    """The package's modules the code's digest covers, relative to the package: all of them.
+    What a page, a kept piece (``site/fragments.py``), a feed or a figures' line shows is
+    computed and formatted by many (``stats/`` for intervals, rates and lead times, ``tally``,
+    ``periods``, the site's own): a narrower list would keep a closed month's pieces as an
+    older code made them until its fingerprint moved, which a closed month's seldom does."""
+    root = Path(guichets.__file__).parent
+    return sorted(str(path.relative_to(root)) for path in root.rglob("*.py"))
+
+
 @functools.lru_cache(maxsize=1)
 def _code() -> str:
-    """What renders the pages: the templates, the stylesheet, the modules that fill them (read
-    once a process: the package does not change under a running build)."""
+    """What makes the pages: the templates, the stylesheet and every module of the package
+    (:func:`code_sources`; 1.4 MB read once a process: the package does not change under a
+    running build)."""
     digest = hashlib.sha256(guichets.__version__.encode())
     package = resources.files("guichets.site")
     parts = [package / "templates", package / "static"]
@@ -83,8 +95,9 @@ def _code() -> str:
         for item in sorted(folder.iterdir(), key=lambda i: i.name):
             if item.is_file():
                 digest.update(item.name.encode() + b"\0" + item.read_bytes())
-    for name in ("build.py", "i18n.py", "charts.py", "francemap.py", "figures.py"):
-        digest.update((package / name).read_bytes())
+    root = Path(guichets.__file__).parent
+    for name in code_sources():
+        digest.update(name.encode() + b"\0" + (root / name).read_bytes())
     return digest.hexdigest()
 
 
