@@ -184,3 +184,20 @@ async def test_the_filter_keeps_public_addresses_and_never_allows_link_local() -
         ("0.0.0.0", "unspecified"), ("fc00::1", "private"), ("8.8.8.8", None),
     ):  # fmt: skip
         assert local_kind(address, allow_local=False) == kind, address
+
+
+def test_ipv4_addresses_written_inside_ipv6_are_judged_as_ipv4() -> None:
+    """An AAAA record can carry an IPv4 address: NAT64 (64:ff9b::/96, reached through the
+    network's NAT64 gateway), 6to4 (2002::/16), the old IPv4-compatible form (::a.b.c.d) and the
+    local-use NAT64 prefix (64:ff9b:1::/48). Each is the embedded address's kind, so that a name
+    answering ``64:ff9b::a9fe:a9fe`` does not lead to a cloud's metadata service."""
+    for address, kind in (
+        ("64:ff9b::a9fe:a9fe", "link-local"), ("64:ff9b::7f00:1", "loopback"),
+        ("64:ff9b::a00:7", "private"), ("2002:7f00:1::1", "loopback"),
+        ("2002:a9fe:a9fe::1", "link-local"), ("2002:c0a8:101::1", "private"),
+        ("::7f00:1", "loopback"), ("::a9fe:a9fe", "link-local"), ("64:ff9b:1::a00:1", "private"),
+        ("64:ff9b::808:808", None), ("2002:808:808::1", None), ("2606:4700::1111", None),
+    ):  # fmt: skip
+        assert local_kind(address, allow_local=False) == kind, address
+    assert local_kind("64:ff9b::a9fe:a9fe", allow_local=True) == "link-local"
+    assert local_kind("64:ff9b::a00:7", allow_local=True) is None

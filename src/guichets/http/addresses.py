@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from typing import Final
 
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
@@ -24,17 +25,40 @@ from aiohttp.resolver import DefaultResolver
 __all__ = ["GuardedResolver", "LocalAddressRefused", "local_kind"]
 
 
+# IPv6 addresses that carry an IPv4 address, reached through it: NAT64's well-known prefix
+# (RFC 6052: the network's NAT64 gateway connects to the IPv4 address in its last 32 bits) and
+# its local-use prefix (RFC 8215: meant for the network's own, private, IPv4 addresses).
+_NAT64: Final = ipaddress.IPv6Network("64:ff9b::/96")
+_NAT64_LOCAL: Final = ipaddress.IPv6Network("64:ff9b:1::/48")
+_COMPATIBLE: Final = ipaddress.IPv6Network("::/96")  # ::a.b.c.d, deprecated (RFC 4291)
+
+
+def _embedded(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one leads to, if it is written in it: IPv4-mapped, NAT64,
+    6to4 (2002:a.b.c.d::), IPv4-compatible (not :: and ::1, which are IPv6's own)."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip in _NAT64 or (ip in _COMPATIBLE and int(ip) > 1):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFF_FFFF)
+    return None
+
+
 def local_kind(address: str, *, allow_local: bool) -> str | None:
     """What makes ``address`` part of the robot's own network ("loopback", "private"...), or
     None for a public address. With ``allow_local`` (a catalogue of simulated sites, tests),
     loopback and private addresses pass; link-local, multicast, unspecified and reserved ones
-    never do, as in ``catalogue check``."""
+    never do, as in ``catalogue check``. An IPv6 address that carries an IPv4 one (mapped,
+    NAT64, 6to4, IPv4-compatible) is judged by the IPv4 address it leads to."""
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
         return "unreadable"
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _NAT64_LOCAL:
+            return None if allow_local else "private"
+        ip = _embedded(ip) or ip
     if ip.is_link_local:
         return "link-local"
     if ip.is_multicast:
