@@ -618,3 +618,25 @@ def test_postgres_schemas_isolate_tests() -> None:
             assert store.count() == 0
         with Store.open(one) as store:
             assert store.count() == 1
+
+
+@pytest.mark.postgres
+def test_the_run_lock_taken_again_never_meets_its_own_earlier_session() -> None:
+    """The run lock is taken again on a fresh connection when its session no longer answers
+    (``runlock.RunLock.check``). An earlier session of this process that still holds it (its
+    query failed without the connection dying) is ended first, not given back to the pool with
+    the lock: else the run would find its own lock taken and stop, naming itself."""
+    from guichets.store.advisory import AdvisoryLock
+
+    with pg_schema(pg_base_url()) as url, Store.open(url) as store:
+        with store.reading("warm the pool"), store.reading("with a second connection"):
+            pass  # two idle connections: a fresh one is another session than the lock's
+        lock = AdvisoryLock(store, "guichets run", "guichets run test")
+        assert lock.take() is None
+        assert lock.take() is None  # again, as check() does when held() could not answer
+        assert lock.held()
+        other = AdvisoryLock(store, "guichets run", "guichets run other")
+        assert other.take()  # held: the other is refused, naming the holder
+        lock.release()
+        assert other.take() is None
+        other.release()

@@ -102,7 +102,15 @@ class AdvisoryLock:
         self._drop()
 
     def _drop(self) -> None:
-        opened, self._opened, self._conn = self._opened, None, None
+        """Let go of the lock's connection, and of its session: a session that may still hold
+        the lock (its query failed, its connection did not die) is never given back to the
+        pool, where it would keep the lock from this run's next :meth:`take`."""
+        opened, conn, self._opened, self._conn = self._opened, self._conn, None, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.execute(text("SELECT pg_advisory_unlock_all()"))
+            with contextlib.suppress(Exception):
+                conn.invalidate()  # closed, not pooled: whatever it held goes with it
         if opened is not None:
             with contextlib.suppress(Exception):
                 opened.__exit__(None, None, None)
