@@ -439,3 +439,26 @@ def test_kept_figures_lines_move_with_the_code(
     assert figures_text.FiguresText(cache, figures.fingerprints)(rows) != fresh  # kept: used
     monkeypatch.setattr(figures_text, "code_digest", lambda: "new code")
     assert figures_text.FiguresText(cache, figures.fingerprints)(rows) == fresh
+
+
+def test_rollups_checked_for_one_database_are_not_trusted_for_another(
+    home: Path, tmp_path: Path
+) -> None:
+    """The totals of the last rollup check are those of one database: the same data directory's
+    cache read with another (``--db``) checks every month again. Here both months' stored and
+    rolled-up counts are the same, but one holds an assisted read, the other a robot probe its
+    rollups never counted."""
+    one, two = tmp_path / "one", tmp_path / "two"
+    for copy in (one, two):
+        shutil.copytree(home, copy, ignore=shutil.ignore_patterns("site", "cache", "opendata"))
+    cache = tmp_path / "cache"
+    for copy in (one, two):
+        with Store.open(home=copy) as store:
+            last = list(store.observations())[-1]
+            store.save(replace(last, probe_id="0" * 28 + "beef", assisted=True, trail=()))
+    with contextlib.closing(sqlite3.connect(two / "guichets.sqlite")) as db, db:
+        db.execute("UPDATE probes SET assisted = 0 WHERE probe_id = ?", ("0" * 28 + "beef",))
+    with Store.open(home=one) as store:
+        _figures_json(store, cache)
+    with Store.open(home=two) as store:
+        assert _figures_json(store, cache) == _figures_json(store, None)

@@ -166,9 +166,12 @@ def _checked_totals(
         return {}
     path = cache / CHECKED_FILE
     kept: dict[str, list[int]] = {}
+    # The totals are one database's: a data directory built with another (``--db``) checks
+    # every month again (another store's counts can differ alike for other reasons).
+    stamp_now = (CACHE_FORMAT, store.url)
     try:
         stamp, found = pickle.loads(path.read_bytes())
-        if stamp == CACHE_FORMAT and isinstance(found, dict):
+        if stamp == stamp_now and isinstance(found, dict):
             kept = found
     except (FileNotFoundError, pickle.UnpicklingError, EOFError, ValueError, TypeError):
         pass  # nothing kept: every month is checked
@@ -187,7 +190,7 @@ def _checked_totals(
         totals[period] = now
     if totals != kept:
         cache.mkdir(parents=True, exist_ok=True)
-        data = pickle.dumps((CACHE_FORMAT, totals), protocol=pickle.HIGHEST_PROTOCOL)
+        data = pickle.dumps((stamp_now, totals), protocol=pickle.HIGHEST_PROTOCOL)
         write_atomic(path, data)
     return totals
 
