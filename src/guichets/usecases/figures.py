@@ -32,7 +32,10 @@ from guichets.workers.report import seen_from, split_vantages, vantage_barriers
 
 __all__ = ["CACHE_FORMAT", "read_figures"]
 
-CACHE_FORMAT: Final = 6  # bump when ReportRow changes shape: older cached months are recomputed
+# Bump when ReportRow changes shape *or when how a cached row is computed changes* (lead times,
+# intervals, the rollups' reading): the months' fingerprints hold no digest of the code, so
+# closed months are recomputed only by this bump (docs/site.md, "Rebuilds").
+CACHE_FORMAT: Final = 6
 CHECKED_FILE: Final = "rollups-checked.pickle"
 
 
