@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,9 @@ __all__ = [
     "fsync_dir",
     "link_atomic",
     "partial_path",
+    "read_kept",
     "write_atomic",
+    "write_kept",
 ]
 
 
@@ -113,3 +116,37 @@ def link_atomic(source: Path, path: Path) -> None:
         with contextlib.suppress(OSError):
             partial.unlink()
         raise
+
+
+# What a cache file may hold that is not (stamp, value) as ``write_kept`` wrote it: missing, cut,
+# written by an older code (a class moved or gone), or not a pair.
+_UNREADABLE = (
+    FileNotFoundError,
+    pickle.UnpicklingError,
+    EOFError,
+    ValueError,
+    TypeError,
+    AttributeError,
+    ImportError,
+    IndexError,
+)
+
+
+def read_kept(path: Path, stamp: object) -> Any:
+    """The value ``write_kept`` kept at ``path`` under ``stamp``, or None: a cache is only a
+    cache, so a missing, unreadable or differently stamped file reads as nothing kept and its
+    value is computed again. The stamp says what the value was made from (a format number, the
+    code's digest, a fingerprint of the data); one reader for every cache of the data directory
+    (``DATA/cache/``), which is ours, written by ``write_kept`` (pickle is not for files of
+    others)."""
+    try:
+        kept, value = pickle.loads(path.read_bytes())
+    except _UNREADABLE:
+        return None
+    return value if kept == stamp else None
+
+
+def write_kept(path: Path, stamp: object, value: object) -> None:
+    """Keep ``value`` at ``path`` under ``stamp`` (written whole or not at all, folder made)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, pickle.dumps((stamp, value), protocol=pickle.HIGHEST_PROTOCOL))

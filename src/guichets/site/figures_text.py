@@ -14,13 +14,12 @@ as printing all rows at once (``tests/test_site_build.py`` holds them equal).
 
 from __future__ import annotations
 
-import pickle
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
-from guichets.files import write_atomic
+from guichets.files import read_kept, write_kept
 from guichets.site.opendata import figures_csv, figures_json
 from guichets.site.pages_work import code_digest
 from guichets.stats.report import ReportRow
@@ -58,12 +57,7 @@ class FiguresText:
         path = self.cache / f"figures-{period}.pickle"
         kept: _Lines = {}
         if fingerprint is not None:
-            try:
-                stamp, found = pickle.loads(path.read_bytes())
-                if stamp == (FORMAT, self.code, fingerprint):
-                    kept = found
-            except (FileNotFoundError, pickle.UnpicklingError, EOFError, ValueError, TypeError):
-                pass  # a cache is only a cache
+            kept = read_kept(path, (FORMAT, self.code, fingerprint)) or {}
         lines: _Lines = {}
         for row in rows:
             ident = (row.level.value, row.key)
@@ -74,11 +68,7 @@ class FiguresText:
                 lines[ident] = (row.label, row.departement, *_lines(row))
                 self.printed += 1
         if fingerprint is not None and lines != kept:
-            self.cache.mkdir(parents=True, exist_ok=True)
-            data = pickle.dumps(
-                ((FORMAT, self.code, fingerprint), lines), protocol=pickle.HIGHEST_PROTOCOL
-            )
-            write_atomic(path, data)
+            write_kept(path, (FORMAT, self.code, fingerprint), lines)
         return {ident: (line[2], line[3]) for ident, line in lines.items()}
 
     def __call__(self, rows: Sequence[ReportRow]) -> tuple[str, str]:

@@ -15,11 +15,10 @@ built stays until the code changes (a few kB each).
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 from typing import Final
 
-from guichets.files import write_atomic
+from guichets.files import read_kept, write_kept
 
 __all__ = ["FRAGMENTS_FILE", "Entry", "MonthFragments"]
 
@@ -39,12 +38,9 @@ class MonthFragments:
         self.new: dict[str, Entry] = {}
         if self.path is None:
             return
-        try:
-            stamp, kept = pickle.loads(self.path.read_bytes())
-            if stamp == (FORMAT, code) and isinstance(kept, dict):
-                self.kept = kept
-        except (FileNotFoundError, pickle.UnpicklingError, EOFError, ValueError, TypeError):
-            pass  # a cache is only a cache: rendered again
+        kept = read_kept(self.path, (FORMAT, code))
+        if isinstance(kept, dict):  # else nothing kept: rendered again
+            self.kept = kept
 
     @property
     def enabled(self) -> bool:
@@ -74,6 +70,4 @@ class MonthFragments:
         if self.path is None or not self.new:
             return
         self.new = {}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        data = pickle.dumps(((FORMAT, self.code), self.kept), protocol=pickle.HIGHEST_PROTOCOL)
-        write_atomic(self.path, data)
+        write_kept(self.path, (FORMAT, self.code), self.kept)

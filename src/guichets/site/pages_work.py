@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Final, Protocol
 
 import guichets
-from guichets.files import write_atomic
+from guichets.files import read_kept, write_kept
 from guichets.site.figures import ServiceInfo, SiteFigures
 from guichets.site.fragments import Entry, MonthFragments
 from guichets.stats.method import METHOD_VERSION
@@ -127,12 +127,9 @@ class KeptDigests:
         self.now: dict[str, str] = {}
         if self.path is None:
             return
-        try:
-            stamp, kept = pickle.loads(self.path.read_bytes())
-            if stamp == FORMAT and isinstance(kept, dict):
-                self.kept = kept
-        except (FileNotFoundError, pickle.UnpicklingError, EOFError, ValueError, TypeError):
-            pass
+        kept = read_kept(self.path, FORMAT)
+        if isinstance(kept, dict):
+            self.kept = kept
 
     def fresh(self, file: Path, key: str) -> bool:
         """Whether ``file`` was made from ``key`` and is still there (``key`` is kept either
@@ -144,8 +141,7 @@ class KeptDigests:
     def save(self) -> None:
         if self.path is None or self.now == self.kept:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(self.path, pickle.dumps((FORMAT, self.now), protocol=pickle.HIGHEST_PROTOCOL))
+        write_kept(self.path, FORMAT, self.now)
 
 
 class PageKeys:
@@ -160,12 +156,9 @@ class PageKeys:
         self.common: str | None = None
         if self.path is None or len(f.fingerprints) != len(f.months):
             return  # months not all fingerprinted: nothing to compare with, render every page
-        try:
-            stamp, kept = pickle.loads(self.path.read_bytes())
-            if stamp == FORMAT and isinstance(kept, dict):
-                self.kept = kept
-        except (FileNotFoundError, pickle.UnpicklingError, EOFError, ValueError, TypeError):
-            pass
+        kept = read_kept(self.path, FORMAT)
+        if isinstance(kept, dict):
+            self.kept = kept
         self.common = _digest(
             _code(),
             METHOD_VERSION,
@@ -192,8 +185,7 @@ class PageKeys:
     def save(self) -> None:
         if self.path is None or self.common is None or self.now == self.kept:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(self.path, pickle.dumps((FORMAT, self.now), protocol=pickle.HIGHEST_PROTOCOL))
+        write_kept(self.path, FORMAT, self.now)
 
 
 # -- rendering ---------------------------------------------------------------------------------

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import pickle
 from datetime import date
 from pathlib import Path
 from typing import Final
 
-from guichets.files import write_atomic
+from guichets.files import read_kept, write_kept
 from guichets.periods import DateRange, day_start
 from guichets.stats.method import METHOD_VERSION
 from guichets.stats.releases import Release, release_rows
@@ -49,13 +48,9 @@ def releases_of_the_day(
         return release_rows(store.iter_probe_points(month))
     path = cache / f"releases-{month.first:%Y-%m}.pickle"
     key = _key(store, month, day)
-    try:
-        kept, found = pickle.loads(path.read_bytes())
-        if kept == key:
-            return list(found)
-    except (FileNotFoundError, pickle.UnpicklingError, EOFError, ValueError, TypeError):
-        pass  # a cache is only a cache
+    kept = read_kept(path, key)
+    if kept is not None:
+        return list(kept)
     found = release_rows(store.iter_probe_points(month))
-    cache.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, pickle.dumps((key, found), protocol=pickle.HIGHEST_PROTOCOL))
+    write_kept(path, key, found)
     return found

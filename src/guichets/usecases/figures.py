@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import pickle
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
@@ -19,7 +18,7 @@ from typing import Final
 
 from guichets.catalogue import Catalogue
 from guichets.departements import DEPARTEMENTS
-from guichets.files import write_atomic
+from guichets.files import read_kept, write_kept
 from guichets.periods import DateRange, Grain, local_day, month_range
 from guichets.site.figures import LATEST_PROBES, LEAD_QUANTILES, ServiceInfo, SiteFigures
 from guichets.site.releases_cache import releases_of_the_day
@@ -172,12 +171,9 @@ def _checked_totals(
     # The totals are one database's: a data directory built with another (``--db``) checks
     # every month again (another store's counts can differ alike for other reasons).
     stamp_now = (CACHE_FORMAT, store.url)
-    try:
-        stamp, found = pickle.loads(path.read_bytes())
-        if stamp == stamp_now and isinstance(found, dict):
-            kept = found
-    except (FileNotFoundError, pickle.UnpicklingError, EOFError, ValueError, TypeError):
-        pass  # nothing kept: every month is checked
+    found = read_kept(path, stamp_now)
+    if isinstance(found, dict):  # else nothing kept: every month is checked
+        kept = found
     totals: dict[str, list[int]] = {}
     for month in months:
         period = f"{month.first:%Y-%m}"
@@ -192,9 +188,7 @@ def _checked_totals(
             now = store.rollup_totals(month)  # rebuilt: counted again
         totals[period] = now
     if totals != kept:
-        cache.mkdir(parents=True, exist_ok=True)
-        data = pickle.dumps((stamp_now, totals), protocol=pickle.HIGHEST_PROTOCOL)
-        write_atomic(path, data)
+        write_kept(path, stamp_now, totals)
     return totals
 
 
@@ -233,12 +227,9 @@ def _month_of_rows(
     if cache is not None:
         fingerprint = _fingerprint(store, month, alive, until, totals)
         path = cache / f"{month.first:%Y-%m}.pickle"
-        try:
-            kept, found = pickle.loads(path.read_bytes())
-            if kept == fingerprint:
-                return found, fingerprint
-        except (FileNotFoundError, pickle.UnpicklingError, EOFError, ValueError, TypeError):
-            pass  # a cache is only a cache: anything unreadable is computed again
+        found = read_kept(path, fingerprint)
+        if found is not None:  # else computed again
+            return found, fingerprint
     services = report_rows(store, month, grain=Grain.MONTH, alive=(alive, until))
     rows: MonthRows = (
         services,
@@ -254,8 +245,7 @@ def _month_of_rows(
         # One range object for all the rows of the month: pickled once, loaded once.
         row.days = ranges.setdefault(row.days, row.days)
     if path is not None and cache is not None:
-        cache.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, pickle.dumps((fingerprint, rows), protocol=pickle.HIGHEST_PROTOCOL))
+        write_kept(path, fingerprint, rows)
     return rows, fingerprint
 
 
