@@ -353,6 +353,7 @@ class SiteBuilder:
         self.site_url = site_url
         self.archived: list[DateRange] = []  # closed months, each with its frozen page
         self.fragments = MonthFragments(figures.cache, code_digest())
+        self._closed_key: tuple[str] | None = None  # see closed_key()
 
     # -- shared ---
 
@@ -592,6 +593,7 @@ class SiteBuilder:
         monthly = month_rows(rows, months)
         kept = self.fragments if self.fragments.enabled else None
         closed = len(months) - 1  # every month but the latest: drawn once, then kept
+        key = self.closed_key()
         return {
             "bars": charts.category_bars(
                 _bars(monthly, months, lang),
@@ -601,6 +603,7 @@ class SiteBuilder:
                 lang=lang,
                 kept=kept,
                 closed=closed,
+                closed_key=key,
             ),
             "band": charts.rate_band(
                 _points(monthly, months, lang),
@@ -610,9 +613,20 @@ class SiteBuilder:
                 lang=lang,
                 kept=kept,
                 closed=closed,
+                closed_key=key,
             ),
             "months": self.month_rows(monthly, kind, ident, lang),
         }
+
+    def closed_key(self) -> str | None:
+        """What every page's closed months are drawn from: those months and their figures'
+        fingerprints (None when one has none: its pieces are then keyed by their numbers)."""
+        if self._closed_key is None:
+            f = self.figures
+            closed = [_period(m) for m in f.months[:-1]]
+            prints = [f.fingerprints.get(period) for period in closed]
+            self._closed_key = ("",) if None in prints else (digest(closed, prints),)
+        return self._closed_key[0] or None
 
     def month_rows(
         self, monthly: Sequence[ReportRow | None], kind: str, ident: str, lang: str
@@ -638,9 +652,8 @@ class SiteBuilder:
             )
 
         closed = months[:-1]
-        prints = [f.fingerprints.get(_period(m)) for m in closed]
         name = f"rows|{kind}|{ident}|{lang}"
-        key = None if None in prints else digest([_period(m) for m in closed], prints)
+        key = self.closed_key()
         kept = None if key is None else self.fragments.get(name, key)
         if kept is None:
             made = [rows(row, month) for row, month in zip(monthly, closed, strict=False)]

@@ -392,19 +392,21 @@ def category_bars(
     lang: str = "fr",
     kept: Kept | None = None,
     closed: int = 0,
+    closed_key: str | None = None,
 ) -> Markup:
     """One stacked bar per month, the shares A-E of its valid probes (E at the bottom, so that its
     top reads as the failure rate on the gridlines); under it, in a strip of its own, the share of
     all probes that measured nothing. A month with no valid probe is a hatched, labelled slot.
 
     The legend is inside the SVG, under the month labels. With ``kept``, the first ``closed``
-    bars (months that no longer change) are drawn once and kept: the same bytes.
+    bars (months that no longer change) are drawn once and kept: the same bytes. ``closed_key``
+    says what those bars were drawn from when the caller knows it (the closed months'
+    fingerprints): their numbers are then neither checked nor read again while it holds.
     """
     _check_id(id)
     words = _words(lang)
     if not bars:
         return _no_data(id, title, description, lang)
-    counted = [_counts(bar) for bar in bars]
     plot, slot = _frame(len(bars))
     bar_w = min(slot * 0.72, _BAR_MAX)
     width = _LEFT + plot + _RIGHT
@@ -483,18 +485,20 @@ def category_bars(
     start = 0
     if kept is not None and 0 < closed < len(bars):
         name = f"bars|{id}|{lang}"
-        shown = zip(bars[:closed], counted[:closed], strict=True)
-        key = _key(len(bars), [(b.label, c, o) for b, (c, o) in shown])
+        key = closed_key
+        if key is None:
+            shown = [(b.label, *_counts(b)) for b in bars[:closed]]
+            key = _key(len(bars), shown)
         found = kept.get(name, key)
         if found is None:
-            made = [group(i, bars[i], *counted[i]) for i in range(closed)]
+            made = [group(i, bars[i], *_counts(bars[i])) for i in range(closed)]
             found = ("".join(g for g, _ in made), "empty" if any(e for _, e in made) else "")
             kept.put(name, key, found)
         body.append(found[0])
         used_empty = bool(found[1])
         start = closed
     for i in range(start, len(bars)):
-        drawn, empty = group(i, bars[i], *counted[i])
+        drawn, empty = group(i, bars[i], *_counts(bars[i]))
         body.append(drawn)
         used_empty = used_empty or empty
     body.append(_x_labels([b.label for b in bars], slot, strip_bottom + 15))
@@ -535,11 +539,13 @@ def rate_band(
     lang: str = "fr",
     kept: Kept | None = None,
     closed: int = 0,
+    closed_key: str | None = None,
 ) -> Markup:
     """The failure rate as a line with markers over its 95 % interval as a band. A period with no
     valid probe breaks both (a run of points is one polyline and one polygon), and a point on few
     probes is drawn hollow. The legend is inside the SVG, under the period labels. With
-    ``kept``, the markers of the first ``closed`` points are drawn once and kept."""
+    ``kept``, the markers of the first ``closed`` points are drawn once and kept, under
+    ``closed_key`` when the caller knows what they were drawn from (see :func:`category_bars`)."""
     _check_id(id)
     words = _words(lang)
     if not points:
@@ -626,8 +632,10 @@ def rate_band(
     start = 0
     if kept is not None and 0 < closed < len(points):
         name = f"band|{id}|{lang}"
-        shown = zip(points[:closed], checked[:closed], strict=True)
-        key = _key(len(points), [(p.label, n, p.probes) for p, n in shown])
+        key = closed_key
+        if key is None:
+            shown = zip(points[:closed], checked[:closed], strict=True)
+            key = _key(len(points), [(p.label, n, p.probes) for p, n in shown])
         found = kept.get(name, key)
         if found is None:
             found = (markers(0, closed),)

@@ -10,14 +10,20 @@ prints only the rows of the months that moved, and of rows whose name in the cat
 lines are those of :func:`~guichets.site.opendata.figures_csv` and
 :func:`~guichets.site.opendata.figures_json` for one row, so that the files are the same bytes
 as printing all rows at once (``tests/test_site_build.py`` holds them equal).
+
+After an hourly run only the latest month moves: the lines of all the months before it are also
+kept put together, in ``DATA/cache/site/closed-figures.pickle``, under the key of what they print
+(those months, their fingerprints, the rows' names and départements, in order), so that a rebuild
+reads one string per file instead of unpickling every month's lines (13 files at 13 months).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Final
+from typing import Final, TypeGuard
 
 from guichets.files import read_kept, write_kept
 from guichets.site.opendata import figures_csv, figures_json
@@ -39,6 +45,11 @@ def _lines(row: ReportRow) -> tuple[str, str]:
 
 
 _HEADER: Final = figures_csv([])
+_CLOSED: Final = "closed-figures.pickle"
+
+
+def _is_lines(kept: object) -> TypeGuard[tuple[str, str]]:
+    return isinstance(kept, tuple) and len(kept) == 2 and all(isinstance(t, str) for t in kept)
 
 
 class FiguresText:
@@ -74,6 +85,38 @@ class FiguresText:
     def __call__(self, rows: Sequence[ReportRow]) -> tuple[str, str]:
         if not rows:
             return figures_csv(rows), figures_json(rows)
+        last = rows[-1].period
+        cut = len(rows)
+        while cut and rows[cut - 1].period == last:
+            cut -= 1
+        key = self._closed_key(rows[:cut], last)
+        if key is None:
+            parts = [self._lines_of(rows)]
+        else:
+            kept = read_kept(self.cache / _CLOSED, key)
+            closed = kept if _is_lines(kept) else self._lines_of(rows[:cut])
+            if closed is not kept:
+                write_kept(self.cache / _CLOSED, key, closed)
+            parts = [closed, self._lines_of(rows[cut:])]
+        json_lines = [json_text for _, json_text in parts if json_text]
+        return (
+            _HEADER + "".join(csv_text for csv_text, _ in parts),
+            "[\n" + ",\n".join(json_lines) + "\n]\n",
+        )
+
+    def _closed_key(self, rows: Sequence[ReportRow], last: str) -> tuple[object, ...] | None:
+        """What the lines of the months before the latest print, or None when they cannot be
+        kept put together (a month without fingerprint, the latest month among them)."""
+        periods = list(dict.fromkeys(row.period for row in rows))
+        prints = [self.fingerprints.get(period) for period in periods]
+        if None in prints or last in periods:
+            return None
+        names = [(row.period, row.level.value, row.key, row.label, row.departement) for row in rows]
+        made = hashlib.sha256(repr((periods, prints, names)).encode()).hexdigest()
+        return (FORMAT, self.code, made)
+
+    def _lines_of(self, rows: Sequence[ReportRow]) -> tuple[str, str]:
+        """The CSV lines (without header) and the JSON lines (joined by ``,\\n``) of ``rows``."""
         by_month: dict[str, list[ReportRow]] = defaultdict(list)
         for row in rows:
             by_month[row.period].append(row)
@@ -83,4 +126,4 @@ class FiguresText:
             csv_line, json_line = printed[row.period][(row.level.value, row.key)]
             csv_lines.append(csv_line)
             json_lines.append(json_line)
-        return _HEADER + "".join(csv_lines), "[\n" + ",\n".join(json_lines) + "\n]\n"
+        return "".join(csv_lines), ",\n".join(json_lines)
