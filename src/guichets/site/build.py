@@ -30,7 +30,13 @@ from guichets.model import PARIS, Category, Observation, Outcome
 from guichets.periods import DateRange
 from guichets.site import alerttext, charts, feeds, francemap, i18n
 from guichets.site.archive import closed_months, kept_copy, month_path, save_copy
-from guichets.site.figures import ServiceInfo, SiteFigures, month_rows, unreadable_by_platform
+from guichets.site.figures import (
+    ServiceInfo,
+    SiteFigures,
+    month_rows,
+    period_of,
+    unreadable_by_platform,
+)
 from guichets.site.figures_text import FiguresText
 from guichets.site.fragments import MonthFragments
 from guichets.site.opendata import MonthWriter, OpenData, start_months, write_open_data
@@ -101,6 +107,9 @@ def _environment(cache: Path | None = None) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         bytecode_cache=bytecode,
+        # A build reads its templates once: no stat of each template file at every page's
+        # get_template (two per call: thousands a build).
+        auto_reload=False,
     )
     return env
 
@@ -194,7 +203,7 @@ class Page:
 
 
 def _period(month: DateRange) -> str:
-    return f"{month.first:%Y-%m}"
+    return period_of(month.first)
 
 
 @dataclass(frozen=True)
