@@ -12,9 +12,10 @@ lines are those of :func:`~guichets.site.opendata.figures_csv` and
 as printing all rows at once (``tests/test_site_build.py`` holds them equal).
 
 After an hourly run only the latest month moves: the lines of all the months before it are also
-kept put together, in ``DATA/cache/site/closed-figures.pickle``, under the key of what they print
-(those months, their fingerprints, the rows' names and départements, in order), so that a rebuild
-reads one string per file instead of unpickling every month's lines (13 files at 13 months).
+kept together, in ``DATA/cache/site/closed-figures.pickle`` (two lists of lines, in the rows'
+order), under the key of what they print (those months, their fingerprints, the rows' names and
+départements, in order), so that a rebuild reads two lists of strings instead of unpickling every
+month's lines (13 files at 13 months), and prints or reads only the latest month's.
 """
 
 from __future__ import annotations
@@ -46,10 +47,6 @@ def _lines(row: ReportRow) -> tuple[str, str]:
 
 _HEADER: Final = figures_csv([])
 _CLOSED: Final = "closed-figures.pickle"
-
-
-def _is_lines(kept: object) -> TypeGuard[tuple[str, str]]:
-    return isinstance(kept, tuple) and len(kept) == 2 and all(isinstance(t, str) for t in kept)
 
 
 class FiguresText:
@@ -85,38 +82,33 @@ class FiguresText:
     def __call__(self, rows: Sequence[ReportRow]) -> tuple[str, str]:
         if not rows:
             return figures_csv(rows), figures_json(rows)
-        last = rows[-1].period
-        cut = len(rows)
-        while cut and rows[cut - 1].period == last:
-            cut -= 1
-        key = self._closed_key(rows[:cut], last)
+        last = max(row.period for row in rows)
+        closed = [row for row in rows if row.period != last]
+        key = self._closed_key(closed)
+        kept = None if key is None else read_kept(self.cache / _CLOSED, key)
         if key is None:
-            parts = [self._lines_of(rows)]
+            csv_lines, json_lines = self._lines_of(rows)
         else:
-            kept = read_kept(self.cache / _CLOSED, key)
-            closed = kept if _is_lines(kept) else self._lines_of(rows[:cut])
-            if closed is not kept:
-                write_kept(self.cache / _CLOSED, key, closed)
-            parts = [closed, self._lines_of(rows[cut:])]
-        json_lines = [json_text for _, json_text in parts if json_text]
-        return (
-            _HEADER + "".join(csv_text for csv_text, _ in parts),
-            "[\n" + ",\n".join(json_lines) + "\n]\n",
-        )
+            if not _is_lines(kept, len(closed)):
+                kept = self._lines_of(closed)
+                write_kept(self.cache / _CLOSED, key, kept)
+            latest = self._lines_of([row for row in rows if row.period == last])
+            csv_lines, json_lines = _merged(rows, last, kept, latest)
+        return _HEADER + "".join(csv_lines), "[\n" + ",\n".join(json_lines) + "\n]\n"
 
-    def _closed_key(self, rows: Sequence[ReportRow], last: str) -> tuple[object, ...] | None:
-        """What the lines of the months before the latest print, or None when they cannot be
-        kept put together (a month without fingerprint, the latest month among them)."""
-        periods = list(dict.fromkeys(row.period for row in rows))
+    def _closed_key(self, rows: Sequence[ReportRow]) -> tuple[object, ...] | None:
+        """What the lines of the months before the latest print, or None when one of those
+        months has no fingerprint (its lines are then not kept)."""
+        periods = sorted({row.period for row in rows})
         prints = [self.fingerprints.get(period) for period in periods]
-        if None in prints or last in periods:
+        if None in prints:
             return None
         names = [(row.period, row.level.value, row.key, row.label, row.departement) for row in rows]
         made = hashlib.sha256(repr((periods, prints, names)).encode()).hexdigest()
         return (FORMAT, self.code, made)
 
-    def _lines_of(self, rows: Sequence[ReportRow]) -> tuple[str, str]:
-        """The CSV lines (without header) and the JSON lines (joined by ``,\\n``) of ``rows``."""
+    def _lines_of(self, rows: Sequence[ReportRow]) -> tuple[list[str], list[str]]:
+        """The CSV lines (without header) and the JSON lines of ``rows``, in their order."""
         by_month: dict[str, list[ReportRow]] = defaultdict(list)
         for row in rows:
             by_month[row.period].append(row)
@@ -126,4 +118,28 @@ class FiguresText:
             csv_line, json_line = printed[row.period][(row.level.value, row.key)]
             csv_lines.append(csv_line)
             json_lines.append(json_line)
-        return "".join(csv_lines), ",\n".join(json_lines)
+        return csv_lines, json_lines
+
+
+_Printed = tuple[list[str], list[str]]
+
+
+def _is_lines(kept: object, count: int) -> TypeGuard[_Printed]:
+    """Whether ``kept`` is the lines of ``count`` rows (CSV lines, JSON lines)."""
+    return (
+        isinstance(kept, tuple)
+        and len(kept) == 2
+        and all(isinstance(lines, list) and len(lines) == count for lines in kept)
+    )
+
+
+def _merged(rows: Sequence[ReportRow], last: str, closed: _Printed, latest: _Printed) -> _Printed:
+    """The lines of ``rows`` in their order, from those of the closed months' rows and of the
+    latest month's, each in the rows' order."""
+    csv_lines, json_lines = [], []
+    sources = {False: (iter(closed[0]), iter(closed[1])), True: (iter(latest[0]), iter(latest[1]))}
+    for row in rows:
+        csv_of, json_of = sources[row.period == last]
+        csv_lines.append(next(csv_of))
+        json_lines.append(next(json_of))
+    return csv_lines, json_lines
