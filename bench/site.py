@@ -384,7 +384,11 @@ def _changed(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int
 # without a profiler's overhead. Nested: a module's function includes the ones it calls.
 PHASES = (
     ("guichets.store", "Store", ("refresh_rollups", "latest_observations_of", "probe_points")),
-    ("guichets.usecases.figures", None, ("_month_of_rows", "_fingerprint", "_press")),
+    (
+        "guichets.usecases.figures",
+        None,
+        ("_month_of_rows", "_months_of_rows", "_fingerprint", "_press"),
+    ),
     ("guichets.site.build", None, ("write_open_data", "start_months", "_remove_stale")),
     ("guichets.site.opendata", None, ("figures_csv", "figures_json")),
     ("guichets.site.releases_cache", None, ("releases_of_the_day",)),

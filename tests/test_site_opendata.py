@@ -16,6 +16,7 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -48,7 +49,9 @@ from guichets.store import Store
 from guichets.store.export import EXPORT_COLUMNS, RAW_COLUMNS, export_row, export_rows
 from guichets.store.export_read import RAW_TYPES, raw_tables
 from guichets.store.export_table import arrow_schema
+from guichets.usecases import figures as figures_module
 from guichets.usecases.demo import DEMO_SCENARIO, simulated_catalogue
+from guichets.usecases.figures import read_figures
 from tests.dbfixtures import pg_base_url, pg_schema
 
 # The robot on the demo's simulated prefectures from 29 October, 23:00 (Paris) for three days:
@@ -514,3 +517,40 @@ def test_a_build_that_fails_stops_the_month_files(demo: Demo, tmp_path: Path) ->
         assert isinstance(months, opendata_files.InBackground)
         months.stop()
     assert months._process.exitcode is not None  # the child, reaped
+
+
+def test_months_computed_in_workers_are_those_of_one_process(
+    demo: Demo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The months' rows computed in two forked workers (each with its own connections to the
+    same database) are those computed one after another here, kept in the cache alike, and
+    read back from it; the fingerprints are the same."""
+    computed_in = tmp_path / "pids"
+    report_rows = figures_module.report_rows
+
+    def noted(*args: Any, **kwargs: Any) -> Any:
+        with computed_in.open("a") as out:
+            out.write(f"{os.getpid()}\n")
+        return report_rows(*args, **kwargs)
+
+    monkeypatch.setattr(figures_module, "report_rows", noted)
+    at = datetime(2027, 1, 1, tzinfo=UTC)
+    with demo.store() as store:
+        alone = read_figures(store, None, generated_at=at, workers=1, cache=tmp_path / "one")
+        assert set(computed_in.read_text().split()) == {str(os.getpid())}
+        computed_in.unlink()
+        pooled = read_figures(store, None, generated_at=at, workers=2, cache=tmp_path / "two")
+        pids = set(computed_in.read_text().split())
+        assert pids and str(os.getpid()) not in pids  # computed in the workers, not here
+        again = read_figures(store, None, generated_at=at, workers=2, cache=tmp_path / "two")
+        afresh = read_figures(store, None, generated_at=at, workers=2)
+    assert len(alone.months) == 2  # October and November: two months to share
+    rows = [row.to_json() for row in alone.monthly_rows]
+    for figures in (pooled, again, afresh):
+        assert [row.to_json() for row in figures.monthly_rows] == rows
+        assert figures.press_markdown == alone.press_markdown
+    assert pooled.fingerprints == again.fingerprints == alone.fingerprints
+    assert sorted(p.name for p in (tmp_path / "two").glob("20*.pickle")) == [
+        "2026-10.pickle",
+        "2026-11.pickle",
+    ]

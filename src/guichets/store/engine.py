@@ -298,6 +298,12 @@ class StoreBase:
             return None
         return Path(str(url.database))
 
+    def forkable(self) -> bool:
+        """Whether a child made by ``fork`` reaches the same data by :meth:`forked`: a file or a
+        server, not SQLite in memory (a new connection there is another, empty database)."""
+        url = self._engine.url
+        return url.get_backend_name() != "sqlite" or self.sqlite_file() is not None
+
     def forked(self) -> None:
         """Call first in a child process made by ``fork`` that uses this store: the child
         opens its own connections and leaves the parent's alone (SQLAlchemy's rule)."""

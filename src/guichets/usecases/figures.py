@@ -8,10 +8,14 @@ and added up to départements and France.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
+import multiprocessing
+import os
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Final
@@ -36,6 +40,7 @@ __all__ = ["CACHE_FORMAT", "read_figures"]
 # closed months are recomputed only by this bump (docs/site.md, "Rebuilds").
 CACHE_FORMAT: Final = 6
 CHECKED_FILE: Final = "rollups-checked.pickle"
+MAX_WORKERS: Final = 4  # processes computing months, at most (as many as a site build's)
 
 
 def _months(days: DateRange) -> list[DateRange]:
@@ -89,12 +94,15 @@ def read_figures(
     generated_at: datetime,
     press: bool = True,
     cache: Path | None = None,
+    workers: int | None = None,
 ) -> SiteFigures:
     """Everything the pages show, read from ``store``; ``catalogue`` names the services.
 
     With ``cache`` (a folder of the data directory, never of the published site), each month's
     service rows are kept with a fingerprint of what they were computed from, so that a rebuild
     recomputes only the months whose rollups or robot runs changed: after a run, the last one.
+    The months to compute are shared among ``workers`` processes (default: one per CPU, at most
+    :data:`MAX_WORKERS`) when there are several.
     """
     span = store.probe_days()
     if span is None:
@@ -108,12 +116,12 @@ def read_figures(
     departements: list[ReportRow] = []
     france: list[ReportRow] = []
     fingerprints: dict[str, str] = {}
-    for month in months:
-        (month_rows_, month_departements, month_france), fingerprint = _month_of_rows(
-            store, month, alive, until, cache, totals.get(f"{month.first:%Y-%m}")
-        )
+    computed = _months_of_rows(store, months, alive, until, cache, totals, workers)
+    for month, ((month_rows_, month_departements, month_france), fingerprint) in zip(
+        months, computed, strict=True
+    ):
         if fingerprint is not None:
-            fingerprints[f"{month.first:%Y-%m}"] = fingerprint
+            fingerprints[_label(month)] = fingerprint
         rows += month_rows_
         departements += month_departements
         france += month_france
@@ -213,23 +221,90 @@ def _fingerprint(
 MonthRows = tuple[list[ReportRow], list[ReportRow], list[ReportRow]]
 
 
-def _month_of_rows(
+def _months_of_rows(
     store: Store,
+    months: Sequence[DateRange],
+    alive: Sequence[tuple[datetime, datetime]],
+    until: datetime | None,
+    cache: Path | None,
+    totals: dict[str, list[int]],
+    workers: int | None,
+) -> list[tuple[MonthRows, str | None]]:
+    """Every month's rows (services, départements, France, their lead times computed) and
+    fingerprint (with a cache), in order: those the cache still holds for what they come from
+    read here, the others computed in forked processes when there are two or more and
+    the store can be reached from a child (``Store.forkable``).
+
+    The months are independent and computing one reads only the store (a first build at 500
+    services over three years: about 100 CPU-s here, one month after another). Each worker
+    opens its own connections (``Store.forked``: SQLite in WAL lets readers share the file,
+    PostgreSQL serves each its own session), computes a month, keeps it in the cache and sends
+    the rows back pickled: a month's rows are a few hundred kB, and a worker holds one month
+    at a time, so the build's memory grows by the workers' working sets, not by copies."""
+    found: list[tuple[MonthRows | None, str | None]] = []
+    for month in months:
+        fingerprint = None
+        rows = None
+        if cache is not None:
+            fingerprint = _fingerprint(store, month, alive, until, totals.get(_label(month)))
+            rows = read_kept(_month_file(cache, month), fingerprint)
+        found.append((rows, fingerprint))
+    todo = [i for i, (rows, _) in enumerate(found) if rows is None]
+    workers = min(MAX_WORKERS, os.cpu_count() or 1) if workers is None else workers
+    workers = min(workers, len(todo))
+    done: dict[int, MonthRows] = {}
+    if workers < 2 or not store.forkable() or "fork" not in multiprocessing.get_all_start_methods():
+        for i in todo:
+            done[i] = _computed_rows(store, months[i], alive, until, cache, found[i][1])
+    else:
+        global _FORKED_STORE
+        _FORKED_STORE = store
+        context = multiprocessing.get_context("fork")
+        gc.freeze()  # the parent's objects stay shared: the workers' collections never touch them
+        try:
+            with ProcessPoolExecutor(workers, context, initializer=_forked) as pool:
+                futures = {
+                    i: pool.submit(
+                        _computed_rows, None, months[i], alive, until, cache, found[i][1]
+                    )
+                    for i in todo
+                }
+                done = {i: future.result() for i, future in futures.items()}
+        finally:
+            gc.unfreeze()
+            _FORKED_STORE = None
+    return [(rows if rows is not None else done[i], fp) for i, (rows, fp) in enumerate(found)]
+
+
+_FORKED_STORE: Store | None = None  # the parent's store, for the forked workers
+
+
+def _forked() -> None:
+    if _FORKED_STORE is not None:
+        _FORKED_STORE.forked()
+
+
+def _label(month: DateRange) -> str:
+    return f"{month.first:%Y-%m}"
+
+
+def _month_file(cache: Path, month: DateRange) -> Path:
+    return cache / f"{_label(month)}.pickle"
+
+
+def _computed_rows(
+    store: Store | None,
     month: DateRange,
     alive: Sequence[tuple[datetime, datetime]],
     until: datetime | None,
     cache: Path | None,
-    totals: list[int] | None = None,
-) -> tuple[MonthRows, str | None]:
-    """One month's rows (services, départements, France), with their lead times computed, from
-    the cache when it still holds what they come from; and their fingerprint (with a cache)."""
-    path = fingerprint = None
-    if cache is not None:
-        fingerprint = _fingerprint(store, month, alive, until, totals)
-        path = cache / f"{month.first:%Y-%m}.pickle"
-        found = read_kept(path, fingerprint)
-        if found is not None:  # else computed again
-            return found, fingerprint
+    fingerprint: str | None,
+) -> MonthRows:
+    """One month's rows computed from the store (None: the parent's, in a forked worker), kept
+    in the cache under ``fingerprint``."""
+    if store is None:
+        store = _FORKED_STORE
+        assert store is not None
     services = report_rows(store, month, grain=Grain.MONTH, alive=(alive, until))
     rows: MonthRows = (
         services,
@@ -244,9 +319,9 @@ def _month_of_rows(
         row.settle_days()
         # One range object for all the rows of the month: pickled once, loaded once.
         row.days = ranges.setdefault(row.days, row.days)
-    if path is not None and cache is not None:
-        write_kept(path, fingerprint, rows)
-    return rows, fingerprint
+    if cache is not None:
+        write_kept(_month_file(cache, month), fingerprint, rows)
+    return rows
 
 
 def _press(store: Store, figures: SiteFigures, cache: Path | None = None) -> str | None:
