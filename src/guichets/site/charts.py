@@ -12,6 +12,7 @@ says what its colours mean.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
@@ -295,7 +296,9 @@ def _label_step(labels: Sequence[str], slot: float) -> int:
     return math.ceil(widest / slot)
 
 
-def _x_labels(labels: Sequence[str], slot: float, y: float) -> str:
+# The axes are the same on every page of a build (the same months, the same sizes): drawn once.
+@functools.lru_cache(maxsize=256)
+def _x_labels(labels: tuple[str, ...], slot: float, y: float) -> str:
     step = _label_step(labels, slot)
     parts = [f'<g class="x-labels" font-size="{_TICK_FONT}" text-anchor="middle">']
     for i in range(0, len(labels), step):
@@ -305,7 +308,8 @@ def _x_labels(labels: Sequence[str], slot: float, y: float) -> str:
     return "".join(parts)
 
 
-def _y_grid(top: float, height: float, width: float, ticks: Sequence[float], lang: str) -> str:
+@functools.lru_cache(maxsize=256)
+def _y_grid(top: float, height: float, width: float, ticks: tuple[float, ...], lang: str) -> str:
     parts = [f'<g class="y-grid" font-size="{_TICK_FONT}" text-anchor="end">']
     for tick in ticks:
         y = top + height * (1 - tick)
@@ -501,7 +505,7 @@ def category_bars(
         drawn, empty = group(i, bars[i], *_counts(bars[i]))
         body.append(drawn)
         used_empty = used_empty or empty
-    body.append(_x_labels([b.label for b in bars], slot, strip_bottom + 15))
+    body.append(_x_labels(tuple(b.label for b in bars), slot, strip_bottom + 15))
     keys: list[list[tuple[Swatch, str]]] = [
         [(_box(CATEGORY_COLOURS[c]), f"{c}{colon}{words[c]}") for c in CATEGORIES],
         [(_box(f"url(#{id}-{o})"), words[o]) for o in NOT_MEASURED],
@@ -643,7 +647,7 @@ def rate_band(
         body.append(found[0])
         start = closed
     body.append(markers(start, len(points)))
-    body.append(_x_labels([p.label for p in points], slot, bottom + 15))
+    body.append(_x_labels(tuple(p.label for p in points), slot, bottom + 15))
 
     def line_key(x: float, y: float) -> str:
         return (
