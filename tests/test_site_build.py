@@ -16,6 +16,7 @@ import re
 import shutil
 import sqlite3
 from collections.abc import Iterator
+from copy import copy as shallow_copy
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,6 +31,7 @@ from guichets.cli import app
 from guichets.cli.site import DEFAULT_CONTACT
 from guichets.site import i18n, pages_work
 from guichets.site.build import build_site, method_section
+from guichets.site.opendata import figures_csv, figures_json
 from guichets.site.serve import _resolve, check_loopback, site_app
 from guichets.store import Store
 from guichets.usecases.demo import run_demo
@@ -439,6 +441,45 @@ def test_kept_figures_lines_move_with_the_code(
     assert figures_text.FiguresText(cache, figures.fingerprints)(rows) != fresh  # kept: used
     monkeypatch.setattr(figures_text, "code_digest", lambda: "new code")
     assert figures_text.FiguresText(cache, figures.fingerprints)(rows) == fresh
+
+
+def test_closed_months_figures_lines_are_kept_together_and_move_with_their_names(
+    home: Path, tmp_path: Path
+) -> None:
+    """The lines of the months before the latest are kept put together (one read in a rebuild
+    instead of one file per month): used while their months' fingerprints and their rows' names
+    hold, printed again when a closed month's row is renamed in the catalogue."""
+    from guichets.site import figures_text
+
+    work = tmp_path / "home"
+    shutil.copytree(home, work, ignore=shutil.ignore_patterns("site", "cache"))
+    store = Store.open(home=work)
+    cache = work / "cache-test"
+    figures = read_figures(store, None, generated_at=datetime.now(UTC), cache=cache)
+    closed_rows = list(figures.monthly_rows)
+    later = []  # the demo's month closed, a month after it (the same rows) the latest
+    for row in closed_rows:
+        copied = shallow_copy(row)
+        copied.period = "2999-01"
+        later.append(copied)
+    rows = [*closed_rows, *later]
+    prints = {**figures.fingerprints, "2999-01": "the latest month's"}
+    fresh = figures_text.FiguresText(cache, prints)(rows)
+    assert fresh == (figures_csv(rows), figures_json(rows))
+    closed = cache / "closed-figures.pickle"
+    stamp, (csv_text, json_text) = pickle.loads(closed.read_bytes())
+    assert csv_text and json_text
+    tampered = [line.replace(",", ";") for line in csv_text]
+    closed.write_bytes(pickle.dumps((stamp, (tampered, json_text))))
+    again = figures_text.FiguresText(cache, prints)(rows)
+    assert again != fresh and again[1] == fresh[1]  # kept: used
+    at = len(closed_rows) - 1  # a closed month's row, named anew
+    first = shallow_copy(rows[at])
+    first.label = f"{first.label or first.key} (renamed)"
+    renamed = [*rows[:at], first, *rows[at + 1 :]]
+    assert figures_csv(renamed) != figures_csv(rows)  # the name is printed
+    printed = figures_text.FiguresText(cache, prints)(renamed)
+    assert printed == (figures_csv(renamed), figures_json(renamed))
 
 
 def test_rollups_checked_for_one_database_are_not_trusted_for_another(

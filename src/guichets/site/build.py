@@ -30,7 +30,13 @@ from guichets.model import PARIS, Category, Observation, Outcome
 from guichets.periods import DateRange
 from guichets.site import alerttext, charts, feeds, francemap, i18n
 from guichets.site.archive import closed_months, kept_copy, month_path, save_copy
-from guichets.site.figures import ServiceInfo, SiteFigures, month_rows, unreadable_by_platform
+from guichets.site.figures import (
+    ServiceInfo,
+    SiteFigures,
+    month_rows,
+    period_of,
+    unreadable_by_platform,
+)
 from guichets.site.figures_text import FiguresText
 from guichets.site.fragments import MonthFragments
 from guichets.site.opendata import MonthWriter, OpenData, start_months, write_open_data
@@ -101,6 +107,9 @@ def _environment(cache: Path | None = None) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         bytecode_cache=bytecode,
+        # A build reads its templates once: no stat of each template file at every page's
+        # get_template (two per call: thousands a build).
+        auto_reload=False,
     )
     return env
 
@@ -194,7 +203,7 @@ class Page:
 
 
 def _period(month: DateRange) -> str:
-    return f"{month.first:%Y-%m}"
+    return period_of(month.first)
 
 
 @dataclass(frozen=True)
@@ -353,6 +362,7 @@ class SiteBuilder:
         self.site_url = site_url
         self.archived: list[DateRange] = []  # closed months, each with its frozen page
         self.fragments = MonthFragments(figures.cache, code_digest())
+        self._closed_key: tuple[str] | None = None  # see closed_key()
 
     # -- shared ---
 
@@ -592,6 +602,7 @@ class SiteBuilder:
         monthly = month_rows(rows, months)
         kept = self.fragments if self.fragments.enabled else None
         closed = len(months) - 1  # every month but the latest: drawn once, then kept
+        key = self.closed_key()
         return {
             "bars": charts.category_bars(
                 _bars(monthly, months, lang),
@@ -601,6 +612,7 @@ class SiteBuilder:
                 lang=lang,
                 kept=kept,
                 closed=closed,
+                closed_key=key,
             ),
             "band": charts.rate_band(
                 _points(monthly, months, lang),
@@ -610,9 +622,20 @@ class SiteBuilder:
                 lang=lang,
                 kept=kept,
                 closed=closed,
+                closed_key=key,
             ),
             "months": self.month_rows(monthly, kind, ident, lang),
         }
+
+    def closed_key(self) -> str | None:
+        """What every page's closed months are drawn from: those months and their figures'
+        fingerprints (None when one has none: its pieces are then keyed by their numbers)."""
+        if self._closed_key is None:
+            f = self.figures
+            closed = [_period(m) for m in f.months[:-1]]
+            prints = [f.fingerprints.get(period) for period in closed]
+            self._closed_key = ("",) if None in prints else (digest(closed, prints),)
+        return self._closed_key[0] or None
 
     def month_rows(
         self, monthly: Sequence[ReportRow | None], kind: str, ident: str, lang: str
@@ -638,9 +661,8 @@ class SiteBuilder:
             )
 
         closed = months[:-1]
-        prints = [f.fingerprints.get(_period(m)) for m in closed]
         name = f"rows|{kind}|{ident}|{lang}"
-        key = None if None in prints else digest([_period(m) for m in closed], prints)
+        key = self.closed_key()
         kept = None if key is None else self.fragments.get(name, key)
         if kept is None:
             made = [rows(row, month) for row, month in zip(monthly, closed, strict=False)]

@@ -12,6 +12,7 @@ says what its colours mean.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
@@ -295,7 +296,9 @@ def _label_step(labels: Sequence[str], slot: float) -> int:
     return math.ceil(widest / slot)
 
 
-def _x_labels(labels: Sequence[str], slot: float, y: float) -> str:
+# The axes are the same on every page of a build (the same months, the same sizes): drawn once.
+@functools.lru_cache(maxsize=256)
+def _x_labels(labels: tuple[str, ...], slot: float, y: float) -> str:
     step = _label_step(labels, slot)
     parts = [f'<g class="x-labels" font-size="{_TICK_FONT}" text-anchor="middle">']
     for i in range(0, len(labels), step):
@@ -305,7 +308,8 @@ def _x_labels(labels: Sequence[str], slot: float, y: float) -> str:
     return "".join(parts)
 
 
-def _y_grid(top: float, height: float, width: float, ticks: Sequence[float], lang: str) -> str:
+@functools.lru_cache(maxsize=256)
+def _y_grid(top: float, height: float, width: float, ticks: tuple[float, ...], lang: str) -> str:
     parts = [f'<g class="y-grid" font-size="{_TICK_FONT}" text-anchor="end">']
     for tick in ticks:
         y = top + height * (1 - tick)
@@ -392,19 +396,21 @@ def category_bars(
     lang: str = "fr",
     kept: Kept | None = None,
     closed: int = 0,
+    closed_key: str | None = None,
 ) -> Markup:
     """One stacked bar per month, the shares A-E of its valid probes (E at the bottom, so that its
     top reads as the failure rate on the gridlines); under it, in a strip of its own, the share of
     all probes that measured nothing. A month with no valid probe is a hatched, labelled slot.
 
     The legend is inside the SVG, under the month labels. With ``kept``, the first ``closed``
-    bars (months that no longer change) are drawn once and kept: the same bytes.
+    bars (months that no longer change) are drawn once and kept: the same bytes. ``closed_key``
+    says what those bars were drawn from when the caller knows it (the closed months'
+    fingerprints): their numbers are then neither checked nor read again while it holds.
     """
     _check_id(id)
     words = _words(lang)
     if not bars:
         return _no_data(id, title, description, lang)
-    counted = [_counts(bar) for bar in bars]
     plot, slot = _frame(len(bars))
     bar_w = min(slot * 0.72, _BAR_MAX)
     width = _LEFT + plot + _RIGHT
@@ -483,21 +489,23 @@ def category_bars(
     start = 0
     if kept is not None and 0 < closed < len(bars):
         name = f"bars|{id}|{lang}"
-        shown = zip(bars[:closed], counted[:closed], strict=True)
-        key = _key(len(bars), [(b.label, c, o) for b, (c, o) in shown])
+        key = closed_key
+        if key is None:
+            shown = [(b.label, *_counts(b)) for b in bars[:closed]]
+            key = _key(len(bars), shown)
         found = kept.get(name, key)
         if found is None:
-            made = [group(i, bars[i], *counted[i]) for i in range(closed)]
+            made = [group(i, bars[i], *_counts(bars[i])) for i in range(closed)]
             found = ("".join(g for g, _ in made), "empty" if any(e for _, e in made) else "")
             kept.put(name, key, found)
         body.append(found[0])
         used_empty = bool(found[1])
         start = closed
     for i in range(start, len(bars)):
-        drawn, empty = group(i, bars[i], *counted[i])
+        drawn, empty = group(i, bars[i], *_counts(bars[i]))
         body.append(drawn)
         used_empty = used_empty or empty
-    body.append(_x_labels([b.label for b in bars], slot, strip_bottom + 15))
+    body.append(_x_labels(tuple(b.label for b in bars), slot, strip_bottom + 15))
     keys: list[list[tuple[Swatch, str]]] = [
         [(_box(CATEGORY_COLOURS[c]), f"{c}{colon}{words[c]}") for c in CATEGORIES],
         [(_box(f"url(#{id}-{o})"), words[o]) for o in NOT_MEASURED],
@@ -535,11 +543,13 @@ def rate_band(
     lang: str = "fr",
     kept: Kept | None = None,
     closed: int = 0,
+    closed_key: str | None = None,
 ) -> Markup:
     """The failure rate as a line with markers over its 95 % interval as a band. A period with no
     valid probe breaks both (a run of points is one polyline and one polygon), and a point on few
     probes is drawn hollow. The legend is inside the SVG, under the period labels. With
-    ``kept``, the markers of the first ``closed`` points are drawn once and kept."""
+    ``kept``, the markers of the first ``closed`` points are drawn once and kept, under
+    ``closed_key`` when the caller knows what they were drawn from (see :func:`category_bars`)."""
     _check_id(id)
     words = _words(lang)
     if not points:
@@ -626,8 +636,10 @@ def rate_band(
     start = 0
     if kept is not None and 0 < closed < len(points):
         name = f"band|{id}|{lang}"
-        shown = zip(points[:closed], checked[:closed], strict=True)
-        key = _key(len(points), [(p.label, n, p.probes) for p, n in shown])
+        key = closed_key
+        if key is None:
+            shown = zip(points[:closed], checked[:closed], strict=True)
+            key = _key(len(points), [(p.label, n, p.probes) for p, n in shown])
         found = kept.get(name, key)
         if found is None:
             found = (markers(0, closed),)
@@ -635,7 +647,7 @@ def rate_band(
         body.append(found[0])
         start = closed
     body.append(markers(start, len(points)))
-    body.append(_x_labels([p.label for p in points], slot, bottom + 15))
+    body.append(_x_labels(tuple(p.label for p in points), slot, bottom + 15))
 
     def line_key(x: float, y: float) -> str:
         return (

@@ -5,9 +5,10 @@ latest probes. ``guichets.usecases.figures`` reads them from the store (the same
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Final
 
@@ -18,7 +19,14 @@ from guichets.stats.press import ServiceName
 from guichets.stats.report import ReportRow
 from guichets.stats.wilson import Share
 
-__all__ = ["LATEST_PROBES", "LEAD_QUANTILES", "ServiceInfo", "SiteFigures", "month_rows"]
+__all__ = [
+    "LATEST_PROBES",
+    "LEAD_QUANTILES",
+    "ServiceInfo",
+    "SiteFigures",
+    "month_rows",
+    "period_of",
+]
 
 LEAD_QUANTILES: Final = (0.5, 0.9)  # the lead times the pages show: median and P90
 LATEST_PROBES = 12  # probes listed on a service page
@@ -115,11 +123,18 @@ def _code_order(code: str) -> tuple[int, str]:
     return (_ORDER.get(code, len(_ORDER)), code)
 
 
+@functools.lru_cache(maxsize=1024)
+def period_of(first: date) -> str:
+    """The key (``YYYY-MM``) of the month starting on ``first``: formatted once, not at every
+    page (a date's strftime was a tenth of a rebuild's page rendering)."""
+    return f"{first:%Y-%m}"
+
+
 def month_rows(
     rows: Mapping[str, ReportRow], months: Sequence[DateRange]
 ) -> list[ReportRow | None]:
     """The rows of ``months`` in order, None for a month without probes."""
-    return [rows.get(f"{m.first:%Y-%m}") for m in months]
+    return [rows.get(period_of(m.first)) for m in months]
 
 
 def unreadable_by_platform(figures: SiteFigures) -> list[tuple[str, Share]]:

@@ -10,14 +10,21 @@ prints only the rows of the months that moved, and of rows whose name in the cat
 lines are those of :func:`~guichets.site.opendata.figures_csv` and
 :func:`~guichets.site.opendata.figures_json` for one row, so that the files are the same bytes
 as printing all rows at once (``tests/test_site_build.py`` holds them equal).
+
+After an hourly run only the latest month moves: the lines of all the months before it are also
+kept together, in ``DATA/cache/site/closed-figures.pickle`` (two lists of lines, in the rows'
+order), under the key of what they print (those months, their fingerprints, the rows' names and
+départements, in order), so that a rebuild reads two lists of strings instead of unpickling every
+month's lines (13 files at 13 months), and prints or reads only the latest month's.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Final
+from typing import Final, TypeGuard
 
 from guichets.files import read_kept, write_kept
 from guichets.site.opendata import figures_csv, figures_json
@@ -39,6 +46,7 @@ def _lines(row: ReportRow) -> tuple[str, str]:
 
 
 _HEADER: Final = figures_csv([])
+_CLOSED: Final = "closed-figures.pickle"
 
 
 class FiguresText:
@@ -74,6 +82,33 @@ class FiguresText:
     def __call__(self, rows: Sequence[ReportRow]) -> tuple[str, str]:
         if not rows:
             return figures_csv(rows), figures_json(rows)
+        last = max(row.period for row in rows)
+        closed = [row for row in rows if row.period != last]
+        key = self._closed_key(closed)
+        kept = None if key is None else read_kept(self.cache / _CLOSED, key)
+        if key is None:
+            csv_lines, json_lines = self._lines_of(rows)
+        else:
+            if not _is_lines(kept, len(closed)):
+                kept = self._lines_of(closed)
+                write_kept(self.cache / _CLOSED, key, kept)
+            latest = self._lines_of([row for row in rows if row.period == last])
+            csv_lines, json_lines = _merged(rows, last, kept, latest)
+        return _HEADER + "".join(csv_lines), "[\n" + ",\n".join(json_lines) + "\n]\n"
+
+    def _closed_key(self, rows: Sequence[ReportRow]) -> tuple[object, ...] | None:
+        """What the lines of the months before the latest print, or None when one of those
+        months has no fingerprint (its lines are then not kept)."""
+        periods = sorted({row.period for row in rows})
+        prints = [self.fingerprints.get(period) for period in periods]
+        if None in prints:
+            return None
+        names = [(row.period, row.level.value, row.key, row.label, row.departement) for row in rows]
+        made = hashlib.sha256(repr((periods, prints, names)).encode()).hexdigest()
+        return (FORMAT, self.code, made)
+
+    def _lines_of(self, rows: Sequence[ReportRow]) -> tuple[list[str], list[str]]:
+        """The CSV lines (without header) and the JSON lines of ``rows``, in their order."""
         by_month: dict[str, list[ReportRow]] = defaultdict(list)
         for row in rows:
             by_month[row.period].append(row)
@@ -83,4 +118,28 @@ class FiguresText:
             csv_line, json_line = printed[row.period][(row.level.value, row.key)]
             csv_lines.append(csv_line)
             json_lines.append(json_line)
-        return _HEADER + "".join(csv_lines), "[\n" + ",\n".join(json_lines) + "\n]\n"
+        return csv_lines, json_lines
+
+
+_Printed = tuple[list[str], list[str]]
+
+
+def _is_lines(kept: object, count: int) -> TypeGuard[_Printed]:
+    """Whether ``kept`` is the lines of ``count`` rows (CSV lines, JSON lines)."""
+    return (
+        isinstance(kept, tuple)
+        and len(kept) == 2
+        and all(isinstance(lines, list) and len(lines) == count for lines in kept)
+    )
+
+
+def _merged(rows: Sequence[ReportRow], last: str, closed: _Printed, latest: _Printed) -> _Printed:
+    """The lines of ``rows`` in their order, from those of the closed months' rows and of the
+    latest month's, each in the rows' order."""
+    csv_lines, json_lines = [], []
+    sources = {False: (iter(closed[0]), iter(closed[1])), True: (iter(latest[0]), iter(latest[1]))}
+    for row in rows:
+        csv_of, json_of = sources[row.period == last]
+        csv_lines.append(next(csv_of))
+        json_lines.append(next(json_of))
+    return csv_lines, json_lines
