@@ -208,7 +208,10 @@ class Worker:
             for task in done:
                 if task is not stopper and not task.cancelled() and task.exception() is not None:
                     exc = task.exception()
-                    self._fail(f"{task.get_name()} failed: {_say(exc)}")
+                    if isinstance(exc, _DB_ERRORS):  # procrastinate's listener, the heartbeat...
+                        self._fail(f"lost the database ({task.get_name()}: {_say(exc)})")
+                    else:
+                        self._fail(f"{task.get_name()} failed: {_say(exc)}")
             self.stop.set()
             for task in [*duties, stopper]:
                 task.cancel()
