@@ -11,6 +11,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from itertools import pairwise
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -27,6 +28,7 @@ from guichets.site.charts import (
     rate_band,
     sparkline,
 )
+from guichets.site.fragments import MonthFragments
 from guichets.stats.wilson import FEW, Share
 
 NS = "{http://www.w3.org/2000/svg}"
@@ -477,44 +479,31 @@ def test_sparkline() -> None:
 # -- closed periods drawn once and kept -----------------------------------------------------------
 
 
-class DictKept:
-    """A ``charts.Kept`` in memory: what site/fragments.py keeps in the data directory."""
-
-    def __init__(self) -> None:
-        self.entries: dict[str, tuple[str, tuple[str, ...]]] = {}
-        self.hits = 0
-
-    def get(self, name: str, key: str) -> tuple[str, ...] | None:
-        found = self.entries.get(name)
-        if found is None or found[0] != key:
-            return None
-        self.hits += 1
-        return found[1]
-
-    def put(self, name: str, key: str, pieces: tuple[str, ...]) -> None:
-        self.entries[name] = (key, pieces)
-
-
-def test_closed_periods_kept_give_the_same_bytes_and_move_with_their_numbers() -> None:
+def test_closed_periods_kept_give_the_same_bytes_and_move_with_their_numbers(
+    tmp_path: Path,
+) -> None:
+    """Through the site's own keeper (``MonthFragments``), saved and read back as a build does."""
     bars = [bar(i, {"A": i + 1, "E": 3}, {"barrier": i % 2}) for i in range(5)]
     bars.insert(2, bar(2, {}, {"site_error": 4}))  # an empty month among the closed ones
     points = [point(i, i, 20) for i in range(5)] + [point(5, None, 0), point(6, 1, 3)]
-    kept = DictKept()
-    for _ in range(2):  # drawn, then read back
+
+    def both(kept: MonthFragments) -> None:
         assert category_bars(bars, id="c", title="t", description="d", kept=kept, closed=5) == (
             category_bars(bars, id="c", title="t", description="d")
         )
         assert rate_band(points, id="r", title="t", description="d", kept=kept, closed=6) == (
             rate_band(points, id="r", title="t", description="d")
         )
-    assert kept.hits == 2
+
+    kept = MonthFragments(tmp_path, "code")
+    both(kept)  # drawn and kept
+    assert sorted(kept.new) == ["band|r|fr", "bars|c|fr"]
+    kept.save()
+    again = MonthFragments(tmp_path, "code")
+    both(again)  # read back: nothing drawn again
+    assert again.new == {}
     # A closed month whose numbers moved is drawn again, never taken from what was kept.
     bars[0] = bar(0, {"A": 9, "E": 3})
     points[0] = point(0, 7, 20)
-    assert category_bars(bars, id="c", title="t", description="d", kept=kept, closed=5) == (
-        category_bars(bars, id="c", title="t", description="d")
-    )
-    assert rate_band(points, id="r", title="t", description="d", kept=kept, closed=6) == (
-        rate_band(points, id="r", title="t", description="d")
-    )
-    assert kept.hits == 2
+    both(again)
+    assert sorted(again.new) == ["band|r|fr", "bars|c|fr"]

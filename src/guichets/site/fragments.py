@@ -15,6 +15,7 @@ built stays until the code changes (a few kB each).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
@@ -55,6 +56,17 @@ class MonthFragments:
         if self.path is None:
             return
         self.kept[name] = self.new[name] = (key, pieces)
+
+    def get_or_make(
+        self, name: str, key: str, make: Callable[[], tuple[str, ...]]
+    ) -> tuple[str, ...]:
+        """The pieces kept under ``name`` when they were drawn from ``key``; else ``make()``'s,
+        kept for the next build (a chart's closed periods: ``site/charts.py``)."""
+        found = self.get(name, key)
+        if found is None:
+            found = make()
+            self.put(name, key, found)
+        return found
 
     def take_new(self) -> dict[str, Entry]:
         """What this process made since last asked (a page worker sends it to the parent)."""
