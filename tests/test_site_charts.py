@@ -11,6 +11,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from itertools import pairwise
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -518,3 +519,30 @@ def test_closed_periods_kept_give_the_same_bytes_and_move_with_their_numbers() -
         rate_band(points, id="r", title="t", description="d")
     )
     assert kept.hits == 2
+
+
+def test_a_page_keeps_its_pieces_in_a_file_of_its_own(tmp_path: Path) -> None:
+    """``site/fragments.py``: a file a page and language, read back by a later build of the
+    same code (by whichever process renders the page), nothing when the code changed or the
+    name is not a file's."""
+    from guichets.site.fragments import MonthFragments
+
+    bars = [bar(i, {"A": i + 1, "E": 3}, {"barrier": i % 2}) for i in range(5)]
+    (tmp_path / "fragments.pickle").write_bytes(b"every page's pieces, the former layout")
+    made = MonthFragments(tmp_path, "code-1")
+    assert not (tmp_path / "fragments.pickle").exists()
+    page = made.page("service", "nice-sejour", "fr")
+    drawn = category_bars(bars, id="c", title="t", description="d", kept=page, closed=4)
+    page.save()
+    assert [p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.pickle")] == [
+        "fragments/service/fr/nice-sejour.pickle"
+    ]
+    again = MonthFragments(tmp_path, "code-1").page("service", "nice-sejour", "fr")
+    assert category_bars(bars, id="c", title="t", description="d", kept=again, closed=4) == drawn
+    assert not again.changed  # read back, not drawn again
+    assert MonthFragments(tmp_path, "code-2").page("service", "nice-sejour", "fr").kept == {}
+    assert MonthFragments(tmp_path, "code-1").page("service", "en", "fr").kept == {}
+    odd = MonthFragments(tmp_path, "code-1").page("service", "../x", "fr")
+    odd.put("n", "k", ("piece",))
+    odd.save()
+    assert odd.path is None and not (tmp_path / "fragments" / "x.pickle").exists()
