@@ -39,7 +39,7 @@ from guichets.site.figures import (
 )
 from guichets.site.figures_text import FiguresText
 from guichets.site.fragments import MonthFragments, PageFragments
-from guichets.site.opendata import MonthWriter, OpenData, start_months, write_open_data
+from guichets.site.opendata import MonthWriter, OpenData, Text, start_months, write_open_data
 from guichets.site.opendata_files import OBSERVATIONS, can_fork, has_kept_months
 from guichets.site.pages_work import (
     FEEDS_FILE,
@@ -424,7 +424,7 @@ class SiteBuilder:
         self.many_pages(langs)
         self.open_data = write_open_data(
             self.store, folder, self.figures.monthly_rows, created=self.figures.generated_at,
-            keep=keep, figures_text=self.figures_text(), months=months,
+            keep=keep, figures_text=self.figures_texts(), months=months,
         )  # fmt: skip
         today = self.figures.generated_at.astimezone(PARIS).date()
         self.archived = closed_months(self.figures.months, today)
@@ -464,10 +464,10 @@ class SiteBuilder:
         result.rendered += len(todo)
         keys.save()
 
-    def figures_text(self) -> FiguresText | None:
+    def figures_texts(self) -> Callable[[Sequence[ReportRow]], tuple[Text, Text]] | None:
         """The monthly figures' files from the months' cached lines, when months are cached."""
         f = self.figures
-        return None if f.cache is None else FiguresText(f.cache, f.fingerprints)
+        return None if f.cache is None else FiguresText(f.cache, f.fingerprints).texts
 
     def copy_static(self) -> None:
         static = resources.files("guichets.site") / "static"

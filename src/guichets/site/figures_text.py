@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Final, TypeGuard
 
 from guichets.files import read_kept, write_kept
-from guichets.site.opendata import figures_csv, figures_json
+from guichets.site.opendata import Text, figures_csv, figures_json
 from guichets.site.pages_work import code_digest
 from guichets.stats.report import ReportRow
 
@@ -80,8 +80,13 @@ class FiguresText:
         return {ident: (line[2], line[3]) for ident, line in lines.items()}
 
     def __call__(self, rows: Sequence[ReportRow]) -> tuple[str, str]:
+        csv_text, json_text = self.texts(rows)
+        return str(csv_text), str(json_text)
+
+    def texts(self, rows: Sequence[ReportRow]) -> tuple[Text, Text]:
+        """The two files' texts as their lines (``opendata.Text``), never joined whole."""
         if not rows:
-            return figures_csv(rows), figures_json(rows)
+            return Text(figures_csv(rows)), Text(figures_json(rows))
         last = max(row.period for row in rows)
         closed = [row for row in rows if row.period != last]
         key = self._closed_key(closed)
@@ -94,7 +99,7 @@ class FiguresText:
                 write_kept(self.cache / _CLOSED, key, kept)
             latest = self._lines_of([row for row in rows if row.period == last])
             csv_lines, json_lines = _merged(rows, last, kept, latest)
-        return _HEADER + "".join(csv_lines), "[\n" + ",\n".join(json_lines) + "\n]\n"
+        return Text(_HEADER, csv_lines), Text("[\n", json_lines, ",\n", "\n]\n")
 
     def _closed_key(self, rows: Sequence[ReportRow]) -> tuple[object, ...] | None:
         """What the lines of the months before the latest print, or None when one of those
