@@ -39,7 +39,13 @@ from guichets.site.figures import (
 )
 from guichets.site.figures_text import FiguresText
 from guichets.site.fragments import MonthFragments, PageFragments
-from guichets.site.opendata import MonthWriter, OpenData, Text, start_months, write_open_data
+from guichets.site.opendata import (
+    Chunked,
+    MonthWriter,
+    OpenData,
+    start_months,
+    write_open_data,
+)
 from guichets.site.opendata_files import OBSERVATIONS, can_fork, has_kept_months
 from guichets.site.pages_work import (
     FEEDS_FILE,
@@ -464,7 +470,7 @@ class SiteBuilder:
         result.rendered += len(todo)
         keys.save()
 
-    def figures_texts(self) -> Callable[[Sequence[ReportRow]], tuple[Text, Text]] | None:
+    def figures_texts(self) -> Callable[[Sequence[ReportRow]], tuple[Chunked, Chunked]] | None:
         """The monthly figures' files from the months' cached lines, when months are cached."""
         f = self.figures
         return None if f.cache is None else FiguresText(f.cache, f.fingerprints).texts

@@ -45,6 +45,7 @@ from guichets.store.export_table import arrow_schema
 from guichets.untrusted import csv_writer as cell_writer
 
 __all__ = [
+    "Chunked",
     "MonthWriter",
     "OpenData",
     "Resource",
@@ -116,6 +117,12 @@ def _holds(path: Path, data: bytes) -> bool:
     return at == len(data)
 
 
+class Chunked(Protocol):
+    """A file's bytes given a chunk at a time (:class:`Text`, ``figures_text.Merged``)."""
+
+    def chunks(self) -> Iterator[bytes]: ...
+
+
 @dataclass(frozen=True)
 class Text:
     """A file's text as ``head + sep.join(lines) + tail``, never put together whole: the
@@ -147,7 +154,7 @@ class Text:
         return self.head + self.sep.join(self.lines) + self.tail
 
 
-def _stream_if_changed(path: Path, text: Text) -> tuple[bool, dict[str, Any]]:
+def _stream_if_changed(path: Path, text: Chunked) -> tuple[bool, dict[str, Any]]:
     """Write ``text`` to ``path`` (aside, then renamed) unless the file holds it already,
     comparing and writing a chunk at a time; (written, its size and SHA-256)."""
     digest = hashlib.sha256()
@@ -675,7 +682,7 @@ def write_open_data(
     created: datetime,
     keep: Path | None = None,
     workers: int = 1,
-    figures_text: Callable[[Sequence[ReportRow]], tuple[Text, Text]] | None = None,
+    figures_text: Callable[[Sequence[ReportRow]], tuple[Chunked, Chunked]] | None = None,
     months: MonthWriter | None = None,
 ) -> OpenData:
     """Write (or bring up to date) the open data in ``folder`` (``SITE/donnees/v<version>/``).
@@ -700,7 +707,7 @@ def write_open_data(
     if keep is not None:
         names = [month_file(m.label, kind) for m in found for kind in m.files]
         link_into(kept, folder / OBSERVATIONS, names)
-    texts = (
+    texts: tuple[Chunked, Chunked] = (
         figures_text(monthly_rows)
         if figures_text is not None
         else (Text(figures_csv(monthly_rows)), Text(figures_json(monthly_rows)))
