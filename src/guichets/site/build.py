@@ -409,10 +409,13 @@ class SiteBuilder:
             return ""
         name = i18n.fmt_month(latest.first, lang)
         last = self.figures.last_probe
-        if last is not None and last.date() < latest.last:
-            return (
-                f"{name} ({i18n.message('month_so_far', lang)} {i18n.fmt_day(last.date(), lang)})"
-            )
+        day = None if last is None else last.astimezone(PARIS).date()  # the Paris day
+        if day is not None and day < latest.last:
+            # "En cours" only while the month is: once it is over at the build's date (as the
+            # archive, which then lists it as closed, says), its probes simply ended early.
+            today = self.figures.generated_at.astimezone(PARIS).date()
+            key = "month_so_far" if today <= latest.last else "month_probed_until"
+            return f"{name} ({i18n.message(key, lang)} {i18n.fmt_day(day, lang)})"
         return name
 
     # -- pages ---
