@@ -21,6 +21,7 @@ entry; the file of a page no longer built stays until the code changes (a few kB
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
@@ -63,6 +64,17 @@ class PageFragments:
             return
         self.kept[name] = (key, pieces)
         self.changed = True
+
+    def get_or_make(
+        self, name: str, key: str, make: Callable[[], tuple[str, ...]]
+    ) -> tuple[str, ...]:
+        """The pieces kept under ``name`` when they were drawn from ``key``; else ``make()``'s,
+        kept for the next build (a chart's closed periods: ``site/charts.py``)."""
+        found = self.get(name, key)
+        if found is None:
+            found = make()
+            self.put(name, key, found)
+        return found
 
     def save(self) -> None:
         if self.path is None or not self.changed or self._kept is None:
