@@ -240,6 +240,79 @@ def test_the_assisted_browser_refuses_before_sending() -> None:
         recorder.check("POST", URL(f"{base}/_validerCaptcha"), answer)  # never replayed
 
 
+class _Request:
+    """What Playwright's routed request exposes, for a request the page makes."""
+
+    def __init__(self, method: str, url: str, body: bytes | None = None) -> None:
+        self.method, self.url, self.post_data_buffer = method, url, body
+
+    async def all_headers(self) -> dict[str, str]:
+        kind = "application/x-www-form-urlencoded" if self.post_data_buffer else "text/html"
+        return {"content-type": kind}
+
+
+class _Route:
+    def __init__(self, request: _Request) -> None:
+        self.request, self.aborted = request, ""
+
+    async def abort(self, reason: str) -> None:
+        self.aborted = reason
+
+
+async def test_refused_requests_are_kept_in_the_attempts_evidence(tmp_path: Path) -> None:
+    """A page that asks for a booking step or sends personal data gets nothing sent, and each
+    refusal is written with the read that followed (without the query, which may hold what was
+    refused), counted past the first ones kept, and shown in the dossier's list of reads."""
+    from guichets.assist.attempt import AttemptRun
+    from guichets.assist.browser import MAX_REFUSALS_KEPT, PageRecorder
+    from guichets.evidence.dossier import _attempts_html
+    from guichets.model import Observation, Outcome
+    from guichets.periods import DateRange
+    from guichets.platforms import guard_for
+
+    clock = SimulatedClock(NOW, autojump=False)
+    base = "http://127.0.0.1:9/rdvpref/reservation/demarche/2200"
+    with Store.open(None, home=tmp_path) as store, EvidenceArchive(tmp_path, store, clock) as arch:
+        recorder = PageRecorder(guard_for("rdvpref"), clock, lambda exchange: None)
+        attempt = Attempt("a1", "p-1", SERVICE.id, SERVICE.url, NOW)
+        run = AttemptRun(attempt, SERVICE, None, None, recorder, arch, store, clock, Limits())
+        run._new_probe()
+        assert "refused" not in run._extra({})  # nothing refused: nothing more said
+        asks = [
+            _Request("GET", f"{base}/formulaire/?nom=Dupont"),
+            _Request("POST", f"{base}/_validerCaptcha", b"CTX=c&email=a%40b.fr"),
+        ]
+        for request in asks:
+            route = _Route(request)
+            await recorder.route(route)
+            assert route.aborted == "blockedbyclient"
+        extra = run._extra({})
+        assert extra["refused_requests"] == "2"
+        lines = extra["refused"].splitlines()
+        assert [line.split(" ", 2)[1:] for line in lines] == [
+            ["GET", f"{base}/formulaire/: " + lines[0].split(": ", 1)[1]],
+            ["POST", f"{base}/_validerCaptcha: " + lines[1].split(": ", 1)[1]],
+        ]
+        assert "Dupont" not in extra["refused"] and "a@b.fr" not in extra["refused"]
+        assert "'email'" in lines[1]  # which field was refused, not its value
+        # The next read starts afresh; past the first ones kept, refusals are still counted.
+        run._new_probe()
+        for _ in range(MAX_REFUSALS_KEPT + 5):
+            await recorder.route(_Route(_Request("GET", f"{base}/formulaire/")))
+        extra = run._extra({})
+        assert extra["refused_requests"] == str(MAX_REFUSALS_KEPT + 5)
+        assert len(extra["refused"].splitlines()) == MAX_REFUSALS_KEPT - 2
+    read = Observation(
+        probe_id="p" * 32, service=SERVICE.id, platform="rdvpref", url=SERVICE.url,
+        started_at=NOW, finished_at=NOW, outcome=Outcome.UNAVAILABLE, detail="no_slot_page",
+        departement="33", assisted=True, person="p-1",
+        extra={"refused_requests": "1", "refused": '<b>GET</b> "x": refused'},
+    )  # fmt: skip
+    page = _attempts_html("s", DateRange(NOW.date(), NOW.date()), [read], [[""] * 11], [])
+    assert "refusées par guichets, jamais envoyées au site (1)" in page.decode()
+    assert "&lt;b&gt;GET&lt;/b&gt;" in page.decode() and "<b>GET" not in page.decode()
+
+
 def test_answers_are_redacted_in_the_archive() -> None:
     from guichets.assist.browser import redact_answers
 

@@ -497,11 +497,11 @@ def test_closed_months_figures_lines_are_kept_together_and_move_with_their_names
     prints = {**figures.fingerprints, "2999-01": "the latest month's"}
     fresh = figures_text.FiguresText(cache, prints)(rows)
     assert fresh == (figures_csv(rows), figures_json(rows))
-    closed = cache / "closed-figures.pickle"
-    stamp, (csv_text, json_text) = pickle.loads(closed.read_bytes())
-    assert csv_text and json_text
-    tampered = [line.replace(",", ";") for line in csv_text]
-    closed.write_bytes(pickle.dumps((stamp, (tampered, json_text))))
+    closed = cache / "closed-figures.bin"  # a header, then the closed rows' CSV and JSON lines
+    kept = closed.read_bytes()
+    csv_text = figures_csv(closed_rows)[len(figures_csv([])) :].encode()
+    assert kept.count(csv_text) == 1
+    closed.write_bytes(kept.replace(csv_text, csv_text.replace(b",", b";")))
     again = figures_text.FiguresText(cache, prints)(rows)
     assert again != fresh and again[1] == fresh[1]  # kept: used
     at = len(closed_rows) - 1  # a closed month's row, named anew

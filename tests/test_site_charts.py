@@ -28,7 +28,7 @@ from guichets.site.charts import (
     rate_band,
     sparkline,
 )
-from guichets.site.fragments import MonthFragments
+from guichets.site.fragments import MonthFragments, PageFragments
 from guichets.stats.wilson import FEW, Share
 
 NS = "{http://www.w3.org/2000/svg}"
@@ -482,12 +482,13 @@ def test_sparkline() -> None:
 def test_closed_periods_kept_give_the_same_bytes_and_move_with_their_numbers(
     tmp_path: Path,
 ) -> None:
-    """Through the site's own keeper (``MonthFragments``), saved and read back as a build does."""
+    """Through the site's own keeper (``MonthFragments``' page), saved and read back as a build
+    does."""
     bars = [bar(i, {"A": i + 1, "E": 3}, {"barrier": i % 2}) for i in range(5)]
     bars.insert(2, bar(2, {}, {"site_error": 4}))  # an empty month among the closed ones
     points = [point(i, i, 20) for i in range(5)] + [point(5, None, 0), point(6, 1, 3)]
 
-    def both(kept: MonthFragments) -> None:
+    def both(kept: PageFragments) -> None:
         assert category_bars(bars, id="c", title="t", description="d", kept=kept, closed=5) == (
             category_bars(bars, id="c", title="t", description="d")
         )
@@ -495,15 +496,40 @@ def test_closed_periods_kept_give_the_same_bytes_and_move_with_their_numbers(
             rate_band(points, id="r", title="t", description="d")
         )
 
-    kept = MonthFragments(tmp_path, "code")
+    kept = MonthFragments(tmp_path, "code").page("service", "s", "fr")
     both(kept)  # drawn and kept
-    assert sorted(kept.new) == ["band|r|fr", "bars|c|fr"]
+    assert kept.changed and sorted(kept.kept) == ["band|r|fr", "bars|c|fr"]
     kept.save()
-    again = MonthFragments(tmp_path, "code")
+    again = MonthFragments(tmp_path, "code").page("service", "s", "fr")
     both(again)  # read back: nothing drawn again
-    assert again.new == {}
+    assert not again.changed
     # A closed month whose numbers moved is drawn again, never taken from what was kept.
     bars[0] = bar(0, {"A": 9, "E": 3})
     points[0] = point(0, 7, 20)
     both(again)
-    assert sorted(again.new) == ["band|r|fr", "bars|c|fr"]
+    assert again.changed
+
+
+def test_a_page_keeps_its_pieces_in_a_file_of_its_own(tmp_path: Path) -> None:
+    """``site/fragments.py``: a file a page and language, read back by a later build of the
+    same code (by whichever process renders the page), nothing when the code changed or the
+    name is not a file's."""
+    bars = [bar(i, {"A": i + 1, "E": 3}, {"barrier": i % 2}) for i in range(5)]
+    (tmp_path / "fragments.pickle").write_bytes(b"every page's pieces, the former layout")
+    made = MonthFragments(tmp_path, "code-1")
+    assert not (tmp_path / "fragments.pickle").exists()
+    page = made.page("service", "nice-sejour", "fr")
+    drawn = category_bars(bars, id="c", title="t", description="d", kept=page, closed=4)
+    page.save()
+    assert [p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.pickle")] == [
+        "fragments/service/fr/nice-sejour.pickle"
+    ]
+    again = MonthFragments(tmp_path, "code-1").page("service", "nice-sejour", "fr")
+    assert category_bars(bars, id="c", title="t", description="d", kept=again, closed=4) == drawn
+    assert not again.changed  # read back, not drawn again
+    assert MonthFragments(tmp_path, "code-2").page("service", "nice-sejour", "fr").kept == {}
+    assert MonthFragments(tmp_path, "code-1").page("service", "en", "fr").kept == {}
+    odd = MonthFragments(tmp_path, "code-1").page("service", "../x", "fr")
+    odd.put("n", "k", ("piece",))
+    odd.save()
+    assert odd.path is None and not (tmp_path / "fragments" / "x.pickle").exists()

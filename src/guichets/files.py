@@ -127,6 +127,7 @@ _UNREADABLE = (
     ImportError,
     IndexError,
 )
+UNREADABLE = _UNREADABLE  # for a cache file read otherwise than by ``read_kept``
 
 
 def read_kept(path: Path, stamp: object) -> Any:
