@@ -31,6 +31,7 @@ from guichets.store import Store
 from guichets.store.alerts import ProbePoint
 from guichets.store.outbox import read_outbox
 from tests.dbfixtures import db_url
+from tests.faults.privatepg import private_postgres
 
 T0 = datetime(2026, 10, 5, 10, 0, tzinfo=UTC)  # 12:00 in Paris
 
@@ -342,6 +343,37 @@ async def test_a_run_that_stops_while_a_receiver_is_down_leaves_the_retry_to_the
     assert got.attempts == 2 and len(got.received) == 1 and again.delivered[0].attempts == 2
     await _run_and_stop(_stopped_run(db_url, SimulatedClock(T0 + timedelta(hours=1)), url))
     assert got.attempts == 2 and len(got.received) == 1
+
+
+async def test_a_database_that_stops_pauses_the_deliveries_and_they_go_on(
+    receiver: tuple[JsonReceiver, str],
+) -> None:
+    """The server of the outbox stops (a private cluster: the shared one is never touched): the
+    background task says so and waits, instead of dying with the run's deliveries; once the
+    server is back, the message is sent, once."""
+    got, url = receiver
+    event, names = closed_event()
+    lines: list[str] = []
+    with private_postgres() as server, Store.open(server.url) as store:
+        clock = SimulatedClock(T0, autojump=False)
+        d = Dispatcher([url], clock, store, report=lines.append)
+        d.submit(message(event, names))
+        server.stop()
+        d.start()
+        for _ in range(3000):
+            if lines:
+                break
+            await asyncio.sleep(0.01)
+        assert lines and "the alerts' outbox cannot be reached" in lines[0]
+        assert "deliveries wait 30 s" in lines[0] and got.attempts == 0
+        server.start()
+        clock.advance(30)
+        for _ in range(3000):
+            if got.received:
+                break
+            await asyncio.sleep(0.01)
+        await d.close()
+        assert len(got.received) == 1 and d.delivered_count == 1 and read_outbox(store) == []
 
 
 async def test_a_receiver_gets_its_messages_in_the_order_they_were_queued(

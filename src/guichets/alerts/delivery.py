@@ -7,6 +7,9 @@ queued; a failure is logged and retried with backoff on the run's clock, and aft
 the row stays in the outbox as given up. Quiet hours hold messages until they end. Because the
 outbox is in the database, what a run could not send before it stopped (quiet hours, a receiver
 down) is sent by the next run, or the next ``guichets alerts check``: nothing is lost at exit.
+A database that fails (a lost connection) pauses the deliveries, never the run; a message is
+delivered at least once: should its row not be removed after it was sent (the database gone at
+that instant), it is sent again once its claim lapses.
 On a :class:`~guichets.clock.SimulatedClock` the retries wait in simulated time, so tests drive a
 failing receiver's recovery without sleeping.
 """
@@ -24,7 +27,7 @@ from typing import TYPE_CHECKING, Final
 from guichets.alerts.messages import Message
 from guichets.clock import Clock
 from guichets.model import PARIS
-from guichets.store import Store
+from guichets.store import Store, StoreError
 from guichets.store.outbox import (
     OutboxRow,
     claim,
@@ -48,6 +51,9 @@ BACKOFF: Final = (30.0, 120.0, 600.0, 1800.0, 3600.0, 3 * 3600.0)
 LEASE: Final = 600.0
 """Seconds a message claimed for an attempt waits before another one, should its sender die
 while sending (the process killed): then the next run sends it."""
+STORE_PAUSE: Final = 30.0
+"""Seconds of the clock before the outbox is read again when the database failed (a lost
+connection): the deliveries wait, the probes go on."""
 KEPT: Final = 100
 """Deliveries kept for a look (``delivered``, ``given_up``): a run lasts months; counts are kept
 of them all."""
@@ -224,23 +230,45 @@ class Dispatcher:
         self._wake.set()
         if self._task is not None:
             await self._task
-        self.left = len(self.pending)
+        with contextlib.suppress(StoreError):  # the database away: said by the task already
+            self.left = len(self.pending)
 
     async def _work(self) -> None:
         while True:
-            row = next_due(self.store, self.keys)
-            now = self.clock.now()
-            if row is None:
-                if self._closing:
+            try:
+                if not await self._step():
                     return
-                await self._wait(None)
-                continue
-            if row.due > now:
-                if self._closing and not self._drain:
-                    return  # it waits in the outbox: the next run sends it
-                await self._wait((row.due - now).total_seconds())
-                continue
-            await self._attempt(row, now)
+            except StoreError as exc:  # the database away: the run goes on, deliveries wait
+                said = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+                if self._closing:
+                    self._note(
+                        f"the alerts' outbox cannot be reached ({said[:200]}): what it holds "
+                        "waits for the next run"
+                    )
+                    return
+                self._note(
+                    f"the alerts' outbox cannot be reached ({said[:200]}); deliveries wait "
+                    f"{STORE_PAUSE:.0f} s"
+                )
+                await self._wait(STORE_PAUSE)
+
+    async def _step(self) -> bool:
+        """Send the next due message, or wait for one; False once there is nothing more to do
+        before closing."""
+        row = next_due(self.store, self.keys)
+        now = self.clock.now()
+        if row is None:
+            if self._closing:
+                return False
+            await self._wait(None)
+            return True
+        if row.due > now:
+            if self._closing and not self._drain:
+                return False  # it waits in the outbox: the next run sends it
+            await self._wait((row.due - now).total_seconds())
+            return True
+        await self._attempt(row, now)
+        return True
 
     async def _wait(self, seconds: float | None) -> None:
         """Until something is queued or closing, or ``seconds`` of the clock pass."""
