@@ -12,7 +12,14 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from guichets.assist.accounts import Accounts
 from guichets.assist.attempt import CEILING, Limits
-from guichets.assist.console import LOGIN_FAILURES, Console, due_attempts, is_loopback
+from guichets.assist.console import (
+    LOGIN_FAILURES,
+    Console,
+    client_address,
+    due_attempts,
+    is_loopback,
+    proxy_networks,
+)
 from guichets.catalogue import Service
 from guichets.clock import SimulatedClock
 from guichets.evidence.archive import EvidenceArchive
@@ -88,6 +95,63 @@ async def test_accounts_sessions_csrf_rate_limits_and_ceiling(tmp_path: Path) ->
                 "/connexion", data={"login": "benevole", "mot_de_passe": "un mot de passe long"}
             )
             assert late.status == 429
+
+
+async def test_failed_logins_behind_a_trusted_proxy_are_counted_per_forwarded_address(
+    tmp_path: Path,
+) -> None:
+    """Behind the operator's reverse proxy every connection comes from the proxy: the count is
+    kept per address the proxy saw (X-Forwarded-For, read from the right), so one person's wrong
+    passwords do not lock the others out; without --trusted-proxy the header is not believed."""
+    book = Accounts(tmp_path / "assist" / "accounts.json")
+    book.add("benevole", "un mot de passe long")
+    right = {"login": "benevole", "mot_de_passe": "un mot de passe long"}
+    wrong = {"login": "benevole", "mot_de_passe": "x"}
+    clock = SimulatedClock(NOW, autojump=False)
+
+    def console(trusted: tuple[str, ...], store: Store, arch: EvidenceArchive) -> Console:
+        return Console(
+            services=[SERVICE], store=store, archive=arch, clock=clock, limits=Limits(),
+            browser=None, accounts=book, trusted_proxies=proxy_networks(trusted),
+        )  # fmt: skip
+
+    def via(address: str) -> dict[str, str]:  # a client's forged part, then what nginx appends
+        return {"X-Forwarded-For": f"198.51.100.1, {address}"}
+
+    with Store.open(None, home=tmp_path) as store, EvidenceArchive(tmp_path, store, clock) as arch:
+        async with TestClient(TestServer(console(("127.0.0.0/8",), store, arch).app())) as client:
+            for _ in range(LOGIN_FAILURES):
+                await client.post("/connexion", data=wrong, headers=via("203.0.113.5"))
+            locked = await client.post("/connexion", data=right, headers=via("203.0.113.5"))
+            assert locked.status == 429
+            other = await client.post(
+                "/connexion", data=right, headers=via("203.0.113.6"), allow_redirects=False
+            )
+            assert other.status == 303  # another person, behind the same proxy, logs in
+        async with TestClient(TestServer(console((), store, arch).app())) as client:
+            for n in range(LOGIN_FAILURES):  # a different forged address each time: not believed
+                await client.post("/connexion", data=wrong, headers=via(f"203.0.113.{n}"))
+            late = await client.post("/connexion", data=right, headers=via("203.0.113.99"))
+            assert late.status == 429
+
+
+def test_the_client_address_is_never_one_a_client_chose() -> None:
+    proxies = proxy_networks(["127.0.0.1", "10.0.0.0/8", "::1"])
+    assert client_address("127.0.0.1", ["203.0.113.5"], proxies) == "203.0.113.5"
+    # Through two of our proxies: the nearest address that is not one of them.
+    assert client_address("10.1.2.3", ["198.51.100.1, 203.0.113.5, 10.0.0.7"], proxies) == (
+        "203.0.113.5"
+    )
+    assert client_address("::1", ["2001:db8::5"], proxies) == "2001:db8::5"
+    # Not from a trusted proxy, no header, garbage, or only proxies: the connection's address.
+    assert client_address("192.0.2.9", ["203.0.113.5"], proxies) == "192.0.2.9"
+    assert client_address("127.0.0.1", [], proxies) == "127.0.0.1"
+    assert client_address("127.0.0.1", ["203.0.113.5, <script>"], proxies) == "127.0.0.1"
+    assert client_address("127.0.0.1", ["10.0.0.1"], proxies) == "127.0.0.1"
+    assert client_address(None, ["203.0.113.5"], proxies) == "?"
+    assert client_address("127.0.0.1", ["203.0.113.5"], ()) == "127.0.0.1"
+    with pytest.raises(ValueError, match="not an IP address or network"):
+        proxy_networks(["proxy.example.org"])
 
 
 def test_limits_never_pass_the_ceiling_and_the_schedule_offers_attempts() -> None:
@@ -174,6 +238,79 @@ def test_the_assisted_browser_refuses_before_sending() -> None:
     recorder.check("POST", URL(f"{base}/_validerCaptcha"), answer)
     with pytest.raises(ForbiddenRequest, match="did not just type"):
         recorder.check("POST", URL(f"{base}/_validerCaptcha"), answer)  # never replayed
+
+
+class _Request:
+    """What Playwright's routed request exposes, for a request the page makes."""
+
+    def __init__(self, method: str, url: str, body: bytes | None = None) -> None:
+        self.method, self.url, self.post_data_buffer = method, url, body
+
+    async def all_headers(self) -> dict[str, str]:
+        kind = "application/x-www-form-urlencoded" if self.post_data_buffer else "text/html"
+        return {"content-type": kind}
+
+
+class _Route:
+    def __init__(self, request: _Request) -> None:
+        self.request, self.aborted = request, ""
+
+    async def abort(self, reason: str) -> None:
+        self.aborted = reason
+
+
+async def test_refused_requests_are_kept_in_the_attempts_evidence(tmp_path: Path) -> None:
+    """A page that asks for a booking step or sends personal data gets nothing sent, and each
+    refusal is written with the read that followed (without the query, which may hold what was
+    refused), counted past the first ones kept, and shown in the dossier's list of reads."""
+    from guichets.assist.attempt import AttemptRun
+    from guichets.assist.browser import MAX_REFUSALS_KEPT, PageRecorder
+    from guichets.evidence.dossier import _attempts_html
+    from guichets.model import Observation, Outcome
+    from guichets.periods import DateRange
+    from guichets.platforms import guard_for
+
+    clock = SimulatedClock(NOW, autojump=False)
+    base = "http://127.0.0.1:9/rdvpref/reservation/demarche/2200"
+    with Store.open(None, home=tmp_path) as store, EvidenceArchive(tmp_path, store, clock) as arch:
+        recorder = PageRecorder(guard_for("rdvpref"), clock, lambda exchange: None)
+        attempt = Attempt("a1", "p-1", SERVICE.id, SERVICE.url, NOW)
+        run = AttemptRun(attempt, SERVICE, None, None, recorder, arch, store, clock, Limits())
+        run._new_probe()
+        assert "refused" not in run._extra({})  # nothing refused: nothing more said
+        asks = [
+            _Request("GET", f"{base}/formulaire/?nom=Dupont"),
+            _Request("POST", f"{base}/_validerCaptcha", b"CTX=c&email=a%40b.fr"),
+        ]
+        for request in asks:
+            route = _Route(request)
+            await recorder.route(route)
+            assert route.aborted == "blockedbyclient"
+        extra = run._extra({})
+        assert extra["refused_requests"] == "2"
+        lines = extra["refused"].splitlines()
+        assert [line.split(" ", 2)[1:] for line in lines] == [
+            ["GET", f"{base}/formulaire/: " + lines[0].split(": ", 1)[1]],
+            ["POST", f"{base}/_validerCaptcha: " + lines[1].split(": ", 1)[1]],
+        ]
+        assert "Dupont" not in extra["refused"] and "a@b.fr" not in extra["refused"]
+        assert "'email'" in lines[1]  # which field was refused, not its value
+        # The next read starts afresh; past the first ones kept, refusals are still counted.
+        run._new_probe()
+        for _ in range(MAX_REFUSALS_KEPT + 5):
+            await recorder.route(_Route(_Request("GET", f"{base}/formulaire/")))
+        extra = run._extra({})
+        assert extra["refused_requests"] == str(MAX_REFUSALS_KEPT + 5)
+        assert len(extra["refused"].splitlines()) == MAX_REFUSALS_KEPT - 2
+    read = Observation(
+        probe_id="p" * 32, service=SERVICE.id, platform="rdvpref", url=SERVICE.url,
+        started_at=NOW, finished_at=NOW, outcome=Outcome.UNAVAILABLE, detail="no_slot_page",
+        departement="33", assisted=True, person="p-1",
+        extra={"refused_requests": "1", "refused": '<b>GET</b> "x": refused'},
+    )  # fmt: skip
+    page = _attempts_html("s", DateRange(NOW.date(), NOW.date()), [read], [[""] * 11], [])
+    assert "refusées par guichets, jamais envoyées au site (1)" in page.decode()
+    assert "&lt;b&gt;GET&lt;/b&gt;" in page.decode() and "<b>GET" not in page.decode()
 
 
 def test_answers_are_redacted_in_the_archive() -> None:

@@ -73,6 +73,14 @@ def line_with(text: str, fragment: str) -> int:
     return found[0]
 
 
+def position_with(text: str, fragment: str) -> str:
+    """``LINE:COLUMN`` of the only line containing ``fragment``, the column that of its first
+    character that is not a space (where the key, or the table's header, is written)."""
+    line = line_with(text, fragment)
+    written = text.splitlines()[line - 1]
+    return f"{line}:{len(written) - len(written.lstrip()) + 1}"
+
+
 def problems(path: Path) -> list[str]:
     code, text = check_report(path)
     assert code == 2, text
@@ -437,11 +445,11 @@ def test_each_mistake_is_reported_once_at_its_line(
 ) -> None:
     assert GOOD.count(old) == 1, old
     text = GOOD.replace(old, new)
-    line = line_with(text, marker)
+    position = position_with(text, marker)
     path = write(tmp_path, text)
     found = problems(path)
     assert len(found) == 1, found
-    assert found[0].startswith(f"{path}:{line}: {where}: "), found[0]
+    assert found[0].startswith(f"{path}:{position}: {where}: "), found[0]
     for word in words:
         assert word in found[0], (word, found[0])
 
@@ -454,7 +462,7 @@ def test_lines_are_the_real_ones(tmp_path: Path) -> None:
     )
     path = write(tmp_path, text)
     found = problems(path)
-    assert [entry.split(": ", 1)[0] for entry in found] == [f"{path}:13", f"{path}:21"]
+    assert [entry.split(": ", 1)[0] for entry in found] == [f"{path}:13:1", f"{path}:21:1"]
     with pytest.raises(ConfigError) as caught:
         load_catalogue(path)
     assert [(p.line, p.where) for p in caught.value.problems] == [
@@ -469,7 +477,7 @@ def test_a_duplicate_id_names_both_lines(tmp_path: Path) -> None:
     path = write(tmp_path, text)
     found = problems(path)
     assert found == [
-        f"{path}:17: services[1].id: the id '38-grenoble-renouvellement' is already used on "
+        f"{path}:17:1: services[1].id: the id '38-grenoble-renouvellement' is already used on "
         "line 7; each service needs its own id"
     ]
 
@@ -500,7 +508,7 @@ def test_a_missing_cadence_says_where_it_can_go(tmp_path: Path) -> None:
     path = write(tmp_path, text)
     found = problems(path)
     assert found == [
-        f'{path}:5: services[0].cadence: missing cadence; add cadence = "1h" '
+        f'{path}:5:1: services[0].cadence: missing cadence; add cadence = "1h" '
         '(or "30m", "3h", "1d"...) to this service, or to a [defaults] table for all services'
     ]
 
@@ -509,7 +517,7 @@ def test_a_bad_default_is_reported_once_at_the_defaults_line(tmp_path: Path) -> 
     path = write(tmp_path, GOOD.replace('cadence = "1h"', 'cadence = "hourly"'))
     found = problems(path)
     assert len(found) == 1, found
-    assert found[0].startswith(f"{path}:3: defaults.cadence: not a cadence; "), found[0]
+    assert found[0].startswith(f"{path}:3:1: defaults.cadence: not a cadence; "), found[0]
 
 
 def test_every_problem_is_reported_in_line_order(tmp_path: Path) -> None:
@@ -526,17 +534,17 @@ def test_every_problem_is_reported_in_line_order(tmp_path: Path) -> None:
     assert code == 2
     heads = [line.split(": ", 2)[:2] for line in report.splitlines()]
     assert heads == [
-        [f"{path}:4", "defaults.horizon_days"],
-        [f"{path}:8", "services[0].departement"],
-        [f"{path}:12", "services[0].url"],
-        [f"{path}:17", "services[1].id"],
-        [f"{path}:23", "services[1].cadence"],
-        [f"{path}:27", "services[2].departement"],
-        [f"{path}:27", "services[2].site"],
-        [f"{path}:27", "services[2].procedure"],
-        [f"{path}:27", "services[2].platform"],
-        [f"{path}:27", "services[2].url"],
-        [f"{path}:28", "services[2].id"],
+        [f"{path}:4:1", "defaults.horizon_days"],
+        [f"{path}:8:1", "services[0].departement"],
+        [f"{path}:12:1", "services[0].url"],
+        [f"{path}:17:1", "services[1].id"],
+        [f"{path}:23:1", "services[1].cadence"],
+        [f"{path}:27:1", "services[2].departement"],
+        [f"{path}:27:1", "services[2].site"],
+        [f"{path}:27:1", "services[2].procedure"],
+        [f"{path}:27:1", "services[2].platform"],
+        [f"{path}:27:1", "services[2].url"],
+        [f"{path}:28:1", "services[2].id"],
     ]
     assert "is already used on line 17" in report.splitlines()[-1]
     assert "must start with '69-'" in report.splitlines()[3]

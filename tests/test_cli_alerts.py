@@ -6,12 +6,15 @@ keeps it to seconds; ``guichets demo --days 14`` with the defaults is in docs/al
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -19,7 +22,12 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from guichets.alerts.delivery import Dispatcher, QuietHours
+from guichets.alerts.messages import Message
 from guichets.cli import app
+from guichets.clock import SimulatedClock
+from guichets.store import Store
+from tests.dbfixtures import sqlite_url
 
 GUICHETS = [sys.executable, "-m", "guichets"]
 ENV = dict(os.environ, COLUMNS="200", NO_COLOR="1")
@@ -155,3 +163,79 @@ def test_a_bad_notify_url_is_a_usage_error(tmp_path: Path) -> None:
                   "--alerts-config", str(bad))  # fmt: skip
     assert result.returncode == 2
     assert "alerts.toml:2:" in result.stderr and "alerts.toml:4:" in result.stderr
+
+
+NIGHT = datetime(2026, 10, 5, 21, 30, tzinfo=UTC)  # 23:30 in Paris
+NEWS = Message(
+    title="Guichet fermé : Clermont",
+    body="Aucune date de rendez-vous.",
+    alert_id="a1",
+    change="opened",
+    kind="closed",
+    cause="no_slot",
+    service=CLOSED,
+)
+
+
+def _stop_a_run(db: str, url: str, at: datetime, **options: Any) -> Dispatcher:
+    """A run that queues NEWS for ``url`` and stops, as ``guichets run`` does (no draining)."""
+
+    async def run() -> Dispatcher:
+        with Store.open(db) as store:
+            d = Dispatcher([url], SimulatedClock(at), store, **options)
+            d.start()
+            d.submit(NEWS)
+            await d.close(drain=False)
+            return d
+
+    return asyncio.run(run())
+
+
+def test_the_outbox_shows_what_waits_and_the_watchdog_sends_it(tmp_path: Path) -> None:
+    """``guichets alerts outbox`` lists a message held by quiet hours when the run stopped;
+    ``guichets alerts check --notify`` from cron, after they end, sends it, once."""
+    db = sqlite_url(tmp_path)
+    receiver = Receiver()
+    thread = threading.Thread(target=receiver.serve_forever, daemon=True)
+    thread.start()
+    try:
+        _stop_a_run(db, receiver.url, NIGHT, quiet=QuietHours.parse("22:00-07:00"))
+        assert receiver.bodies == []
+        shown = _cli("alerts", "outbox", "--db", db)
+        assert shown.returncode == 0, shown.stderr
+        assert "waiting" in shown.stdout and NEWS.title in shown.stdout
+        assert "127.0.0.1" in shown.stdout and "6 octobre 2026 à 07 h 00" in shown.stdout
+        [row] = json.loads(_cli("alerts", "outbox", "--format", "json", "--db", db).stdout)
+        assert row["state"] == "waiting" and row["attempts"] == 0 and row["alert_id"] == "a1"
+        listed = _cli("alerts", "list", "--db", db)
+        assert "1 message(s) in the outbox" in listed.stderr
+        for at in ("2026-10-06T06:00:00+02:00", "2026-10-06T08:00:00+02:00",
+                   "2026-10-06T09:00:00+02:00"):  # fmt: skip
+            checked = _cli("alerts", "check", "--db", db, "--notify", receiver.url, "--at", at)
+            assert checked.returncode == 0, checked.stderr
+        assert [b["title"] for b in receiver.bodies] == [NEWS.title]  # after 07:00, once
+        assert "the outbox is empty" in _cli("alerts", "outbox", "--db", db).stdout
+    finally:
+        receiver.shutdown()
+        receiver.server_close()
+
+
+def test_a_given_up_message_stays_in_the_outbox_until_retried(tmp_path: Path) -> None:
+    db = sqlite_url(tmp_path)
+    with socket.socket() as s:  # a port where nothing listens: every attempt fails
+        s.bind(("127.0.0.1", 0))
+        nowhere = f"json://127.0.0.1:{s.getsockname()[1]}/"
+    d = _stop_a_run(db, nowhere, NIGHT.replace(hour=10), backoff=(), report=lambda _: None)
+    assert d.given_up_count == 1
+    [row] = json.loads(_cli("alerts", "outbox", "--format", "json", "--db", db).stdout)
+    assert row["state"] == "given_up" and row["attempts"] == 1 and row["last_error"]
+    # A run delivering elsewhere says so at start, and leaves it alone.
+    other = _cli("alerts", "check", "--db", db, "--notify", "json://127.0.0.1:9/",
+                 "--at", "2026-10-06T08:00:00+02:00")  # fmt: skip
+    assert "1 alert message(s) in the outbox are for a receiver this run does not" in (
+        " ".join(other.stderr.split())
+    )
+    retried = _cli("alerts", "outbox", "--retry", "--format", "json", "--db", db)
+    assert "1 message(s) back in the queue" in retried.stderr
+    [row] = json.loads(retried.stdout)
+    assert row["state"] == "waiting" and row["attempts"] == 0

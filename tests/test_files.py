@@ -1,11 +1,23 @@
-"""The data directory's caches: one reader and one writer for every kept file (files.py)."""
+"""Files written whole or not at all (files.py): the atomic writers, and the data directory's
+caches, one reader and one writer for every kept file."""
 
 from __future__ import annotations
 
+import os
 import pickle
 from pathlib import Path
 
-from guichets.files import partial_path, read_kept, write_kept
+import pytest
+
+from guichets.files import (
+    atomic_file,
+    copy_atomic,
+    link_atomic,
+    partial_path,
+    read_kept,
+    write_atomic,
+    write_kept,
+)
 
 
 def test_a_kept_value_reads_back_under_its_stamp_only(tmp_path: Path) -> None:
@@ -34,3 +46,32 @@ def test_anything_unreadable_reads_as_nothing_kept(tmp_path: Path) -> None:
     assert read_kept(path, 1) is None
     path.write_bytes(b"")
     assert read_kept(path, 1) is None
+
+
+def test_every_writer_leaves_the_old_file_or_the_new_one_and_no_partial(tmp_path: Path) -> None:
+    target, source = tmp_path / "page.html", tmp_path / "source.html"
+    target.write_text("old")
+    source.write_text("new")
+    missing = tmp_path / "missing"
+    with pytest.raises(RuntimeError), atomic_file(target) as out:
+        out.write(b"half")
+        raise RuntimeError("a failure while writing")
+    with pytest.raises(FileNotFoundError):
+        copy_atomic(missing, target)
+    with pytest.raises(FileNotFoundError):
+        link_atomic(missing, target)  # neither a link nor a copy
+    assert target.read_text() == "old" and not partial_path(target).exists()
+
+    published = tmp_path / "published.html"  # a hard link shared with the live site
+    os.link(target, published)
+    copy_atomic(source, target)
+    assert target.read_text() == "new" and published.read_text() == "old"  # not written through
+    link_atomic(source, target)
+    assert target.stat().st_ino == source.stat().st_ino
+    write_atomic(target, b"again", durable=True)
+    assert target.read_bytes() == b"again" and source.read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "page.html",
+        "published.html",
+        "source.html",
+    ]

@@ -243,5 +243,5 @@ cadence = "1h"
         encoding="utf-8",
     )
     code, text = check_report(path)
-    assert code == 2 and text.startswith(f"{path}:7: services[0].url: an eappointment URL")
+    assert code == 2 and text.startswith(f"{path}:7:1: services[0].url: an eappointment URL")
     assert "sitekey" in text

@@ -413,5 +413,5 @@ cadence = "1h"
         encoding="utf-8",
     )
     code, text = check_report(path)
-    assert code == 2 and text.startswith(f"{path}:7: services[0].url: an rdvpref URL")
+    assert code == 2 and text.startswith(f"{path}:7:1: services[0].url: an rdvpref URL")
     assert "points into the flow" in text

@@ -29,7 +29,9 @@ from typer.testing import CliRunner
 from guichets.catalogue import catalogue_to_toml, load_catalogue
 from guichets.cli import app
 from guichets.cli.site import DEFAULT_CONTACT
+from guichets.model import PARIS
 from guichets.site import i18n, pages_work
+from guichets.site.archive import ARCHIVE_DIR
 from guichets.site.build import build_site, method_section
 from guichets.site.opendata import figures_csv, figures_json
 from guichets.site.serve import _resolve, check_loopback, site_app
@@ -189,6 +191,35 @@ def test_rebuild_after_a_new_probe_rewrites_its_pages(home: Path, tmp_path: Path
     output = _build(copy, out)
     assert (out / "services" / f"{service}.html").read_bytes() != before
     assert "0 removed" in output
+
+
+def _headline(site: Path) -> str:
+    title = _html(site / "index.html").css_first("#headline-title")
+    assert title is not None
+    return title.text()
+
+
+def test_the_latest_month_is_en_cours_only_while_it_is(home: Path, tmp_path: Path) -> None:
+    """The demo's probes end a few days into October. Built in December (the fixture's site), the
+    month is over: the archive lists it as closed, and the home page must not call it « en
+    cours »; built the day after the last probe, it is still going on."""
+    with Store.open(home=home) as store:
+        last = store.last_probe_at()
+    assert last is not None
+    day = last.astimezone(PARIS).date()
+    month_end = (day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    assert day < month_end  # the demo stops before its month's end, or this proves nothing
+    printed = i18n.fmt_day(day, "fr")
+    built_later, built_during = tmp_path / "later", tmp_path / "during"
+    with Store.open(home=home) as store:
+        for at, out in ((datetime.now(UTC), built_later), (last + timedelta(days=1), built_during)):
+            figures = read_figures(store, load_catalogue(home / "catalogue.toml"), generated_at=at)
+            build_site(store, figures, out, contact=DEFAULT_CONTACT)
+    assert (built_later / ARCHIVE_DIR / f"{day:%Y-%m}.html").exists()  # closed, as archived
+    assert not (built_during / ARCHIVE_DIR / f"{day:%Y-%m}.html").exists()
+    assert _headline(built_later).endswith(f"(sondages jusqu'au {printed})"), _headline(built_later)
+    during = _headline(built_during)
+    assert during.endswith(f"(en cours, jusqu'au {printed})"), during
 
 
 def test_empty_store_builds_a_page_that_says_so(tmp_path: Path) -> None:
@@ -466,11 +497,11 @@ def test_closed_months_figures_lines_are_kept_together_and_move_with_their_names
     prints = {**figures.fingerprints, "2999-01": "the latest month's"}
     fresh = figures_text.FiguresText(cache, prints)(rows)
     assert fresh == (figures_csv(rows), figures_json(rows))
-    closed = cache / "closed-figures.pickle"
-    stamp, (csv_text, json_text) = pickle.loads(closed.read_bytes())
-    assert csv_text and json_text
-    tampered = [line.replace(",", ";") for line in csv_text]
-    closed.write_bytes(pickle.dumps((stamp, (tampered, json_text))))
+    closed = cache / "closed-figures.bin"  # a header, then the closed rows' CSV and JSON lines
+    kept = closed.read_bytes()
+    csv_text = figures_csv(closed_rows)[len(figures_csv([])) :].encode()
+    assert kept.count(csv_text) == 1
+    closed.write_bytes(kept.replace(csv_text, csv_text.replace(b",", b";")))
     again = figures_text.FiguresText(cache, prints)(rows)
     assert again != fresh and again[1] == fresh[1]  # kept: used
     at = len(closed_rows) - 1  # a closed month's row, named anew

@@ -11,6 +11,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from itertools import pairwise
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -27,6 +28,7 @@ from guichets.site.charts import (
     rate_band,
     sparkline,
 )
+from guichets.site.fragments import MonthFragments, PageFragments
 from guichets.stats.wilson import FEW, Share
 
 NS = "{http://www.w3.org/2000/svg}"
@@ -477,44 +479,57 @@ def test_sparkline() -> None:
 # -- closed periods drawn once and kept -----------------------------------------------------------
 
 
-class DictKept:
-    """A ``charts.Kept`` in memory: what site/fragments.py keeps in the data directory."""
-
-    def __init__(self) -> None:
-        self.entries: dict[str, tuple[str, tuple[str, ...]]] = {}
-        self.hits = 0
-
-    def get(self, name: str, key: str) -> tuple[str, ...] | None:
-        found = self.entries.get(name)
-        if found is None or found[0] != key:
-            return None
-        self.hits += 1
-        return found[1]
-
-    def put(self, name: str, key: str, pieces: tuple[str, ...]) -> None:
-        self.entries[name] = (key, pieces)
-
-
-def test_closed_periods_kept_give_the_same_bytes_and_move_with_their_numbers() -> None:
+def test_closed_periods_kept_give_the_same_bytes_and_move_with_their_numbers(
+    tmp_path: Path,
+) -> None:
+    """Through the site's own keeper (``MonthFragments``' page), saved and read back as a build
+    does."""
     bars = [bar(i, {"A": i + 1, "E": 3}, {"barrier": i % 2}) for i in range(5)]
     bars.insert(2, bar(2, {}, {"site_error": 4}))  # an empty month among the closed ones
     points = [point(i, i, 20) for i in range(5)] + [point(5, None, 0), point(6, 1, 3)]
-    kept = DictKept()
-    for _ in range(2):  # drawn, then read back
+
+    def both(kept: PageFragments) -> None:
         assert category_bars(bars, id="c", title="t", description="d", kept=kept, closed=5) == (
             category_bars(bars, id="c", title="t", description="d")
         )
         assert rate_band(points, id="r", title="t", description="d", kept=kept, closed=6) == (
             rate_band(points, id="r", title="t", description="d")
         )
-    assert kept.hits == 2
+
+    kept = MonthFragments(tmp_path, "code").page("service", "s", "fr")
+    both(kept)  # drawn and kept
+    assert kept.changed and sorted(kept.kept) == ["band|r|fr", "bars|c|fr"]
+    kept.save()
+    again = MonthFragments(tmp_path, "code").page("service", "s", "fr")
+    both(again)  # read back: nothing drawn again
+    assert not again.changed
     # A closed month whose numbers moved is drawn again, never taken from what was kept.
     bars[0] = bar(0, {"A": 9, "E": 3})
     points[0] = point(0, 7, 20)
-    assert category_bars(bars, id="c", title="t", description="d", kept=kept, closed=5) == (
-        category_bars(bars, id="c", title="t", description="d")
-    )
-    assert rate_band(points, id="r", title="t", description="d", kept=kept, closed=6) == (
-        rate_band(points, id="r", title="t", description="d")
-    )
-    assert kept.hits == 2
+    both(again)
+    assert again.changed
+
+
+def test_a_page_keeps_its_pieces_in_a_file_of_its_own(tmp_path: Path) -> None:
+    """``site/fragments.py``: a file a page and language, read back by a later build of the
+    same code (by whichever process renders the page), nothing when the code changed or the
+    name is not a file's."""
+    bars = [bar(i, {"A": i + 1, "E": 3}, {"barrier": i % 2}) for i in range(5)]
+    (tmp_path / "fragments.pickle").write_bytes(b"every page's pieces, the former layout")
+    made = MonthFragments(tmp_path, "code-1")
+    assert not (tmp_path / "fragments.pickle").exists()
+    page = made.page("service", "nice-sejour", "fr")
+    drawn = category_bars(bars, id="c", title="t", description="d", kept=page, closed=4)
+    page.save()
+    assert [p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.pickle")] == [
+        "fragments/service/fr/nice-sejour.pickle"
+    ]
+    again = MonthFragments(tmp_path, "code-1").page("service", "nice-sejour", "fr")
+    assert category_bars(bars, id="c", title="t", description="d", kept=again, closed=4) == drawn
+    assert not again.changed  # read back, not drawn again
+    assert MonthFragments(tmp_path, "code-2").page("service", "nice-sejour", "fr").kept == {}
+    assert MonthFragments(tmp_path, "code-1").page("service", "en", "fr").kept == {}
+    odd = MonthFragments(tmp_path, "code-1").page("service", "../x", "fr")
+    odd.put("n", "k", ("piece",))
+    odd.save()
+    assert odd.path is None and not (tmp_path / "fragments" / "x.pickle").exists()

@@ -558,3 +558,48 @@ def test_months_computed_in_workers_are_those_of_one_process(
         "2026-10.pickle",
         "2026-11.pickle",
     ]
+
+
+def test_a_file_s_text_is_compared_and_written_a_chunk_at_a_time(tmp_path: Path) -> None:
+    """The monthly figures' files (tens of MB at national scale) are never put together whole:
+    their lines are compared with the file, then written, a chunk at a time, with the same bytes
+    and digest as the text joined."""
+    from guichets.site.opendata import Text, _stream_if_changed
+
+    lines = [f'{{"n": {i}, "label": "Préfecture n° {i}"}}' for i in range(2000)]
+    text = Text("[\n", lines, ",\n", "\n]\n")
+    whole = str(text).encode("utf-8")
+    assert b"".join(text.chunks(size=100)) == whole
+    assert b"".join(Text("only a head").chunks()) == b"only a head"
+    path = tmp_path / "figures.json"
+    expected = {"bytes": len(whole), "sha256": hashlib.sha256(whole).hexdigest()}
+    assert _stream_if_changed(path, text) == (True, expected)
+    assert path.read_bytes() == whole
+    assert _stream_if_changed(path, text) == (False, expected)  # the same bytes: left alone
+    longer = Text("[\n", [*lines, "{}"], ",\n", "\n]\n")
+    assert _stream_if_changed(path, longer)[0] and path.read_bytes() == str(longer).encode()
+    path.write_bytes(whole + b" ")  # the text is a prefix of the file: not the same
+    assert _stream_if_changed(path, text) == (True, expected)
+
+
+@pytest.mark.parametrize("where", ["FTTFT", "TFFTF", "FFFF", "TTT", "FTFTFTFF", ""])
+def test_kept_closed_lines_merged_with_the_latest_give_the_lines_joined(
+    tmp_path: Path, where: str
+) -> None:
+    """``figures_text``: the closed months' lines read from their file a run of rows at a time,
+    the latest month's between them, are the file's text (a closed row last included)."""
+    from guichets.site.figures_text import Merged, _keep_closed, _kept_offsets
+
+    latest_of = [c == "T" for c in where]
+    lines = [f'{{"row": {i}, "label": "Été n° {i}"}}' for i in range(len(where))]
+    closed = [line for line, new in zip(lines, latest_of, strict=True) if not new]
+    latest = [line for line, new in zip(lines, latest_of, strict=True) if new]
+    csv_closed = [f"{line}\n" for line in closed]
+    path = tmp_path / "closed.bin"
+    made = _keep_closed(path, ("key",), (csv_closed, closed))
+    assert _kept_offsets(path, ("key",), len(closed)) == made
+    assert _kept_offsets(path, ("other key",), len(closed)) is None
+    json_text = Merged(path, made, 1, latest_of, latest, b"[\n", b",\n", b"\n]\n")
+    assert str(json_text) == "[\n" + ",\n".join(lines) + "\n]\n"
+    csv_text = Merged(path, made, 0, latest_of, [f"{x}\n" for x in latest], b"h\n", b"", b"")
+    assert str(csv_text) == "h\n" + "".join(f"{line}\n" for line in lines)

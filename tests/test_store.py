@@ -623,9 +623,10 @@ def test_postgres_schemas_isolate_tests() -> None:
 @pytest.mark.postgres
 def test_the_run_lock_taken_again_never_meets_its_own_earlier_session() -> None:
     """The run lock is taken again on a fresh connection when its session no longer answers
-    (``runlock.RunLock.check``). An earlier session of this process that still holds it (its
-    query failed without the connection dying) is ended first, not given back to the pool with
-    the lock: else the run would find its own lock taken and stop, naming itself."""
+    (``runlock.RunLock.check``, after its connection was found gone). An earlier session of this
+    process that still holds it is ended first, not given back to the pool with the lock: else
+    the run would find its own lock taken and stop, naming itself. (A session that answers with
+    an error is not taken again at all: ``tests/faults/test_second_run.py``.)"""
     from guichets.store.advisory import AdvisoryLock
 
     with pg_schema(pg_base_url()) as url, Store.open(url) as store:
@@ -633,7 +634,7 @@ def test_the_run_lock_taken_again_never_meets_its_own_earlier_session() -> None:
             pass  # two idle connections: a fresh one is another session than the lock's
         lock = AdvisoryLock(store, "guichets run", "guichets run test")
         assert lock.take() is None
-        assert lock.take() is None  # again, as check() does when held() could not answer
+        assert lock.take() is None  # again, as check() does when the session's connection went
         assert lock.held()
         other = AdvisoryLock(store, "guichets run", "guichets run other")
         assert other.take()  # held: the other is refused, naming the holder

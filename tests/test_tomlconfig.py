@@ -343,12 +343,14 @@ def test_several_errors_sorted_by_line(tmp_path: Path) -> None:
 
 
 def test_config_error_message_has_file_line_and_message(tmp_path: Path) -> None:
-    path, text = write(tmp_path, TWO_SITES.format(value="2.5"))
+    # The key indented, as people do under a table: the column is where its name starts.
+    indented = TWO_SITES.format(value="2.5").replace("window_days = 2.5", "    window_days = 2.5")
+    path, text = write(tmp_path, indented)
     with pytest.raises(ConfigError) as caught:
         load_model(path, Scenario)
     line = line_with(text, "window_days = 2.5")
     message = str(caught.value)
-    assert message.startswith(f"{path}:{line}: sites[1].services[0].window_days: ")
+    assert message.startswith(f"{path}:{line}:5: sites[1].services[0].window_days: ")
     assert "(found 2.5)" in message
     assert message == format_problems(caught.value.problems)
 

@@ -745,7 +745,8 @@ def _reword_missing(problem: Problem, broken_defaults: set[str]) -> Problem | No
 
 
 def _problem(file: str, index: LineIndex, loc: tuple[str | int, ...], message: str) -> Problem:
-    return Problem(file, index.line_of(loc), format_loc(loc), message)
+    _, line, column = index.where(loc)
+    return Problem(file, line, format_loc(loc), message, column)
 
 
 # --------------------------------------------------------------------------------------------

@@ -61,18 +61,13 @@ def atomic_file(
 
 
 @contextlib.contextmanager
-def _atomic(path: Path, mode: str, durable: bool, permissions: int) -> Iterator[IO[Any]]:
+def _into_place(path: Path, *, durable: bool = False) -> Iterator[Path]:
+    """The one shape of every writer here: yields ``path``'s partial name to be filled; when the
+    block ends without error, renames it into place (with ``durable``, the rename flushed);
+    on any error, removes it and lets the error go on."""
     partial = partial_path(path)
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, permissions)
-    opened: IO[Any] = (
-        os.fdopen(fd, "wb") if "b" in mode else os.fdopen(fd, "w", encoding="utf-8", newline="")
-    )
     try:
-        with opened as out:
-            yield out
-            out.flush()
-            if durable:
-                os.fsync(out.fileno())
+        yield partial
         os.replace(partial, path)
         if durable:
             fsync_dir(path.parent)
@@ -80,6 +75,20 @@ def _atomic(path: Path, mode: str, durable: bool, permissions: int) -> Iterator[
         with contextlib.suppress(OSError):
             partial.unlink()
         raise
+
+
+@contextlib.contextmanager
+def _atomic(path: Path, mode: str, durable: bool, permissions: int) -> Iterator[IO[Any]]:
+    with _into_place(path, durable=durable) as partial:
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, permissions)
+        opened: IO[Any] = (
+            os.fdopen(fd, "wb") if "b" in mode else os.fdopen(fd, "w", encoding="utf-8", newline="")
+        )
+        with opened as out:
+            yield out
+            out.flush()
+            if durable:
+                os.fsync(out.fileno())
 
 
 def write_atomic(path: Path, data: bytes, *, durable: bool = False) -> None:
@@ -91,31 +100,19 @@ def write_atomic(path: Path, data: bytes, *, durable: bool = False) -> None:
 def copy_atomic(source: Path, path: Path) -> None:
     """A copy of ``source`` at ``path``, as a new file: never written through an existing one
     (it may be a hard link shared with a published site)."""
-    partial = partial_path(path)
-    try:
+    with _into_place(path) as partial:
         shutil.copyfile(source, partial)
-        os.replace(partial, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            partial.unlink()
-        raise
 
 
 def link_atomic(source: Path, path: Path) -> None:
     """``path`` becomes the file ``source`` in one rename: a hard link, or a copy keeping its
     times when linking fails (e.g. across file systems)."""
-    partial = partial_path(path)
-    partial.unlink(missing_ok=True)
-    try:
+    with _into_place(path) as partial:
+        partial.unlink(missing_ok=True)
         try:
             os.link(source, partial)
         except OSError:
             shutil.copy2(source, partial)
-        os.replace(partial, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            partial.unlink()
-        raise
 
 
 # What a cache file may hold that is not (stamp, value) as ``write_kept`` wrote it: missing, cut,
@@ -130,6 +127,7 @@ _UNREADABLE = (
     ImportError,
     IndexError,
 )
+UNREADABLE = _UNREADABLE  # for a cache file read otherwise than by ``read_kept``
 
 
 def read_kept(path: Path, stamp: object) -> Any:

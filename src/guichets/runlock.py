@@ -15,6 +15,9 @@ the advisory lock goes with it (the data-directory lock stays), and a second run
 machine could start: so a run asks :meth:`RunLock.check` before each save and at each heartbeat.
 A lock found gone is taken again when it is free (the run goes on, and says so in its log); when
 another run took it meanwhile, the run stops with one line naming it, never probing unlocked.
+When the lock's session answers with an error that is not a lost connection, whether the lock is
+held cannot be told: that is not taken for "not held" (taking it again would first let go of it,
+for a second run to take); the run stops with one line saying so (:class:`LockUnknown`).
 The advisory lock's SQL is in :mod:`guichets.store.advisory`.
 """
 
@@ -32,9 +35,9 @@ from pathlib import Path
 from typing import Any, Final
 
 from guichets.store import Store, StoreError
-from guichets.store.advisory import AdvisoryLock
+from guichets.store.advisory import AdvisoryLock, LockUnknown
 
-__all__ = ["LOCK_FILE", "AlreadyRunning", "LockLost", "RunLock", "run_lock"]
+__all__ = ["LOCK_FILE", "AlreadyRunning", "LockLost", "LockUnknown", "RunLock", "run_lock"]
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +65,9 @@ class RunLock:
     def check(self) -> None:
         """Nothing while the run holds its locks. A database lock lost with its connection is
         taken again if free; LockLost if another run took it; StoreError (a connection loss,
-        to be waited out) while the database cannot be reached."""
+        to be waited out) while the database cannot be reached; LockUnknown (a StoreError that
+        is not a connection loss: the run stops) when the lock's session could not tell whether
+        it still holds it — the lock is then neither taken again nor let go."""
         lock = self.database
         if lock is None or lock.held():
             return

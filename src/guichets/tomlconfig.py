@@ -2,7 +2,7 @@
 
 Scenario files (and later the robot's catalogue of services) are written by hand. A bare
 ``ValidationError`` says ``sites.2.services.0.window_days``; a person editing the file needs
-``scenario.toml:41: sites[2].services[0].window_days: ...``. The parser is tomli 2.1-2.2: its
+``scenario.toml:41:3: sites[2].services[0].window_days: ...``. The parser is tomli 2.1-2.2: its
 errors carry ``lineno``/``colno`` (the standard library's tomllib has them only from Python 3.14)
 and it reads TOML 1.0 as tomllib does (tomli 2.3 reads TOML 1.1, which changes what is valid).
 A parser knows lines for syntax errors only, so :class:`LineIndex` re-scans the text lightly to
@@ -610,12 +610,14 @@ def problems_from_validation(
     problems = []
     for details in error.errors(include_url=False):
         loc = tuple(details["loc"])
-        where_loc, line = index.locate(loc)
+        where_loc, line, column = index.where(loc)
         tag = str(details.get("ctx", {}).get("discriminator", "")).strip("'\"")
         if details["type"] == "union_tag_invalid" and tag:
-            line = index.line_of((*where_loc, tag)) or line  # point at `kind = "..."` itself
+            _, tag_line, tag_column = index.where((*where_loc, tag))
+            if tag_line is not None:  # point at `kind = "..."` itself
+                line, column = tag_line, tag_column
         message = _describe(details, loc, model)
-        problems.append(Problem(file, line, format_loc(where_loc), message))
+        problems.append(Problem(file, line, format_loc(where_loc), message, column))
     problems.sort(key=lambda problem: (problem.line is not None, problem.line or 0))
     return problems
 

@@ -14,9 +14,11 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text  # the tests look into pg_locks as an operator would
+from sqlalchemy.exc import DBAPIError
 
-from guichets.runlock import LOCK_FILE, AlreadyRunning, LockLost, run_lock
-from guichets.store import Store
+from guichets.runlock import LOCK_FILE, AlreadyRunning, LockLost, LockUnknown, run_lock
+from guichets.store import Store, StoreError
+from guichets.store.connection import is_connection_loss
 from tests.dbfixtures import pg_base_url, pg_schema
 
 GUICHETS = [sys.executable, "-m", "guichets"]
@@ -178,6 +180,41 @@ def test_a_lock_lost_with_its_connection_is_taken_again_when_free(tmp_path: Path
             run_lock(tmp_path / "b", second),
         ):
             pass
+
+
+@pytest.mark.postgres
+def test_a_lock_whose_session_cannot_tell_is_neither_given_up_nor_taken_for_held(
+    tmp_path: Path,
+) -> None:
+    """The lock's session is alive but answers with an error (here its transaction is aborted):
+    whether it holds the lock cannot be told. The check says so (LockUnknown, a StoreError that
+    is not a connection loss: the run stops rather than wait it out or probe on), and does not
+    let go of the lock: a second run is still refused. Once the session answers, it holds."""
+    with (
+        pg_schema(pg_base_url()) as url,
+        Store.open(url, home=tmp_path / "a") as store,
+        run_lock(tmp_path / "a", store) as lock,
+    ):
+        session = lock.database._conn if lock.database is not None else None
+        assert session is not None
+        session.execute(text("BEGIN"))
+        with pytest.raises(DBAPIError):
+            session.execute(text("SELECT 1 / 0"))  # the transaction is aborted now
+        with pytest.raises(LockUnknown) as caught:
+            lock.check()
+        message = str(caught.value)
+        assert "\n" not in message and "could not tell" in message
+        assert not is_connection_loss(caught.value)
+        assert isinstance(caught.value, StoreError)
+        with (
+            Store.open(url, home=tmp_path / "b") as second,
+            pytest.raises(AlreadyRunning, match="in use by guichets run"),
+            run_lock(tmp_path / "b", second),
+        ):
+            pass
+        session.execute(text("ROLLBACK"))
+        lock.check()
+        assert lock.retaken == 0
 
 
 @pytest.mark.postgres

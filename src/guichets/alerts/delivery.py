@@ -1,37 +1,53 @@
 """Delivering alerts through Apprise: any of its URLs (``json://``, ``mailto://``, Matrix, …).
 
-A delivery never blocks the probes: :meth:`Dispatcher.submit` only queues; a background task sends
-each message to each URL in a worker thread (Apprise is synchronous), and a failure is logged and
-retried with backoff on the run's clock. Quiet hours hold messages until they end; nothing is
-dropped for them. On a :class:`~guichets.clock.SimulatedClock` the retries wait in simulated time,
-so tests drive a failing receiver's recovery without sleeping.
+A delivery never blocks the probes: :meth:`Dispatcher.submit` only queues, in the store's outbox
+(``guichets.store.outbox``: one row per message and receiver); a background task sends each due
+row in a worker thread (Apprise is synchronous), each receiver's messages in the order they were
+queued; a failure is logged and retried with backoff on the run's clock, and after the last retry
+the row stays in the outbox as given up. Quiet hours hold messages until they end. Because the
+outbox is in the database, what a run could not send before it stopped (quiet hours, a receiver
+down) is sent by the next run, or the next ``guichets alerts check``: nothing is lost at exit.
+On a :class:`~guichets.clock.SimulatedClock` the retries wait in simulated time, so tests drive a
+failing receiver's recovery without sleeping.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import heapq
-import itertools
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Final
 
 from guichets.alerts.messages import Message
 from guichets.clock import Clock
 from guichets.model import PARIS
+from guichets.store import Store
+from guichets.store.outbox import (
+    OutboxRow,
+    claim,
+    delivered,
+    failed,
+    next_due,
+    queue,
+    read_outbox,
+    target_key,
+)
 
 if TYPE_CHECKING:
     import apprise
 
-__all__ = ["BACKOFF", "Delivery", "Dispatcher", "QuietHours", "check_url"]
+__all__ = ["BACKOFF", "LEASE", "Delivery", "Dispatcher", "QuietHours", "check_url"]
 
 log = logging.getLogger("guichets.alerts")
 
 # Seconds before each retry: a receiver down for a minute or for an afternoon still gets it.
 BACKOFF: Final = (30.0, 120.0, 600.0, 1800.0, 3600.0, 3 * 3600.0)
+LEASE: Final = 600.0
+"""Seconds a message claimed for an attempt waits before another one, should its sender die
+while sending (the process killed): then the next run sends it."""
 KEPT: Final = 100
 """Deliveries kept for a look (``delivered``, ``given_up``): a run lasts months; counts are kept
 of them all."""
@@ -95,39 +111,64 @@ class QuietHours:
         return end.astimezone(at.tzinfo)
 
 
-@dataclass(order=True)
+@dataclass
 class Delivery:
-    """One message to one URL, and how its attempts went."""
+    """How one message went to one receiver (the last :data:`KEPT` of them, for a look)."""
 
-    due: datetime
-    order: int
-    message: Message = field(compare=False)
-    url: str = field(compare=False)
-    attempts: int = field(default=0, compare=False)
-    errors: list[str] = field(default_factory=list, compare=False)
-    delivered_at: datetime | None = field(default=None, compare=False)
+    order: int  # its row in the outbox: the order messages were queued
+    message: Message
+    target: str  # the receiver's URL as shown (secrets masked)
+    attempts: int
+    last_error: str | None = None
+    delivered_at: datetime | None = None
+
+
+def _fields(message: Message) -> dict[str, str | None]:
+    return {
+        "alert_id": message.alert_id,
+        "kind": message.kind,
+        "change": message.change,
+        "cause": message.cause,
+        "service": message.service,
+        "title": message.title,
+        "body": message.body,
+    }
+
+
+def _message(row: OutboxRow) -> Message:
+    return Message(
+        title=row.title,
+        body=row.body,
+        alert_id=row.alert_id,
+        change=row.change,
+        kind=row.kind,
+        cause=row.cause,
+        service=row.service,
+    )
 
 
 class Dispatcher:
-    """Queues messages and sends them in the background, with retries; see the module."""
+    """Queues messages in the store's outbox and sends them in the background, with retries; see
+    the module."""
 
     def __init__(
         self,
         urls: Sequence[str],
         clock: Clock,
+        store: Store,
         *,
         quiet: QuietHours | None = None,
         backoff: Sequence[float] = BACKOFF,
         report: Callable[[str], None] | None = None,
     ) -> None:
         self.clock = clock
+        self.store = store
         self.quiet = quiet
         self.backoff = tuple(backoff)
         self.report = report  # one line per failure, e.g. on the console
         self._targets = {url: check_url(url) for url in urls}
         self._shown = {url: _shown(target) for url, target in self._targets.items()}
-        self._queue: list[Delivery] = []
-        self._order = itertools.count()
+        self._urls = {target_key(url): url for url in self._targets}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -139,24 +180,32 @@ class Dispatcher:
         self.delivered_count = 0
         self.given_up_count = 0
         self.failures = 0
+        self.left = 0  # messages left waiting in the outbox when it closed
 
     @property
     def urls(self) -> list[str]:
         return list(self._targets)
 
+    @property
+    def keys(self) -> list[str]:
+        """The receivers' keys in the outbox (:func:`guichets.store.outbox.target_key`)."""
+        return list(self._urls)
+
     def submit(self, message: Message) -> None:
-        """Queue ``message`` for every URL; returns at once."""
+        """Queue ``message`` for every URL in the outbox; returns at once (no sending here)."""
         now = self.clock.now()
         due = now if self.quiet is None else self.quiet.release(now)
-        for url in self._targets:
-            heapq.heappush(self._queue, Delivery(due, next(self._order), message, url))
+        targets = [(self._shown[url], key) for key, url in self._urls.items()]
+        queue(self.store, _fields(message), targets, at=now, due=due)
         self._wake.set()
 
     @property
-    def pending(self) -> list[Delivery]:
-        return sorted(self._queue)
+    def pending(self) -> list[OutboxRow]:
+        """What waits in the outbox for this dispatcher's receivers, by due time."""
+        return [r for r in read_outbox(self.store, self.keys) if r.state == "waiting"]
 
     def start(self) -> None:
+        """Send in the background, beginning with what earlier runs left in the outbox."""
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._work())
 
@@ -169,34 +218,29 @@ class Dispatcher:
 
     async def close(self, *, drain: bool = True) -> None:
         """Stop: with ``drain``, wait (on the clock) until every message is delivered or has used
-        its retries; without, try each due or retried message once more now, and log the rest."""
+        its retries; without, send what is due now, once, and leave the rest (quiet hours, a
+        retry to come) in the outbox, where the next run takes it up."""
         self._closing, self._drain = True, drain
         self._wake.set()
         if self._task is not None:
             await self._task
-        for item in self._queue:
-            self._failed(item, "not delivered: the run stopped before its turn")
-        self._queue.clear()
+        self.left = len(self.pending)
 
     async def _work(self) -> None:
         while True:
-            if not self._queue:
+            row = next_due(self.store, self.keys)
+            now = self.clock.now()
+            if row is None:
                 if self._closing:
                     return
                 await self._wait(None)
                 continue
-            now = self.clock.now()
-            head = self._queue[0]
-            if head.due > now:
+            if row.due > now:
                 if self._closing and not self._drain:
-                    if head.attempts == 0:  # held by quiet hours: the next run sends it
-                        return
-                    head.due = now
-                else:
-                    await self._wait((head.due - now).total_seconds())
-                    continue
-            item = heapq.heappop(self._queue)
-            await self._attempt(item)
+                    return  # it waits in the outbox: the next run sends it
+                await self._wait((row.due - now).total_seconds())
+                continue
+            await self._attempt(row, now)
 
     async def _wait(self, seconds: float | None) -> None:
         """Until something is queued or closing, or ``seconds`` of the clock pass."""
@@ -211,44 +255,54 @@ class Dispatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def _attempt(self, item: Delivery) -> None:
-        item.attempts += 1
-        ok, error = await asyncio.to_thread(self._send, item)
+    async def _attempt(self, row: OutboxRow, now: datetime) -> None:
+        if not claim(self.store, row, at=now, until=now + timedelta(seconds=LEASE)):
+            return  # another process on this database took it first
+        url = self._urls[row.target_key]
+        attempts = row.attempts + 1
+        item = Delivery(row.id, _message(row), self._shown[url], attempts)
+        ok, error = await asyncio.to_thread(self._send, url, item.message)
         now = self.clock.now()
         if ok:
+            delivered(self.store, row.id)
             item.delivered_at = now
             self.delivered_count += 1
             _keep(self.delivered, item)
             return
         self.failures += 1
-        item.errors.append(error)
-        retries_left = item.attempts <= len(self.backoff)
+        item.last_error = error
+        retry_at = None
+        if attempts <= len(self.backoff):
+            retry_at = now + timedelta(seconds=self.backoff[attempts - 1])
+            if self.quiet is not None:
+                retry_at = self.quiet.release(retry_at)
+        failed(self.store, row.id, error, retry_at=retry_at)
+        later = ""
+        if retry_at is not None:
+            later = f"; next try in {self.backoff[attempts - 1]:.0f} s"
+            if self._closing and not self._drain:
+                later += " (it waits in the outbox for the next run)"
         self._note(
-            f"delivery of alert {item.message.alert_id} to {self._shown[item.url]} failed "
-            f"(attempt {item.attempts}): {error}"
-            + (
-                f"; next try in {self.backoff[item.attempts - 1]:.0f} s"
-                if retries_left and not (self._closing and not self._drain)
-                else ""
-            )
+            f"delivery of alert {row.alert_id} to {item.target} failed "
+            f"(attempt {attempts}): {error}{later}"
         )
-        if not retries_left or (self._closing and not self._drain):
-            self._failed(item, "gave up")
-            return
-        item.due = now + timedelta(seconds=self.backoff[item.attempts - 1])
-        if self.quiet is not None:
-            item.due = self.quiet.release(item.due)
-        heapq.heappush(self._queue, item)
+        if retry_at is None:
+            self.given_up_count += 1
+            _keep(self.given_up, item)
+            self._note(
+                f"alert {row.alert_id} to {item.target}: gave up; it stays in the outbox "
+                "(guichets alerts outbox --retry)"
+            )
 
-    def _send(self, item: Delivery) -> tuple[bool, str]:
+    def _send(self, url: str, message: Message) -> tuple[bool, str]:
         import apprise
 
-        target = self._targets[item.url]
+        target = self._targets[url]
         with apprise.LogCapture(level=logging.WARNING) as captured:  # type: ignore[no-untyped-call]
             try:
                 ok = target.notify(
-                    title=item.message.title,
-                    body=item.message.body,
+                    title=message.title,
+                    body=message.body,
                     body_format=apprise.NotifyFormat.TEXT,
                 )
             except Exception as exc:  # a plugin's bug must not end the deliveries
@@ -256,11 +310,6 @@ class Dispatcher:
             text = captured.getvalue() if hasattr(captured, "getvalue") else ""
         lines = [line.strip() for line in str(text).splitlines() if line.strip()]
         return bool(ok), (lines[-1] if lines else "refused")[:300]
-
-    def _failed(self, item: Delivery, why: str) -> None:
-        self.given_up_count += 1
-        _keep(self.given_up, item)
-        self._note(f"alert {item.message.alert_id} to {self._shown[item.url]}: {why}")
 
     def _note(self, line: str) -> None:
         log.warning("%s", line)

@@ -15,8 +15,9 @@ from guichets.catalogue import Service
 from guichets.clock import Clock
 from guichets.model import Observation
 from guichets.store import Store
+from guichets.store.outbox import read_outbox
 
-__all__ = ["AlertOptions", "Alerting", "StoredHook", "chain", "labels_of"]
+__all__ = ["AlertOptions", "Alerting", "StoredHook", "chain", "labels_of", "outbox_elsewhere"]
 
 StoredHook = Callable[[Observation], Awaitable[None]]
 
@@ -56,7 +57,18 @@ class Alerting:
         dispatcher = None
         if options.urls:
             dispatcher = Dispatcher(
-                options.urls, clock, quiet=options.quiet, backoff=options.backoff, report=report
+                options.urls,
+                clock,
+                store,
+                quiet=options.quiet,
+                backoff=options.backoff,
+                report=report,
+            )
+        elsewhere = outbox_elsewhere(store, [] if dispatcher is None else dispatcher.keys)
+        if elsewhere and report is not None:
+            report(
+                f"{elsewhere} alert message(s) in the outbox are for a receiver this run does not "
+                "deliver to: guichets alerts outbox"
             )
         sink = dispatcher
 
@@ -83,7 +95,8 @@ class Alerting:
 
     async def close(self, *, drain: bool) -> None:
         """``drain``: wait (on the clock) for every delivery and its retries (simulated
-        clocks); otherwise try each once more and log the rest (a run stopping)."""
+        clocks); otherwise send what is due now and leave the rest in the outbox for the next
+        run (a run stopping)."""
         if self.dispatcher is not None:
             await self.dispatcher.close(drain=drain)
 
@@ -95,7 +108,16 @@ class Alerting:
                 f"; {d.delivered_count} deliveries to {len(d.urls)} receiver(s), "
                 f"{d.failures} failed attempts, {d.given_up_count} not delivered"
             )
+            if d.left:
+                text += f"; {d.left} waiting in the outbox for the next run"
         return text
+
+
+def outbox_elsewhere(store: Store, keys: Sequence[str]) -> int:
+    """How many messages wait in the outbox for receivers other than ``keys``: left by a run
+    with other ``--notify`` URLs; said at start, never dropped."""
+    mine = set(keys)
+    return sum(1 for row in read_outbox(store) if row.target_key not in mine)
 
 
 def labels_of(services: Sequence[Service]) -> dict[str, str]:

@@ -106,6 +106,7 @@ class AttemptRun:
     last_touch: float = field(default_factory=time.monotonic)
     _probe: ProbeRecorder | None = None
     _probe_started: datetime | None = None
+    _refused_from: tuple[int, int] = (0, 0)  # the recorder's refusals when this probe began
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
@@ -171,6 +172,7 @@ class AttemptRun:
     def _new_probe(self) -> None:
         self._probe = self.archive.recorder(new_probe_id(), self.service.id)
         self._probe_started = self.clock.now()
+        self._refused_from = (self.recorder.refused_total, len(self.recorder.refused))
         self.recorder.trail.clear()
 
     def _record(self, exchange: Exchange) -> None:
@@ -355,13 +357,21 @@ class AttemptRun:
         return await self._commit(probe, observation)
 
     def _extra(self, found: dict[str, str]) -> dict[str, str]:
-        return {
+        extra = {
             **found,
             "attempt": self.id,
             "person_seconds": f"{self.attempt.person_seconds:.1f}",
             "captcha_answers": str(self.attempt.answers),
             "captcha_wrong_answers": str(self.attempt.wrong_answers),
         }
+        # What the page asked during this probe and guichets refused to send: evidence that
+        # nothing was booked and no personal data left, request by request (the dossier shows it).
+        total, kept = self._refused_from
+        refused = self.recorder.refused_total - total
+        if refused:
+            extra["refused_requests"] = str(refused)
+            extra["refused"] = "\n".join(self.recorder.refused[kept:])
+        return extra
 
     async def _commit(self, probe: ProbeRecorder, observation: Observation) -> Read:
         self.archive.commit(probe, observation)

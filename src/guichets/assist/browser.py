@@ -60,6 +60,8 @@ _FORM = "application/x-www-form-urlencoded"
 _DROP = frozenset({"content-encoding", "transfer-encoding"})  # Playwright hands bodies decoded
 MAX_BYTES = 5_000_000
 TIMEOUT_MS = 20_000
+MAX_REFUSALS_KEPT = 20  # per attempt: the first refused requests, each told in one line
+MAX_REFUSAL_CHARS = 300
 # The fields that carry a captcha answer on the platforms served; the robot never sends them, the
 # person's browser sends each answer the person typed once.
 ANSWER_FIELDS = ("captchaUsercode", "captcha", "captchacode")
@@ -135,7 +137,11 @@ class PageRecorder:
         self.clock = clock
         self.on_exchange = on_exchange
         self.media: dict[str, bytes] = {}  # captcha images and sounds by URL, in memory only
+        # What the page asked and guichets did not send (booking steps, personal data, another
+        # answer than the person's): kept for the attempt's evidence, the first ones only, all
+        # counted, the query left out (it may hold what was refused).
         self.refused: list[str] = []
+        self.refused_total = 0
         # What the person's keys left in the site's field, set just before the site's button is
         # pressed and spent by the one request that carries it: no other answer, and none twice.
         self.typed: str | None = None
@@ -178,7 +184,7 @@ class PageRecorder:
         try:
             self.check(request.method, url, fields)
         except ForbiddenRequest as refusal:
-            self.refused.append(str(refusal))
+            self._refuse(request.method, url, refusal)
             await route.abort("blockedbyclient")
             return
         started, wall = self.clock.now(), time.perf_counter()
@@ -203,6 +209,14 @@ class PageRecorder:
             started, wall, withheld=withheld,
         )  # fmt: skip
         await route.fulfill(response=response, body=raw)
+
+    def _refuse(self, method: str, url: URL, refusal: ForbiddenRequest) -> None:
+        self.refused_total += 1
+        if len(self.refused) < MAX_REFUSALS_KEPT:
+            bare = str(url.with_query(None).with_fragment(None))
+            why = str(refusal).replace(str(url), bare)
+            at = self.clock.now().isoformat(timespec="seconds")
+            self.refused.append(f"{at} {method} {bare}: {why}"[:MAX_REFUSAL_CHARS])
 
     def _record(
         self,

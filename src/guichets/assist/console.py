@@ -18,7 +18,7 @@ import ipaddress
 import secrets
 import time
 from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -39,11 +39,21 @@ from guichets.schedule import Plan, period_start, planned_at
 from guichets.store import Store
 from guichets.store.assisted import attempts
 
-__all__ = ["COOKIE", "Console", "ConsoleSession", "due_attempts", "is_loopback", "serve_console"]
+__all__ = [
+    "COOKIE",
+    "Console",
+    "ConsoleSession",
+    "client_address",
+    "due_attempts",
+    "is_loopback",
+    "proxy_networks",
+    "serve_console",
+]
 
 COOKIE = "guichets_assist"
 SESSION_HOURS = 12
 LOGIN_FAILURES = 5  # per client address per 15 minutes
+ProxyNetworks = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
 POSTS_PER_MINUTE = 30  # per session
 DUE_WINDOW = timedelta(minutes=20)
 STATES_FR = {
@@ -122,6 +132,7 @@ class Console:
         person: str | None = None,
         cadence: timedelta = timedelta(days=1),
         secure_cookie: bool = False,
+        trusted_proxies: ProxyNetworks = (),
     ) -> None:
         if accounts is None and person is None:
             raise ValueError("the console needs accounts, or the person id of a loopback console")
@@ -136,6 +147,7 @@ class Console:
         self.person = person
         self.cadence = cadence
         self.secure_cookie = secure_cookie
+        self.trusted_proxies = trusted_proxies
         self.login_token = secrets.token_urlsafe(24)  # the one-time link of a loopback console
         self.sessions: dict[str, ConsoleSession] = {}
         self.runs: dict[str, AttemptRun] = {}
@@ -298,7 +310,9 @@ class Console:
         return self._page("connexion.html", request, accounts=self.accounts is not None, error="")
 
     async def login(self, request: web.Request) -> web.StreamResponse:
-        client = request.remote or "?"
+        client = client_address(
+            request.remote, request.headers.getall("X-Forwarded-For", []), self.trusted_proxies
+        )
         now = time.monotonic()
         failures = self._failures[client]
         while failures and now - failures[0] > 900:
@@ -425,6 +439,51 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def proxy_networks(values: Iterable[str]) -> ProxyNetworks:
+    """The ``--trusted-proxy`` addresses or networks (``127.0.0.1``, ``10.0.0.0/8``, ``::1``);
+    ValueError names the one that is neither."""
+    networks = []
+    for value in values:
+        try:
+            networks.append(ipaddress.ip_network(value.strip(), strict=False))
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is not an IP address or network (e.g. 127.0.0.1, 10.0.0.0/8, ::1)"
+            ) from None
+    return tuple(networks)
+
+
+def client_address(remote: str | None, forwarded: list[str], trusted: ProxyNetworks) -> str:
+    """The address a failed login is counted against.
+
+    The connection's own address, unless it is one of the reverse proxies the operator named:
+    then the nearest address in ``X-Forwarded-For`` that is not a trusted proxy, read from the
+    right, since each proxy appends the address it saw and only the left part can be forged by a
+    client. A header that is missing or holds something other than addresses leaves the proxy's
+    own address (one count for all, the safe side: never a count a client chose)."""
+    if remote is None:
+        return "?"
+    if not trusted or not _within(remote, trusted) or not forwarded:
+        return remote
+    hops = [hop.strip() for line in forwarded for hop in line.split(",")]
+    for hop in reversed(hops):
+        try:
+            address = ipaddress.ip_address(hop)
+        except ValueError:
+            return remote
+        if not any(address in network for network in trusted):
+            return str(address)
+    return remote
+
+
+def _within(address: str, networks: ProxyNetworks) -> bool:
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(parsed in network for network in networks)
+
+
 async def serve_console(
     *,
     home: Path,
@@ -439,6 +498,7 @@ async def serve_console(
     cadence: timedelta,
     secure_cookie: bool,
     ready: Callable[[str, Console], None],
+    trusted_proxies: ProxyNetworks = (),
     executable: str = CHROMIUM,
 ) -> None:
     """Run the console until cancelled: one Chromium for the attempts, one for screenshots."""
@@ -459,6 +519,7 @@ async def serve_console(
                     services=services, store=store, archive=archive, clock=clock,
                     limits=limits, browser=browser, render=render, accounts=accounts,
                     person=person, cadence=cadence, secure_cookie=secure_cookie,
+                    trusted_proxies=trusted_proxies,
                 )  # fmt: skip
                 runner = web.AppRunner(console.app(), access_log=None, handle_signals=False)
                 await runner.setup()

@@ -21,6 +21,7 @@ from guichets.clock import Clock, SimulatedClock, SystemClock, parse_instant
 from guichets.model import PARIS
 from guichets.runner import Runner
 from guichets.store.alerts import read_alerts
+from guichets.store.outbox import read_outbox, retry_given_up
 from guichets.tomlconfig import ConfigError
 from guichets.untrusted import json_dumps
 
@@ -149,9 +150,15 @@ def list_command(
             service=service,
             departement=departement,
         )
+        waiting = len(read_outbox(store))
     if output == "json":
         typer.echo(json_dumps([a.to_json() for a in found], indent=1))
         return
+    if waiting:
+        errors.print(
+            f"{waiting} message(s) in the outbox, not yet delivered: guichets alerts outbox",
+            highlight=False,
+        )
     if not found:
         console.print("no alert")
         return
@@ -164,6 +171,53 @@ def list_command(
             instant_fr(a.since),
             "open" if a.closed_at is None else instant_fr(a.closed_at),
             str(a.figures.get("probes", a.figures.get("services", ""))),
+        )
+    console.print(table)
+
+
+@alerts_app.command("outbox")
+def outbox_command(
+    retry: Annotated[
+        bool,
+        typer.Option(
+            "--retry",
+            help="Put the messages given up after their last retry back in the queue: the next "
+            "run (or guichets alerts check --notify …) tries them again.",
+        ),
+    ] = False,
+    output: Annotated[
+        str, typer.Option("--format", help="table or json (one object per message, in a list).")
+    ] = "table",
+    home: HomeOption = None,
+    db: DbOption = None,
+) -> None:
+    """The alert messages not yet delivered: held by quiet hours, waiting for a retry, or given
+    up, each with its receiver (secrets masked), attempts and last error. A run sends what is
+    due at start; nothing leaves the outbox but by being delivered."""
+    if output not in ("table", "json"):
+        raise fail(f"--format {output!r}: give table or json")
+    from guichets.cli.report import open_store  # the report's modules, for this command only
+
+    with open_store(home, db) as (store, _):
+        if retry:
+            again = retry_given_up(store, due=SystemClock().now())
+            errors.print(f"{again} message(s) back in the queue", highlight=False)
+        rows = read_outbox(store)
+    if output == "json":
+        typer.echo(json_dumps([r.to_json() for r in rows], indent=1))
+        return
+    if not rows:
+        console.print("the outbox is empty: every message was delivered")
+        return
+    table = Table("state", "due (Paris)", "receiver", "title", "attempts", "last error")
+    for r in rows:
+        table.add_row(
+            r.state,
+            instant_fr(r.due),
+            clean(r.target, 60),
+            clean(r.title, 60),
+            str(r.attempts),
+            clean(r.last_error or "", 60),
         )
     console.print(table)
 
@@ -228,7 +282,8 @@ async def run_with_alerts(
     body: Coroutine[Any, Any, None],
 ) -> None:
     """Run ``body`` (the run's loop) with the alert rules after every stored probe and their
-    delivery in the background; at the end, each undelivered message is tried once more."""
+    delivery in the background; at the end, what is due is sent and the rest stays in the
+    outbox for the next run."""
     watch = Alerting.start(runner.store, runner.clock, options, services, report=report_failure)
     runner.on_stored = chain(watch.monitor.on_stored, runner.on_stored)
     try:

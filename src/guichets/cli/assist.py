@@ -13,7 +13,7 @@ import typer
 from guichets import datadir
 from guichets.assist.accounts import Accounts, new_person_id
 from guichets.assist.attempt import CEILING, Limits
-from guichets.assist.console import Console, is_loopback, serve_console
+from guichets.assist.console import Console, is_loopback, proxy_networks, serve_console
 from guichets.catalogue import load_catalogue
 from guichets.cli.app import DbOption, HomeOption, app, console, fail, home_and_db
 from guichets.clock import SystemClock
@@ -78,6 +78,14 @@ def assist(
         bool,
         typer.Option("--behind-tls", help="Mark the session cookie Secure (behind a TLS proxy)."),
     ] = False,
+    trusted_proxy: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--trusted-proxy",
+            help="Address or network of your reverse proxy (repeatable, e.g. 127.0.0.1): failed "
+            "logins coming through it are counted per X-Forwarded-For address, not all together.",
+        ),
+    ] = None,
     home: HomeOption = None,
     db: DbOption = None,
 ) -> None:
@@ -87,6 +95,10 @@ def assist(
     if ctx.invoked_subcommand is not None:
         return
     folder, url = home_and_db(home, db)
+    try:
+        proxies = proxy_networks(trusted_proxy or [])
+    except ValueError as exc:
+        raise fail(f"--trusted-proxy: {exc}") from exc
     path = catalogue or datadir.catalogue(folder)
     try:
         services = [s for s in load_catalogue(path).services if s.enabled]
@@ -131,6 +143,7 @@ def assist(
                     cadence=timedelta(hours=cadence),
                     secure_cookie=behind_tls,
                     ready=ready,
+                    trusted_proxies=proxies,
                 )
             )
         except KeyboardInterrupt:

@@ -186,7 +186,7 @@ def _attempts_html(
         lines.append(
             "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
             f"<tr><td colspan=10><small>sondage <code>{obs.probe_id}</code>{link}<br>"
-            f"{html.escape(obs.message)}<br>{trail}</small></td></tr>"
+            f"{html.escape(obs.message)}<br>{trail}{_refused_html(obs)}</small></td></tr>"
         )
     warn = "".join(f"<p class=warn>{html.escape(w)}</p>" for w in warnings)
     body = (
@@ -197,6 +197,20 @@ def _attempts_html(
         f"<table><tr>{head}</tr>{''.join(lines)}</table>"
     )
     return _page(f"Tentatives — {service}", body)
+
+
+def _refused_html(observation: Observation) -> str:
+    """An assisted read's requests that guichets refused to send (none for the robot's probes)."""
+    count = observation.extra.get("refused_requests")
+    if not count:
+        return ""
+    told = "<br>".join(
+        html.escape(line) for line in observation.extra.get("refused", "").splitlines()
+    )
+    return (
+        f"<br>Requêtes de la page refusées par guichets, jamais envoyées au site "
+        f"({html.escape(count)}) :<br>{told}"
+    )
 
 
 def _method_note(

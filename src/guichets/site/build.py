@@ -38,8 +38,14 @@ from guichets.site.figures import (
     unreadable_by_platform,
 )
 from guichets.site.figures_text import FiguresText
-from guichets.site.fragments import MonthFragments
-from guichets.site.opendata import MonthWriter, OpenData, start_months, write_open_data
+from guichets.site.fragments import MonthFragments, PageFragments
+from guichets.site.opendata import (
+    Chunked,
+    MonthWriter,
+    OpenData,
+    start_months,
+    write_open_data,
+)
 from guichets.site.opendata_files import OBSERVATIONS, can_fork, has_kept_months
 from guichets.site.pages_work import (
     FEEDS_FILE,
@@ -403,10 +409,13 @@ class SiteBuilder:
             return ""
         name = i18n.fmt_month(latest.first, lang)
         last = self.figures.last_probe
-        if last is not None and last.date() < latest.last:
-            return (
-                f"{name} ({i18n.message('month_so_far', lang)} {i18n.fmt_day(last.date(), lang)})"
-            )
+        day = None if last is None else last.astimezone(PARIS).date()  # the Paris day
+        if day is not None and day < latest.last:
+            # "En cours" only while the month is: once it is over at the build's date (as the
+            # archive, which then lists it as closed, says), its probes simply ended early.
+            today = self.figures.generated_at.astimezone(PARIS).date()
+            key = "month_so_far" if today <= latest.last else "month_probed_until"
+            return f"{name} ({i18n.message(key, lang)} {i18n.fmt_day(day, lang)})"
         return name
 
     # -- pages ---
@@ -424,7 +433,7 @@ class SiteBuilder:
         self.many_pages(langs)
         self.open_data = write_open_data(
             self.store, folder, self.figures.monthly_rows, created=self.figures.generated_at,
-            keep=keep, figures_text=self.figures_text(), months=months,
+            keep=keep, figures_text=self.figures_texts(), months=months,
         )  # fmt: skip
         today = self.figures.generated_at.astimezone(PARIS).date()
         self.archived = closed_months(self.figures.months, today)
@@ -463,12 +472,11 @@ class SiteBuilder:
         render_pages(self, todo, self.workers)
         result.rendered += len(todo)
         keys.save()
-        self.fragments.save()
 
-    def figures_text(self) -> FiguresText | None:
+    def figures_texts(self) -> Callable[[Sequence[ReportRow]], tuple[Chunked, Chunked]] | None:
         """The monthly figures' files from the months' cached lines, when months are cached."""
         f = self.figures
-        return None if f.cache is None else FiguresText(f.cache, f.fingerprints)
+        return None if f.cache is None else FiguresText(f.cache, f.fingerprints).texts
 
     def copy_static(self) -> None:
         static = resources.files("guichets.site") / "static"
@@ -600,10 +608,11 @@ class SiteBuilder:
         """The month-by-month part of a département's or a service's page: charts and tables."""
         months = self.figures.months
         monthly = month_rows(rows, months)
-        kept = self.fragments if self.fragments.enabled else None
+        page = self.fragments.page(kind, ident, lang)
+        kept = page if self.fragments.enabled else None
         closed = len(months) - 1  # every month but the latest: drawn once, then kept
         key = self.closed_key()
-        return {
+        parts = {
             "bars": charts.category_bars(
                 _bars(monthly, months, lang),
                 id=f"categories-{ident}",
@@ -624,8 +633,10 @@ class SiteBuilder:
                 closed=closed,
                 closed_key=key,
             ),
-            "months": self.month_rows(monthly, kind, ident, lang),
+            "months": self.month_rows(monthly, kind, ident, lang, page),
         }
+        page.save()  # by the process that rendered the page (``site/fragments.py``)
+        return parts
 
     def closed_key(self) -> str | None:
         """What every page's closed months are drawn from: those months and their figures'
@@ -638,7 +649,12 @@ class SiteBuilder:
         return self._closed_key[0] or None
 
     def month_rows(
-        self, monthly: Sequence[ReportRow | None], kind: str, ident: str, lang: str
+        self,
+        monthly: Sequence[ReportRow | None],
+        kind: str,
+        ident: str,
+        lang: str,
+        page: PageFragments,
     ) -> list[tuple[Markup, Markup, Markup]]:
         """The months' rows in the three tables of months (``macros.html``), latest first: the
         latest month's, then the closed months' together, kept from an earlier build when none
@@ -663,12 +679,12 @@ class SiteBuilder:
         closed = months[:-1]
         name = f"rows|{kind}|{ident}|{lang}"
         key = self.closed_key()
-        kept = None if key is None else self.fragments.get(name, key)
+        kept = None if key is None else page.get(name, key)
         if kept is None:
             made = [rows(row, month) for row, month in zip(monthly, closed, strict=False)]
             kept = tuple("".join(r[i] for r in reversed(made)) for i in range(3))
             if key is not None and closed:
-                self.fragments.put(name, key, kept)
+                page.put(name, key, kept)
         latest = rows(monthly[-1], months[-1])
         return [
             (Markup(latest[0]), Markup(latest[1]), Markup(latest[2])),

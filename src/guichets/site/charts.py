@@ -158,11 +158,12 @@ class RatePoint:
 
 class Kept(Protocol):
     """Where a chart keeps the drawing of its closed periods between builds
-    (``site/fragments.py``): pieces under a name, valid while drawn from the same key."""
+    (``site/fragments.py``'s ``MonthFragments``): pieces under a name, valid while drawn from
+    the same key, made when not kept."""
 
-    def get(self, name: str, key: str) -> tuple[str, ...] | None: ...
-
-    def put(self, name: str, key: str, pieces: tuple[str, ...]) -> None: ...
+    def get_or_make(
+        self, name: str, key: str, make: Callable[[], tuple[str, ...]]
+    ) -> tuple[str, ...]: ...
 
 
 def _key(*parts: object) -> str:
@@ -493,11 +494,12 @@ def category_bars(
         if key is None:
             shown = [(b.label, *_counts(b)) for b in bars[:closed]]
             key = _key(len(bars), shown)
-        found = kept.get(name, key)
-        if found is None:
+
+        def closed_groups() -> tuple[str, ...]:
             made = [group(i, bars[i], *_counts(bars[i])) for i in range(closed)]
-            found = ("".join(g for g, _ in made), "empty" if any(e for _, e in made) else "")
-            kept.put(name, key, found)
+            return ("".join(g for g, _ in made), "empty" if any(e for _, e in made) else "")
+
+        found = kept.get_or_make(name, key, closed_groups)
         body.append(found[0])
         used_empty = bool(found[1])
         start = closed
@@ -640,10 +642,7 @@ def rate_band(
         if key is None:
             shown = zip(points[:closed], checked[:closed], strict=True)
             key = _key(len(points), [(p.label, n, p.probes) for p, n in shown])
-        found = kept.get(name, key)
-        if found is None:
-            found = (markers(0, closed),)
-            kept.put(name, key, found)
+        found = kept.get_or_make(name, key, lambda: (markers(0, closed),))
         body.append(found[0])
         start = closed
     body.append(markers(start, len(points)))

@@ -12,22 +12,27 @@ lines are those of :func:`~guichets.site.opendata.figures_csv` and
 as printing all rows at once (``tests/test_site_build.py`` holds them equal).
 
 After an hourly run only the latest month moves: the lines of all the months before it are also
-kept together, in ``DATA/cache/site/closed-figures.pickle`` (two lists of lines, in the rows'
-order), under the key of what they print (those months, their fingerprints, the rows' names and
-départements, in order), so that a rebuild reads two lists of strings instead of unpickling every
-month's lines (13 files at 13 months), and prints or reads only the latest month's.
+kept together, in ``DATA/cache/site/closed-figures.bin``, under the key of what they print (those
+months, their fingerprints, the rows' names and départements, in order), so that a rebuild prints
+or reads only the latest month's. That file holds the closed rows' CSV and JSON lines as the
+files' bytes, in the rows' order, after a small header (the key and where each row's lines
+start): the two files are written from it a run of rows at a time, between the latest month's
+lines, never loaded whole (about 110 MB of text at three years of 500 services).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import pickle
+import struct
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Final, TypeGuard
+from typing import Final
 
-from guichets.files import read_kept, write_kept
-from guichets.site.opendata import figures_csv, figures_json
+from guichets.files import UNREADABLE, atomic_file, read_kept, write_kept
+from guichets.site.opendata import Text, figures_csv, figures_json
 from guichets.site.pages_work import code_digest
 from guichets.stats.report import ReportRow
 
@@ -46,7 +51,10 @@ def _lines(row: ReportRow) -> tuple[str, str]:
 
 
 _HEADER: Final = figures_csv([])
-_CLOSED: Final = "closed-figures.pickle"
+_CLOSED: Final = "closed-figures.bin"
+_OLD_CLOSED: Final = "closed-figures.pickle"  # the closed lines as two lists (before the .bin)
+_SIZE: Final = struct.Struct("<Q")  # the header's length, before it
+_CHUNK: Final = 1 << 20
 
 
 class FiguresText:
@@ -80,21 +88,30 @@ class FiguresText:
         return {ident: (line[2], line[3]) for ident, line in lines.items()}
 
     def __call__(self, rows: Sequence[ReportRow]) -> tuple[str, str]:
+        csv_text, json_text = self.texts(rows)
+        return str(csv_text), str(json_text)
+
+    def texts(self, rows: Sequence[ReportRow]) -> tuple[Text | Merged, Text | Merged]:
+        """The two files' texts, never put together whole (``opendata.Text``, :class:`Merged`)."""
         if not rows:
-            return figures_csv(rows), figures_json(rows)
+            return Text(figures_csv(rows)), Text(figures_json(rows))
         last = max(row.period for row in rows)
         closed = [row for row in rows if row.period != last]
         key = self._closed_key(closed)
-        kept = None if key is None else read_kept(self.cache / _CLOSED, key)
         if key is None:
             csv_lines, json_lines = self._lines_of(rows)
-        else:
-            if not _is_lines(kept, len(closed)):
-                kept = self._lines_of(closed)
-                write_kept(self.cache / _CLOSED, key, kept)
-            latest = self._lines_of([row for row in rows if row.period == last])
-            csv_lines, json_lines = _merged(rows, last, kept, latest)
-        return _HEADER + "".join(csv_lines), "[\n" + ",\n".join(json_lines) + "\n]\n"
+            return Text(_HEADER, csv_lines), Text("[\n", json_lines, ",\n", "\n]\n")
+        (self.cache / _OLD_CLOSED).unlink(missing_ok=True)
+        path = self.cache / _CLOSED
+        offsets = _kept_offsets(path, key, len(closed))
+        if offsets is None:
+            offsets = _keep_closed(path, key, self._lines_of(closed))
+        latest = self._lines_of([row for row in rows if row.period == last])
+        where = [row.period == last for row in rows]
+        return (
+            Merged(path, offsets, 0, where, latest[0], _HEADER.encode(), b"", b""),
+            Merged(path, offsets, 1, where, latest[1], b"[\n", b",\n", b"\n]\n"),
+        )
 
     def _closed_key(self, rows: Sequence[ReportRow]) -> tuple[object, ...] | None:
         """What the lines of the months before the latest print, or None when one of those
@@ -121,25 +138,108 @@ class FiguresText:
         return csv_lines, json_lines
 
 
-_Printed = tuple[list[str], list[str]]
+class Merged:
+    """A file's bytes: its head, the kept closed rows' lines (``closed-figures.bin``, read a
+    run of rows at a time) and the latest month's lines, in the rows' order, each line followed
+    by ``sep`` but the last, then ``tail``."""
+
+    def __init__(
+        self,
+        path: Path,
+        offsets: tuple[int, list[int], list[int]],
+        which: int,
+        latest_of: Sequence[bool],
+        latest: Sequence[str],
+        head: bytes,
+        sep: bytes,
+        tail: bytes,
+    ) -> None:
+        self.path, self.which = path, which
+        self.start = offsets[0]
+        self.offsets = offsets[2] if which else offsets[1]
+        self.latest_of, self.latest = latest_of, latest
+        self.head, self.sep, self.tail = head, sep, tail
+
+    def chunks(self) -> Iterator[bytes]:
+        yield self.head
+        latest = iter(self.latest)
+        count = len(self.latest_of)
+        closed = 0  # the next closed row's index
+        at = 0
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            while at < count:
+                if self.latest_of[at]:
+                    line = next(latest).encode("utf-8")
+                    yield line + (self.sep if at + 1 < count else b"")
+                    at += 1
+                    continue
+                run = closed
+                while at < count and not self.latest_of[at]:
+                    at, closed = at + 1, closed + 1
+                # The kept lines are each followed by ``sep`` (``_keep_closed``).
+                first, end = self.offsets[run], self.offsets[closed]
+                if at == count:
+                    end -= len(self.sep)
+                yield from _read(fd, self.start + first, end - first)
+        finally:
+            os.close(fd)
+        yield self.tail
+
+    def __str__(self) -> str:
+        return b"".join(self.chunks()).decode("utf-8")
 
 
-def _is_lines(kept: object, count: int) -> TypeGuard[_Printed]:
-    """Whether ``kept`` is the lines of ``count`` rows (CSV lines, JSON lines)."""
-    return (
-        isinstance(kept, tuple)
-        and len(kept) == 2
-        and all(isinstance(lines, list) and len(lines) == count for lines in kept)
-    )
+def _read(fd: int, at: int, size: int) -> Iterator[bytes]:
+    while size > 0:
+        data = os.pread(fd, min(size, _CHUNK), at)
+        if not data:
+            raise OSError(f"the kept figures' lines end early (at byte {at})")
+        yield data
+        at, size = at + len(data), size - len(data)
 
 
-def _merged(rows: Sequence[ReportRow], last: str, closed: _Printed, latest: _Printed) -> _Printed:
-    """The lines of ``rows`` in their order, from those of the closed months' rows and of the
-    latest month's, each in the rows' order."""
-    csv_lines, json_lines = [], []
-    sources = {False: (iter(closed[0]), iter(closed[1])), True: (iter(latest[0]), iter(latest[1]))}
-    for row in rows:
-        csv_of, json_of = sources[row.period == last]
-        csv_lines.append(next(csv_of))
-        json_lines.append(next(json_of))
-    return csv_lines, json_lines
+def _keep_closed(
+    path: Path, key: tuple[object, ...], lines: tuple[list[str], list[str]]
+) -> tuple[int, list[int], list[int]]:
+    """Write the closed rows' lines (CSV as printed; JSON each followed by ``,\n``) after a
+    header of the key and each row's start in both (with the end); returns where they are."""
+    csv_lines, json_lines = lines
+    csv_at, json_at = [0], [0]
+    for line in csv_lines:
+        csv_at.append(csv_at[-1] + len(line.encode("utf-8")))
+    for line in json_lines:
+        json_at.append(json_at[-1] + len(line.encode("utf-8")) + 2)
+    header = pickle.dumps((key, csv_at, json_at), protocol=pickle.HIGHEST_PROTOCOL)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_file(path) as out:
+        out.write(_SIZE.pack(len(header)) + header)
+        for at in range(0, len(csv_lines), 1000):
+            out.write("".join(csv_lines[at : at + 1000]).encode("utf-8"))
+        for at in range(0, len(json_lines), 1000):
+            out.write("".join(f"{line},\n" for line in json_lines[at : at + 1000]).encode())
+    return _SIZE.size + len(header), csv_at, [csv_at[-1] + at for at in json_at]
+
+
+def _kept_offsets(
+    path: Path, key: tuple[object, ...], count: int
+) -> tuple[int, list[int], list[int]] | None:
+    """Where the kept closed lines of ``count`` rows drawn from ``key`` are, or None."""
+    try:
+        with path.open("rb") as file:
+            (size,) = _SIZE.unpack(file.read(_SIZE.size))
+            kept, csv_at, json_at = pickle.loads(file.read(size))
+            length = os.fstat(file.fileno()).st_size
+    except (OSError, struct.error, *UNREADABLE):
+        return None
+    start = _SIZE.size + size
+    if (
+        kept != key
+        or not (isinstance(csv_at, list) and isinstance(json_at, list))
+        or len(csv_at) != count + 1
+        or len(json_at) != count + 1
+        or length != start + csv_at[-1] + json_at[-1]
+    ):
+        return None
+    json_at = [csv_at[-1] + at for at in json_at]  # the JSON lines follow the CSV's
+    return start, csv_at, json_at

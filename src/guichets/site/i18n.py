@@ -125,6 +125,7 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     ),
     "latest_month": ("Mois le plus récent", "Latest month"),
     "month_so_far": ("en cours, jusqu'au", "so far, up to"),
+    "month_probed_until": ("sondages jusqu'au", "probed up to"),
     "headline_failure": (
         "des tentatives n'ont trouvé aucune date de rendez-vous",
         "of attempts found no appointment date at all",

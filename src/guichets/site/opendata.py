@@ -18,13 +18,13 @@ import hashlib
 import io
 import json
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, Protocol
 
-from guichets.files import write_atomic
+from guichets.files import atomic_file, write_atomic
 from guichets.french import MONTHS as MONTHS_FR
 from guichets.model import Category, Outcome
 from guichets.site.opendata_files import (
@@ -45,9 +45,11 @@ from guichets.store.export_table import arrow_schema
 from guichets.untrusted import csv_writer as cell_writer
 
 __all__ = [
+    "Chunked",
     "MonthWriter",
     "OpenData",
     "Resource",
+    "Text",
     "observation_types",
     "start_months",
     "write_open_data",
@@ -113,6 +115,69 @@ def _holds(path: Path, data: bytes) -> bool:
                 return False
             at += len(chunk)
     return at == len(data)
+
+
+class Chunked(Protocol):
+    """A file's bytes given a chunk at a time (:class:`Text`, ``figures_text.Merged``)."""
+
+    def chunks(self) -> Iterator[bytes]: ...
+
+
+@dataclass(frozen=True)
+class Text:
+    """A file's text as ``head + sep.join(lines) + tail``, never put together whole: the
+    monthly figures' CSV and JSON are each about 30 MB at three years of 500 services, and
+    joining then encoding them held two more copies besides their lines."""
+
+    head: str
+    lines: Sequence[str] = ()
+    sep: str = ""
+    tail: str = ""
+
+    def chunks(self, size: int = _CHUNK) -> Iterator[bytes]:
+        """The file's bytes, about ``size`` characters at a time."""
+        yield self.head.encode("utf-8")
+        batch: list[str] = []
+        held = 0
+        for i, line in enumerate(self.lines):
+            if i:
+                batch.append(self.sep)
+            batch.append(line)
+            held += len(line)
+            if held >= size:
+                yield "".join(batch).encode("utf-8")
+                batch, held = [], 0
+        batch.append(self.tail)
+        yield "".join(batch).encode("utf-8")
+
+    def __str__(self) -> str:
+        return self.head + self.sep.join(self.lines) + self.tail
+
+
+def _stream_if_changed(path: Path, text: Chunked) -> tuple[bool, dict[str, Any]]:
+    """Write ``text`` to ``path`` (aside, then renamed) unless the file holds it already,
+    comparing and writing a chunk at a time; (written, its size and SHA-256)."""
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with path.open("rb") as file:
+            for chunk in text.chunks():
+                if file.read(len(chunk)) != chunk:
+                    break
+                digest.update(chunk)
+                size += len(chunk)
+            else:
+                if not file.read(1):
+                    return False, {"bytes": size, "sha256": digest.hexdigest()}
+    except FileNotFoundError:
+        pass
+    digest, size = hashlib.sha256(), 0
+    with atomic_file(path) as out:
+        for chunk in text.chunks():
+            out.write(chunk)
+            digest.update(chunk)
+            size += len(chunk)
+    return True, {"bytes": size, "sha256": digest.hexdigest()}
 
 
 def _write_if_changed(path: Path, data: bytes) -> bool:
@@ -621,7 +686,7 @@ def write_open_data(
     created: datetime,
     keep: Path | None = None,
     workers: int = 1,
-    figures_text: Callable[[Sequence[ReportRow]], tuple[str, str]] | None = None,
+    figures_text: Callable[[Sequence[ReportRow]], tuple[Chunked, Chunked]] | None = None,
     months: MonthWriter | None = None,
 ) -> OpenData:
     """Write (or bring up to date) the open data in ``folder`` (``SITE/donnees/v<version>/``).
@@ -646,18 +711,16 @@ def write_open_data(
     if keep is not None:
         names = [month_file(m.label, kind) for m in found for kind in m.files]
         link_into(kept, folder / OBSERVATIONS, names)
-    texts = list(
+    texts: tuple[Chunked, Chunked] = (
         figures_text(monthly_rows)
         if figures_text is not None
-        else (figures_csv(monthly_rows), figures_json(monthly_rows))
+        else (Text(figures_csv(monthly_rows)), Text(figures_json(monthly_rows)))
     )
     figures = {}
-    for at, name in enumerate((f"{FIGURES}.csv", f"{FIGURES}.json")):
-        data = texts[at].encode("utf-8")
-        texts[at] = ""  # its memory back before the next file's (tens of MB at full scale)
-        written += _write_if_changed(folder / name, data)
-        figures[name] = _digest(data)
-        del data
+    for text, name in zip(texts, (f"{FIGURES}.csv", f"{FIGURES}.json"), strict=True):
+        changed, figures[name] = _stream_if_changed(folder / name, text)
+        written += changed
+    del texts
     package = _package(created, figures[f"{FIGURES}.csv"], found)
     written += _write_if_changed(folder / PACKAGE, _package_bytes(folder / PACKAGE, package))
     resources = [

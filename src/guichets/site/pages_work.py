@@ -27,7 +27,6 @@ from typing import Any, Final, Protocol
 import guichets
 from guichets.files import read_kept, write_kept
 from guichets.site.figures import ServiceInfo, SiteFigures
-from guichets.site.fragments import Entry, MonthFragments
 from guichets.stats.method import METHOD_VERSION
 
 __all__ = [
@@ -58,7 +57,6 @@ class SiteBuilder(Protocol):
     out: Path
     contact: str
     writer: Any  # build._Writer: its ``result`` counts pages and files written
-    fragments: MonthFragments  # closed months' rows rendered by a worker go back to the parent
 
     def service_page(self, lang: str, info: ServiceInfo) -> None: ...
 
@@ -201,16 +199,16 @@ def _render(builder: SiteBuilder, job: PageJob) -> None:
         builder.departement_page(job.lang, job.ident)
 
 
-def _share(jobs: Sequence[PageJob]) -> tuple[int, int, dict[str, Entry]]:
-    """In a worker: render these pages; returns (files written, pages rendered, the closed
-    months' rows it rendered)."""
+def _share(jobs: Sequence[PageJob]) -> tuple[int, int]:
+    """In a worker: render these pages; returns (files written, pages rendered). The closed
+    months' pieces it drew are kept by the worker itself (``site/fragments.py``: a file a
+    page), not sent back to the parent."""
     assert _BUILDER is not None
     result = _BUILDER.writer.result
     result.written = result.pages = 0
-    _BUILDER.fragments.take_new()  # the parent's, not this worker's
     for job in jobs:
         _render(_BUILDER, job)
-    return result.written, result.pages, _BUILDER.fragments.take_new()
+    return result.written, result.pages
 
 
 def render_pages(builder: SiteBuilder, jobs: Sequence[PageJob], workers: int) -> None:
@@ -238,10 +236,9 @@ def render_pages(builder: SiteBuilder, jobs: Sequence[PageJob], workers: int) ->
             for job in shares[0]:  # this process's share, while the workers render theirs
                 _render(builder, job)
             for future in futures:
-                written, pages, rows = future.result()
+                written, pages = future.result()
                 result.written += written
                 result.pages += pages
-                builder.fragments.add(rows)
     finally:
         _BUILDER = None
     result.files.update(job.file for job in jobs)

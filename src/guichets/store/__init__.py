@@ -9,9 +9,10 @@ All the SQL of guichets is in this package, one module per concern, behind one f
 ``readings`` (reading probes back), ``rollups`` (the daily rollups), ``evidence`` (WARC rows and
 the ledger; its digests in ``ledger``), ``export`` (the open-data rows); ``schema`` holds the
 tables and ``migrations/`` their history. Functions of the store, by concern, for the layers
-above: ``alerts``, ``assisted``, ``advisory`` (the run lock), ``connection`` (a lost connection, a
-ping, the libpq URI), ``vantage``; and the workers' async SQL on their psycopg pool: ``book``,
-``host_gates``, ``jobs``. The contract ``sql-in-store`` (pyproject) keeps it so.
+above: ``alerts``, ``outbox`` (alert messages not yet delivered), ``assisted``, ``advisory`` (the
+run lock), ``connection`` (a lost connection, a ping, the libpq URI), ``vantage``; and the
+workers' async SQL on their psycopg pool: ``book``, ``host_gates``, ``jobs``. The contract
+``sql-in-store`` (pyproject) keeps it so.
 """
 
 from __future__ import annotations

@@ -4,6 +4,10 @@
 do when it is lost; this holds the SQL. The lock belongs to a database session, so it goes when
 its connection goes (a server restart, a network cut, ``pg_terminate_backend``): :meth:`held`
 asks the session whether it still has it, and :meth:`take` tries again on a fresh connection.
+:meth:`held` has three answers, not two: yes; no (the session says so, or its connection is
+gone, and the lock with it); and "could not tell" (:class:`LockUnknown`: the session is there but
+its answer was an error), on which nothing may be concluded — neither taking the lock again
+(which first lets go of it) nor going on as if held.
 """
 
 from __future__ import annotations
@@ -14,9 +18,10 @@ from contextlib import AbstractContextManager
 
 from sqlalchemy import Connection, text
 
-from guichets.store import Store
+from guichets.store import Store, StoreError
+from guichets.store.connection import is_connection_loss
 
-__all__ = ["AdvisoryLock"]
+__all__ = ["AdvisoryLock", "LockUnknown"]
 
 _HOLDERS = text(
     "SELECT a.application_name, a.client_addr::text, a.backend_start "
@@ -35,6 +40,13 @@ def _key(purpose: str, schema: str) -> int:
     (positive, so that pg_locks' classid and objid give it back as one bigint)."""
     digest = hashlib.sha256(f"{purpose} {schema}".encode()).digest()
     return int.from_bytes(digest[:8], "big") & 0x7FFF_FFFF_FFFF_FFFF
+
+
+class LockUnknown(StoreError):
+    """Whether the lock is still held could not be told: its session answered with an error
+    that is not a lost connection (an aborted transaction, a cancelled query, a server fault).
+    Not a connection loss either, so a run does not wait it out: it stops, keeping the lock's
+    session (and so the lock, if it has it) until it exits."""
 
 
 class AdvisoryLock:
@@ -86,13 +98,22 @@ class AdvisoryLock:
 
     def held(self) -> bool:
         """Whether this lock's session is alive and still holds it (one query on its own
-        connection; False when that connection is gone)."""
+        connection). False when the session says it does not, or when its connection is gone
+        (the lock went with it); LockUnknown when it answered with any other error: "could not
+        tell" is not "not held"."""
         if self._conn is None or self.key is None:
             return False
         try:
             return bool(self._conn.execute(_MINE, {"key": self.key}).scalar_one())
-        except Exception:  # a dead connection: the lock went with it
-            return False
+        except Exception as exc:
+            if is_connection_loss(exc):
+                return False  # a dead connection: the lock went with it
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise LockUnknown(
+                f"could not tell whether this run still holds its run lock on "
+                f"{self.store.url} ({first[:200]}): it stops rather than probe without knowing "
+                "(or let go of a lock it may hold, for a second run to take)"
+            ) from exc
 
     def release(self) -> None:
         """Give the lock back and the connection to the pool (a lost one took the lock)."""

@@ -36,6 +36,7 @@ from guichets.model import Category, Outcome
 __all__ = [
     "NAMING_CONVENTION",
     "UTCDateTime",
+    "alert_outbox",
     "alerts",
     "assisted_attempts",
     "daily_details",
@@ -312,6 +313,33 @@ alerts = Table(
     CheckConstraint("kind IN ('closed', 'blind', 'layout_changed', 'stalled')", name="kind"),
     Index("ix_alerts_service_opened_at", "service", "opened_at"),
     Index("ix_alerts_closed_at", "closed_at"),
+)
+
+
+# Each alert message not yet delivered to one receiver (docs/alerts.md, "Delivery"): quiet hours, a
+# receiver down. Kept here, not in memory, so that a run that stops leaves it to the next one; a
+# row is deleted once delivered, and stays (state given_up) after its last retry, for a person.
+alert_outbox = Table(
+    "alert_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),  # the order messages were queued
+    Column("alert_id", Text, nullable=False),  # the alert (or digest-DAY for a daily digest)
+    Column("kind", Text, nullable=False),
+    Column("change", Text, nullable=False),  # opened, closed, digest
+    Column("cause", Text, nullable=False),
+    Column("service", Text, nullable=True),
+    Column("title", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("target", Text, nullable=False),  # the receiver's URL as shown: secrets masked
+    Column("target_key", Text, nullable=False),  # sha256 of the whole URL: never the URL itself
+    Column("queued_at", UTCDateTime, nullable=False),
+    Column("due", UTCDateTime, nullable=False),  # not before (quiet hours, backoff, a claim)
+    Column("attempts", Integer, nullable=False),
+    Column("last_attempt_at", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("state", Text, nullable=False),  # waiting, given_up
+    CheckConstraint("state IN ('waiting', 'given_up')", name="state"),
+    Index("ix_alert_outbox_target_key_state", "target_key", "state"),
 )
 
 

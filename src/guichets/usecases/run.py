@@ -106,8 +106,8 @@ class RobotRun:
         drain: bool,
     ) -> AsyncIterator[Alerting]:
         """The alert rules after every stored probe of the runners made inside, their delivery
-        in the background; at the end each undelivered message is tried once more, or (``drain``,
-        simulated clocks) every retry runs out."""
+        in the background; at the end what is due is sent and the rest stays in the store's
+        outbox for the next run, or (``drain``, simulated clocks) every retry runs out."""
         watch = Alerting.start(self.store, self.clock, options, services, report=report)
         self.hooks.append(watch.monitor.on_stored)
         try:
