@@ -15,7 +15,16 @@ compared byte for byte after two substitutions, printed with the result:
   the hours of this comparison are replaced by ``<now>``;
 - the simulator's port (chosen free at each start) in loopback URLs is replaced by ``<port>``;
 - a SHA-256 that is the digest of a file of the site, or of its first N bytes (the open data's
-  manifest and package list them) is replaced by ``<sha256 of FILE>``: the file is compared.
+  manifest and package list them) is replaced by ``<sha256 of FILE>``: the file is compared;
+- the Atom feeds' entry ids (``urn:uuid:`` derived from the alerts' random ids) are replaced by
+  ``<entry id>`` (the feed's own id, derived from its scope, is kept and compared).
+
+Parquet files and gzipped CSV files are compared by content, not by bytes: a Parquet file as its
+schema and its rows (one JSON line each), a ``.csv.gz`` as the CSV it holds, both with the probe
+ids replaced as above. Their compressed bytes carry the random probe ids, so their sizes differ
+between two builds of one commit: the size of such a file is replaced by ``<bytes>`` where the
+site gives it (``"bytes"`` next to its digest in the open data's package and manifest, the size
+column of the open-data page).
 
 Screenshots (PNG) are compared by name only: they are renderings of archived pages by Chromium.
 Exit status 0 when everything is identical, 1 otherwise (a figure, not an assertion of the suite).
@@ -25,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gzip
 import hashlib
 import io
 import json
@@ -46,6 +56,29 @@ INSTANT = re.compile(
 )
 PORT = re.compile(r"\b(127\.\d+\.\d+\.\d+):\d+")
 BINARY = {".png", ".ico", ".woff2", ".gz", ".pickle", ".sqlite"}
+# Files compared by content (see the module): their bytes and sizes differ with the probe ids.
+BY_CONTENT = (".parquet", ".csv.gz")
+SIZED = re.compile(r'"bytes": (\d+)(,\s*"(?:sha256|hash)": "(?:sha256:)?([0-9a-f]{64})")')
+SIZE_CELL = re.compile(
+    r'(href="[^"]+(?:\.parquet|\.csv\.gz)">(?:(?!</tr>).)*?<td class="num">[^<]*</td>'
+    r'<td class="num">)[^<]*(</td>)'
+)
+ENTRY_ID = re.compile(r"<id>urn:uuid:[0-9a-f-]{36}</id>")
+
+
+def content(path: Path, data: bytes) -> bytes:
+    """What of a file is compared: its bytes, or for a file of :data:`BY_CONTENT` what it holds
+    (a Parquet file: its schema, then its rows as JSON lines; a ``.csv.gz``: the CSV)."""
+    if path.name.endswith(".csv.gz"):
+        return gzip.decompress(data)
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq  # this virtualenv's: the project's own dependency
+
+        table = pq.read_table(path)
+        lines = [table.schema.to_string(show_schema_metadata=True)]
+        lines += [json.dumps(row, default=str, ensure_ascii=False) for row in table.to_pylist()]
+        return "\n".join(lines).encode()
+    return b"" if path.suffix in BINARY else data
 
 
 def run(cmd: list[str], src: Path, cwd: Path) -> str:
@@ -79,7 +112,7 @@ def side(name: str, src: Path, work: Path, days: int) -> dict[str, bytes]:
         if path.is_file():
             rel = "site/" + path.relative_to(home / "site").as_posix()
             raw[rel] = data = path.read_bytes()
-            out[rel] = b"" if path.suffix in BINARY else data
+            out[rel] = content(path, data)
             out[f"sha256:{hashlib.sha256(data).hexdigest()}"] = rel.encode()
     # A digest of a file's first N bytes (the open data's manifest keeps those of settled rows).
     for data in raw.values():
@@ -122,6 +155,13 @@ def normalise(
         at = at if at.tzinfo else at.replace(tzinfo=UTC)
         return "<now>" if window[0] <= at <= window[1] else m.group(0)
 
+    def sized(m: re.Match[str]) -> str:
+        named = hashes.get(m.group(3), "")
+        by_content = any(named.endswith(f"{end}>") for end in BY_CONTENT)
+        return f'"bytes": "<bytes>"{m.group(2)}' if by_content else m.group(0)
+
+    text = SIZED.sub(sized, text)
+    text = SIZE_CELL.sub(r"\1<bytes>\2", text)
     text = HEX64.sub(lambda m: hashes.get(m.group(0), m.group(0)), text)
     text = PORT.sub(r"\1:<port>", HEX32.sub(probe, text))
     text = re.sub(
@@ -139,9 +179,13 @@ def normalised(outputs: dict[str, bytes], window: tuple[datetime, datetime]) -> 
             continue
         key = normalise(name, ids, window, hashes)
         try:
-            found[key] = normalise(data.decode(), ids, window, hashes)
+            text = normalise(data.decode(), ids, window, hashes)
         except UnicodeDecodeError:
-            found[key] = f"<{len(data)} bytes>"
+            text = f"<{len(data)} bytes>"
+        if name.endswith(".atom"):  # the entries' ids, after the feed's own
+            feed, entry, entries = text.partition("<entry>")
+            text = feed + entry + ENTRY_ID.sub("<id>urn:uuid:<entry id></id>", entries)
+        found[key] = text
     return found
 
 
