@@ -2,11 +2,12 @@
 
 A delivery never blocks the probes: :meth:`Dispatcher.submit` only queues, in the store's outbox
 (``guichets.store.outbox``: one row per message and receiver); a background task sends each due
-row in a worker thread (Apprise is synchronous), each receiver's messages in the order they were
-queued; a failure is logged and retried with backoff on the run's clock, and after the last retry
-the row stays in the outbox as given up. Quiet hours hold messages until they end. Because the
-outbox is in the database, what a run could not send before it stopped (quiet hours, a receiver
-down) is sent by the next run, or the next ``guichets alerts check``: nothing is lost at exit.
+row in a worker thread (Apprise is synchronous; the row's claim and outcome are written there
+too), each receiver's messages in the order they were queued; a failure is logged and retried
+with backoff on the run's clock, and after the last retry the row stays in the outbox as given
+up. Quiet hours hold messages until they end. Because the outbox is in the database, what a run
+could not send before it stopped (quiet hours, a receiver down) is sent by the next run, or the
+next ``guichets alerts check``: nothing is lost at exit.
 A database that fails (a lost connection) pauses the deliveries, never the run; a message is
 delivered at least once: should its row not be removed after it was sent (the database gone at
 that instant), it is sent again once its claim lapses.
@@ -127,6 +128,7 @@ class Delivery:
     attempts: int
     last_error: str | None = None
     delivered_at: datetime | None = None
+    retry_at: datetime | None = None  # after a failure: the next try (None: given up)
 
 
 def _fields(message: Message) -> dict[str, str | None]:
@@ -284,43 +286,54 @@ class Dispatcher:
                 await task
 
     async def _attempt(self, row: OutboxRow, now: datetime) -> None:
-        if not claim(self.store, row, at=now, until=now + timedelta(seconds=LEASE)):
+        # The claim, the send and what came of it in the worker thread: the event loop (the
+        # probes) never waits for Apprise, nor for the database's writer lock.
+        item = await asyncio.to_thread(self._claim_and_send, row, now)
+        if item is None:
             return  # another process on this database took it first
-        url = self._urls[row.target_key]
-        attempts = row.attempts + 1
-        item = Delivery(row.id, _message(row), self._shown[url], attempts)
-        ok, error = await asyncio.to_thread(self._send, url, item.message)
-        now = self.clock.now()
-        if ok:
-            delivered(self.store, row.id)
-            item.delivered_at = now
+        if item.delivered_at is not None:
             self.delivered_count += 1
             _keep(self.delivered, item)
             return
         self.failures += 1
-        item.last_error = error
-        retry_at = None
-        if attempts <= len(self.backoff):
-            retry_at = now + timedelta(seconds=self.backoff[attempts - 1])
-            if self.quiet is not None:
-                retry_at = self.quiet.release(retry_at)
-        failed(self.store, row.id, error, retry_at=retry_at)
         later = ""
-        if retry_at is not None:
-            later = f"; next try in {self.backoff[attempts - 1]:.0f} s"
+        if item.retry_at is not None:
+            later = f"; next try in {self.backoff[item.attempts - 1]:.0f} s"
             if self._closing and not self._drain:
                 later += " (it waits in the outbox for the next run)"
         self._note(
             f"delivery of alert {row.alert_id} to {item.target} failed "
-            f"(attempt {attempts}): {error}{later}"
+            f"(attempt {item.attempts}): {item.last_error}{later}"
         )
-        if retry_at is None:
+        if item.retry_at is None:
             self.given_up_count += 1
             _keep(self.given_up, item)
             self._note(
                 f"alert {row.alert_id} to {item.target}: gave up; it stays in the outbox "
                 "(guichets alerts outbox --retry)"
             )
+
+    def _claim_and_send(self, row: OutboxRow, now: datetime) -> Delivery | None:
+        """One attempt, in a worker thread: claim the row, send, then remove it (delivered) or
+        set its next try (or give up); None when another process claimed it first."""
+        if not claim(self.store, row, at=now, until=now + timedelta(seconds=LEASE)):
+            return None
+        url = self._urls[row.target_key]
+        attempts = row.attempts + 1
+        item = Delivery(row.id, _message(row), self._shown[url], attempts)
+        ok, error = self._send(url, item.message)
+        now = self.clock.now()
+        if ok:
+            delivered(self.store, row.id)
+            item.delivered_at = now
+            return item
+        item.last_error = error
+        if attempts <= len(self.backoff):
+            item.retry_at = now + timedelta(seconds=self.backoff[attempts - 1])
+            if self.quiet is not None:
+                item.retry_at = self.quiet.release(item.retry_at)
+        failed(self.store, row.id, error, retry_at=item.retry_at)
+        return item
 
     def _send(self, url: str, message: Message) -> tuple[bool, str]:
         import apprise
