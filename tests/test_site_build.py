@@ -26,6 +26,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from selectolax.lexbor import LexborHTMLParser
 from typer.testing import CliRunner
 
+from guichets import datadir
 from guichets.catalogue import catalogue_to_toml, load_catalogue
 from guichets.cli import app
 from guichets.cli.site import DEFAULT_CONTACT
@@ -220,6 +221,29 @@ def test_the_latest_month_is_en_cours_only_while_it_is(home: Path, tmp_path: Pat
     assert _headline(built_later).endswith(f"(sondages jusqu'au {printed})"), _headline(built_later)
     during = _headline(built_during)
     assert during.endswith(f"(en cours, jusqu'au {printed})"), during
+
+
+def test_a_rebuild_after_the_month_ended_says_so_on_every_page(home: Path, tmp_path: Path) -> None:
+    """The same probes, built while their month goes on and rebuilt once it is over: the pages
+    kept from the first build say « en cours » no more, byte for byte as a fresh build."""
+    copy = tmp_path / "home"
+    shutil.copytree(home, copy)
+    with Store.open(home=copy) as store:
+        last = store.last_probe_at()
+        assert last is not None
+        catalogue = load_catalogue(copy / "catalogue.toml")
+        kept, fresh = tmp_path / "kept", tmp_path / "fresh"
+        later = datetime.now(UTC)
+        for at, out, folder in ((last + timedelta(days=1), kept, copy), (later, kept, copy),
+                                (later, fresh, None)):  # fmt: skip
+            cache = None if folder is None else datadir.cache(folder, "site")
+            figures = read_figures(store, catalogue, generated_at=at, cache=cache)
+            build_site(store, figures, out, home=folder, contact=DEFAULT_CONTACT)
+        departement = list(store.observations(service=store.services()[0]))[-1].departement
+    page = Path("departements") / f"{departement}.html"
+    for lang in ("", "en"):
+        assert (kept / lang / page).read_bytes() == (fresh / lang / page).read_bytes()
+    assert "(sondages jusqu&#39;au " in (kept / page).read_text("utf-8")
 
 
 def test_empty_store_builds_a_page_that_says_so(tmp_path: Path) -> None:

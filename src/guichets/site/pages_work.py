@@ -62,6 +62,8 @@ class SiteBuilder(Protocol):
 
     def departement_page(self, lang: str, code: str) -> None: ...
 
+    def month_title(self, lang: str) -> str: ...
+
 
 @dataclass(frozen=True)
 class PageJob:
@@ -153,6 +155,10 @@ class PageKeys:
         self.kept: dict[str, str] = {}
         self.now: dict[str, str] = {}
         self.common: str | None = None
+        # What a page says of the latest month hangs on the build's date too (« en cours » only
+        # while the month is): it is part of each page's key, so that a rebuild with the same
+        # probes after the month ended renders the pages again, as a fresh build would.
+        self.month_title = builder.month_title
         if self.path is None or len(f.fingerprints) != len(f.months):
             return  # months not all fingerprinted: nothing to compare with, render every page
         kept = read_kept(self.path, FORMAT)
@@ -168,7 +174,10 @@ class PageKeys:
         )
 
     def job(self, kind: str, lang: str, ident: str, file: Path, *inputs: Any) -> PageJob:
-        key = None if self.common is None else _digest(self.common, kind, lang, ident, inputs)
+        if self.common is None:
+            key = None
+        else:
+            key = _digest(self.common, kind, lang, ident, self.month_title(lang), inputs)
         if key is not None:
             self.now[self._name(file)] = key
         return PageJob(kind, lang, ident, file, key)
