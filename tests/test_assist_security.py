@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+import guichets.assist.console as console_module
 from guichets.assist.accounts import Accounts
 from guichets.assist.attempt import CEILING, Limits
 from guichets.assist.console import (
@@ -17,6 +18,7 @@ from guichets.assist.console import (
     Console,
     client_address,
     due_attempts,
+    failures_key,
     is_loopback,
     proxy_networks,
 )
@@ -152,6 +154,53 @@ def test_the_client_address_is_never_one_a_client_chose() -> None:
     assert client_address("127.0.0.1", ["203.0.113.5"], ()) == "127.0.0.1"
     with pytest.raises(ValueError, match="not an IP address or network"):
         proxy_networks(["proxy.example.org"])
+
+
+async def test_failed_logins_from_one_ipv6_network_are_counted_together(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One subscriber holds a whole IPv6 /64: five wrong passwords from it lock it out, whichever
+    of its addresses comes next; another network is not locked; and the table of failures
+    forgets, past its bound, the addresses whose failures are over 15 minutes old."""
+    book = Accounts(tmp_path / "assist" / "accounts.json")
+    book.add("benevole", "un mot de passe long")
+    right = {"login": "benevole", "mot_de_passe": "un mot de passe long"}
+    wrong = {"login": "benevole", "mot_de_passe": "x"}
+    clock = SimulatedClock(NOW, autojump=False)
+    seconds = [1000.0]
+    monkeypatch.setattr(console_module.time, "monotonic", lambda: seconds[0])
+    monkeypatch.setattr(console_module, "FAILURES_KEPT", 3)
+
+    def via(address: str) -> dict[str, str]:
+        return {"X-Forwarded-For": address}
+
+    with Store.open(None, home=tmp_path) as store, EvidenceArchive(tmp_path, store, clock) as arch:
+        console = Console(
+            services=[SERVICE], store=store, archive=arch, clock=clock, limits=Limits(),
+            browser=None, accounts=book, trusted_proxies=proxy_networks(["127.0.0.0/8"]),
+        )  # fmt: skip
+        async with TestClient(TestServer(console.app())) as client:
+            for n in range(LOGIN_FAILURES):
+                await client.post("/connexion", data=wrong, headers=via(f"2001:db8:1:2::{n + 1}"))
+            late = await client.post("/connexion", data=right, headers=via("2001:db8:1:2::ff"))
+            assert late.status == 429
+            other = await client.post(
+                "/connexion", data=right, headers=via("2001:db8:1:3::1"), allow_redirects=False
+            )
+            assert other.status == 303
+            assert list(console._failures) == ["2001:db8:1:2::/64"]  # a success adds nothing
+            seconds[0] += 901  # those failures are old now; a few more addresses fail
+            for n in range(4):
+                await client.post("/connexion", data=wrong, headers=via(f"192.0.2.{n}"))
+            assert sorted(console._failures) == [f"192.0.2.{n}" for n in range(4)]
+
+
+def test_failures_are_counted_per_ipv4_address_and_per_ipv6_network() -> None:
+    assert failures_key("192.0.2.7") == "192.0.2.7"
+    assert failures_key("::ffff:192.0.2.7") == "192.0.2.7"
+    assert failures_key("2001:db8:1:2:aaaa::1") == "2001:db8:1:2::/64"
+    assert failures_key("2001:DB8:1:2::ff") == "2001:db8:1:2::/64"
+    assert failures_key("?") == "?"
 
 
 def test_limits_never_pass_the_ceiling_and_the_schedule_offers_attempts() -> None:

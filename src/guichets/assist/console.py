@@ -17,7 +17,7 @@ import contextlib
 import ipaddress
 import secrets
 import time
-from collections import defaultdict, deque
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -45,6 +45,7 @@ __all__ = [
     "ConsoleSession",
     "client_address",
     "due_attempts",
+    "failures_key",
     "is_loopback",
     "proxy_networks",
     "serve_console",
@@ -52,7 +53,8 @@ __all__ = [
 
 COOKIE = "guichets_assist"
 SESSION_HOURS = 12
-LOGIN_FAILURES = 5  # per client address per 15 minutes
+LOGIN_FAILURES = 5  # per client address (an IPv6 one's /64) per 15 minutes
+FAILURES_KEPT = 10_000  # addresses whose failed logins are remembered before the old are dropped
 ProxyNetworks = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
 POSTS_PER_MINUTE = 30  # per session
 DUE_WINDOW = timedelta(minutes=20)
@@ -151,7 +153,7 @@ class Console:
         self.login_token = secrets.token_urlsafe(24)  # the one-time link of a loopback console
         self.sessions: dict[str, ConsoleSession] = {}
         self.runs: dict[str, AttemptRun] = {}
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
+        self._failures: dict[str, deque[float]] = {}  # by failures_key: only failed logins
         self._env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(_TEMPLATES),
             autoescape=True,
@@ -314,7 +316,8 @@ class Console:
             request.remote, request.headers.getall("X-Forwarded-For", []), self.trusted_proxies
         )
         now = time.monotonic()
-        failures = self._failures[client]
+        counted = failures_key(client)
+        failures = self._failures.get(counted, deque())
         while failures and now - failures[0] > 900:
             failures.popleft()
         if len(failures) >= LOGIN_FAILURES:
@@ -332,6 +335,7 @@ class Console:
             )
         if account is None:
             failures.append(now)
+            self._count_failure(counted, failures, now)
             return self._page(
                 "connexion.html", request, status=403, accounts=self.accounts is not None,
                 error="Identifiant ou mot de passe incorrect.",
@@ -339,6 +343,15 @@ class Console:
         response = web.HTTPSeeOther("/")
         self._open(response, account.person, account.login)
         raise response
+
+    def _count_failure(self, counted: str, failures: deque[float], now: float) -> None:
+        """Keep ``failures`` under ``counted``; past :data:`FAILURES_KEPT` addresses, those
+        whose failures are all over 15 minutes old are forgotten: the table stays bounded
+        whatever the number of addresses that tried."""
+        self._failures[counted] = failures
+        if len(self._failures) > FAILURES_KEPT:
+            for key in [k for k, v in self._failures.items() if not v or now - v[-1] > 900]:
+                del self._failures[key]
 
     async def logout(self, request: web.Request) -> web.StreamResponse:
         self.sessions.pop(request.cookies.get(COOKIE, ""), None)
@@ -474,6 +487,21 @@ def client_address(remote: str | None, forwarded: list[str], trusted: ProxyNetwo
         if not any(address in network for network in trusted):
             return str(address)
     return remote
+
+
+def failures_key(address: str) -> str:
+    """What failed logins from ``address`` are counted under: an IPv4 address itself (an
+    IPv4-mapped IPv6 one as IPv4), an IPv6 address's /64, as one subscriber is given a whole
+    /64 and could otherwise try five passwords from each of its addresses."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.IPv6Network((parsed, 64), strict=False))
+    return str(parsed)
 
 
 def _within(address: str, networks: ProxyNetworks) -> bool:
