@@ -37,6 +37,7 @@ from guichets.site.build import build_site, method_section
 from guichets.site.opendata import figures_csv, figures_json
 from guichets.site.serve import _resolve, check_loopback, site_app
 from guichets.store import Store
+from guichets.store.alerts import AlertRecord, insert_alert
 from guichets.usecases.demo import run_demo
 from guichets.usecases.figures import read_figures
 
@@ -244,6 +245,37 @@ def test_a_rebuild_after_the_month_ended_says_so_on_every_page(home: Path, tmp_p
     for lang in ("", "en"):
         assert (kept / lang / page).read_bytes() == (fresh / lang / page).read_bytes()
     assert "(sondages jusqu&#39;au " in (kept / page).read_text("utf-8")
+
+
+def test_a_rebuild_after_an_alert_without_a_probe_shows_it(home: Path, tmp_path: Path) -> None:
+    """``guichets alerts check`` stores a stalled alert with no new probe: the service's page,
+    which lists its alerts, is rendered again, the same bytes as a fresh build's."""
+    copy = tmp_path / "home"
+    shutil.copytree(home, copy)
+    catalogue = load_catalogue(copy / "catalogue.toml")
+    now = datetime.now(UTC)
+    kept, fresh = tmp_path / "kept", tmp_path / "fresh"
+
+    def build(store: Store, out: Path, folder: Path | None) -> None:
+        cache = None if folder is None else datadir.cache(folder, "site")
+        figures = read_figures(store, catalogue, generated_at=now, cache=cache)
+        build_site(store, figures, out, home=folder, contact=DEFAULT_CONTACT)
+
+    with Store.open(home=copy) as store:
+        build(store, kept, copy)
+        service, last = store.services()[0], store.last_probe_at()
+        assert last is not None
+        stalled = AlertRecord(
+            id="stalled-1", kind="stalled", cause="stalled", service=service, platform=None,
+            departement=None, since=last, opened_at=last + timedelta(hours=3), last_seen=last,
+        )  # fmt: skip
+        insert_alert(store, stalled)
+        build(store, kept, copy)
+        build(store, fresh, None)
+    page = Path("services") / f"{service}.html"
+    assert "Aucun sondage" in (kept / page).read_text("utf-8")
+    for lang in ("", "en"):
+        assert (kept / lang / page).read_bytes() == (fresh / lang / page).read_bytes()
 
 
 def test_empty_store_builds_a_page_that_says_so(tmp_path: Path) -> None:

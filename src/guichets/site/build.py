@@ -452,6 +452,11 @@ class SiteBuilder:
         processes (``site/pages_work.py``)."""
         f = self.figures
         keys = PageKeys(self)
+        # A service's page lists its alerts, which ``guichets alerts check`` (stalled) stores
+        # without a probe: they are among its inputs, or a rebuild would keep the page as it was.
+        alerts: dict[str | None, list[AlertRecord]] = {}
+        for alert in self.alerts:
+            alerts.setdefault(alert.service, []).append(alert)
         jobs = []
         for lang in langs:
             for code in f.departements():
@@ -464,7 +469,11 @@ class SiteBuilder:
                     for o in f.latest_probes.get(info.id, [])
                 ]
                 vantages = f.vantages.get(info.id)
-                jobs.append(keys.job("service", lang, info.id, file, info, shown, vantages))
+                jobs.append(
+                    keys.job(
+                        "service", lang, info.id, file, info, shown, vantages, alerts.get(info.id)
+                    )
+                )
         todo = [job for job in jobs if keys.changed(job)]
         result = self.writer.result
         result.files.update(job.file for job in jobs)
