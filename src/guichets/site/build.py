@@ -1104,20 +1104,16 @@ def start_open_data(
     store: Store, home: Path | None, *, workers: int | None = None
 ) -> MonthWriter | None:
     """Start writing the open data's month files (kept in ``home``), in a child process, before
-    the figures are read: the longest part of a first build (13 million probes over three years
-    of 500 services) then runs beside reading the figures, on another CPU. When months are kept
-    (a rebuild), the child needs the figures' fingerprints to skip the months that did not move
-    without counting their probes: it loads what it writes with meanwhile and waits for them
-    (:meth:`MonthWriter.remember`, which :func:`build_site` calls): after an hourly run it has
-    loaded its libraries (a quarter of a second of CPU) while this process read the figures,
-    and writes the current month's files while it renders the pages. None without a data
-    directory, with one worker or without ``fork``: :func:`build_site` writes them."""
+    the figures are read, when none are kept yet (a first build): the longest part of a first
+    build (13 million probes over three years of 500 services) then runs beside reading the
+    figures, on another CPU. None otherwise (no data directory, one worker, no ``fork``, or
+    months kept: a rebuild needs the figures' fingerprints to skip them without counting their
+    probes): :func:`build_site` writes them."""
     workers = default_workers() if workers is None else workers
     keep = kept_data(home)
-    if keep is None or workers < 2 or not can_fork():
+    if keep is None or workers < 2 or not can_fork() or has_kept_months(keep / OBSERVATIONS):
         return None
-    wait = has_kept_months(keep / OBSERVATIONS)
-    return start_months(store, keep, keep=keep, workers=workers, background=True, wait=wait)
+    return start_months(store, keep, keep=keep, workers=workers, background=True)
 
 
 def _build_site(

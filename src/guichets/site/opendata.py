@@ -662,18 +662,14 @@ def start_months(
     workers: int,
     background: bool = True,
     fingerprints: Mapping[str, str] | None = None,
-    wait: bool = False,
 ) -> MonthWriter:
     """Bring the month files up to date: in a child process when ``background`` (the caller
     goes on, then asks for the result), else now. ``folder`` and ``keep`` as for
-    :func:`write_open_data`; ``fingerprints`` as for ``observation_files``; ``wait``: the child
-    waits for them (``remember``) before it looks at the months (``InBackground``)."""
+    :func:`write_open_data`; ``fingerprints`` as for ``observation_files``."""
     kept = (folder if keep is None else keep) / OBSERVATIONS
     schema = arrow_schema(observation_types())
     if background and can_fork():
-        return InBackground(
-            store, kept, schema, workers=workers, fingerprints=fingerprints, wait=wait
-        )
+        return InBackground(store, kept, schema, workers=workers, fingerprints=fingerprints)
     found = observation_files(store, kept, schema, workers=workers, fingerprints=fingerprints)
     return _Now(found)
 

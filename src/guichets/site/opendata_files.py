@@ -380,12 +380,7 @@ class InBackground:
     :meth:`stop` ends them all when the build fails before it asks for the result. Started
     before the figures are read (``site/build.py``, ``start_open_data``), the months cannot
     know their fingerprints: :meth:`remember` gives them afterwards, and :meth:`result` stamps
-    the months whose probes did not change meanwhile (``stamp_fingerprints``).
-
-    With ``wait`` (a rebuild: months are kept, and only the fingerprints tell which moved
-    without counting every month's probes), the child loads what it writes with (ADBC's driver
-    and Arrow: a quarter of a second of CPU) while the figures are read, then waits for
-    :meth:`remember` to send it the fingerprints before it looks at any month."""
+    the months whose probes did not change meanwhile (``stamp_fingerprints``)."""
 
     def __init__(
         self,
@@ -395,18 +390,13 @@ class InBackground:
         *,
         workers: int,
         fingerprints: Mapping[str, str] | None = None,
-        wait: bool = False,
     ) -> None:
         context = multiprocessing.get_context("fork")
         self._store, self._folder = store, folder
         self._later: Mapping[str, str] | None = None
         self._receive, send = context.Pipe(duplex=False)
-        told: Any = None
-        self._tell: Any = None  # the end the fingerprints are sent through (``wait``)
-        if wait:
-            told, self._tell = context.Pipe(duplex=False)
         self._process = context.Process(
-            target=_in_child, args=(store, folder, schema, workers, fingerprints, send, told)
+            target=_in_child, args=(store, folder, schema, workers, fingerprints, send)
         )
         gc.freeze()  # the parent's objects stay shared: the child's collections never touch them
         try:
@@ -414,19 +404,10 @@ class InBackground:
         finally:
             gc.unfreeze()
         send.close()
-        if told is not None:
-            told.close()
 
     def remember(self, fingerprints: Mapping[str, str] | None) -> None:
         """The months' fingerprints, known once the figures are read (see the class)."""
-        if self._tell is None:
-            self._later = fingerprints
-            return
-        try:
-            self._tell.send(None if fingerprints is None else dict(fingerprints))
-        finally:
-            self._tell.close()
-            self._tell = None
+        self._later = fingerprints
 
     def result(self) -> tuple[list[MonthFiles], int]:
         try:
@@ -451,9 +432,6 @@ class InBackground:
             self._process.terminate()  # in case it had no group yet
         self._process.join()
         self._receive.close()
-        if self._tell is not None:
-            self._tell.close()
-            self._tell = None
 
 
 def stamp_fingerprints(store: Store, folder: Path, fingerprints: Mapping[str, str]) -> int:
@@ -485,7 +463,6 @@ def _in_child(
     workers: int,
     fingerprints: Mapping[str, str] | None,
     send: Any,
-    told: Any = None,
 ) -> None:
     os.setpgid(0, 0)  # a group of its own, with its workers: see InBackground.stop
     store.forked()
@@ -494,9 +471,6 @@ def _in_child(
     pa.set_memory_pool(pa.system_memory_pool())
     try:
         warm_up()  # before its workers are forked: what it loads, they share
-        if told is not None:  # the figures' fingerprints, once the parent has read them
-            fingerprints = told.recv()
-            told.close()
         gc.freeze()  # and its objects: no collection in a worker copies their pages
         found = observation_files(store, folder, schema, workers=workers, fingerprints=fingerprints)
         send.send((True, found))

@@ -13,7 +13,6 @@ bytes change).
 from __future__ import annotations
 
 import functools
-import gc
 import hashlib
 import multiprocessing
 import pickle
@@ -43,11 +42,11 @@ __all__ = [
 CACHE_FILE: Final = "pages.pickle"
 FEEDS_FILE: Final = "feeds.pickle"  # the feeds' digests (``build.SiteBuilder.write_feeds``)
 FORMAT: Final = 1
-# Fewer pages than this a process: not worth forking. The build's own process renders a share
-# too (it would only wait otherwise), so two CPUs take one fork. Measured at 100 services x 365
-# days (400 pages after each hourly run, 0.6 CPU-s in one process once the closed months are
-# kept, site/fragments.py): see docs/benchmarks.md, "The pages in two processes".
-MIN_PER_WORKER: Final = 150
+# Fewer pages than this a process: not worth forking. Measured at 100 services x 365 days (400
+# pages, 0.6 CPU-s once the closed months are kept, site/fragments.py): rendered in the build's
+# own process, a rebuild took less CPU and less time than in two forked workers, which copy
+# the parent's memory as they touch it and compete with the open data's writer for two cores.
+MIN_PER_WORKER: Final = 300
 
 
 class SiteBuilder(Protocol):
@@ -221,8 +220,7 @@ def _share(jobs: Sequence[PageJob]) -> tuple[int, int]:
 
 
 def render_pages(builder: SiteBuilder, jobs: Sequence[PageJob], workers: int) -> None:
-    """Render ``jobs``: in this process, and in ``workers - 1`` forked ones besides when there
-    are enough of them (at least :data:`MIN_PER_WORKER` a process)."""
+    """Render ``jobs`` (in ``workers`` processes when there are enough of them)."""
     global _BUILDER
     workers = min(workers, len(jobs) // MIN_PER_WORKER)
     if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
@@ -234,18 +232,8 @@ def render_pages(builder: SiteBuilder, jobs: Sequence[PageJob], workers: int) ->
     _BUILDER = builder
     try:
         context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(workers - 1, context) as pool:
-            # The workers are forked at submit: the parent's objects frozen first, so that a
-            # collection in a worker does not copy the pages that hold them.
-            gc.freeze()
-            try:
-                futures = [pool.submit(_share, share) for share in shares[1:]]
-            finally:
-                gc.unfreeze()
-            for job in shares[0]:  # this process's share, while the workers render theirs
-                _render(builder, job)
-            for future in futures:
-                written, pages = future.result()
+        with ProcessPoolExecutor(workers, context) as pool:
+            for written, pages in pool.map(_share, shares):
                 result.written += written
                 result.pages += pages
     finally:
