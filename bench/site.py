@@ -395,7 +395,16 @@ PHASES = (
     (
         "guichets.site.build",
         "SiteBuilder",
-        ("copy_static", "home_page", "many_pages", "data_page", "write_feeds", "archive_index"),
+        (
+            "copy_static",
+            "home_page",
+            "many_pages",
+            "data_page",
+            "write_feeds",
+            "archive_index",
+            "archive_page",
+            "_month_press",
+        ),
     ),
 )
 

@@ -38,8 +38,9 @@ from guichets.periods import Grain
 from guichets.runner import Runner, from_catalogue
 from guichets.schedule import Plan
 from guichets.simulator import Simulator, load_scenario
+from guichets.site import build as build_module
 from guichets.site import opendata_files
-from guichets.site.build import kept_data, start_open_data
+from guichets.site.build import build_site, kept_data, start_open_data
 from guichets.site.opendata import PACKAGE, OpenData, observation_types, write_open_data
 from guichets.site.opendata_files import MANIFEST, OBSERVATIONS
 from guichets.stats.method import METHOD_VERSION
@@ -554,6 +555,50 @@ def test_months_computed_in_workers_are_those_of_one_process(
         "2026-10.pickle",
         "2026-11.pickle",
     ]
+
+
+def test_release_analyses_computed_in_workers_are_those_of_one_process(
+    demo: Demo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The closed months' release analyses of a first build's archive pages, computed in two
+    forked workers (each with its own connections to the same database) while the open data is
+    finished, are those computed one after another here: the same analyses, the same pages byte
+    for byte. A rebuild, which copies the frozen pages back, computes none."""
+    computed_in = tmp_path / "analyses"
+    release_rows = build_module.release_rows
+
+    def noted(*args: Any, **kwargs: Any) -> Any:
+        found = release_rows(*args, **kwargs)
+        with computed_in.open("a") as out:
+            out.write(json.dumps([os.getpid(), [r.to_json() for r in found]]) + "\n")
+        return found
+
+    def analyses() -> tuple[set[int], list[str]]:
+        lines = [json.loads(line) for line in computed_in.read_text().splitlines()]
+        computed_in.unlink()
+        return {pid for pid, _ in lines}, sorted(json.dumps(found) for _, found in lines)
+
+    def archives(out: Path) -> dict[str, bytes]:
+        found = sorted(p for p in out.rglob("*.html") if "archives" in p.relative_to(out).parts)
+        return {str(p.relative_to(out)): p.read_bytes() for p in found}
+
+    monkeypatch.setattr(build_module, "release_rows", noted)
+    at = datetime(2027, 1, 1, tzinfo=UTC)  # October and November closed: two months to share
+    one, two = tmp_path / "one", tmp_path / "two"
+    with demo.store() as store:
+        figures = read_figures(store, None, generated_at=at, workers=1)
+        build_site(store, figures, one, contact="ops@example.invalid", workers=1)
+        pids, alone = analyses()
+        assert pids == {os.getpid()} and len(alone) == 2  # one analysis a month, for both languages
+        build_site(store, figures, two, contact="ops@example.invalid", workers=2)
+        pids, pooled = analyses()
+        assert pids and os.getpid() not in pids  # computed in the workers, not here
+        build_site(store, figures, two, contact="ops@example.invalid", workers=2)
+        assert not computed_in.exists()  # the months' pages are frozen: nothing to analyse
+    assert pooled == alone
+    pages = archives(one)
+    assert len(pages) == 2 * 3  # two months and the index, in two languages
+    assert archives(two) == pages
 
 
 def test_a_file_s_text_is_compared_and_written_a_chunk_at_a_time(tmp_path: Path) -> None:

@@ -8,14 +8,11 @@ and added up to départements and France.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
-import multiprocessing
 import os
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Final
@@ -30,6 +27,7 @@ from guichets.stats.method import METHOD_VERSION
 from guichets.stats.press import press_summary
 from guichets.stats.report import Level, ReportRow, group_rows
 from guichets.store import Store
+from guichets.store.forked import forked_pool, forked_store, worth_forking
 from guichets.usecases.report import alive_spans, report_rows, service_label
 from guichets.workers.report import seen_from, split_vantages, vantage_barriers
 
@@ -253,35 +251,17 @@ def _months_of_rows(
     workers = min(MAX_WORKERS, os.cpu_count() or 1) if workers is None else workers
     workers = min(workers, len(todo))
     done: dict[int, MonthRows] = {}
-    if workers < 2 or not store.forkable() or "fork" not in multiprocessing.get_all_start_methods():
+    if not worth_forking(store, workers, len(todo)):
         for i in todo:
             done[i] = _computed_rows(store, months[i], alive, until, cache, found[i][1])
     else:
-        global _FORKED_STORE
-        _FORKED_STORE = store
-        context = multiprocessing.get_context("fork")
-        gc.freeze()  # the parent's objects stay shared: the workers' collections never touch them
-        try:
-            with ProcessPoolExecutor(workers, context, initializer=_forked) as pool:
-                futures = {
-                    i: pool.submit(
-                        _computed_rows, None, months[i], alive, until, cache, found[i][1]
-                    )
-                    for i in todo
-                }
-                done = {i: future.result() for i, future in futures.items()}
-        finally:
-            gc.unfreeze()
-            _FORKED_STORE = None
+        with forked_pool(store, workers) as pool:
+            futures = {
+                i: pool.submit(_computed_rows, None, months[i], alive, until, cache, found[i][1])
+                for i in todo
+            }
+            done = {i: future.result() for i, future in futures.items()}
     return [(rows if rows is not None else done[i], fp) for i, (rows, fp) in enumerate(found)]
-
-
-_FORKED_STORE: Store | None = None  # the parent's store, for the forked workers
-
-
-def _forked() -> None:
-    if _FORKED_STORE is not None:
-        _FORKED_STORE.forked()
 
 
 def _label(month: DateRange) -> str:
@@ -303,8 +283,7 @@ def _computed_rows(
     """One month's rows computed from the store (None: the parent's, in a forked worker), kept
     in the cache under ``fingerprint``."""
     if store is None:
-        store = _FORKED_STORE
-        assert store is not None
+        store = forked_store()
     services = report_rows(store, month, grain=Grain.MONTH, alive=(alive, until))
     rows: MonthRows = (
         services,
