@@ -392,6 +392,7 @@ PHASES = (
     ("guichets.site.build", None, ("write_open_data", "start_months", "_remove_stale")),
     ("guichets.site.opendata", None, ("figures_csv", "figures_json")),
     ("guichets.site.releases_cache", None, ("releases_of_the_day",)),
+    ("guichets.site.publish", None, ("_clone", "_remove")),
     (
         "guichets.site.build",
         "SiteBuilder",

@@ -145,6 +145,10 @@ def test_the_client_address_is_never_one_a_client_chose() -> None:
         "203.0.113.5"
     )
     assert client_address("::1", ["2001:db8::5"], proxies) == "2001:db8::5"
+    # The proxy seen through a socket that takes IPv6 and IPv4: an IPv4-mapped address.
+    assert client_address("::ffff:127.0.0.1", ["203.0.113.5"], proxies) == "203.0.113.5"
+    assert client_address("10.0.0.2", ["::ffff:203.0.113.5"], proxies) == "203.0.113.5"
+    assert client_address("10.0.0.2", ["203.0.113.5, ::ffff:10.0.0.9"], proxies) == ("203.0.113.5")
     # Not from a trusted proxy, no header, garbage, or only proxies: the connection's address.
     assert client_address("192.0.2.9", ["203.0.113.5"], proxies) == "192.0.2.9"
     assert client_address("127.0.0.1", [], proxies) == "127.0.0.1"

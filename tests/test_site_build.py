@@ -569,6 +569,40 @@ def test_closed_months_figures_lines_are_kept_together_and_move_with_their_names
     assert printed == (figures_csv(renamed), figures_json(renamed))
 
 
+def test_closed_figures_lines_replaced_during_a_build_fail_it(home: Path, tmp_path: Path) -> None:
+    """The two files are streamed from ``closed-figures.bin`` when written, after its offsets
+    were read: should another build of the data directory put other lines there meanwhile (here,
+    the same rows with a name changed), this build stops instead of writing the other file's
+    bytes at its own offsets."""
+    from guichets.site import figures_text
+
+    work = tmp_path / "home"
+    shutil.copytree(home, work, ignore=shutil.ignore_patterns("site", "cache"))
+    cache = work / "cache-test"
+    with Store.open(home=work) as store:
+        figures = read_figures(store, None, generated_at=datetime.now(UTC), cache=cache)
+    closed_rows = list(figures.monthly_rows)
+    later = []
+    for row in closed_rows:
+        copied = shallow_copy(row)
+        copied.period = "2999-01"
+        later.append(copied)
+    rows = [*closed_rows, *later]
+    prints = {**figures.fingerprints, "2999-01": "the latest month's"}
+    csv_text, json_text = figures_text.FiguresText(cache, prints).texts(rows)
+    assert str(csv_text) == figures_csv(rows)  # read now, it is this build's
+    renamed = shallow_copy(rows[0])
+    renamed.label = f"{renamed.label or renamed.key} (renamed by another build)"
+    other = [renamed, *rows[1:]]
+    assert figures_text.FiguresText(cache, prints)(other) == (
+        figures_csv(other),
+        figures_json(other),
+    )
+    for text in (csv_text, json_text):
+        with pytest.raises(OSError, match="replaced during this build"):
+            str(text)
+
+
 def test_rollups_checked_for_one_database_are_not_trusted_for_another(
     home: Path, tmp_path: Path
 ) -> None:

@@ -480,9 +480,8 @@ def client_address(remote: str | None, forwarded: list[str], trusted: ProxyNetwo
         return remote
     hops = [hop.strip() for line in forwarded for hop in line.split(",")]
     for hop in reversed(hops):
-        try:
-            address = ipaddress.ip_address(hop)
-        except ValueError:
+        address = _parsed(hop)
+        if address is None:
             return remote
         if not any(address in network for network in trusted):
             return str(address)
@@ -493,23 +492,29 @@ def failures_key(address: str) -> str:
     """What failed logins from ``address`` are counted under: an IPv4 address itself (an
     IPv4-mapped IPv6 one as IPv4), an IPv6 address's /64, as one subscriber is given a whole
     /64 and could otherwise try five passwords from each of its addresses."""
-    try:
-        parsed = ipaddress.ip_address(address)
-    except ValueError:
+    parsed = _parsed(address)
+    if parsed is None:
         return address
     if isinstance(parsed, ipaddress.IPv6Address):
-        if parsed.ipv4_mapped is not None:
-            return str(parsed.ipv4_mapped)
         return str(ipaddress.IPv6Network((parsed, 64), strict=False))
     return str(parsed)
 
 
-def _within(address: str, networks: ProxyNetworks) -> bool:
+def _parsed(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An address, an IPv4-mapped IPv6 one as IPv4 (``::ffff:127.0.0.1`` from a socket that
+    takes both is ``127.0.0.1`` of ``--trusted-proxy 127.0.0.1``); None when not one."""
     try:
-        parsed = ipaddress.ip_address(address)
+        parsed = ipaddress.ip_address(text)
     except ValueError:
-        return False
-    return any(parsed in network for network in networks)
+        return None
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
+        return parsed.ipv4_mapped
+    return parsed
+
+
+def _within(address: str, networks: ProxyNetworks) -> bool:
+    parsed = _parsed(address)
+    return parsed is not None and any(parsed in network for network in networks)
 
 
 async def serve_console(

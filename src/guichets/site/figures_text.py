@@ -55,6 +55,14 @@ _CLOSED: Final = "closed-figures.bin"
 _OLD_CLOSED: Final = "closed-figures.pickle"  # the closed lines as two lists (before the .bin)
 _SIZE: Final = struct.Struct("<Q")  # the header's length, before it
 _CHUNK: Final = 1 << 20
+# The closed lines' file as its offsets were read or written: (device, inode, size, mtime).
+_Identity = tuple[int, int, int, int]
+_Offsets = tuple[int, list[int], list[int], _Identity]
+
+
+def _identity(fd: int) -> _Identity:
+    found = os.fstat(fd)
+    return found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns
 
 
 class FiguresText:
@@ -146,7 +154,7 @@ class Merged:
     def __init__(
         self,
         path: Path,
-        offsets: tuple[int, list[int], list[int]],
+        offsets: _Offsets,
         which: int,
         latest_of: Sequence[bool],
         latest: Sequence[str],
@@ -157,6 +165,7 @@ class Merged:
         self.path, self.which = path, which
         self.start = offsets[0]
         self.offsets = offsets[2] if which else offsets[1]
+        self.identity = offsets[3]
         self.latest_of, self.latest = latest_of, latest
         self.head, self.sep, self.tail = head, sep, tail
 
@@ -168,6 +177,13 @@ class Merged:
         at = 0
         fd = os.open(self.path, os.O_RDONLY)
         try:
+            if _identity(fd) != self.identity:
+                # Another build of this data directory put its own lines there meanwhile: these
+                # offsets are not theirs. Failing leaves the published site as it was.
+                raise OSError(
+                    f"{self.path} was replaced during this build (another build of the same data "
+                    "directory?): build again"
+                )
             while at < count:
                 if self.latest_of[at]:
                     line = next(latest).encode("utf-8")
@@ -201,7 +217,7 @@ def _read(fd: int, at: int, size: int) -> Iterator[bytes]:
 
 def _keep_closed(
     path: Path, key: tuple[object, ...], lines: tuple[list[str], list[str]]
-) -> tuple[int, list[int], list[int]]:
+) -> _Offsets:
     """Write the closed rows' lines (CSV as printed; JSON each followed by ``,\n``) after a
     header of the key and each row's start in both (with the end); returns where they are."""
     csv_lines, json_lines = lines
@@ -218,18 +234,19 @@ def _keep_closed(
             out.write("".join(csv_lines[at : at + 1000]).encode("utf-8"))
         for at in range(0, len(json_lines), 1000):
             out.write("".join(f"{line},\n" for line in json_lines[at : at + 1000]).encode())
-    return _SIZE.size + len(header), csv_at, [csv_at[-1] + at for at in json_at]
+        out.flush()
+        identity = _identity(out.fileno())  # a rename keeps it
+    return _SIZE.size + len(header), csv_at, [csv_at[-1] + at for at in json_at], identity
 
 
-def _kept_offsets(
-    path: Path, key: tuple[object, ...], count: int
-) -> tuple[int, list[int], list[int]] | None:
+def _kept_offsets(path: Path, key: tuple[object, ...], count: int) -> _Offsets | None:
     """Where the kept closed lines of ``count`` rows drawn from ``key`` are, or None."""
     try:
         with path.open("rb") as file:
             (size,) = _SIZE.unpack(file.read(_SIZE.size))
             kept, csv_at, json_at = pickle.loads(file.read(size))
-            length = os.fstat(file.fileno()).st_size
+            identity = _identity(file.fileno())
+            length = identity[2]
     except (OSError, struct.error, *UNREADABLE):
         return None
     start = _SIZE.size + size
@@ -242,4 +259,4 @@ def _kept_offsets(
     ):
         return None
     json_at = [csv_at[-1] + at for at in json_at]  # the JSON lines follow the CSV's
-    return start, csv_at, json_at
+    return start, csv_at, json_at, identity
