@@ -61,6 +61,17 @@ _DB_ERRORS = (
     ConnectorException,
 )
 
+# Of those, what says that the database itself went away when a duty ends on it (an OSError of
+# a full disk, say, is not; a refused or reset connection is).
+_LOST_DB = (
+    psycopg.Error,
+    PoolTimeout,
+    ConnectionError,
+    TimeoutError,
+    StoreError,
+    ConnectorException,
+)
+
 
 @dataclass(frozen=True)
 class WorkerConfig:
@@ -208,7 +219,7 @@ class Worker:
             for task in done:
                 if task is not stopper and not task.cancelled() and task.exception() is not None:
                     exc = task.exception()
-                    if isinstance(exc, _DB_ERRORS):  # procrastinate's listener, the heartbeat...
+                    if isinstance(exc, _LOST_DB):  # procrastinate's listener, the heartbeat...
                         self._fail(f"lost the database ({task.get_name()}: {_say(exc)})")
                     else:
                         self._fail(f"{task.get_name()} failed: {_say(exc)}")
