@@ -4,6 +4,7 @@ without opening twice what the table already holds."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -277,6 +278,30 @@ def test_a_probe_stored_without_its_alert_is_caught_up(tmp_path: Path) -> None:
         news = monitor.resume(T0 + timedelta(hours=5))
         assert [(e.change, e.alert.kind) for e in news] == [("opened", "closed")]
         assert heard == news
+        assert [a.kind for a in read_alerts(store, open_only=True)] == ["closed"]
+
+
+def test_an_alert_whose_message_could_not_be_queued_is_told_at_the_next_start(
+    tmp_path: Path,
+) -> None:
+    """The outbox's write fails (its database went away, or the run was killed) as an alert
+    opens: the alert is not stored either, so the next start catches it up and tells it. Stored
+    without its message, it would be known at the next start and never told."""
+    rules = Rules(closed_probes=3, closed_hours=2)
+
+    def outbox_down(event: Event) -> None:
+        raise RuntimeError("the outbox's database went away")
+
+    with Store.open(None, home=tmp_path) as store:
+        failing = Monitor(store, rules, notify=outbox_down)
+        for h in range(4):
+            obs = observation(h, Outcome.UNAVAILABLE)
+            store.save(obs)
+            with contextlib.suppress(RuntimeError):
+                failing.observe(obs)
+        heard: list[Event] = []
+        Monitor(store, rules, notify=heard.append).resume(T0 + timedelta(hours=5))
+        assert [(e.change, e.alert.kind) for e in heard] == [("opened", "closed")]
         assert [a.kind for a in read_alerts(store, open_only=True)] == ["closed"]
 
 

@@ -194,6 +194,12 @@ class Monitor:
         if event.change == "closed" and event.alert.id in self._ended:
             self._ended.discard(event.alert.id)  # closed as stored already
             return
+        # The message first (the outbox is in the store too), then the alert: a failure or a
+        # kill between the two writes leaves the alert unstored, which the next start catches
+        # up and tells again (a message twice); the other order would leave it stored and
+        # known at the next start, its message never queued (a message lost).
+        if self.notify is not None:
+            self.notify(event)
         if store:
             if event.change == "opened":
                 insert_alert(self.store, event.alert)
@@ -205,8 +211,6 @@ class Monitor:
             self.closed += 1
         if self.digest_at is not None:
             self._digest_events.append(event)
-        if self.notify is not None:
-            self.notify(event)
 
 
 def _reopened(stored: AlertRecord, computed: AlertRecord) -> AlertRecord:
