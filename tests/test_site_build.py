@@ -30,7 +30,7 @@ from guichets import datadir
 from guichets.catalogue import catalogue_to_toml, load_catalogue
 from guichets.cli import app
 from guichets.cli.site import DEFAULT_CONTACT
-from guichets.model import PARIS
+from guichets.model import PARIS, Observation
 from guichets.site import i18n, pages_work
 from guichets.site.archive import ARCHIVE_DIR
 from guichets.site.build import build_site, method_section
@@ -77,6 +77,17 @@ def _report(home: Path, *args: str) -> list[dict[str, object]]:
     assert result.exit_code == 0, result.output
     rows: list[dict[str, object]] = json.loads(result.stdout)
     return rows
+
+
+def _probe_again(store: Store, after: timedelta, tail: str) -> Observation:
+    """The first service's latest probe stored again ``after`` later (a new id ending in
+    ``tail``): a new probe as a run would save it. Returns the probe it copied."""
+    service = store.services()[0]
+    last = list(store.observations(service=service))[-1]
+    store.save(replace(last, probe_id=last.probe_id[:-4] + tail,
+                       started_at=last.started_at + after,
+                       finished_at=last.finished_at + after, trail=()))  # fmt: skip
+    return last
 
 
 def _html(path: Path) -> LexborHTMLParser:
@@ -183,12 +194,7 @@ def test_rebuild_after_a_new_probe_rewrites_its_pages(home: Path, tmp_path: Path
     out = tmp_path / "public"
     _build(copy, out)
     with Store.open(home=copy) as store:
-        service = store.services()[0]
-        last = list(store.observations(service=service))[-1]
-        later = timedelta(hours=1)
-        store.save(replace(last, probe_id=last.probe_id[:-4] + "beef",
-                           started_at=last.started_at + later,
-                           finished_at=last.finished_at + later, trail=()))  # fmt: skip
+        service = _probe_again(store, timedelta(hours=1), "beef").service
     before = (out / "services" / f"{service}.html").read_bytes()
     output = _build(copy, out)
     assert (out / "services" / f"{service}.html").read_bytes() != before
@@ -352,12 +358,7 @@ def test_cached_months_give_the_figures_computed_afresh(home: Path, tmp_path: Pa
         assert _figures_json(store, cache) == fresh  # computed, then kept
         assert sorted(p.suffix for p in cache.iterdir()) == [".pickle"] * len(list(cache.iterdir()))
         assert _figures_json(store, cache) == fresh  # read back
-        service = store.services()[0]
-        last = list(store.observations(service=service))[-1]
-        store.save(replace(last, probe_id=last.probe_id[:-4] + "cafe",
-                           started_at=last.started_at + timedelta(minutes=5),
-                           finished_at=last.finished_at + timedelta(minutes=5),
-                           trail=()))  # fmt: skip
+        _probe_again(store, timedelta(minutes=5), "cafe")
         changed = _figures_json(store, None)
         assert changed != fresh
         assert _figures_json(store, cache) == changed  # the month that moved is computed again
@@ -386,12 +387,7 @@ def test_rollups_behind_the_probes_are_caught_with_the_cache_too(
         assert months >= 1, "first read: every month checked"
         checked.clear()
         assert _figures_json(store, cache) == fresh and checked == []
-        service = store.services()[0]
-        last = list(store.observations(service=service))[-1]
-        store.save(replace(last, probe_id=last.probe_id[:-4] + "beef",
-                           started_at=last.started_at + timedelta(minutes=3),
-                           finished_at=last.finished_at + timedelta(minutes=3),
-                           trail=()))  # fmt: skip
+        last = _probe_again(store, timedelta(minutes=3), "beef")
         saved = _figures_json(store, cache)
         assert saved != fresh and checked == [], "a saved probe: rollups and probes moved alike"
         # A probe written behind the store's back (its rollup not updated): caught, rebuilt.
@@ -466,12 +462,7 @@ def test_an_incremental_build_is_a_fresh_build(
     with Store.open(home=copy) as store:
         figures = read_figures(store, catalogue, generated_at=at, cache=cache)
         first = build_site(store, figures, out, home=copy, contact=DEFAULT_CONTACT, workers=2)
-        service = store.services()[0]
-        last = list(store.observations(service=service))[-1]
-        store.save(replace(last, probe_id=last.probe_id[:-4] + "d00d",
-                           started_at=last.started_at + timedelta(minutes=7),
-                           finished_at=last.finished_at + timedelta(minutes=7),
-                           trail=()))  # fmt: skip
+        _probe_again(store, timedelta(minutes=7), "d00d")
         figures = read_figures(store, catalogue, generated_at=at, cache=cache)
         again = build_site(store, figures, out, home=copy, contact=DEFAULT_CONTACT, workers=2)
         same = read_figures(store, catalogue, generated_at=at, cache=cache)
