@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -132,27 +133,12 @@ class Delivery:
 
 
 def _fields(message: Message) -> dict[str, str | None]:
-    return {
-        "alert_id": message.alert_id,
-        "kind": message.kind,
-        "change": message.change,
-        "cause": message.cause,
-        "service": message.service,
-        "title": message.title,
-        "body": message.body,
-    }
+    """The outbox row's columns of a message: its fields, by name."""
+    return dataclasses.asdict(message)
 
 
 def _message(row: OutboxRow) -> Message:
-    return Message(
-        title=row.title,
-        body=row.body,
-        alert_id=row.alert_id,
-        change=row.change,
-        kind=row.kind,
-        cause=row.cause,
-        service=row.service,
-    )
+    return Message(**{f.name: getattr(row, f.name) for f in dataclasses.fields(Message)})
 
 
 class Dispatcher:
