@@ -82,6 +82,7 @@ def assist(
         list[str] | None,
         typer.Option(
             "--trusted-proxy",
+            metavar="ADDRESS",
             help="Address or network of your reverse proxy (repeatable, e.g. 127.0.0.1): failed "
             "logins coming through it are counted per X-Forwarded-For address, not all together.",
         ),
