@@ -74,6 +74,7 @@ __all__ = ["BuildResult", "build_site", "data_folder", "render_screenshots"]
 NOT_MEASURED: Final = (Outcome.BARRIER, Outcome.SITE_ERROR, Outcome.UNRECOGNIZED)
 TREND_MONTHS: Final = 12  # months in a table's sparkline
 MAX_WORKERS: Final = 4  # processes of a build, at most
+MAP_SHAPES_FILE: Final = "francemap-shapes.pickle"  # in the figures' cache (francemap.keep_shapes)
 
 
 @dataclass
@@ -362,6 +363,8 @@ class SiteBuilder:
         self.contact = contact
         self.writer = writer
         self.env = _environment(figures.cache)
+        if figures.cache is not None:  # the map's shapes, compacted once for every build
+            francemap.keep_shapes(figures.cache / MAP_SHAPES_FILE)
         self.missing_shapes: tuple[str, ...] = ()
         self.presses: dict[str, Markup | None] = {}  # a past month's press summary, by month
         # Closed months' release analyses under way in forked workers (month_releases).
@@ -375,6 +378,7 @@ class SiteBuilder:
         self.archived: list[DateRange] = []  # closed months, each with its frozen page
         self.fragments = MonthFragments(figures.cache, code_digest())
         self._closed_key: tuple[str] | None = None  # see closed_key()
+        self._changes: dict[tuple[str, ...], list[Markup]] = {}  # see changes_of()
 
     # -- shared ---
 
@@ -709,7 +713,14 @@ class SiteBuilder:
         ]
 
     def changes_of(self, services: Sequence[str]) -> list[Markup]:
-        """What changed since the previous month for these services, as French sentences."""
+        """What changed since the previous month for these services, as French sentences: the
+        same on a page's French and English copies, so made once for both."""
+        key = tuple(services)
+        if key not in self._changes:
+            self._changes[key] = self._changes_of(key)
+        return self._changes[key]
+
+    def _changes_of(self, services: Sequence[str]) -> list[Markup]:
         f = self.figures
         if f.latest is None or f.previous is None:
             return []
