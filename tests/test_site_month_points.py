@@ -31,6 +31,7 @@ from guichets.store import Store, as_utc
 from guichets.store.export_table import arrow_schema
 from guichets.store.probes import Origin
 from guichets.usecases.figures import read_figures
+from tests.observations import observation
 
 OCTOBER = month_range(2026, 10)
 BATCHES = ("svc-b", "Svc-c", "svc-a")  # stored in this order; SQLite sorts them byte by byte
@@ -38,20 +39,9 @@ AT = datetime(2027, 1, 5, tzinfo=UTC)  # the build's instant: October and Novemb
 
 
 def _probe(service: str, at: datetime, dated: bool, n: int, **more: Any) -> Observation:
-    slots = (at.astimezone(PARIS).replace(microsecond=0) + timedelta(days=3),) if dated else ()
-    return Observation(
-        probe_id=f"{n:032x}",
-        service=service,
-        platform="sim",
-        url=f"https://{service.lower()}.example.invalid/rdv",
-        started_at=at,
-        finished_at=at + timedelta(seconds=2),
-        outcome=Outcome.AVAILABLE if dated else Outcome.UNAVAILABLE,
-        detail="slots" if dated else "no_slot",
-        slots=slots,
-        departement="33",
-        **more,
-    )
+    """A probe of ``service`` at ``at`` that found a date three days ahead, or none."""
+    found = observation(n, at, days=(3,) if dated else (), service=service, departement="33")
+    return replace(found, **more)
 
 
 def _released(at: datetime, weekday: int) -> bool:
@@ -91,8 +81,7 @@ def _fill(store: Store) -> None:
             n += 1
             store.save(_probe("svc-open", base + timedelta(minutes=5), True, n))
             n += 1
-            erred = dict(outcome=Outcome.SITE_ERROR, detail="http_500", slots=())
-            store.save(replace(_probe("svc-err", base, False, n), **erred))
+            store.save(observation(n, base, Outcome.SITE_ERROR, service="svc-err"))
         if base.astimezone(PARIS).weekday() == 0 and hour % 24 == 14:
             n += 1  # a person's read, Monday afternoon, finding a date: not the robot's sample
             store.save(_probe(BATCHES[2], base + timedelta(minutes=31), True, n, assisted=True))
