@@ -24,6 +24,7 @@ import jinja2
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
+from guichets.collector import fewer_collections
 from guichets.departements import DEPARTEMENTS
 from guichets.evidence.layout import screenshots_dir
 from guichets.evidence.screenshot import ProbeTimeScreenshots, Renderer, screenshot_name
@@ -1153,7 +1154,10 @@ def build_site(
     if workers is None:
         workers = default_workers()
     try:
-        return _build_site(store, figures, out, home, contact, progress, site_url, workers, months)
+        with fewer_collections():
+            return _build_site(
+                store, figures, out, home, contact, progress, site_url, workers, months
+            )
     except BaseException:
         if months is not None:
             months.stop()

@@ -21,7 +21,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from guichets.model import Category, Outcome
-from guichets.stats.leadtime import LeadQuantile, lead_quantile
+from guichets.stats.leadtime import LeadQuantile, lead_quantile, lead_quantiles
 from guichets.stats.wilson import Share
 from guichets.tally import Tally
 
@@ -34,6 +34,7 @@ __all__ = [
     "downtime_rate",
     "failure_rate",
     "lead_time",
+    "lead_times",
     "longest_blocked_spell",
     "longest_spell",
     "opening_rate",
@@ -90,6 +91,11 @@ def barrier_rates_by_kind(t: Tally) -> dict[str, Share]:
 def lead_time(t: Tally, q: float) -> LeadQuantile | None:
     """The ``q`` quantile of the lead time; None without valid probes."""
     return lead_quantile(t.leads, t.censored, q)
+
+
+def lead_times(t: Tally, qs: Sequence[float]) -> dict[float, LeadQuantile | None]:
+    """:func:`lead_time` of each of ``qs``, from one sort of the samples (``lead_quantiles``)."""
+    return lead_quantiles(t.leads, t.censored, qs)
 
 
 class DayStatus(StrEnum):

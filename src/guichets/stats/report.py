@@ -28,6 +28,7 @@ from guichets.stats.indicators import (
     downtime_rate,
     failure_rate,
     lead_time,
+    lead_times,
     longest_blocked_spell,
     longest_spell,
     opening_rate,
@@ -116,8 +117,11 @@ class ReportRow:
         memory of a month's rows (8.8 of 15.7 MB for 500 services), and the site keeps every
         month's rows (36 at three years) in memory and asks only these quantiles. Another
         quantile asked afterwards is an error, never a figure computed from nothing."""
+        missing = [q for q in quantiles if q not in self._leads]
+        if missing and not self._settled:
+            self._leads.update(lead_times(self.tally, missing))
         for q in quantiles:
-            self.lead(q)
+            self.lead(q)  # asked after a first settle: an error, as the docstring says
         for tally in (self.tally, self.assisted):
             tally.leads = seconds_list()
             tally.censored = seconds_list()

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Final
 
 from guichets.catalogue import Catalogue
+from guichets.collector import fewer_collections
 from guichets.departements import DEPARTEMENTS
 from guichets.files import read_kept, write_kept
 from guichets.periods import DateRange, Grain, local_day, month_range
@@ -102,6 +103,21 @@ def read_figures(
     The months to compute are shared among ``workers`` processes (default: one per CPU, at most
     :data:`MAX_WORKERS`) when there are several.
     """
+    with fewer_collections():  # see guichets/collector.py
+        return _read_figures(
+            store, catalogue, generated_at=generated_at, press=press, cache=cache, workers=workers
+        )
+
+
+def _read_figures(
+    store: Store,
+    catalogue: Catalogue | None,
+    *,
+    generated_at: datetime,
+    press: bool,
+    cache: Path | None,
+    workers: int | None,
+) -> SiteFigures:
     span = store.probe_days()
     if span is None:
         return SiteFigures(generated_at, None, [], _services(catalogue, ()))
