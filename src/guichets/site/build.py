@@ -370,6 +370,8 @@ class SiteBuilder:
         self.presses: dict[str, Markup | None] = {}  # a past month's press summary, by month
         # Closed months' release analyses under way in forked workers (month_releases).
         self.releases: dict[str, Future[list[Release]]] = {}
+        # And those computed by the month files' writer from its read (MonthFiles.releases).
+        self.analysed: dict[str, list[Release]] = {}
         self._kept: dict[Path, ArchivedMonth] = {}  # the frozen pages read (kept_page)
         self.months: MonthWriter | None = None  # the month files, when started before
         self.open_data: OpenData | None = None
@@ -445,11 +447,14 @@ class SiteBuilder:
         today = self.figures.generated_at.astimezone(PARIS).date()
         self.archived = closed_months(self.figures.months, today)
         langs = list(langs)
-        with self.month_releases(langs):
+        with self.month_releases(langs, months.analysing):
             self.open_data = write_open_data(
                 self.store, folder, self.figures.monthly_rows, created=self.figures.generated_at,
                 keep=keep, figures_text=self.figures_texts(), months=months,
             )  # fmt: skip
+            self.analysed = {
+                m.label: list(m.releases) for m in months.result()[0] if m.releases is not None
+            }
             for lang in langs:
                 for month in self.archived:
                     self.archive_page(lang, month)
@@ -826,7 +831,7 @@ class SiteBuilder:
         return self._kept[path]
 
     @contextmanager
-    def month_releases(self, langs: Sequence[str]) -> Iterator[None]:
+    def month_releases(self, langs: Sequence[str], analysing: frozenset[str]) -> Iterator[None]:
         """The release analyses of the closed months whose pages are to be rendered, started in
         forked workers (``store/forked.py``) while the open data is finished and the pages are
         rendered here; :meth:`_month_press` takes their results.
@@ -835,13 +840,16 @@ class SiteBuilder:
         SQLite sorting them): at a first build, every closed month, one after another in this
         process once the month files were written, while the other CPU had nothing to do. Later
         builds copy the frozen pages back and compute none; with fewer than two, or a store a
-        child cannot reach, they are computed here as before."""
+        child cannot reach, they are computed here as before. The months in ``analysing`` are
+        not: the month files' writer gives theirs, from the read that writes them
+        (``site/month_points.py``; a month it could not tell is then computed here)."""
         f = self.figures
         todo = [
             month
             for month in self.archived
             if any(_period(month) in rows for rows in f.by_service.values())  # else no summary
             and not all(self.kept_page(lang, month).current for lang in langs)
+            and _period(month) not in analysing
         ]
         workers = min(self.workers, len(todo))
         if not worth_forking(self.store, workers, len(todo)):
@@ -913,13 +921,18 @@ class SiteBuilder:
         if index > 0:
             earlier = _period(f.months[index - 1])
             before = [rows[earlier] for rows in f.by_service.values() if earlier in rows]
-        found = self.releases.get(period)
-        if found is not None:  # computed by a worker (month_releases)
-            releases = found.result()
-        else:
-            releases = release_rows(self.store.iter_probe_points(month))
-        text = press_summary(now, before, releases, month, f.names())
+        text = press_summary(now, before, self.releases_of(month, period), month, f.names())
         return markdown(text, shift=2)
+
+    def releases_of(self, month: DateRange, period: str) -> list[Release]:
+        """A closed month's batch releases: from the month files' read, or from a worker
+        (:meth:`month_releases`), or read here."""
+        if period in self.analysed:
+            return self.analysed[period]
+        found = self.releases.get(period)
+        if found is not None:
+            return found.result()
+        return release_rows(self.store.iter_probe_points(month))
 
     def archive_index(self, lang: str) -> None:
         page = Page(lang, "archives/index.html")

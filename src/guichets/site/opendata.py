@@ -34,6 +34,7 @@ from guichets.site.opendata_files import (
     can_fork,
     link_into,
     month_file,
+    months_to_analyse,
     observation_files,
 )
 from guichets.stats.method import METHOD_VERSION
@@ -633,6 +634,11 @@ def _title_en(label: str, kind: str) -> str:
 
 
 class MonthWriter(Protocol):
+    """The month files being written. ``analysing``: the closed months whose batch releases
+    come with them (``MonthFiles.releases``), unless they could not be told from that read."""
+
+    analysing: frozenset[str]
+
     def result(self) -> tuple[list[MonthFiles], int]: ...
 
     def remember(self, fingerprints: Mapping[str, str] | None) -> None: ...
@@ -641,8 +647,9 @@ class MonthWriter(Protocol):
 
 
 class _Now:
-    def __init__(self, found: tuple[list[MonthFiles], int]) -> None:
+    def __init__(self, found: tuple[list[MonthFiles], int], analysing: frozenset[str]) -> None:
         self.found = found
+        self.analysing = analysing
 
     def result(self) -> tuple[list[MonthFiles], int]:
         return self.found
@@ -668,10 +675,15 @@ def start_months(
     :func:`write_open_data`; ``fingerprints`` as for ``observation_files``."""
     kept = (folder if keep is None else keep) / OBSERVATIONS
     schema = arrow_schema(observation_types())
+    analyse = months_to_analyse(store, kept)
     if background and can_fork():
-        return InBackground(store, kept, schema, workers=workers, fingerprints=fingerprints)
-    found = observation_files(store, kept, schema, workers=workers, fingerprints=fingerprints)
-    return _Now(found)
+        return InBackground(
+            store, kept, schema, workers=workers, fingerprints=fingerprints, analyse=analyse
+        )
+    found = observation_files(
+        store, kept, schema, workers=workers, fingerprints=fingerprints, analyse=analyse
+    )
+    return _Now(found, analyse)
 
 
 def write_open_data(

@@ -23,10 +23,10 @@ import multiprocessing
 import os
 import re
 import signal
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -37,9 +37,11 @@ from isal import igzip
 import guichets
 from guichets.files import link_atomic, partial_path, write_atomic
 from guichets.periods import DateRange, month_range
+from guichets.site.month_points import ALSO, MonthPoints, month_releases
+from guichets.stats.releases import Release
 from guichets.store import Store
 from guichets.store.export import EXPORT_COLUMNS, export_extent
-from guichets.store.export_read import raw_tables, warm_up
+from guichets.store.export_read import adbc_readable, raw_tables, warm_up
 from guichets.store.export_table import columns_of, csv_header
 
 __all__ = [
@@ -48,6 +50,7 @@ __all__ = [
     "MonthFiles",
     "link_into",
     "month_file",
+    "months_to_analyse",
     "observation_files",
 ]
 
@@ -79,11 +82,15 @@ def month_file(label: str, kind: str) -> str:
 
 @dataclass(frozen=True)
 class MonthFiles:
-    """What a month's kept files hold, as the manifest says."""
+    """What a month's kept files hold, as the manifest says; and, for a closed month this
+    build was asked to analyse and wrote, its batch releases from the same read
+    (``site/month_points.py``; None when not, or when they could not be told so)."""
 
     label: str
     probes: int
     files: Mapping[str, Mapping[str, Any]]  # kind → {"bytes", "sha256"}
+    # Not what the files are: the same files listed by two builds are equal.
+    releases: tuple[Release, ...] | None = field(default=None, compare=False)
 
 
 # -- one month ---------------------------------------------------------------------------------
@@ -128,10 +135,17 @@ def _hashed(path: Path) -> dict[str, Any]:
 
 
 def write_month(
-    store: Store, folder: Path, label: str, days: DateRange, current: bool, schema: pa.Schema
+    store: Store,
+    folder: Path,
+    label: str,
+    days: DateRange,
+    current: bool,
+    schema: pa.Schema,
+    points: MonthPoints | None = None,
 ) -> dict[str, Any]:
     """Write one month's files into ``folder`` (aside, then renamed); returns its manifest
-    entry (without the extent, which the caller read before)."""
+    entry (without the extent, which the caller read before). ``points``: given each page
+    read, with the stored category besides (the month's release analysis)."""
     types = _table_types(schema)
     kinds = KINDS if current else KINDS[:2]
     plain = _Aside(folder / month_file(label, "csv")) if current else None
@@ -148,7 +162,10 @@ def write_month(
                 if out is not None:
                     out.write(csv_header())
             written = False
-            for page in raw_tables(store, days.start, days.end, rows=PAGE_ROWS):
+            also = () if points is None else ALSO
+            for page in raw_tables(store, days.start, days.end, rows=PAGE_ROWS, also=also):
+                if points is not None:
+                    points.add(page)
                 columns = columns_of(page, types)
                 zipped.write(columns.text)
                 if plain is not None:
@@ -198,10 +215,16 @@ def _forked() -> None:
 
 
 def _work(
-    folder: Path, label: str, days: DateRange, current: bool, schema: pa.Schema
-) -> dict[str, Any]:
+    folder: Path, label: str, days: DateRange, current: bool, schema: pa.Schema, analyse: bool
+) -> tuple[dict[str, Any], list[Release] | None]:
+    """A month's files, and its releases when asked (a closed month whose archive page waits
+    for them; never the current month's, which has none): from the same read of its probes."""
     assert _STORE is not None
-    return write_month(_STORE, folder, label, days, current, schema)
+    if not analyse or current:
+        return write_month(_STORE, folder, label, days, current, schema), None
+    points = MonthPoints()
+    entry = write_month(_STORE, folder, label, days, current, schema, points)
+    return entry, month_releases(_STORE, days, points)
 
 
 class _Serial(Executor):
@@ -300,13 +323,16 @@ def observation_files(
     *,
     workers: int = 1,
     fingerprints: Mapping[str, str] | None = None,
+    analyse: Collection[str] = frozenset(),
 ) -> tuple[list[MonthFiles], int]:
     """Bring the month files in ``folder`` up to date with the store; returns every month with
     probes, in order, and how many files were written.
 
     ``fingerprints``: what each month's figures were computed from (``usecases/figures.py``:
     its rollups' totals, which a new probe changes): a month whose fingerprint is the one its
-    files were written with is not counted again (counting a month's probes reads each row)."""
+    files were written with is not counted again (counting a month's probes reads each row).
+    ``analyse``: the closed months (labels) whose batch releases to compute from the read that
+    writes them (:func:`months_to_analyse`), given in their ``MonthFiles``."""
     folder.mkdir(parents=True, exist_ok=True)
     for file in folder.glob(".*.partial"):
         file.unlink()
@@ -342,6 +368,7 @@ def observation_files(
         else:
             todo.append((label, days, current, count, position, fingerprint))
     written = 0
+    releases: dict[str, tuple[Release, ...]] = {}
     if todo:
         _save(folder, entries)  # months being written are forgotten until they are done
         with _executor(store, len(todo), workers) as pool:
@@ -349,12 +376,15 @@ def observation_files(
                 (
                     label,
                     {"probes": count, "last": position, "fingerprint": fingerprint},
-                    pool.submit(_work, folder, label, days, current, schema),
+                    pool.submit(_work, folder, label, days, current, schema, label in analyse),
                 )
                 for label, days, current, count, position, fingerprint in todo
             ]
             for label, extent, future in futures:
-                entry = {**extent, **future.result()}
+                files, analysed = future.result()
+                if analysed is not None:
+                    releases[label] = tuple(analysed)
+                entry = {**extent, **files}
                 entries[label] = entry
                 written += len(entry["files"])
                 _save(folder, dict(sorted(entries.items())))
@@ -366,11 +396,25 @@ def observation_files(
             file.unlink()
     found = [
         MonthFiles(
-            label, entry["probes"], {k: entry["files"][k] for k in KINDS if k in entry["files"]}
+            label,
+            entry["probes"],
+            {k: entry["files"][k] for k in KINDS if k in entry["files"]},
+            releases.get(label),
         )
         for label, entry in entries.items()
     ]
     return found, written
+
+
+def months_to_analyse(store: Store, folder: Path) -> frozenset[str]:
+    """The months whose batch releases :func:`observation_files` should compute as it writes
+    them: at a first build (no month kept in ``folder``: every month is written), every month
+    but the latest, whose archive pages are rendered from these; none otherwise (a rebuild
+    writes the current month, and a late probe's closed month, whose page is frozen), nor when
+    the store is not read through ADBC (no stored category: ``site/month_points.py``)."""
+    if not adbc_readable(store) or has_kept_months(folder):
+        return frozenset()
+    return frozenset(label for label, _ in list(_months(store))[:-1])
 
 
 class InBackground:
@@ -392,13 +436,16 @@ class InBackground:
         *,
         workers: int,
         fingerprints: Mapping[str, str] | None = None,
+        analyse: Collection[str] = frozenset(),
     ) -> None:
         context = multiprocessing.get_context("fork")
         self._store, self._folder = store, folder
+        self.analysing = frozenset(analyse)
         self._later: Mapping[str, str] | None = None
+        self._found: tuple[list[MonthFiles], int] | None = None
         self._receive, send = context.Pipe(duplex=False)
         self._process = context.Process(
-            target=_in_child, args=(store, folder, schema, workers, fingerprints, send)
+            target=_in_child, args=(store, folder, schema, workers, fingerprints, analyse, send)
         )
         gc.freeze()  # the parent's objects stay shared: the child's collections never touch them
         try:
@@ -412,6 +459,12 @@ class InBackground:
         self._later = fingerprints
 
     def result(self) -> tuple[list[MonthFiles], int]:
+        """The months (waited for the first time; the same again after)."""
+        if self._found is None:
+            self._found = self._wait()
+        return self._found
+
+    def _wait(self) -> tuple[list[MonthFiles], int]:
         try:
             ok, payload = self._receive.recv()
         except EOFError:
@@ -464,6 +517,7 @@ def _in_child(
     schema: pa.Schema,
     workers: int,
     fingerprints: Mapping[str, str] | None,
+    analyse: Collection[str],
     send: Any,
 ) -> None:
     os.setpgid(0, 0)  # a group of its own, with its workers: see InBackground.stop
@@ -474,7 +528,9 @@ def _in_child(
     try:
         warm_up()  # before its workers are forked: what it loads, they share
         gc.freeze()  # and its objects: no collection in a worker copies their pages
-        found = observation_files(store, folder, schema, workers=workers, fingerprints=fingerprints)
+        found = observation_files(
+            store, folder, schema, workers=workers, fingerprints=fingerprints, analyse=analyse
+        )
         send.send((True, found))
     except BaseException as exc:  # told to the parent, which raises it
         send.send((False, f"{type(exc).__name__}: {exc}"))

@@ -40,6 +40,7 @@ __all__ = [
     "episodes",
     "release_rows",
     "releases_markdown",
+    "releases_of",
 ]
 
 CYCLES: Final = {"weekly": 7 * 86_400, "daily": 86_400}
@@ -316,13 +317,25 @@ def release_rows(
 ) -> list[Release]:
     """Batch releases of every service in (service, started_at, outcome, category) rows, ordered
     by service and time; services without a batch pattern are left out."""
+    return releases_of(
+        (
+            service,
+            [
+                (at, category != Category.E)
+                for _, at, outcome, category in rows
+                if outcome in (Outcome.AVAILABLE, Outcome.UNAVAILABLE)
+            ],
+        )
+        for service, rows in groupby(points, key=lambda p: p[0])
+    )
+
+
+def releases_of(services: Iterable[tuple[str, Sequence[tuple[datetime, bool]]]]) -> list[Release]:
+    """The batch releases of each service's valid probes (instant, found a date), services in
+    order: :func:`release_rows` once the rows are grouped and their valid points taken, which
+    the site's month files do from their columns (``site/month_points.py``)."""
     found: list[Release] = []
-    for service, rows in groupby(points, key=lambda p: p[0]):
-        valid = [
-            (at, category != Category.E)
-            for _, at, outcome, category in rows
-            if outcome in (Outcome.AVAILABLE, Outcome.UNAVAILABLE)
-        ]
+    for service, valid in services:
         release = detect_release(service, valid)
         if release is not None:
             found.append(release)

@@ -20,9 +20,10 @@ from typing import Any, Final, Protocol
 from sqlalchemy import ColumnElement, Select, Text, func, select, type_coerce
 
 from guichets.model import PARIS, Observation, Outcome, categorise
-from guichets.periods import local_day
+from guichets.periods import DateRange, local_day
 from guichets.store import Store, as_utc
 from guichets.store.readings import after_position
+from guichets.store.rollups import stored
 from guichets.store.schema import probes
 from guichets.tally import site_of
 from guichets.untrusted import csv_writer as untrusted_csv_writer
@@ -41,6 +42,7 @@ __all__ = [
     "export_values",
     "jsonl_writer",
     "raw_pages",
+    "stored_count",
     "write_csv",
     "write_jsonl",
     "write_rows",
@@ -261,6 +263,13 @@ def export_extent(store: Store, since: datetime, until: datetime) -> tuple[int, 
         total = int(conn.execute(count).scalar_one())
         found = conn.execute(last).first()
     return total, None if found is None else (found.started_at, found.probe_id)
+
+
+def stored_count(store: Store, days: DateRange) -> int:
+    """Every probe stored in ``days``, replicates and assisted reads too, counted from the
+    ``started_at`` index alone: more than :func:`export_extent` counts when it has replicates."""
+    with store.reading("count probes") as conn:
+        return stored(conn, days)
 
 
 def export_count(store: Store, since: datetime, upto: Position) -> int:

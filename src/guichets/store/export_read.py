@@ -18,6 +18,7 @@ read transactions, each resuming after the last row read (``export.raw_pages``' 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +29,15 @@ import pyarrow as pa
 from guichets.store import Store, as_utc
 from guichets.store.export import RAW_COLUMNS, raw_pages
 
-__all__ = ["RAW_TYPES", "raw_tables", "table_of_rows", "warm_up"]
+__all__ = [
+    "EXTRA_TYPES",
+    "RAW_TYPES",
+    "adbc_readable",
+    "raw_tables",
+    "replicate_tables",
+    "table_of_rows",
+    "warm_up",
+]
 
 # The raw columns' types once read; the instants are kept as read (SQLite's text, or timestamps
 # from PostgreSQL's datetimes) and parsed by ``export_table``.
@@ -37,6 +46,11 @@ RAW_TYPES: Final[Mapping[str, pa.DataType]] = {
     name: pa.int64() if name in ("requests", "http_status", "assisted") else pa.string()
     for name in RAW_COLUMNS
 }
+# Columns a caller may read besides (``also``): the stored category, which the release analysis
+# uses (``site/month_points.py``) and the export recomputes from the slots.
+EXTRA_TYPES: Final[Mapping[str, pa.DataType]] = {"category": pa.string()}
+_TYPES: Final[Mapping[str, pa.DataType]] = {**RAW_TYPES, **EXTRA_TYPES}
+_DRIVER: Final = "adbc_driver_sqlite"
 _BATCH_OPTION: Final = "adbc.sqlite.query.batch_rows"
 _BUSY_MS: Final = 30_000  # as the store's own connections wait for a lock
 
@@ -46,10 +60,15 @@ def _sqlite_instant(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-_SELECT: Final = (
-    f"SELECT {', '.join(RAW_COLUMNS)} FROM probes"
-    " WHERE replicate_of IS NULL AND started_at >= ? AND started_at < ?"
-)
+def _select(also: Sequence[str], replicates: bool) -> str:
+    """The page's query up to its bounds: the export's probes, or only their replicates."""
+    which = "IS NOT NULL" if replicates else "IS NULL"
+    return (
+        f"SELECT {', '.join([*RAW_COLUMNS, *also])} FROM probes"
+        f" WHERE replicate_of {which} AND started_at >= ? AND started_at < ?"
+    )
+
+
 # After the last row read: spelt so that SQLite walks the started_at index from there, as
 # ``readings.after_position``.
 _AFTER: Final = " AND started_at >= ? AND (started_at > ? OR probe_id > ?)"
@@ -80,7 +99,7 @@ def _typed(table: pa.Table) -> pa.Table:
     """The driver's guesses brought to :data:`RAW_TYPES` (a column of nulls read as integers)."""
     columns = []
     for name, column in zip(table.column_names, table.columns, strict=True):
-        wanted = RAW_TYPES[name]
+        wanted = _TYPES[name]
         if column.type != wanted:
             if column.null_count != len(column) and not (
                 pa.types.is_integer(column.type) and pa.types.is_integer(wanted)
@@ -92,14 +111,14 @@ def _typed(table: pa.Table) -> pa.Table:
 
 
 def _adbc_tables(
-    connection: Any, since: datetime, until: datetime, rows: int
+    connection: Any, since: datetime, until: datetime, rows: int, select: str
 ) -> Iterator[pa.Table]:
     bounds = [_sqlite_instant(since), _sqlite_instant(until)]
     after: list[Any] = []
     with contextlib.closing(connection.cursor()) as cursor:
         cursor.adbc_statement.set_options(**{_BATCH_OPTION: str(rows + 1)})
         while True:
-            sql = _SELECT + (_AFTER if after else "") + _ORDER
+            sql = select + (_AFTER if after else "") + _ORDER
             cursor.execute(sql, [*bounds, *after, rows])
             table = _typed(cursor.fetch_arrow_table())
             if table.num_rows:
@@ -127,15 +146,53 @@ def table_of_rows(rows: Sequence[Sequence[Any]]) -> pa.Table:
 
 
 def raw_tables(
-    store: Store, since: datetime, until: datetime, *, rows: int = 50_000, adbc: bool = True
+    store: Store,
+    since: datetime,
+    until: datetime,
+    *,
+    rows: int = 50_000,
+    adbc: bool = True,
+    also: Sequence[str] = (),
 ) -> Iterator[pa.Table]:
     """The probes started in [since, until), by start then id, ``rows`` at a time, as tables of
-    :data:`RAW_COLUMNS`. ``adbc=False``: the driver's cursor even for a SQLite file (tests)."""
-    path = store.sqlite_file() if adbc else None
-    connection = None if path is None else _adbc_connect(path)
+    :data:`RAW_COLUMNS`. ``adbc=False``: the driver's cursor even for a SQLite file (tests).
+
+    ``also``: columns of :data:`EXTRA_TYPES` added after those, when read through ADBC only (the
+    other way reads the export's columns alone: a caller tells by the tables' columns)."""
+    connection = _connection(store, adbc)
     if connection is None:
         for page in raw_pages(store, since, until, rows=rows):
             yield table_of_rows(page)
         return
+    yield from _closing_tables(connection, since, until, rows, _select(also, replicates=False))
+
+
+def adbc_readable(store: Store) -> bool:
+    """Whether :func:`raw_tables` reads ``store`` through ADBC (a SQLite file, the driver
+    installed), hence gives the ``also`` columns."""
+    return store.sqlite_file() is not None and importlib.util.find_spec(_DRIVER) is not None
+
+
+def _connection(store: Store, adbc: bool) -> Any | None:
+    """An ADBC connection to the store's SQLite file, or None (another database, no driver)."""
+    path = store.sqlite_file() if adbc else None
+    return None if path is None else _adbc_connect(path)
+
+
+def replicate_tables(
+    store: Store, since: datetime, until: datetime, *, rows: int = 50_000, also: Sequence[str] = ()
+) -> Iterator[pa.Table] | None:
+    """The replicates started in [since, until) (which the export leaves out), as
+    :func:`raw_tables` gives the probes; None when the store is not read through ADBC. No index
+    finds them: each row of the span is read, so ask only when there are some."""
+    connection = _connection(store, adbc=True)
+    if connection is None:
+        return None
+    return _closing_tables(connection, since, until, rows, _select(also, replicates=True))
+
+
+def _closing_tables(
+    connection: Any, since: datetime, until: datetime, rows: int, select: str
+) -> Iterator[pa.Table]:
     with contextlib.closing(connection):
-        yield from _adbc_tables(connection, since, until, rows)
+        yield from _adbc_tables(connection, since, until, rows, select)
