@@ -321,6 +321,35 @@ def _points(rows: Sequence[ReportRow | None], labels: Sequence[str]) -> list[cha
     return points
 
 
+# What the templates print of the pages rendered after every run is given them as dataclasses,
+# not dicts: Jinja reads ``{{ p.time }}`` as an attribute first, and on a dict that raises an
+# AttributeError before it looks the key up, which doubled the cost of a table's cells.
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeLine:
+    """One of a service's latest probes, in its page's table."""
+
+    time: str
+    outcome: str
+    outcome_text: str
+    detail: str
+    first_slot: str
+    category: str
+    screenshot: str | None  # relative to the page
+    probe_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceLine:
+    """One service in its département's table."""
+
+    info: ServiceInfo
+    href: str
+    figure: Figure | None
+    trend: Markup
+
+
 @dataclass(frozen=True)
 class MonthLine:
     label: str
@@ -639,14 +668,14 @@ class SiteBuilder:
         for info in f.services_of(code):
             service_rows = f.by_service.get(info.id, {})
             services.append(
-                {
-                    "info": info,
-                    "href": page.link(f"services/{info.id}.html"),
-                    "figure": self.figure_of(self.latest_row(service_rows), lang),
-                    "trend": _trend(
+                ServiceLine(
+                    info=info,
+                    href=page.link(f"services/{info.id}.html"),
+                    figure=self.figure_of(self.latest_row(service_rows), lang),
+                    trend=_trend(
                         service_rows, f.months, f"{info.label} — {i18n.message('col_trend', lang)}"
                     ),
-                }
+                )
             )
         self.render(
             "departement.html",
@@ -838,18 +867,18 @@ class SiteBuilder:
             )
         return lines
 
-    def probe_line(self, obs: Observation, lang: str, page: Page) -> dict[str, Any]:
+    def probe_line(self, obs: Observation, lang: str, page: Page) -> ProbeLine:
         shot = self.screenshots.get(obs.probe_id)
-        return {
-            "time": i18n.fmt_instant(obs.started_at, lang),
-            "outcome": obs.outcome.value,
-            "outcome_text": i18n.message(f"outcome_{obs.outcome.value}", lang),
-            "detail": obs.detail,
-            "first_slot": "–" if not obs.slots else i18n.fmt_instant(obs.slots[0], lang),
-            "category": obs.category.value if obs.category is not None else "",
-            "screenshot": None if shot is None else page.root + shot,
-            "probe_id": obs.probe_id,
-        }
+        return ProbeLine(
+            time=i18n.fmt_instant(obs.started_at, lang),
+            outcome=obs.outcome.value,
+            outcome_text=i18n.message(f"outcome_{obs.outcome.value}", lang),
+            detail=obs.detail,
+            first_slot="–" if not obs.slots else i18n.fmt_instant(obs.slots[0], lang),
+            category=obs.category.value if obs.category is not None else "",
+            screenshot=None if shot is None else page.root + shot,
+            probe_id=obs.probe_id,
+        )
 
     # -- the monthly archive (site/archive.py) ---
 
