@@ -409,6 +409,7 @@ class SiteBuilder:
         self.open_data: OpenData | None = None
         self.screenshots: dict[str, str] = {}  # probe id → path relative to the site's root
         self.alerts: list[AlertRecord] = read_alerts(store)  # docs/alerts.md
+        self._alerts_by_service: dict[str | None, list[AlertRecord]] | None = None
         self.site_url = site_url
         self.archived: list[DateRange] = []  # closed months, each with its frozen page
         self.fragments = MonthFragments(figures.cache, code_digest())
@@ -534,9 +535,7 @@ class SiteBuilder:
         keys = PageKeys(self)
         # A service's page lists its alerts, which ``guichets alerts check`` (stalled) stores
         # without a probe: they are among its inputs, or a rebuild would keep the page as it was.
-        alerts: dict[str | None, list[AlertRecord]] = {}
-        for alert in self.alerts:
-            alerts.setdefault(alert.service, []).append(alert)
+        alerts = self.alerts_by_service()
         jobs = []
         for lang in langs:
             for code in f.departements():
@@ -830,12 +829,21 @@ class SiteBuilder:
             assisted=self.assisted_lines(rows, lang),
             alert_lines=[
                 alerttext.history_line(a, lang)
-                for a in reversed(self.alerts)
-                if a.service == info.id
+                for a in reversed(self.alerts_by_service().get(info.id, []))
             ],
             feed=page.root + feeds.feed_path(code) if code else None,
             vantage_note=self.vantage_note(info.id, lang),
         )
+
+    def alerts_by_service(self) -> dict[str | None, list[AlertRecord]]:
+        """The alerts of each service, oldest first (None: a platform's), grouped once a build:
+        every service page lists its own, which a scan of every alert for each page made cost
+        pages × alerts."""
+        if self._alerts_by_service is None:
+            self._alerts_by_service = {}
+            for alert in self.alerts:
+                self._alerts_by_service.setdefault(alert.service, []).append(alert)
+        return self._alerts_by_service
 
     def vantage_note(self, service: str, lang: str) -> str | None:
         """« bloqué depuis A, lu depuis B »: a barrier the robot met from some vantage points
