@@ -33,7 +33,16 @@ from guichets.cli.site import DEFAULT_CONTACT
 from guichets.model import PARIS, Observation
 from guichets.site import i18n, pages_work
 from guichets.site.archive import ARCHIVE_DIR
-from guichets.site.build import build_site, data_folder, kept_data, method_section
+from guichets.site.build import (
+    BuildResult,
+    SiteBuilder,
+    _Writer,
+    build_site,
+    data_folder,
+    figure,
+    kept_data,
+    method_section,
+)
 from guichets.site.opendata import figures_csv, figures_json, start_months
 from guichets.site.serve import _resolve, check_loopback, site_app
 from guichets.store import Store
@@ -623,3 +632,23 @@ def test_rollups_checked_for_one_database_are_not_trusted_for_another(
         _figures_json(store, cache)
     with Store.open(home=two) as store:
         assert _figures_json(store, cache) == _figures_json(store, None)
+
+
+def test_a_rows_figure_is_made_once_and_never_taken_for_another_rows(home: Path) -> None:
+    """``SiteBuilder.figure_of`` keeps each row's figure for the build, by the row's identity:
+    an entry left under a row's id by another row (an id reused) is made again."""
+    with Store.open(home=home) as store:
+        figures = read_figures(store, None, generated_at=datetime.now(UTC))
+        out = Path("unused")
+        builder = SiteBuilder(
+            store, figures, out, home=None, contact="x", writer=_Writer(BuildResult(out))
+        )
+        row, *others = [r for rows in figures.by_service.values() for r in rows.values()]
+        other = next(r for r in others if figure(r, "fr") != figure(row, "fr"))
+        first = builder.figure_of(row, "fr")
+        assert first == figure(row, "fr")
+        assert builder.figure_of(row, "fr") is first
+        assert builder.figure_of(row, "en") == figure(row, "en") != first
+        builder._figures[(id(other), "fr")] = (row, first)  # stale: made for another row
+        assert builder.figure_of(other, "fr") == figure(other, "fr") != first
+        assert builder.figure_of(None, "fr") is None
