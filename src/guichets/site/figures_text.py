@@ -32,7 +32,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import accumulate
 from pathlib import Path
-from typing import Final
+from typing import IO, Final
 
 from guichets.files import UNREADABLE, atomic_file, read_kept, write_kept
 from guichets.site.opendata import Text, figures_csv, figures_json
@@ -255,29 +255,29 @@ def _keep_closed(
         rows_of[period].append(at)
     sizes = {"csv": [0] * len(periods), "json": [0] * len(periods)}
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".closed-figures-") as spilled:
-        folder = Path(spilled)
+    # The spill files have no name (``TemporaryFile``: O_TMPFILE, or unlinked at once): a build
+    # killed meanwhile (no ``finally`` runs) leaves nothing behind in the cache.
+    with contextlib.ExitStack() as files:
+        spill: dict[str, dict[str, IO[bytes]]] = {}
         for period, lines in months:
-            with (
-                (folder / f"{period}.csv").open("wb") as csv_file,
-                (folder / f"{period}.json").open("wb") as json_file,
-            ):
-                for at, (csv_line, json_line) in zip(rows_of[period], lines, strict=True):
-                    sizes["csv"][at] = csv_file.write(csv_line.encode("utf-8"))
-                    sizes["json"][at] = json_file.write(f"{json_line},\n".encode())
+            csv_file, json_file = (
+                files.enter_context(tempfile.TemporaryFile(dir=path.parent)) for _ in range(2)
+            )
+            spill[period] = {"csv": csv_file, "json": json_file}
+            for at, (csv_line, json_line) in zip(rows_of[period], lines, strict=True):
+                sizes["csv"][at] = csv_file.write(csv_line.encode("utf-8"))
+                sizes["json"][at] = json_file.write(f"{json_line},\n".encode())
+        for part in spill.values():
+            for file in part.values():
+                file.seek(0)
         csv_at = list(accumulate(sizes["csv"], initial=0))
         json_at = list(accumulate(sizes["json"], initial=0))
         header = pickle.dumps((key, csv_at, json_at), protocol=pickle.HIGHEST_PROTOCOL)
         with atomic_file(path) as out:
             out.write(_SIZE.pack(len(header)) + header)
-            for part, part_sizes in sizes.items():
-                with contextlib.ExitStack() as files:
-                    spill = {
-                        period: files.enter_context((folder / f"{period}.{part}").open("rb"))
-                        for period in rows_of
-                    }
-                    for period, size in zip(periods, part_sizes, strict=True):
-                        out.write(spill[period].read(size))
+            for kind, kind_sizes in sizes.items():
+                for period, size in zip(periods, kind_sizes, strict=True):
+                    out.write(spill[period][kind].read(size))
             out.flush()
             identity = _identity(out.fileno())  # a rename keeps it
     return _SIZE.size + len(header), csv_at, [csv_at[-1] + at for at in json_at], identity
