@@ -23,7 +23,8 @@ def _build(out: Path, text: str) -> None:
 
 
 def _aside(out: Path) -> list[Path]:
-    return sorted(out.parent.glob(f".{out.name}{STAGING_MARK}*"))
+    prefix = f".{out.name}{STAGING_MARK}"
+    return sorted(p for p in out.parent.iterdir() if p.name.startswith(prefix))
 
 
 @pytest.mark.parametrize("fork", [True, False])
@@ -65,3 +66,19 @@ def test_a_failed_build_leaves_the_site_and_no_staging_folder(tmp_path: Path) ->
         raise RuntimeError("killed")
     assert _aside(out) == []  # the old site removed meanwhile, the failed staging folder too
     assert (out / "index.html").read_text() == "two"
+
+
+@pytest.mark.parametrize("name", ["site[1]", "site*", "site?"])
+def test_only_this_sites_leftovers_are_removed_whatever_its_name(tmp_path: Path, name: str) -> None:
+    """The folders removed are named after ``--out`` literally: a name with a glob's special
+    characters must not make another site's folder beside it look like one of ours."""
+    other = tmp_path / f".site1{STAGING_MARK}99999"  # another site's (``site1``) staging folder
+    other.mkdir()
+    (other / "index.html").write_text("not ours")
+    out = tmp_path / name
+    _build(out, "one")
+    _build(out, "two")
+    _build(out, "three")
+    assert (other / "index.html").read_text() == "not ours"
+    assert (out / "index.html").read_text() == "three"
+    assert len(_aside(out)) == 1
