@@ -95,7 +95,11 @@ def _leftovers(out: Path) -> Callable[[], None]:
     """Remove the folders earlier builds of this site left beside it (named by us: the old site
     the last build swapped out, staging folders of killed builds) in a forked child, while the
     build goes on; returns the wait for it. Without ``fork``, removed here and now."""
-    found = list(out.parent.glob(f".{out.name}{STAGING_MARK}*"))
+    # Named after ``out`` literally (not a glob of it, which would read ``[``, ``*`` or ``?`` in
+    # its name as patterns and take other folders beside it for ours).
+    prefix = f".{out.name}{STAGING_MARK}"
+    with os.scandir(out.parent) as entries:
+        found = [Path(entry.path) for entry in entries if entry.name.startswith(prefix)]
     if not found:
         return lambda: None
     if not hasattr(os, "fork"):
