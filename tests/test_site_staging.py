@@ -6,6 +6,7 @@ was and no staging folder."""
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,36 @@ def test_only_this_sites_leftovers_are_removed_whatever_its_name(tmp_path: Path,
     assert (other / "index.html").read_text() == "not ours"
     assert (out / "index.html").read_text() == "three"
     assert len(_aside(out)) == 1
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the removal child needs fork")
+def test_an_interrupt_just_after_the_fork_never_runs_the_build_in_the_removal_child(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Ctrl-C reaches the whole process group, the removal child too, maybe before it is in
+    its ``try``: it must die there, never raise KeyboardInterrupt up the build's own stack (a
+    second copy of the build running its error handlers: the month files' writer stopped, the
+    database connections closed, the output flushed twice)."""
+    out = tmp_path / "site"
+    _build(out, "one")
+    _build(out, "two")  # the old site is now aside: the next build forks to remove it
+    real_fork = os.fork
+    parent = os.getpid()
+    escaped = tmp_path / "escaped"
+
+    def fork_then_interrupted() -> int:
+        pid = real_fork()
+        if pid == 0:
+            os.kill(os.getpid(), signal.SIGINT)  # as a Ctrl-C arriving at that moment
+        return pid
+
+    monkeypatch.setattr(os, "fork", fork_then_interrupted)
+    try:
+        _build(out, "three")
+    except BaseException:
+        if os.getpid() != parent:  # the child came back up the build's stack
+            escaped.write_text("the removal child ran the build's error path")
+            os._exit(3)
+        raise
+    assert not escaped.exists()
+    assert (out / "index.html").read_text() == "three"
