@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import hashlib
+import importlib
 import json
 import multiprocessing
 import os
@@ -28,21 +29,26 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 from isal import igzip
 
 import guichets
 from guichets.files import link_atomic, partial_path, write_atomic
 from guichets.periods import DateRange, month_range
-from guichets.site.month_points import ALSO, MonthPoints, month_releases
 from guichets.stats.releases import Release
 from guichets.store import Store
-from guichets.store.export import EXPORT_COLUMNS, export_extent
-from guichets.store.export_read import adbc_readable, raw_tables, warm_up
-from guichets.store.export_table import columns_of, csv_header
+from guichets.store.export import EXPORT_COLUMNS, adbc_readable, export_extent
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from guichets.site.month_points import MonthPoints
+
+# pyarrow (0.3 s to import, with what it imports) and the modules that need it are imported by
+# the functions that write a month, not here: the site build's own process imports this module
+# and only starts the month files' process (``InBackground``), which imports them once, before
+# it forks its workers (``_preload``).
 
 __all__ = [
     "KINDS",
@@ -146,6 +152,13 @@ def write_month(
     """Write one month's files into ``folder`` (aside, then renamed); returns its manifest
     entry (without the extent, which the caller read before). ``points``: given each page
     read, with the stored category besides (the month's release analysis)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from guichets.site.month_points import ALSO
+    from guichets.store.export_read import raw_tables
+    from guichets.store.export_table import columns_of, csv_header
+
     types = _table_types(schema)
     kinds = KINDS if current else KINDS[:2]
     plain = _Aside(folder / month_file(label, "csv")) if current else None
@@ -191,6 +204,8 @@ def write_month(
 
 def _table_types(schema: pa.Schema) -> dict[str, str]:
     """Back from the Arrow schema to the Table Schema's types (see ``export_table``)."""
+    import pyarrow as pa
+
     names = {
         pa.string(): "string",
         pa.int64(): "integer",
@@ -206,6 +221,26 @@ def _table_types(schema: pa.Schema) -> dict[str, str]:
 
 # -- every month, in several processes --------------------------------------------------------
 
+# What writing a month imports (pyarrow and its Parquet and compute modules, the export's
+# columns, the release points): imported before the workers are forked, so that they share it.
+_WRITERS: Final = (
+    "pyarrow.parquet",
+    "guichets.site.month_points",
+    "guichets.store.export_read",
+    "guichets.store.export_table",
+)
+
+
+def _schema(types: Mapping[str, str]) -> pa.Schema:
+    """The month files' Arrow schema from the columns' Table Schema types, once the modules
+    that write a month are imported (:data:`_WRITERS`)."""
+    for module in _WRITERS:
+        importlib.import_module(module)
+    from guichets.store.export_table import arrow_schema
+
+    return arrow_schema(types)
+
+
 _STORE: Store | None = None  # the store of the parent, for the forked workers
 
 
@@ -219,6 +254,8 @@ def _work(
 ) -> tuple[dict[str, Any], list[Release] | None]:
     """A month's files, and its releases when asked (a closed month whose archive page waits
     for them; never the current month's, which has none): from the same read of its probes."""
+    from guichets.site.month_points import MonthPoints, month_releases
+
     assert _STORE is not None
     if not analyse or current:
         return write_month(_STORE, folder, label, days, current, schema), None
@@ -319,14 +356,15 @@ def _as_closed(entry: dict[str, Any]) -> dict[str, Any]:
 def observation_files(
     store: Store,
     folder: Path,
-    schema: pa.Schema,
+    types: Mapping[str, str],
     *,
     workers: int = 1,
     fingerprints: Mapping[str, str] | None = None,
     analyse: Collection[str] = frozenset(),
 ) -> tuple[list[MonthFiles], int]:
     """Bring the month files in ``folder`` up to date with the store; returns every month with
-    probes, in order, and how many files were written.
+    probes, in order, and how many files were written. ``types``: the observations' columns'
+    Table Schema types (``site/opendata.observation_types``), made the files' Arrow schema here.
 
     ``fingerprints``: what each month's figures were computed from (``usecases/figures.py``:
     its rollups' totals, which a new probe changes): a month whose fingerprint is the one its
@@ -370,6 +408,7 @@ def observation_files(
     written = 0
     releases: dict[str, tuple[Release, ...]] = {}
     if todo:
+        schema = _schema(types)
         _save(folder, entries)  # months being written are forgotten until they are done
         with _executor(store, len(todo), workers) as pool:
             futures = [
@@ -432,7 +471,7 @@ class InBackground:
         self,
         store: Store,
         folder: Path,
-        schema: pa.Schema,
+        types: Mapping[str, str],
         *,
         workers: int,
         fingerprints: Mapping[str, str] | None = None,
@@ -445,7 +484,7 @@ class InBackground:
         self._found: tuple[list[MonthFiles], int] | None = None
         self._receive, send = context.Pipe(duplex=False)
         self._process = context.Process(
-            target=_in_child, args=(store, folder, schema, workers, fingerprints, analyse, send)
+            target=_in_child, args=(store, folder, types, workers, fingerprints, analyse, send)
         )
         gc.freeze()  # the parent's objects stay shared: the child's collections never touch them
         try:
@@ -514,22 +553,27 @@ def stamp_fingerprints(store: Store, folder: Path, fingerprints: Mapping[str, st
 def _in_child(
     store: Store,
     folder: Path,
-    schema: pa.Schema,
+    types: Mapping[str, str],
     workers: int,
     fingerprints: Mapping[str, str] | None,
     analyse: Collection[str],
     send: Any,
 ) -> None:
+    import pyarrow as pa
+
+    from guichets.store.export_read import warm_up
+
     os.setpgid(0, 0)  # a group of its own, with its workers: see InBackground.stop
     store.forked()
     # The C library's allocator, given back what a page freed (write_month): a worker's peak
     # is then about 35 MB lower than with Arrow's default (mimalloc), for the same CPU.
     pa.set_memory_pool(pa.system_memory_pool())
     try:
-        warm_up()  # before its workers are forked: what it loads, they share
+        _schema(types)  # before its workers are forked: what it imports and loads, they share
+        warm_up()
         gc.freeze()  # and its objects: no collection in a worker copies their pages
         found = observation_files(
-            store, folder, schema, workers=workers, fingerprints=fingerprints, analyse=analyse
+            store, folder, types, workers=workers, fingerprints=fingerprints, analyse=analyse
         )
         send.send((True, found))
     except BaseException as exc:  # told to the parent, which raises it
