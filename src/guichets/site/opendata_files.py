@@ -24,7 +24,7 @@ import multiprocessing
 import os
 import re
 import signal
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -361,6 +361,7 @@ def observation_files(
     workers: int = 1,
     fingerprints: Mapping[str, str] | None = None,
     analyse: Collection[str] = frozenset(),
+    ready: Callable[[], None] | None = None,
 ) -> tuple[list[MonthFiles], int]:
     """Bring the month files in ``folder`` up to date with the store; returns every month with
     probes, in order, and how many files were written. ``types``: the observations' columns'
@@ -370,7 +371,9 @@ def observation_files(
     its rollups' totals, which a new probe changes): a month whose fingerprint is the one its
     files were written with is not counted again (counting a month's probes reads each row).
     ``analyse``: the closed months (labels) whose batch releases to compute from the read that
-    writes them (:func:`months_to_analyse`), given in their ``MonthFiles``."""
+    writes them (:func:`months_to_analyse`), given in their ``MonthFiles``. ``ready``: called
+    once before months are written, when some are, after the modules that write them are
+    imported (see ``_in_child``)."""
     folder.mkdir(parents=True, exist_ok=True)
     for file in folder.glob(".*.partial"):
         file.unlink()
@@ -409,6 +412,8 @@ def observation_files(
     releases: dict[str, tuple[Release, ...]] = {}
     if todo:
         schema = _schema(types)
+        if ready is not None:
+            ready()
         _save(folder, entries)  # months being written are forgotten until they are done
         with _executor(store, len(todo), workers) as pool:
             futures = [
@@ -559,27 +564,38 @@ def _in_child(
     analyse: Collection[str],
     send: Any,
 ) -> None:
-    import pyarrow as pa
-
-    from guichets.store.export_read import warm_up
-
     os.setpgid(0, 0)  # a group of its own, with its workers: see InBackground.stop
     store.forked()
-    # The C library's allocator, given back what a page freed (write_month): a worker's peak
-    # is then about 35 MB lower than with Arrow's default (mimalloc), for the same CPU.
-    pa.set_memory_pool(pa.system_memory_pool())
     try:
-        _schema(types)  # before its workers are forked: what it imports and loads, they share
-        warm_up()
-        gc.freeze()  # and its objects: no collection in a worker copies their pages
         found = observation_files(
-            store, folder, types, workers=workers, fingerprints=fingerprints, analyse=analyse
+            store,
+            folder,
+            types,
+            workers=workers,
+            fingerprints=fingerprints,
+            analyse=analyse,
+            ready=_ready,
         )
         send.send((True, found))
     except BaseException as exc:  # told to the parent, which raises it
         send.send((False, f"{type(exc).__name__}: {exc}"))
     finally:
         send.close()
+
+
+def _ready() -> None:
+    """The month files' process, about to write months (a rebuild with nothing new writes
+    none, and imports none of this): what its workers need, loaded before they are forked so
+    that they share it."""
+    import pyarrow as pa
+
+    from guichets.store.export_read import warm_up
+
+    # The C library's allocator, given back what a page freed (write_month): a worker's peak
+    # is then about 35 MB lower than with Arrow's default (mimalloc), for the same CPU.
+    pa.set_memory_pool(pa.system_memory_pool())
+    warm_up()  # ADBC's driver
+    gc.freeze()  # and its objects: no collection in a worker copies their pages
 
 
 def can_fork() -> bool:
