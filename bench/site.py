@@ -32,6 +32,9 @@ the builds' process trees, shared pages counted once), ``open_data_bytes`` (the 
 ``donnees/`` folder), and the CPU seconds of the same builds (on a shared machine, wall times
 wait for the CPU).
 
+pandas is made unimportable here (``_NoPandas``): production installs have none, and pyarrow
+imports it whenever it is installed (the dev extra's), 33 MB in every build process.
+
 The new runs are deleted from the store when the script starts and when it ends, so that the
 cached directory stays as generated. Figures only; nothing is asserted (exit 1 on errors only).
 
@@ -46,6 +49,7 @@ import contextlib
 import cProfile
 import functools
 import importlib
+import importlib.abc
 import io
 import json
 import os
@@ -70,8 +74,27 @@ from guichets.catalogue import Service, catalogue_to_toml, load_catalogue
 from guichets.departements import DEPARTEMENTS
 from guichets.model import PARIS, Observation, Outcome
 from guichets.periods import DateRange
+from guichets.site.publish import STAGING_MARK
 from guichets.store import Store
 from report import COLUMNS, _sql_instant, probe_row, services  # bench/report.py, a sibling
+
+
+class _NoPandas(importlib.abc.MetaPathFinder):
+    """pandas made unimportable in this script and the builds' processes it forks, as it is
+    where guichets is installed for production: the project does not depend on it, but the dev
+    extra installs it (frictionless reads Parquet through it), and pyarrow imports it whenever
+    it is installed, at the first array made from a list. Measured 2026-12-06: 33 MB more in
+    every process of a build and 0.4 CPU-s at its start, which a production build never pays
+    (docs/benchmarks.md)."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name == "pandas" or name.startswith("pandas."):
+            raise ModuleNotFoundError(f"No module named {name!r} (bench/site.py)", name=name)
+
+
+assert "pandas" not in sys.modules, "imported before the builds: see _NoPandas"
+sys.meta_path.insert(0, _NoPandas())
+
 
 START = datetime(2023, 11, 15, tzinfo=UTC)  # 1095 days end on 2026-11-14: mid-month
 SEED = 11
@@ -527,10 +550,18 @@ def _top(profile: cProfile.Profile, key: str, n: int = 10) -> list[str]:
     return [re.sub(r"/\S*/(site-packages|python3\.\d+)/", "", line) for line in shown if line]
 
 
+def _remove_site(out: Path) -> None:
+    """A site folder, and the old site its last build left beside it for the next one to remove
+    (``publish.staged_site``): a build starts with neither."""
+    shutil.rmtree(out, ignore_errors=True)
+    for aside in out.parent.glob(f".{out.name}{STAGING_MARK}*"):
+        shutil.rmtree(aside, ignore_errors=True)
+
+
 def measure(home: Path, args: argparse.Namespace, end: datetime) -> dict[str, Any]:
     cadence = args.cadence_hours
     out = home / "site"
-    shutil.rmtree(out, ignore_errors=True)
+    _remove_site(out)
     shutil.rmtree(_cache(home), ignore_errors=True)  # a first build starts with nothing kept
     shutil.rmtree(home / "opendata", ignore_errors=True)  # nor the open data's month files
     shutil.rmtree(home / "archive", ignore_errors=True)  # nor the closed months' frozen pages
@@ -549,16 +580,16 @@ def measure(home: Path, args: argparse.Namespace, end: datetime) -> dict[str, An
         # A second site folder from the same data directory (as a publisher deploying a fresh
         # copy): the figures and the month files are kept, the pages are written.
         other = home / "site-again"
-        shutil.rmtree(other, ignore_errors=True)
+        _remove_site(other)
         steps["new_folder_kept_data"] = build(
             store, home, other, at + timedelta(hours=1), step="new_folder_kept_data"
         )
-        shutil.rmtree(other, ignore_errors=True)
+        _remove_site(other)
     take_back(home)
     if not args.profile:
         return steps
     out = home / "site-profile"
-    shutil.rmtree(out, ignore_errors=True)
+    _remove_site(out)
     shutil.rmtree(_cache(home), ignore_errors=True)
     shutil.rmtree(home / "opendata", ignore_errors=True)
     shutil.rmtree(home / "archive", ignore_errors=True)
@@ -574,7 +605,7 @@ def measure(home: Path, args: argparse.Namespace, end: datetime) -> dict[str, An
             store, home, out, ended + timedelta(minutes=1), again, step="profiled_rebuild"
         )
     take_back(home)
-    shutil.rmtree(out, ignore_errors=True)  # 12 GB at the default size; only the profile counts
+    _remove_site(out)  # 12 GB at the default size; only the profile counts
     for name, prof in (("first_build", first), ("rebuild_after_run", again)):
         prof.dump_stats(home / f"profile-{name}.prof")
         profiles[name] = {

@@ -33,8 +33,17 @@ from guichets.cli.site import DEFAULT_CONTACT
 from guichets.model import PARIS, Observation
 from guichets.site import i18n, pages_work
 from guichets.site.archive import ARCHIVE_DIR
-from guichets.site.build import build_site, method_section
-from guichets.site.opendata import figures_csv, figures_json
+from guichets.site.build import (
+    BuildResult,
+    SiteBuilder,
+    _Writer,
+    build_site,
+    data_folder,
+    figure,
+    kept_data,
+    method_section,
+)
+from guichets.site.opendata import figures_csv, figures_json, start_months
 from guichets.site.serve import _resolve, check_loopback, site_app
 from guichets.store import Store
 from guichets.store.alerts import AlertRecord, insert_alert
@@ -451,7 +460,9 @@ def test_an_incremental_build_is_a_fresh_build(
     """What a rebuild keeps or skips (cached months and their figures' lines, pages whose inputs
     did not change, closed months' rows and charts kept, feeds unchanged, month files kept and
     linked, pages rendered in two processes) changes no byte: after a new probe, the site rebuilt
-    is the site built afresh from nothing."""
+    is the site built afresh from nothing. (The first build's pages are rendered in its own
+    process while the month files are written beside; the second's month files are written
+    before, so that its pages go to two workers whatever the machine's speed.)"""
     monkeypatch.setattr(pages_work, "MIN_PER_WORKER", 10)  # the demo's pages, in two workers
     copy = tmp_path / "home"
     shutil.copytree(home, copy, ignore=shutil.ignore_patterns("site", "cache", "opendata"))
@@ -464,7 +475,13 @@ def test_an_incremental_build_is_a_fresh_build(
         first = build_site(store, figures, out, home=copy, contact=DEFAULT_CONTACT, workers=2)
         _probe_again(store, timedelta(minutes=7), "d00d")
         figures = read_figures(store, catalogue, generated_at=at, cache=cache)
-        again = build_site(store, figures, out, home=copy, contact=DEFAULT_CONTACT, workers=2)
+        months = start_months(
+            store, data_folder(out), keep=kept_data(copy), workers=2, background=False,
+            fingerprints=figures.fingerprints,
+        )  # fmt: skip
+        again = build_site(
+            store, figures, out, home=copy, contact=DEFAULT_CONTACT, workers=2, months=months
+        )
         same = read_figures(store, catalogue, generated_at=at, cache=cache)
         noop = build_site(store, same, out, home=copy, contact=DEFAULT_CONTACT, workers=2)
         afresh = read_figures(store, catalogue, generated_at=at)
@@ -615,3 +632,23 @@ def test_rollups_checked_for_one_database_are_not_trusted_for_another(
         _figures_json(store, cache)
     with Store.open(home=two) as store:
         assert _figures_json(store, cache) == _figures_json(store, None)
+
+
+def test_a_rows_figure_is_made_once_and_never_taken_for_another_rows(home: Path) -> None:
+    """``SiteBuilder.figure_of`` keeps each row's figure for the build, by the row's identity:
+    an entry left under a row's id by another row (an id reused) is made again."""
+    with Store.open(home=home) as store:
+        figures = read_figures(store, None, generated_at=datetime.now(UTC))
+        out = Path("unused")
+        builder = SiteBuilder(
+            store, figures, out, home=None, contact="x", writer=_Writer(BuildResult(out))
+        )
+        row, *others = [r for rows in figures.by_service.values() for r in rows.values()]
+        other = next(r for r in others if figure(r, "fr") != figure(row, "fr"))
+        first = builder.figure_of(row, "fr")
+        assert first == figure(row, "fr")
+        assert builder.figure_of(row, "fr") is first
+        assert builder.figure_of(row, "en") == figure(row, "en") != first
+        builder._figures[(id(other), "fr")] = (row, first)  # stale: made for another row
+        assert builder.figure_of(other, "fr") == figure(other, "fr") != first
+        assert builder.figure_of(None, "fr") is None

@@ -533,3 +533,40 @@ def test_a_page_keeps_its_pieces_in_a_file_of_its_own(tmp_path: Path) -> None:
     odd.put("n", "k", ("piece",))
     odd.save()
     assert odd.path is None and not (tmp_path / "fragments" / "x.pickle").exists()
+
+
+def test_legends_drawn_once_a_language_fill_their_keys_with_each_charts_own_patterns() -> None:
+    """A legend is laid out once a language and size (``charts._bars_legend``, ``_band_legend``,
+    with a stand-in for the chart's id): every chart's keys still name its own patterns, the
+    same bytes as a legend drawn for it alone."""
+    from guichets.site import charts
+
+    bars = [bar(0, {"A": 2}), bar(1, {}, {"site_error": 4, "barrier": 1})]
+    points = [point(0, 5, 50), point(1, None, 0), point(2, 2, FEW - 1)]
+    for lang in ("fr", "en"):
+        drawn = {}
+        for id in ("first", "second"):
+            charts._bars_legend.cache_clear()
+            charts._band_legend.cache_clear()
+            alone = (
+                category_bars(bars, id=id, title="t", description="d", lang=lang),
+                rate_band(points, id=id, title="t", description="d", lang=lang),
+            )
+            drawn[id] = (
+                category_bars(bars, id=id, title="t", description="d", lang=lang),
+                rate_band(points, id=id, title="t", description="d", lang=lang),
+            )
+            assert drawn[id] == alone
+        charts._bars_legend.cache_clear()
+        charts._band_legend.cache_clear()
+        for id, other in (("first", "second"), ("second", "first")):
+            svg = "".join(
+                (
+                    category_bars(bars, id=id, title="t", description="d", lang=lang),
+                    rate_band(points, id=id, title="t", description="d", lang=lang),
+                )
+            )
+            assert svg == "".join(drawn[id])
+            assert "\x00" not in svg
+            assert f"url(#{id}-barrier)" in svg and f"url(#{id}-empty)" in svg
+            assert f"#{other}-" not in svg

@@ -9,9 +9,11 @@ from __future__ import annotations
 import importlib.resources
 import itertools
 import math
+import pickle
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -19,6 +21,8 @@ from hypothesis import strategies as st
 from markupsafe import Markup
 
 from guichets.departements import COLLECTIVITES, DEPARTEMENTS
+from guichets.files import write_kept
+from guichets.site import francemap
 from guichets.site.francemap import (
     BINS,
     HATCH_CSS,
@@ -427,3 +431,44 @@ def test_shapes_stay_where_and_as_large_as_in_the_file() -> None:
         # Moving every point of an outline by at most e changes its area by at most e times its
         # perimeter; the map promises well under a unit.
         assert abs(area_of(mine) - area_of(rings)) <= 0.5 * perimeter_of(rings), code
+
+
+def test_kept_shapes_are_read_back_and_made_again_when_stale_or_corrupt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``keep_shapes``: a later process reads the compacted shapes instead of compacting them;
+    a file stamped by another code, or not a pickle, is compacted again and rewritten."""
+    made = francemap._compacted(francemap._source())
+    path = tmp_path / "cache" / "shapes.pickle"
+    compacted: list[bytes] = []
+
+    def counted(source: bytes) -> object:
+        compacted.append(source)
+        return made
+
+    def new_process() -> None:
+        monkeypatch.setattr(francemap, "_PROCESS_SHAPES", [])
+
+    monkeypatch.setattr(francemap, "_compacted", counted)
+    new_process()
+    francemap.keep_shapes(path)
+    assert len(compacted) == 1 and path.is_file()
+    new_process()
+    francemap.keep_shapes(path)
+    assert len(compacted) == 1  # read back, not compacted
+    assert francemap._shapes() == made
+    stamp, value = pickle.loads(path.read_bytes())
+    write_kept(path, (stamp[0], "another code", stamp[2]), value)
+    new_process()
+    francemap.keep_shapes(path)
+    assert len(compacted) == 2  # stale: made again
+    assert pickle.loads(path.read_bytes())[0] == stamp  # and kept under the right stamp
+    path.write_bytes(b"\x80\x05 cut short")
+    new_process()
+    francemap.keep_shapes(path)
+    assert len(compacted) == 3  # corrupt: made again
+    assert francemap._shapes() == made
+    new_process()
+    francemap.keep_shapes(path)
+    assert len(compacted) == 3
+    assert francemap._shapes() == made  # what the map draws: the same shapes as compacted

@@ -639,7 +639,13 @@ def test_kept_closed_lines_merged_with_the_latest_give_the_lines_joined(
     latest = [line for line, new in zip(lines, latest_of, strict=True) if new]
     csv_closed = [f"{line}\n" for line in closed]
     path = tmp_path / "closed.bin"
-    made = _keep_closed(path, ("key",), (csv_closed, closed))
+    # Two months, their rows interleaved as a service's months are among the rows.
+    periods = ["2026-0" + str(1 + i % 2) for i in range(len(closed))]
+    months = [
+        (p, [(c, j) for c, j, q in zip(csv_closed, closed, periods, strict=True) if q == p])
+        for p in sorted(set(periods), reverse=True)
+    ]
+    made = _keep_closed(path, ("key",), periods, months)
     assert _kept_offsets(path, ("key",), len(closed)) == made
     assert _kept_offsets(path, ("other key",), len(closed)) is None
     json_text = Merged(path, made, 1, latest_of, latest, b"[\n", b",\n", b"\n]\n")

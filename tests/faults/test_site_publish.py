@@ -56,7 +56,8 @@ def test_a_planted_link_is_not_followed(home: Path, tmp_path: Path) -> None:
 
 def test_a_build_killed_halfway_leaves_the_previous_site(home: Path, tmp_path: Path) -> None:
     """A first build; a second one killed once its staging folder exists: the site is byte for
-    byte the first one; the next build removes the staging folder and succeeds."""
+    byte the first one; the next build removes the staging folder and succeeds, leaving beside
+    the site only the one it swapped out (the first build's, removed by the build after)."""
     out = tmp_path / "site"
     _build(home, out)
     before = _digests(out)
@@ -76,7 +77,9 @@ def test_a_build_killed_halfway_leaves_the_previous_site(home: Path, tmp_path: P
     build.wait(timeout=HUNG)
     assert _digests(out) == before
     _build(home, out)
-    assert not list(tmp_path.glob(f".site{STAGING_MARK}*"))
+    [old] = tmp_path.glob(f".site{STAGING_MARK}*")
+    assert old not in staging
+    assert _digests(old) == before
 
 
 async def test_serve_has_no_oracle_and_no_server_error(home: Path, tmp_path: Path) -> None:

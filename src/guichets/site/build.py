@@ -69,12 +69,14 @@ from guichets.stats.wilson import Share
 from guichets.store import Store
 from guichets.store.alerts import AlertRecord, read_alerts
 from guichets.store.forked import forked_pool, forked_store, worth_forking
+from guichets.tally import Tally
 
 __all__ = ["BuildResult", "build_site", "data_folder", "render_screenshots"]
 
 NOT_MEASURED: Final = (Outcome.BARRIER, Outcome.SITE_ERROR, Outcome.UNRECOGNIZED)
 TREND_MONTHS: Final = 12  # months in a table's sparkline
 MAX_WORKERS: Final = 4  # processes of a build, at most
+MAP_SHAPES_FILE: Final = "francemap-shapes.pickle"  # in the figures' cache (francemap.keep_shapes)
 
 
 @dataclass
@@ -278,32 +280,38 @@ def _share_text(share: Share, lang: str) -> str:
     return i18n.fmt_pct(share.value, lang) if share.value is not None else "–"
 
 
-def _bars(
-    rows: Sequence[ReportRow | None], months: Sequence[DateRange], lang: str
-) -> list[charts.MonthBar]:
+# The tallies' keys as plain strings, once: an enum member's ``.value`` is a descriptor call, and
+# every page reads these for each of its months (some 10,000 times a rebuild at 100 services).
+_CATEGORY_KEYS: Final = tuple(c.value for c in Category)
+_NOT_MEASURED_KEYS: Final = tuple(o.value for o in NOT_MEASURED)
+
+
+def _category_counts(t: Tally | None) -> dict[str, int]:
+    return {c: (t.categories[c] if t else 0) for c in _CATEGORY_KEYS}
+
+
+def _not_measured_counts(t: Tally | None) -> dict[str, int]:
+    return {o: (t.outcomes[o] if t else 0) for o in _NOT_MEASURED_KEYS}
+
+
+def _bars(rows: Sequence[ReportRow | None], labels: Sequence[str]) -> list[charts.MonthBar]:
+    """Each month's bar; ``labels``: the months' short names (:meth:`SiteBuilder.labels`)."""
     bars = []
-    for row, month in zip(rows, months, strict=True):
+    for row, label in zip(rows, labels, strict=True):
         t = row.tally if row is not None else None
-        bars.append(
-            charts.MonthBar(
-                label=i18n.fmt_month(month.first, lang, short=True),
-                categories={c.value: (t.categories[c] if t else 0) for c in Category},
-                not_measured={o.value: (t.outcomes[o] if t else 0) for o in NOT_MEASURED},
-            )
-        )
+        bars.append(charts.MonthBar(label, _category_counts(t), _not_measured_counts(t)))
     return bars
 
 
-def _points(
-    rows: Sequence[ReportRow | None], months: Sequence[DateRange], lang: str
-) -> list[charts.RatePoint]:
+def _points(rows: Sequence[ReportRow | None], labels: Sequence[str]) -> list[charts.RatePoint]:
+    """Each month's failure rate; ``labels``: the months' short names."""
     points = []
-    for row, month in zip(rows, months, strict=True):
+    for row, label in zip(rows, labels, strict=True):
         share = failure_rate(row.tally) if row is not None else Share(0, 0)
         interval = share.interval
         points.append(
             charts.RatePoint(
-                label=i18n.fmt_month(month.first, lang, short=True),
+                label=label,
                 value=share.value,
                 low=None if interval is None else interval[0],
                 high=None if interval is None else interval[1],
@@ -311,6 +319,35 @@ def _points(
             )
         )
     return points
+
+
+# What the templates print of the pages rendered after every run is given them as dataclasses,
+# not dicts: Jinja reads ``{{ p.time }}`` as an attribute first, and on a dict that raises an
+# AttributeError before it looks the key up, which doubled the cost of a table's cells.
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeLine:
+    """One of a service's latest probes, in its page's table."""
+
+    time: str
+    outcome: str
+    outcome_text: str
+    detail: str
+    first_slot: str
+    category: str
+    screenshot: str | None  # relative to the page
+    probe_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceLine:
+    """One service in its département's table."""
+
+    info: ServiceInfo
+    href: str
+    figure: Figure | None
+    trend: Markup
 
 
 @dataclass(frozen=True)
@@ -321,14 +358,10 @@ class MonthLine:
     not_measured: Mapping[str, int]
 
 
-def _month_line(row: ReportRow | None, month: DateRange, lang: str) -> MonthLine:
+def _month_line(row: ReportRow | None, label: str, fig: Figure | None) -> MonthLine:
+    """A month's rows in the tables: ``fig`` is ``figure(row, lang)`` (memoised by the builder)."""
     t = row.tally if row is not None else None
-    return MonthLine(
-        label=i18n.fmt_month(month.first, lang),
-        figure=figure(row, lang),
-        categories={c.value: (t.categories[c] if t else 0) for c in Category},
-        not_measured={o.value: (t.outcomes[o] if t else 0) for o in NOT_MEASURED},
-    )
+    return MonthLine(label, fig, _category_counts(t), _not_measured_counts(t))
 
 
 def _trend(rows: Mapping[str, ReportRow], months: Sequence[DateRange], label: str) -> Markup:
@@ -363,6 +396,8 @@ class SiteBuilder:
         self.contact = contact
         self.writer = writer
         self.env = _environment(figures.cache)
+        if figures.cache is not None:  # the map's shapes, compacted once for every build
+            francemap.keep_shapes(figures.cache / MAP_SHAPES_FILE)
         self.missing_shapes: tuple[str, ...] = ()
         self.presses: dict[str, Markup | None] = {}  # a past month's press summary, by month
         # Closed months' release analyses under way in forked workers (month_releases).
@@ -374,25 +409,28 @@ class SiteBuilder:
         self.open_data: OpenData | None = None
         self.screenshots: dict[str, str] = {}  # probe id → path relative to the site's root
         self.alerts: list[AlertRecord] = read_alerts(store)  # docs/alerts.md
+        self._alerts_by_service: dict[str | None, list[AlertRecord]] | None = None
         self.site_url = site_url
         self.archived: list[DateRange] = []  # closed months, each with its frozen page
         self.fragments = MonthFragments(figures.cache, code_digest())
         self._closed_key: tuple[str] | None = None  # see closed_key()
+        self._changes: dict[tuple[str, ...], list[Markup]] = {}  # see changes_of()
+        # What every page of a language formats alike, made once a build (see figure_of,
+        # labels, month_title): the same arguments thousands of times at 100 services.
+        self._figures: dict[tuple[int, str], tuple[ReportRow, Figure | None]] = {}
+        self._labels: dict[tuple[str, bool], tuple[str, ...]] = {}
+        self._titles: dict[str, str] = {}
 
     # -- shared ---
 
     def render(self, template: str, page: Page, title: str, **context: Any) -> None:
         f = self.figures
         lang = page.lang
-
-        def t(key: str) -> str:
-            return i18n.message(key, lang)
-
         html = self.env.get_template(template).render(
             page=page,
             lang=lang,
             title=title,
-            t=t,
+            t=i18n.words(lang),
             csp=CSP,
             method_version=METHOD_VERSION,
             last_probe=None if f.last_probe is None else i18n.fmt_instant(f.last_probe, lang),
@@ -413,6 +451,13 @@ class SiteBuilder:
         return None if period is None else rows.get(period)
 
     def month_title(self, lang: str) -> str:
+        """The latest month's name, « en cours » while it is: printed by every page, made once
+        a language."""
+        if lang not in self._titles:
+            self._titles[lang] = self._month_title(lang)
+        return self._titles[lang]
+
+    def _month_title(self, lang: str) -> str:
         latest = self.figures.latest
         if latest is None:
             return ""
@@ -427,6 +472,28 @@ class SiteBuilder:
             return f"{name} ({i18n.message(key, lang)} {i18n.fmt_day(day, lang)})"
         return name
 
+    def figure_of(self, row: ReportRow | None, lang: str) -> Figure | None:
+        """:func:`figure`, once a row and language: a service's latest month is on its page's
+        headline and table, and on its département's page. Keyed by the row's identity; the
+        row is kept beside its figure, so that the key cannot name another row later."""
+        if row is None:
+            return None
+        found = self._figures.get((id(row), lang))
+        if found is None or found[0] is not row:
+            found = (row, figure(row, lang))
+            self._figures[(id(row), lang)] = found
+        return found[1]
+
+    def labels(self, lang: str, *, short: bool = False) -> tuple[str, ...]:
+        """The months' names in ``lang`` (short: the charts'), oldest first: the same on every
+        page of a build."""
+        key = (lang, short)
+        if key not in self._labels:
+            self._labels[key] = tuple(
+                i18n.fmt_month(m.first, lang, short=short) for m in self.figures.months
+            )
+        return self._labels[key]
+
     # -- pages ---
 
     def build(self, langs: Iterable[str] = i18n.LANGS) -> None:
@@ -439,7 +506,11 @@ class SiteBuilder:
             fingerprints=self.figures.fingerprints or None,
         )  # fmt: skip
         months.remember(self.figures.fingerprints or None)
-        self.many_pages(langs)
+        # While the month files are still being written (a first build: every month, on every
+        # core), the pages are rendered here: forked page workers would only share the same
+        # cores with them, and each would hold its own copy of the figures it touches (at three
+        # years of 500 services, two workers were 200 MB of a first build's 600).
+        self.many_pages(langs, workers=1 if months.busy() else self.workers)
         today = self.figures.generated_at.astimezone(PARIS).date()
         self.archived = closed_months(self.figures.months, today)
         langs = list(langs)
@@ -461,16 +532,14 @@ class SiteBuilder:
                 self.data_page(lang)
         self.write_feeds()
 
-    def many_pages(self, langs: Iterable[str]) -> None:
-        """The départements' and services' pages: those whose inputs changed, in several
-        processes (``site/pages_work.py``)."""
+    def many_pages(self, langs: Iterable[str], workers: int) -> None:
+        """The départements' and services' pages: those whose inputs changed, in up to
+        ``workers`` processes (``site/pages_work.py``)."""
         f = self.figures
         keys = PageKeys(self)
         # A service's page lists its alerts, which ``guichets alerts check`` (stalled) stores
         # without a probe: they are among its inputs, or a rebuild would keep the page as it was.
-        alerts: dict[str | None, list[AlertRecord]] = {}
-        for alert in self.alerts:
-            alerts.setdefault(alert.service, []).append(alert)
+        alerts = self.alerts_by_service()
         jobs = []
         for lang in langs:
             for code in f.departements():
@@ -492,7 +561,7 @@ class SiteBuilder:
         result = self.writer.result
         result.files.update(job.file for job in jobs)
         result.pages += len(jobs) - len(todo)
-        render_pages(self, todo, self.workers)
+        render_pages(self, todo, workers)
         result.rendered += len(todo)
         keys.save()
 
@@ -602,14 +671,14 @@ class SiteBuilder:
         for info in f.services_of(code):
             service_rows = f.by_service.get(info.id, {})
             services.append(
-                {
-                    "info": info,
-                    "href": page.link(f"services/{info.id}.html"),
-                    "figure": figure(self.latest_row(service_rows), lang),
-                    "trend": _trend(
+                ServiceLine(
+                    info=info,
+                    href=page.link(f"services/{info.id}.html"),
+                    figure=self.figure_of(self.latest_row(service_rows), lang),
+                    trend=_trend(
                         service_rows, f.months, f"{info.label} — {i18n.message('col_trend', lang)}"
                     ),
-                }
+                )
             )
         self.render(
             "departement.html",
@@ -618,7 +687,7 @@ class SiteBuilder:
             code=code,
             name=name,
             services=services,
-            latest=figure(self.latest_row(rows), lang),
+            latest=self.figure_of(self.latest_row(rows), lang),
             month_title=self.month_title(lang),
             **self.history(rows, "departement", code, lang),
             changes=self.changes_of([info.id for info in f.services_of(code)]),
@@ -637,7 +706,7 @@ class SiteBuilder:
         key = self.closed_key()
         parts = {
             "bars": charts.category_bars(
-                _bars(monthly, months, lang),
+                _bars(monthly, self.labels(lang, short=True)),
                 id=f"categories-{ident}",
                 title=i18n.message("categories_title", lang),
                 description=i18n.message("categories_desc", lang),
@@ -647,7 +716,7 @@ class SiteBuilder:
                 closed_key=key,
             ),
             "band": charts.rate_band(
-                _points(monthly, months, lang),
+                _points(monthly, self.labels(lang, short=True)),
                 id=f"rate-{ident}",
                 title=i18n.message("rate_title", lang),
                 description=i18n.message("rate_desc", lang),
@@ -682,15 +751,13 @@ class SiteBuilder:
         """The months' rows in the three tables of months (``macros.html``), latest first: the
         latest month's, then the closed months' together, kept from an earlier build when none
         of their figures moved (``site/fragments.py``: their fingerprints are the key)."""
-        f = self.figures
-        months = f.months
+        closed = self.figures.months[:-1]
+        labels = self.labels(lang)
         macros = self.env.get_template("macros.html").module
+        t = i18n.words(lang)
 
-        def t(key: str) -> str:
-            return i18n.message(key, lang)
-
-        def rows(row: ReportRow | None, month: DateRange) -> tuple[str, str, str]:
-            line = _month_line(row, month, lang)
+        def rows(row: ReportRow | None, label: str) -> tuple[str, str, str]:
+            line = _month_line(row, label, self.figure_of(row, lang))
             if line.figure is None:
                 return str(macros.category_row(line, t)), "", ""  # type: ignore[attr-defined]
             return (
@@ -699,23 +766,29 @@ class SiteBuilder:
                 str(macros.measured_row(line, t)),  # type: ignore[attr-defined]
             )
 
-        closed = months[:-1]
         name = f"rows|{kind}|{ident}|{lang}"
         key = self.closed_key()
         kept = None if key is None else page.get(name, key)
         if kept is None:
-            made = [rows(row, month) for row, month in zip(monthly, closed, strict=False)]
+            made = [rows(row, label) for row, label in zip(monthly, labels[:-1], strict=False)]
             kept = tuple("".join(r[i] for r in reversed(made)) for i in range(3))
             if key is not None and closed:
                 page.put(name, key, kept)
-        latest = rows(monthly[-1], months[-1])
+        latest = rows(monthly[-1], labels[-1])
         return [
             (Markup(latest[0]), Markup(latest[1]), Markup(latest[2])),
             (Markup(kept[0]), Markup(kept[1]), Markup(kept[2])),
         ]
 
     def changes_of(self, services: Sequence[str]) -> list[Markup]:
-        """What changed since the previous month for these services, as French sentences."""
+        """What changed since the previous month for these services, as French sentences: the
+        same on a page's French and English copies, so made once for both."""
+        key = tuple(services)
+        if key not in self._changes:
+            self._changes[key] = self._changes_of(key)
+        return self._changes[key]
+
+    def _changes_of(self, services: Sequence[str]) -> list[Markup]:
         f = self.figures
         if f.latest is None or f.previous is None:
             return []
@@ -751,7 +824,7 @@ class SiteBuilder:
             info=info,
             departement_name=DEPARTEMENTS.get(code, code),
             departement_href=page.link(f"departements/{code}.html") if code else None,
-            latest=figure(latest, lang),
+            latest=self.figure_of(latest, lang),
             month_title=self.month_title(lang),
             **self.history(rows, "service", info.id, lang),
             probes=probes,
@@ -760,12 +833,21 @@ class SiteBuilder:
             assisted=self.assisted_lines(rows, lang),
             alert_lines=[
                 alerttext.history_line(a, lang)
-                for a in reversed(self.alerts)
-                if a.service == info.id
+                for a in reversed(self.alerts_by_service().get(info.id, []))
             ],
             feed=page.root + feeds.feed_path(code) if code else None,
             vantage_note=self.vantage_note(info.id, lang),
         )
+
+    def alerts_by_service(self) -> dict[str | None, list[AlertRecord]]:
+        """The alerts of each service, oldest first (None: a platform's), grouped once a build:
+        every service page lists its own, which a scan of every alert for each page made cost
+        pages × alerts."""
+        if self._alerts_by_service is None:
+            self._alerts_by_service = {}
+            for alert in self.alerts:
+                self._alerts_by_service.setdefault(alert.service, []).append(alert)
+        return self._alerts_by_service
 
     def vantage_note(self, service: str, lang: str) -> str | None:
         """« bloqué depuis A, lu depuis B »: a barrier the robot met from some vantage points
@@ -797,18 +879,18 @@ class SiteBuilder:
             )
         return lines
 
-    def probe_line(self, obs: Observation, lang: str, page: Page) -> dict[str, Any]:
+    def probe_line(self, obs: Observation, lang: str, page: Page) -> ProbeLine:
         shot = self.screenshots.get(obs.probe_id)
-        return {
-            "time": i18n.fmt_instant(obs.started_at, lang),
-            "outcome": obs.outcome.value,
-            "outcome_text": i18n.message(f"outcome_{obs.outcome.value}", lang),
-            "detail": obs.detail,
-            "first_slot": "–" if not obs.slots else i18n.fmt_instant(obs.slots[0], lang),
-            "category": obs.category.value if obs.category is not None else "",
-            "screenshot": None if shot is None else page.root + shot,
-            "probe_id": obs.probe_id,
-        }
+        return ProbeLine(
+            time=i18n.fmt_instant(obs.started_at, lang),
+            outcome=obs.outcome.value,
+            outcome_text=i18n.message(f"outcome_{obs.outcome.value}", lang),
+            detail=obs.detail,
+            first_slot="–" if not obs.slots else i18n.fmt_instant(obs.slots[0], lang),
+            category=obs.category.value if obs.category is not None else "",
+            screenshot=None if shot is None else page.root + shot,
+            probe_id=obs.probe_id,
+        )
 
     # -- the monthly archive (site/archive.py) ---
 

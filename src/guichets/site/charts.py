@@ -347,6 +347,61 @@ def _legend(
     return "".join(parts), y
 
 
+# A chart's legend is the same on every page of a language but for the chart's id, which names
+# the patterns its keys are filled with: laid out and drawn once (a tenth of a chart's cost when
+# only its latest month is drawn, site/fragments.py) with this stand-in for the id, which no
+# word of a legend holds, then the stand-in replaced by the id.
+_ID_MARK: Final = "\x00id\x00"
+
+
+@functools.lru_cache(maxsize=64)
+def _bars_legend(lang: str, used_empty: bool, top: float, width: float) -> tuple[str, float]:
+    """The category bars' legend for the chart whose id is :data:`_ID_MARK`, and its bottom."""
+    words, colon, id = _words(lang), _colon(lang), _ID_MARK
+    keys: list[list[tuple[Swatch, str]]] = [
+        [(_box(CATEGORY_COLOURS[c]), f"{c}{colon}{words[c]}") for c in CATEGORIES],
+        [(_box(f"url(#{id}-{o})"), words[o]) for o in NOT_MEASURED],
+    ]
+    if used_empty:
+        keys[1].append((_box(f"url(#{id}-empty)"), words["no_valid"]))
+    return _legend(keys, top, width)
+
+
+@functools.lru_cache(maxsize=64)
+def _band_legend(
+    lang: str, any_few: bool, gaps: bool, top: float, width: float
+) -> tuple[str, float]:
+    """The rate band's legend for the chart whose id is :data:`_ID_MARK`, and its bottom."""
+    words = _words(lang)
+    keys: list[tuple[Swatch, str]] = [(_line_key, words["rate"]), (_band_key, words["band"])]
+    if any_few:
+        keys.append((_few_key, words["few"]))
+    if gaps:
+        keys.append((_box(f"url(#{_ID_MARK}-empty)"), words["gap"]))
+    return _legend([keys], top, width)
+
+
+def _line_key(x: float, y: float) -> str:
+    return (
+        f'<line x1="{_n(x)}" x2="{_n(x + 12)}" y1="{_n(y + 6)}" y2="{_n(y + 6)}" '
+        f'stroke="{LINE}" stroke-width="2"/>'
+        f'<circle cx="{_n(x + 6)}" cy="{_n(y + 6)}" r="3" fill="{LINE}"/>'
+    )
+
+
+def _few_key(x: float, y: float) -> str:
+    return (
+        f'<circle cx="{_n(x + 6)}" cy="{_n(y + 6)}" r="3.5" fill="#fff" '
+        f'stroke="{LINE}" stroke-width="1.5"/>'
+    )
+
+
+def _band_key(x: float, y: float) -> str:
+    return (
+        f'<rect x="{_n(x)}" y="{_n(y)}" width="12" height="12" fill="{LINE}" fill-opacity="0.18"/>'
+    )
+
+
 def _box(fill: str) -> Swatch:
     def draw(x: float, y: float) -> str:
         return (
@@ -508,14 +563,8 @@ def category_bars(
         body.append(drawn)
         used_empty = used_empty or empty
     body.append(_x_labels(tuple(b.label for b in bars), slot, strip_bottom + 15))
-    keys: list[list[tuple[Swatch, str]]] = [
-        [(_box(CATEGORY_COLOURS[c]), f"{c}{colon}{words[c]}") for c in CATEGORIES],
-        [(_box(f"url(#{id}-{o})"), words[o]) for o in NOT_MEASURED],
-    ]
-    if used_empty:
-        keys[1].append((_box(f"url(#{id}-empty)"), words["no_valid"]))
-    legend, end = _legend(keys, strip_bottom + 30, width)
-    body.append(legend)
+    legend, end = _bars_legend(lang, used_empty, strip_bottom + 30, width)
+    body.append(legend.replace(_ID_MARK, id))
     return Markup("".join([*_open(id, width, end + 2, title, description), *body, "</svg>"]))
 
 
@@ -648,35 +697,8 @@ def rate_band(
     body.append(markers(start, len(points)))
     body.append(_x_labels(tuple(p.label for p in points), slot, bottom + 15))
 
-    def line_key(x: float, y: float) -> str:
-        return (
-            f'<line x1="{_n(x)}" x2="{_n(x + 12)}" y1="{_n(y + 6)}" y2="{_n(y + 6)}" '
-            f'stroke="{LINE}" stroke-width="2"/>'
-            f'<circle cx="{_n(x + 6)}" cy="{_n(y + 6)}" r="3" fill="{LINE}"/>'
-        )
-
-    def few_key(x: float, y: float) -> str:
-        return (
-            f'<circle cx="{_n(x + 6)}" cy="{_n(y + 6)}" r="3.5" fill="#fff" '
-            f'stroke="{LINE}" stroke-width="1.5"/>'
-        )
-
-    def band_key(x: float, y: float) -> str:
-        return (
-            f'<rect x="{_n(x)}" y="{_n(y)}" width="12" height="12" fill="{LINE}" '
-            'fill-opacity="0.18"/>'
-        )
-
-    keys: list[tuple[Swatch, str]] = [
-        (line_key, words["rate"]),
-        (band_key, words["band"]),
-    ]
-    if any_few:
-        keys.append((few_key, words["few"]))
-    if gaps:
-        keys.append((_box(f"url(#{id}-empty)"), words["gap"]))
-    legend, end = _legend([keys], bottom + 30, width)
-    body.append(legend)
+    legend, end = _band_legend(lang, any_few, bool(gaps), bottom + 30, width)
+    body.append(legend.replace(_ID_MARK, id))
     return Markup("".join([*_open(id, width, end + 2, title, description), *body, "</svg>"]))
 
 

@@ -3,8 +3,9 @@
 The home page must read without JavaScript, print, and work offline, so the map is plain SVG with
 its colours in ``fill`` attributes (not CSS that printers or readers may drop). The shapes come
 from the ``pygal_maps_fr`` package (LGPL-3.0+), read where it is installed rather than copied into
-this repository; its 600 KB of curves are simplified once per process to polylines that stay
-within a fraction of a screen pixel of them, which keeps the page light (about 160 KB).
+this repository; its 600 KB of curves are simplified to polylines that stay within a fraction of
+a screen pixel of them, which keeps the page light (about 160 KB): once per process, or once for
+all the builds of a data directory, which keep them in its cache (:func:`keep_shapes`).
 
 Every label, title and link is escaped: catalogue names are data, not markup. The table under the
 map says everything the map says; the map is the quick picture, the table the accessible truth.
@@ -12,7 +13,7 @@ map says everything the map says; the map is the quick picture, the table the ac
 
 from __future__ import annotations
 
-import functools
+import hashlib
 import importlib.resources
 import math
 import re
@@ -20,10 +21,13 @@ import xml.etree.ElementTree as ET
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
 
 from markupsafe import Markup, escape
 
 from guichets.departements import DEPARTEMENTS
+from guichets.files import read_kept, write_kept
 
 __all__ = [
     "BINS",
@@ -35,6 +39,7 @@ __all__ = [
     "MapArea",
     "colour_of",
     "france_map",
+    "keep_shapes",
     "legend",
     "shape_codes",
 ]
@@ -50,6 +55,7 @@ SHAPES_FILE = "fr.departments.svg"
 # instead of 600 KB).
 _SCALE = 10
 _TOLERANCE = 0.5
+SHAPES_FORMAT: Final = 1  # of the file keep_shapes writes
 
 
 @dataclass(frozen=True)
@@ -457,11 +463,47 @@ def _walk(element: ET.Element, dx: float, dy: float, top: str, out: list[_Shape]
         out.append(_Shape(codes[0], group, d, _union(box for _, box in compact)))
 
 
-@functools.cache
 def _shapes() -> _Shapes:
-    """The shapes file, parsed and compacted once per process (a few tenths of a second)."""
-    resource = importlib.resources.files(SHAPES_PACKAGE) / SHAPES_FILE
-    root = ET.fromstring(resource.read_bytes())
+    """The shapes file, parsed and compacted once per process, or read where
+    :func:`keep_shapes` found them kept."""
+    if not _PROCESS_SHAPES:
+        _PROCESS_SHAPES.append(_compacted(_source()))
+    return _PROCESS_SHAPES[0]
+
+
+_PROCESS_SHAPES: list[_Shapes] = []  # this process's shapes, once made or read
+
+
+def _source() -> bytes:
+    return (importlib.resources.files(SHAPES_PACKAGE) / SHAPES_FILE).read_bytes()
+
+
+def keep_shapes(path: Path) -> None:
+    """This process's shapes read from ``path`` when they were made there by the same code
+    (this module's source) from the same shapes file; else compacted here and kept at ``path``.
+
+    Compacting them takes about a CPU-second, the same every time (the shapes do not depend on
+    the data): the greater part of the home page's cost in ``guichets site build``, which an
+    hourly cron runs in a fresh process. A missing, corrupt or differently stamped file is only
+    the cost of compacting them again (``files.read_kept``)."""
+    if _PROCESS_SHAPES:
+        return
+    source = _source()
+    stamp = (
+        SHAPES_FORMAT,
+        hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
+        hashlib.sha256(source).hexdigest(),
+    )
+    shapes = read_kept(path, stamp)
+    if not isinstance(shapes, _Shapes):
+        shapes = _compacted(source)
+        write_kept(path, stamp, shapes)
+    _PROCESS_SHAPES.append(shapes)
+
+
+def _compacted(source: bytes) -> _Shapes:
+    """The shapes file parsed, its département outlines simplified and compacted."""
+    root = ET.fromstring(source)
     view_box = root.get("viewBox")
     if view_box is None:
         raise ValueError(f"{SHAPES_FILE} has no viewBox")

@@ -640,6 +640,10 @@ class MonthWriter(Protocol):
 
     def result(self) -> tuple[list[MonthFiles], int]: ...
 
+    def busy(self) -> bool:
+        """Whether the files are still being written (by other processes, on other cores)."""
+        ...
+
     def remember(self, fingerprints: Mapping[str, str] | None) -> None: ...
 
     def stop(self) -> None: ...
@@ -652,6 +656,9 @@ class _Now:
 
     def result(self) -> tuple[list[MonthFiles], int]:
         return self.found
+
+    def busy(self) -> bool:
+        return False  # written before this was made
 
     def remember(self, fingerprints: Mapping[str, str] | None) -> None:
         pass  # written with them already

@@ -517,6 +517,10 @@ class InBackground:
             self._found = self._wait()
         return self._found
 
+    def busy(self) -> bool:
+        """Whether the child is still writing (it has not sent its result, nor ended)."""
+        return self._found is None and not self._receive.poll()
+
     def _wait(self) -> tuple[list[MonthFiles], int]:
         try:
             ok, payload = self._receive.recv()

@@ -7,7 +7,15 @@ folder next to ``--out`` (same file system): it starts as a hard-linked copy of 
 one, never writes into an existing one, so the live site is never touched through a link), then
 the two folders are exchanged in one ``renameat2(RENAME_EXCHANGE)`` where Linux offers it, else
 by two renames a moment apart. Symbolic links, sockets and leftovers of killed builds in the old
-site are not carried over. The old site is removed afterwards without following links.
+site are not carried over.
+
+The old site is left beside ``--out`` (under the staging folder's name) and removed by the next
+build, in a forked child while that build renders, without following links: its pages replaced
+by this build (every service page after a run) hold their last link there, and freeing files
+written back to disk an hour earlier waits on the disk, not the CPU (about 2.5 ms a file on a
+virtual disk mounted with ``discard``: 1 s for the 400 pages of 100 services), which the build's
+own process then spends rendering instead of waiting. Between two builds the disk holds the old
+versions of the files the last one replaced.
 """
 
 from __future__ import annotations
@@ -17,8 +25,9 @@ import ctypes
 import ctypes.util
 import errno
 import os
+import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 __all__ = ["STAGING_MARK", "staged_site"]
@@ -82,10 +91,29 @@ def _remove(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def _leftovers(out: Path) -> None:
-    """Staging folders of killed builds of this site (named by us, beside it)."""
-    for path in out.parent.glob(f".{out.name}{STAGING_MARK}*"):
-        _remove(path)
+def _leftovers(out: Path) -> Callable[[], None]:
+    """Remove the folders earlier builds of this site left beside it (named by us: the old site
+    the last build swapped out, staging folders of killed builds) in a forked child, while the
+    build goes on; returns the wait for it. Without ``fork``, removed here and now."""
+    found = list(out.parent.glob(f".{out.name}{STAGING_MARK}*"))
+    if not found:
+        return lambda: None
+    if not hasattr(os, "fork"):
+        for path in found:
+            _remove(path)
+        return lambda: None
+    child = os.fork()
+    if child == 0:  # only unlinks: nothing of the parent's (connections, buffers) is touched
+        try:
+            for path in found:
+                _remove(path)
+        finally:
+            os._exit(0)
+    return lambda: _reap(child)
+
+
+def _reap(child: int) -> None:
+    os.waitpid(child, 0)
 
 
 @contextlib.contextmanager
@@ -95,8 +123,9 @@ def staged_site(out: Path) -> Iterator[Path]:
     if out.is_symlink():
         out = out.resolve()  # a link named as --out is the operator's choice: build where it points
     out.parent.mkdir(parents=True, exist_ok=True)
-    _leftovers(out)
-    work = out.parent / f".{out.name}{STAGING_MARK}{os.getpid()}"
+    removed = _leftovers(out)
+    # A name no leftover being removed can have, even with this process's id reused.
+    work = out.parent / f".{out.name}{STAGING_MARK}{os.getpid()}-{secrets.token_hex(4)}"
     try:
         if out.is_dir():
             _clone(out, work)
@@ -105,12 +134,13 @@ def staged_site(out: Path) -> Iterator[Path]:
         yield work
         if not out.exists():
             os.rename(work, out)
-        elif _exchange(work, out):
-            pass  # work now holds the old site
-        else:
-            aside = out.parent / f".{out.name}{STAGING_MARK}old-{os.getpid()}"
+        elif not _exchange(work, out):
+            aside = work.with_name(f"{work.name}-old")
             os.rename(out, aside)
             os.rename(work, out)
-            work = aside
-    finally:
+        # else work now holds the old site: left for the next build to remove (_leftovers)
+    except BaseException:
         _remove(work)
+        raise
+    finally:
+        removed()

@@ -8,11 +8,13 @@ and added up to départements and France.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Final
@@ -122,7 +124,6 @@ def _read_figures(
     if span is None:
         return SiteFigures(generated_at, None, [], _services(catalogue, ()))
     months = _months(span)
-    totals = _checked_totals(store, months, cache)
     alive, until = alive_spans(store)
     named = _services(catalogue, ())
     labels = {k: v.label for k, v in named.items()}
@@ -130,7 +131,7 @@ def _read_figures(
     departements: list[ReportRow] = []
     france: list[ReportRow] = []
     fingerprints: dict[str, str] = {}
-    computed = _months_of_rows(store, months, alive, until, cache, totals, workers)
+    computed = _months_of_rows(store, months, alive, until, cache, workers)
     for month, ((month_rows_, month_departements, month_france), fingerprint) in zip(
         months, computed, strict=True
     ):
@@ -172,46 +173,55 @@ def _read_figures(
     return figures
 
 
-def _checked_totals(
-    store: Store, months: Sequence[DateRange], cache: Path | None
-) -> dict[str, list[int]]:
+class _CheckedTotals:
     """Each month's rollup totals (``Store.rollup_totals``), the rollups checked against the
-    probes first, as cheaply as what moved allows.
+    probes first, as cheaply as what moved allows, one month at a time (:meth:`of`), so that a
+    month's rows can be computed as soon as its own rollups are known right.
 
-    Checking a month (:meth:`~guichets.store.Store.refresh_rollups`) counts its probes row by
-    row: over years, seconds, in every build. So the totals of the last check are kept in the
-    cache (period -> totals, the last of which counts every probe stored, from an index alone):
-    a month is checked again only when its stored probes moved by a number other than its
+    Checking a month (:meth:`~guichets.store.Store.refresh_rollups`) counts its probes: over
+    years, seconds, in every build. So the totals of the last check are kept in the cache
+    (period -> totals, the last of which counts every probe stored, from an index alone): a
+    month is checked again only when its stored probes moved by a number other than its
     rollups' (a probe written by other means, one deleted, a replicate or an assisted read).
     After a run of the robot, both moved by the probes it saved: nothing to count. Without a
     cache, the whole span is checked at once, as ``guichets report`` does."""
-    if cache is None:
-        store.refresh_rollups(DateRange(months[0].first, months[-1].last))
-        return {}
-    path = cache / CHECKED_FILE
-    kept: dict[str, list[int]] = {}
-    # The totals are one database's: a data directory built with another (``--db``) checks
-    # every month again (another store's counts can differ alike for other reasons).
-    stamp_now = (CACHE_FORMAT, store.url)
-    found = read_kept(path, stamp_now)
-    if isinstance(found, dict):  # else nothing kept: every month is checked
-        kept = found
-    totals: dict[str, list[int]] = {}
-    for month in months:
-        period = f"{month.first:%Y-%m}"
-        now = store.rollup_totals(month)
-        before = kept.get(period)
+
+    def __init__(self, store: Store, months: Sequence[DateRange], cache: Path | None) -> None:
+        self.store = store
+        self.path = None if cache is None else cache / CHECKED_FILE
+        self.kept: dict[str, list[int]] = {}
+        self.totals: dict[str, list[int]] = {}
+        if self.path is None:
+            store.refresh_rollups(DateRange(months[0].first, months[-1].last))
+            return
+        # The totals are one database's: a data directory built with another (``--db``) checks
+        # every month again (another store's counts can differ alike for other reasons).
+        self.stamp = (CACHE_FORMAT, store.url)
+        found = read_kept(self.path, self.stamp)
+        if isinstance(found, dict):  # else nothing kept: every month is checked
+            self.kept = found
+
+    def of(self, month: DateRange) -> list[int] | None:
+        """The month's totals, its rollups checked first when its probes moved unlike them
+        (None without a cache: the whole span was checked at once)."""
+        if self.path is None:
+            return None
+        period = _label(month)
+        now = self.store.rollup_totals(month)
+        before = self.kept.get(period)
         moved_alike = (
             before is not None
             and len(before) == len(now)
             and now[-1] - before[-1] == now[1] - before[1]  # stored probes, rolled-up probes
         )
-        if not moved_alike and store.refresh_rollups(month):
-            now = store.rollup_totals(month)  # rebuilt: counted again
-        totals[period] = now
-    if totals != kept:
-        write_kept(path, stamp_now, totals)
-    return totals
+        if not moved_alike and self.store.refresh_rollups(month):
+            now = self.store.rollup_totals(month)  # rebuilt: counted again
+        self.totals[period] = now
+        return now
+
+    def save(self) -> None:
+        if self.path is not None and self.totals != self.kept:
+            write_kept(self.path, self.stamp, self.totals)
 
 
 def _fingerprint(
@@ -241,43 +251,53 @@ def _months_of_rows(
     alive: Sequence[tuple[datetime, datetime]],
     until: datetime | None,
     cache: Path | None,
-    totals: dict[str, list[int]],
     workers: int | None,
 ) -> list[tuple[MonthRows, str | None]]:
     """Every month's rows (services, départements, France, their lead times computed) and
     fingerprint (with a cache), in order: those the cache still holds for what they come from
-    read here, the others computed in forked processes when there are two or more and
-    the store can be reached from a child (``Store.forkable``).
+    read here, the others computed in forked processes when there are two or more and the store
+    can be reached from a child (``Store.forkable``).
 
-    The months are independent and computing one reads only the store (a first build at 500
-    services over three years: about 100 CPU-s here, one month after another). Each worker
+    The months are independent and computing one reads only the store and its own rollups (a
+    first build at 500 services over three years: about 50 CPU-s here, one month after
+    another). So each month is handed to a worker as soon as its rollups are checked and its
+    cache found stale, the latest first (after a run of the robot, the one to compute): it is
+    computed while this process checks and reads the others, instead of after. Each worker
     opens its own connections (``Store.forked``: SQLite in WAL lets readers share the file,
     PostgreSQL serves each its own session), computes a month, keeps it in the cache and sends
     the rows back pickled: a month's rows are a few hundred kB, and a worker holds one month
     at a time, so the build's memory grows by the workers' working sets, not by copies."""
-    found: list[tuple[MonthRows | None, str | None]] = []
-    for month in months:
-        fingerprint = None
-        rows = None
-        if cache is not None:
-            fingerprint = _fingerprint(store, month, alive, until, totals.get(_label(month)))
-            rows = read_kept(_month_file(cache, month), fingerprint)
-        found.append((rows, fingerprint))
-    todo = [i for i, (rows, _) in enumerate(found) if rows is None]
+    checked = _CheckedTotals(store, months, cache)
     workers = min(MAX_WORKERS, os.cpu_count() or 1) if workers is None else workers
-    workers = min(workers, len(todo))
-    done: dict[int, MonthRows] = {}
-    if not worth_forking(store, workers, len(todo)):
-        for i in todo:
-            done[i] = _computed_rows(store, months[i], alive, until, cache, found[i][1])
-    else:
-        with forked_pool(store, workers) as pool:
-            futures = {
-                i: pool.submit(_computed_rows, None, months[i], alive, until, cache, found[i][1])
-                for i in todo
-            }
-            done = {i: future.result() for i, future in futures.items()}
-    return [(rows if rows is not None else done[i], fp) for i, (rows, fp) in enumerate(found)]
+    beside = len(months) > 1 and worth_forking(store, workers, len(months))
+    found: dict[int, MonthRows] = {}
+    prints: dict[int, str | None] = {}
+    todo: dict[int, Future[MonthRows] | None] = {}
+    with contextlib.ExitStack() as stack:
+        pool: ProcessPoolExecutor | None = None
+        for i in [len(months) - 1, *range(len(months) - 1)]:  # the latest first
+            month = months[i]
+            prints[i] = None
+            if cache is not None:
+                prints[i] = _fingerprint(store, month, alive, until, checked.of(month))
+                rows = read_kept(_month_file(cache, month), prints[i])
+                if rows is not None:
+                    found[i] = rows
+                    continue
+            if beside:
+                if pool is None:
+                    pool = stack.enter_context(forked_pool(store, workers))
+                todo[i] = pool.submit(_computed_rows, None, month, alive, until, cache, prints[i])
+            else:
+                todo[i] = None
+        checked.save()
+        for i, future in todo.items():
+            found[i] = (
+                future.result()
+                if future is not None
+                else _computed_rows(store, months[i], alive, until, cache, prints[i])
+            )
+    return [(found[i], prints[i]) for i in range(len(months))]
 
 
 def _label(month: DateRange) -> str:
