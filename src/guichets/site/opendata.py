@@ -641,7 +641,8 @@ class MonthWriter(Protocol):
     def result(self) -> tuple[list[MonthFiles], int]: ...
 
     def busy(self) -> bool:
-        """Whether the files are still being written (by other processes, on other cores)."""
+        """Whether every month's files are still being written (a first build), by other
+        processes on the other cores."""
         ...
 
     def remember(self, fingerprints: Mapping[str, str] | None) -> None: ...

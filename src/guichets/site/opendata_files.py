@@ -494,6 +494,7 @@ class InBackground:
         context = multiprocessing.get_context("fork")
         self._store, self._folder = store, folder
         self.analysing = frozenset(analyse)
+        self._every_month = not has_kept_months(folder)  # a first build: all to write
         self._later: Mapping[str, str] | None = None
         self._found: tuple[list[MonthFiles], int] | None = None
         self._receive, send = context.Pipe(duplex=False)
@@ -518,8 +519,9 @@ class InBackground:
         return self._found
 
     def busy(self) -> bool:
-        """Whether the child is still writing (it has not sent its result, nor ended)."""
-        return self._found is None and not self._receive.poll()
+        """Whether the child is still writing every month (a first build: no month was kept),
+        on every core it has; after a run it writes the latest month, soon done."""
+        return self._every_month and self._found is None and not self._receive.poll()
 
     def _wait(self) -> tuple[list[MonthFiles], int]:
         try:
