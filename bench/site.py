@@ -482,6 +482,12 @@ def build(
     from guichets.site.build import build_site
     from guichets.usecases.figures import read_figures
 
+    # The month writer's modules (pyarrow), which the build's own process no longer imports:
+    # imported here, untimed, as the long-running service does (``SiteOptions.build``) and as
+    # the build's modules imported them before, so that the steps compare with earlier runs.
+    with contextlib.suppress(ImportError, AttributeError):
+        importlib.import_module("guichets.site.opendata_files").preload()
+
     # The month files start before the figures are read, as ``guichets site build`` does
     # (``usecases/site.py``); older code started them inside build_site.
     start_open_data = getattr(site_build, "start_open_data", None)

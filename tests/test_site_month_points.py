@@ -28,7 +28,6 @@ from guichets.site.opendata import observation_types
 from guichets.site.opendata_files import observation_files
 from guichets.stats.releases import release_rows
 from guichets.store import Store, as_utc
-from guichets.store.export_table import arrow_schema
 from guichets.store.probes import Origin
 from guichets.usecases.figures import read_figures
 from tests.observations import observation
@@ -108,8 +107,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _written(store: Store, folder: Path, analyse: frozenset[str]) -> dict[str, Any]:
-    schema = arrow_schema(observation_types())
-    found, _ = observation_files(store, folder, schema, analyse=analyse)
+    found, _ = observation_files(store, folder, observation_types(), analyse=analyse)
     return {m.label: m.releases for m in found}
 
 

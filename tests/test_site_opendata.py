@@ -50,7 +50,6 @@ from guichets.stats.report import Level, ReportRow, build_report
 from guichets.store import Store
 from guichets.store.export import EXPORT_COLUMNS, RAW_COLUMNS, export_row, export_rows
 from guichets.store.export_read import RAW_TYPES, raw_tables
-from guichets.store.export_table import arrow_schema
 from guichets.usecases import figures as figures_module
 from guichets.usecases.demo import DEMO_SCENARIO, simulated_catalogue
 from guichets.usecases.figures import read_figures
@@ -502,9 +501,8 @@ def test_month_files_started_before_the_figures(
             raise AssertionError("a month was counted again")
 
         monkeypatch.setattr(opendata_files, "export_extent", no_count)
-        schema = arrow_schema(observation_types())
         again = opendata_files.observation_files(
-            store, kept / OBSERVATIONS, schema, fingerprints=prints
+            store, kept / OBSERVATIONS, observation_types(), fingerprints=prints
         )
         # Months kept: a rebuild starts them in build_site, with the figures' fingerprints.
         assert start_open_data(store, home, workers=2) is None

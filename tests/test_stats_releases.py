@@ -266,8 +266,9 @@ def _best_window_by_every_pair(
 
 @pytest.mark.parametrize("cycle", ["weekly", "daily"])
 def test_best_window_is_the_one_every_pair_finds(cycle: str) -> None:
-    """Spans looked up by start find the same window as testing every pair: at random, at fixed
-    minutes (spans meeting end to start), across the cycle's end, with a few long spans."""
+    """Points counted only when a bound says they may beat the best find the same window as
+    testing every pair: at random, at fixed minutes (spans meeting end to start), across the
+    cycle's end, with a few long spans."""
     from guichets.stats.releases import CYCLES, _best_window
 
     period = CYCLES[cycle]

@@ -506,10 +506,10 @@ class SiteBuilder:
             fingerprints=self.figures.fingerprints or None,
         )  # fmt: skip
         months.remember(self.figures.fingerprints or None)
-        # While the month files are still being written (a first build: every month, on every
-        # core), the pages are rendered here: forked page workers would only share the same
-        # cores with them, and each would hold its own copy of the figures it touches (at three
-        # years of 500 services, two workers were 200 MB of a first build's 600).
+        # While every month's files are still being written (a first build, on every core), the
+        # pages are rendered here: forked page workers would only share the same cores with
+        # them, and each would hold its own copy of the figures it touches (at three years of
+        # 500 services, two workers were 200 MB of a first build's 600).
         self.many_pages(langs, workers=1 if months.busy() else self.workers)
         today = self.figures.generated_at.astimezone(PARIS).date()
         self.archived = closed_months(self.figures.months, today)

@@ -42,7 +42,6 @@ from guichets.stats.render import rows_csv, rows_json
 from guichets.stats.report import Level, ReportRow
 from guichets.store import Store
 from guichets.store.export import EXPORT_COLUMNS
-from guichets.store.export_table import arrow_schema
 from guichets.untrusted import csv_writer as cell_writer
 
 __all__ = [
@@ -642,7 +641,8 @@ class MonthWriter(Protocol):
     def result(self) -> tuple[list[MonthFiles], int]: ...
 
     def busy(self) -> bool:
-        """Whether the files are still being written (by other processes, on other cores)."""
+        """Whether every month's files are still being written (a first build), by other
+        processes on the other cores."""
         ...
 
     def remember(self, fingerprints: Mapping[str, str] | None) -> None: ...
@@ -681,14 +681,14 @@ def start_months(
     goes on, then asks for the result), else now. ``folder`` and ``keep`` as for
     :func:`write_open_data`; ``fingerprints`` as for ``observation_files``."""
     kept = (folder if keep is None else keep) / OBSERVATIONS
-    schema = arrow_schema(observation_types())
+    types = observation_types()  # made an Arrow schema where the months are written
     analyse = months_to_analyse(store, kept)
     if background and can_fork():
         return InBackground(
-            store, kept, schema, workers=workers, fingerprints=fingerprints, analyse=analyse
+            store, kept, types, workers=workers, fingerprints=fingerprints, analyse=analyse
         )
     found = observation_files(
-        store, kept, schema, workers=workers, fingerprints=fingerprints, analyse=analyse
+        store, kept, types, workers=workers, fingerprints=fingerprints, analyse=analyse
     )
     return _Now(found, analyse)
 

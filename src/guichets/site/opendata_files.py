@@ -18,31 +18,37 @@ from __future__ import annotations
 import contextlib
 import gc
 import hashlib
+import importlib
 import json
 import multiprocessing
 import os
 import re
 import signal
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 from isal import igzip
 
 import guichets
 from guichets.files import link_atomic, partial_path, write_atomic
 from guichets.periods import DateRange, month_range
-from guichets.site.month_points import ALSO, MonthPoints, month_releases
 from guichets.stats.releases import Release
 from guichets.store import Store
-from guichets.store.export import EXPORT_COLUMNS, export_extent
-from guichets.store.export_read import adbc_readable, raw_tables, warm_up
-from guichets.store.export_table import columns_of, csv_header
+from guichets.store.export import EXPORT_COLUMNS, adbc_readable, export_extent
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from guichets.site.month_points import MonthPoints
+
+# pyarrow (0.3 s to import, with what it imports) and the modules that need it are imported by
+# the functions that write a month, not here: the site build's own process imports this module
+# and only starts the month files' process (``InBackground``), which imports them once, before
+# it forks its workers (``_preload``).
 
 __all__ = [
     "KINDS",
@@ -52,6 +58,7 @@ __all__ = [
     "month_file",
     "months_to_analyse",
     "observation_files",
+    "preload",
 ]
 
 OBSERVATIONS: Final = "observations"
@@ -146,6 +153,13 @@ def write_month(
     """Write one month's files into ``folder`` (aside, then renamed); returns its manifest
     entry (without the extent, which the caller read before). ``points``: given each page
     read, with the stored category besides (the month's release analysis)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from guichets.site.month_points import ALSO
+    from guichets.store.export_read import raw_tables
+    from guichets.store.export_table import columns_of, csv_header
+
     types = _table_types(schema)
     kinds = KINDS if current else KINDS[:2]
     plain = _Aside(folder / month_file(label, "csv")) if current else None
@@ -191,6 +205,8 @@ def write_month(
 
 def _table_types(schema: pa.Schema) -> dict[str, str]:
     """Back from the Arrow schema to the Table Schema's types (see ``export_table``)."""
+    import pyarrow as pa
+
     names = {
         pa.string(): "string",
         pa.int64(): "integer",
@@ -206,6 +222,34 @@ def _table_types(schema: pa.Schema) -> dict[str, str]:
 
 # -- every month, in several processes --------------------------------------------------------
 
+# What writing a month imports (pyarrow and its Parquet and compute modules, the export's
+# columns, the release points): imported before the workers are forked, so that they share it.
+_WRITERS: Final = (
+    "pyarrow.parquet",
+    "guichets.site.month_points",
+    "guichets.store.export_read",
+    "guichets.store.export_table",
+)
+
+
+def preload() -> None:
+    """Import what writing a month needs (:data:`_WRITERS`) into this process. A process that
+    builds the site more than once (the long-running ``guichets run --site``) calls it once:
+    the month files' processes it forks then share it, rather than each importing it again
+    (0.4 CPU-s); a fresh ``guichets site build`` leaves it to its month files' process."""
+    for module in _WRITERS:
+        importlib.import_module(module)
+
+
+def _schema(types: Mapping[str, str]) -> pa.Schema:
+    """The month files' Arrow schema from the columns' Table Schema types, once the modules
+    that write a month are imported (:func:`preload`)."""
+    preload()
+    from guichets.store.export_table import arrow_schema
+
+    return arrow_schema(types)
+
+
 _STORE: Store | None = None  # the store of the parent, for the forked workers
 
 
@@ -219,6 +263,8 @@ def _work(
 ) -> tuple[dict[str, Any], list[Release] | None]:
     """A month's files, and its releases when asked (a closed month whose archive page waits
     for them; never the current month's, which has none): from the same read of its probes."""
+    from guichets.site.month_points import MonthPoints, month_releases
+
     assert _STORE is not None
     if not analyse or current:
         return write_month(_STORE, folder, label, days, current, schema), None
@@ -319,20 +365,24 @@ def _as_closed(entry: dict[str, Any]) -> dict[str, Any]:
 def observation_files(
     store: Store,
     folder: Path,
-    schema: pa.Schema,
+    types: Mapping[str, str],
     *,
     workers: int = 1,
     fingerprints: Mapping[str, str] | None = None,
     analyse: Collection[str] = frozenset(),
+    ready: Callable[[], None] | None = None,
 ) -> tuple[list[MonthFiles], int]:
     """Bring the month files in ``folder`` up to date with the store; returns every month with
-    probes, in order, and how many files were written.
+    probes, in order, and how many files were written. ``types``: the observations' columns'
+    Table Schema types (``site/opendata.observation_types``), made the files' Arrow schema here.
 
     ``fingerprints``: what each month's figures were computed from (``usecases/figures.py``:
     its rollups' totals, which a new probe changes): a month whose fingerprint is the one its
     files were written with is not counted again (counting a month's probes reads each row).
     ``analyse``: the closed months (labels) whose batch releases to compute from the read that
-    writes them (:func:`months_to_analyse`), given in their ``MonthFiles``."""
+    writes them (:func:`months_to_analyse`), given in their ``MonthFiles``. ``ready``: called
+    once before months are written, when some are, after the modules that write them are
+    imported (see ``_in_child``)."""
     folder.mkdir(parents=True, exist_ok=True)
     for file in folder.glob(".*.partial"):
         file.unlink()
@@ -370,6 +420,9 @@ def observation_files(
     written = 0
     releases: dict[str, tuple[Release, ...]] = {}
     if todo:
+        schema = _schema(types)
+        if ready is not None:
+            ready()
         _save(folder, entries)  # months being written are forgotten until they are done
         with _executor(store, len(todo), workers) as pool:
             futures = [
@@ -432,7 +485,7 @@ class InBackground:
         self,
         store: Store,
         folder: Path,
-        schema: pa.Schema,
+        types: Mapping[str, str],
         *,
         workers: int,
         fingerprints: Mapping[str, str] | None = None,
@@ -441,11 +494,12 @@ class InBackground:
         context = multiprocessing.get_context("fork")
         self._store, self._folder = store, folder
         self.analysing = frozenset(analyse)
+        self._every_month = not has_kept_months(folder)  # a first build: all to write
         self._later: Mapping[str, str] | None = None
         self._found: tuple[list[MonthFiles], int] | None = None
         self._receive, send = context.Pipe(duplex=False)
         self._process = context.Process(
-            target=_in_child, args=(store, folder, schema, workers, fingerprints, analyse, send)
+            target=_in_child, args=(store, folder, types, workers, fingerprints, analyse, send)
         )
         gc.freeze()  # the parent's objects stay shared: the child's collections never touch them
         try:
@@ -465,8 +519,9 @@ class InBackground:
         return self._found
 
     def busy(self) -> bool:
-        """Whether the child is still writing (it has not sent its result, nor ended)."""
-        return self._found is None and not self._receive.poll()
+        """Whether the child is still writing every month (a first build: no month was kept),
+        on every core it has; after a run it writes the latest month, soon done."""
+        return self._every_month and self._found is None and not self._receive.poll()
 
     def _wait(self) -> tuple[list[MonthFiles], int]:
         try:
@@ -518,7 +573,7 @@ def stamp_fingerprints(store: Store, folder: Path, fingerprints: Mapping[str, st
 def _in_child(
     store: Store,
     folder: Path,
-    schema: pa.Schema,
+    types: Mapping[str, str],
     workers: int,
     fingerprints: Mapping[str, str] | None,
     analyse: Collection[str],
@@ -526,20 +581,36 @@ def _in_child(
 ) -> None:
     os.setpgid(0, 0)  # a group of its own, with its workers: see InBackground.stop
     store.forked()
-    # The C library's allocator, given back what a page freed (write_month): a worker's peak
-    # is then about 35 MB lower than with Arrow's default (mimalloc), for the same CPU.
-    pa.set_memory_pool(pa.system_memory_pool())
     try:
-        warm_up()  # before its workers are forked: what it loads, they share
-        gc.freeze()  # and its objects: no collection in a worker copies their pages
         found = observation_files(
-            store, folder, schema, workers=workers, fingerprints=fingerprints, analyse=analyse
+            store,
+            folder,
+            types,
+            workers=workers,
+            fingerprints=fingerprints,
+            analyse=analyse,
+            ready=_ready,
         )
         send.send((True, found))
     except BaseException as exc:  # told to the parent, which raises it
         send.send((False, f"{type(exc).__name__}: {exc}"))
     finally:
         send.close()
+
+
+def _ready() -> None:
+    """The month files' process, about to write months (a rebuild with nothing new writes
+    none, and imports none of this): what its workers need, loaded before they are forked so
+    that they share it."""
+    import pyarrow as pa
+
+    from guichets.store.export_read import warm_up
+
+    # The C library's allocator, given back what a page freed (write_month): a worker's peak
+    # is then about 35 MB lower than with Arrow's default (mimalloc), for the same CPU.
+    pa.set_memory_pool(pa.system_memory_pool())
+    warm_up()  # ADBC's driver
+    gc.freeze()  # and its objects: no collection in a worker copies their pages
 
 
 def can_fork() -> bool:

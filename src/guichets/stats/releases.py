@@ -19,11 +19,10 @@ and the next empty one.
 
 from __future__ import annotations
 
-import math
 import statistics
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import groupby
@@ -48,6 +47,7 @@ MIN_EPISODES: Final = 3
 AGREEMENT: Final = 0.6
 DAY_SHARE: Final = 0.4  # of the busiest release day's episodes, for a day to be a release day
 BIN_SECONDS: Final = {"weekly": 1800, "daily": 900}
+_WEEK: Final = frozenset(range(7))
 WEEKDAYS_EN: Final = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -92,6 +92,19 @@ def phase(instant: datetime, cycle: str) -> float:
     return seconds + (local.weekday() * 86_400 if cycle == "weekly" else 0)
 
 
+def _wall(instant: datetime) -> tuple[float, int]:
+    """(seconds since midnight, weekday) on the Paris wall clock: both cycles' phases
+    (``_on_cycle``), the same floats as :func:`phase`'s."""
+    local = instant.astimezone(PARIS)
+    seconds = local.hour * 3600 + local.minute * 60 + local.second + local.microsecond / 1e6
+    return seconds, local.weekday()
+
+
+def _on_cycle(wall: tuple[float, int], cycle: str) -> float:
+    seconds, weekday = wall
+    return seconds + (weekday * 86_400 if cycle == "weekly" else 0)
+
+
 def _covers(start: float, length: float, point: float, period: int) -> bool:
     """Whether the span (start, start + length] of the circle holds ``point``: half-open, so that
     probes at one fixed minute, whose spans meet end to start, do not all seem to agree."""
@@ -101,57 +114,63 @@ def _covers(start: float, length: float, point: float, period: int) -> bool:
 def _best_window(spans: Sequence[tuple[float, float]], period: int) -> tuple[float, float, int]:
     """(start phase, width, count): where most (start, length) spans of the circle overlap.
 
-    Each span's end is a candidate point; the spans covering it are counted, and the first
-    point covered by the most spans wins. Testing every span against every point cost most of
-    a month's release analysis (hundreds of episodes a service: 37 million tests for a year of
-    100 services), so the spans that may cover a point are looked up first (``_Starts``) and
-    only those are tested, with the same ``_covers``: the same counts, the same winner."""
+    Each span's end is a candidate point; the spans covering it (``_covers``) are counted, and
+    the first point covered by the most spans wins. Testing every span against every point is
+    quadratic (hundreds of episodes a service: 37 million tests for a year of 100 services),
+    and a point can change the result only if it beats the best so far. So every point's count
+    is first bounded from above, all at once, by bisection in two sorted lists (``_at_most``),
+    and a point is counted, against every span with ``_covers``, only when its bound beats the
+    best so far: a point passed over could not have won; the winner, its count and its width
+    are those of testing every pair. A month's series needs a few such counts a cycle."""
     best: tuple[float, float, int] = (0.0, 0.0, 0)
-    starts = _Starts(spans, period)
-    for start, length in spans:
-        point = (start + length) % period
-        offsets = [
-            (point - s) % period for s, n in starts.near(point) if _covers(s, n, point, period)
-        ]
+    points = [(start + length) % period for start, length in spans]
+    for point, bound in zip(points, _at_most(spans, points, period), strict=True):
+        if bound <= best[2]:
+            continue
+        # _covers inlined, its offset kept: the same test, the same offsets.
+        offsets = [o for s, n in spans if 0 < (o := (point - s) % period) <= n]
         if len(offsets) > best[2]:
             width = min(offsets)  # how far back from point every covering span still reaches
             best = ((point - width) % period, width, len(offsets))
     return best
 
 
-class _Starts:
-    """Spans sorted by start, in groups of similar length: the spans that can cover a point are
-    those of each group that start at most the group's longest length before it (on the
-    circle), found by bisection; a margin of a second keeps any span that rounding could put
-    either side (``_covers`` decides)."""
+_MARGIN: Final = 1e-6  # seconds: rounding errors of sums below 2**21 s are under 2**-31 s each
 
-    def __init__(self, spans: Sequence[tuple[float, float]], period: int) -> None:
-        self.period = period
-        groups: dict[int, list[tuple[float, float]]] = {}
-        for start, length in spans:
-            groups.setdefault(math.frexp(length)[1], []).append((start, length))
-        self.groups = []
-        for found in groups.values():
-            found.sort()
-            reach = max(length for _, length in found) + 1.0
-            self.groups.append(([start for start, _ in found], found, reach))
 
-    def near(self, point: float) -> list[tuple[float, float]]:
-        period, near = self.period, []
-        for starts, spans, reach in self.groups:
-            low, high = point - reach, point + 1.0
-            if reach + 1.0 >= period:
-                near += spans
-                continue
-            if low < 0:  # the window goes back over the start of the cycle
-                near += spans[: bisect_right(starts, high)]
-                near += spans[bisect_left(starts, low + period) :]
-            elif high > period:  # or forward over its end
-                near += spans[bisect_left(starts, low) :]
-                near += spans[: bisect_right(starts, high - period)]
-            else:
-                near += spans[bisect_left(starts, low) : bisect_right(starts, high)]
-        return near
+def _at_most(
+    spans: Sequence[tuple[float, float]], points: Sequence[float], period: int
+) -> list[int]:
+    """For each point p of [0, period), at least the number of spans ``_covers`` finds covering
+    it.
+
+    ``_covers`` takes the offset (p - start) % period in floats: when p >= start it is p -
+    start rounded, positive only if p > start; when p < start it is p - start + period rounded
+    twice. So a span (start, length) covering p has p in the interval (start, start + length +
+    margin], or, when that reaches past the cycle's end, in its copy a period earlier (which
+    opens below 0): the margin, far above the few roundings, keeps every covering span in. A
+    span shorter than half the cycle has at most one interval holding p, so the intervals
+    holding p (opening before p, less those closing before it: one bisection in each sorted
+    list) are at least the spans covering it; with no margin at the opening, spans that meet
+    end to start (probes at a fixed minute) are not counted. Spans this does not fit (off the
+    circle, as long as half of it, a cycle too long for the margin) bound nothing: every
+    span."""
+    fits = period < 2**20 and all(
+        0 <= start < period and 0 <= length < period / 2 for start, length in spans
+    )
+    if not fits:
+        return [len(spans)] * len(points)
+    opens, closes = [], []
+    for start, length in spans:
+        end = start + length + _MARGIN
+        opens.append(start)
+        closes.append(end)
+        if end >= period:
+            opens.append(start - period)
+            closes.append(end - period)
+    opens.sort()
+    closes.sort()
+    return [bisect_left(opens, point) - bisect_left(closes, point) for point in points]
 
 
 @dataclass(frozen=True)
@@ -240,14 +259,32 @@ def _curve(
 
     Only cycles that start on a release day count (a daily release may skip weekends).
     """
+    return _binned(_delays(points, cycle, release, days), cycle)
+
+
+def _delays(
+    points: Sequence[tuple[datetime, bool]], cycle: str, release: float, days: frozenset[int]
+) -> Iterator[tuple[float, bool]]:
+    """(delay after the release, found a date) of the probes whose cycle started on a release
+    day. When every day is one, that day is not looked up: a conversion to the Paris clock a
+    probe, a third of the analysis of a month of daily batches."""
+    period = CYCLES[cycle]
+    every_day = days >= _WEEK
+    for at, dated in points:
+        delay = (phase(at, cycle) - release) % period
+        if every_day or (at - timedelta(seconds=delay)).astimezone(PARIS).weekday() in days:
+            yield delay, dated
+
+
+def _binned(
+    delays: Iterable[tuple[float, bool]], cycle: str
+) -> tuple[list[tuple[int, Share]], float | None]:
+    """:func:`_curve` from the delays: the share with a date by bin of delay, and the mean."""
     period, width = CYCLES[cycle], BIN_SECONDS[cycle]
     half = period // 2
     bins: dict[int, list[int]] = {}
     far = [0, 0]
-    for at, dated in points:
-        delay = (phase(at, cycle) - release) % period
-        if (at - timedelta(seconds=delay)).astimezone(PARIS).weekday() not in days:
-            continue
+    for delay, dated in delays:
         cell = bins.setdefault(int(delay // width), [0, 0]) if delay < half else far
         cell[0] += dated
         cell[1] += 1
@@ -267,49 +304,74 @@ def detect_release(service: str, points: Sequence[tuple[datetime, bool]]) -> Rel
     if dated.value is None or dated.value >= 0.5:
         return None
     runs = episodes(points)
+    # Each episode's gap and wall clock, once for both cycles (the daily cycle's usable
+    # episodes are among the weekly one's).
+    gaps = [(e.first - e.before).total_seconds() for e in runs]
+    walls: dict[int, tuple[float, int]] = {}
     for cycle, period in CYCLES.items():
-        usable = [e for e in runs if (e.first - e.before).total_seconds() < period / 2]
+        usable = [i for i, gap in enumerate(gaps) if gap < period / 2]
         if len(usable) < MIN_EPISODES:
             continue
-        spans = [(phase(e.before, cycle), (e.first - e.before).total_seconds()) for e in usable]
+        for i in usable:
+            if i not in walls:
+                walls[i] = _wall(runs[i].before)
+        spans = [(_on_cycle(walls[i], cycle), gaps[i]) for i in usable]
         start, width, count = _best_window(spans, period)
+        if count < AGREEMENT * len(usable):
+            continue  # too few agree: which ones need not be told
         agreeing = [
-            e
-            for e, (s, n) in zip(usable, spans, strict=True)
+            runs[i]
+            for i, (s, n) in zip(usable, spans, strict=True)
             if _covers(s, n, (start + width) % period, period)
         ]
         cycles = {int(e.first.timestamp() // period) for e in agreeing}
-        if count < AGREEMENT * len(usable) or len(cycles) < 2 or len(agreeing) < MIN_EPISODES:
+        if len(cycles) < 2 or len(agreeing) < MIN_EPISODES:
             continue
-        least, most, days = [], [], Counter[int]()
-        for e in agreeing:
-            opened_late = e.first - timedelta(
-                seconds=(phase(e.first, cycle) - start - width) % period
-            )
-            opened_early = opened_late - timedelta(seconds=width)
-            least.append(max(0.0, (e.last - opened_late).total_seconds() / 60))
-            most.append((e.after - opened_early).total_seconds() / 60)
-            days[opened_late.astimezone(PARIS).weekday()] += 1
-        # Release days: those with a fair share of the agreeing episodes (a slot freed by a
-        # cancellation near the release time on another day must not make that day one).
-        top = max(days.values())
-        release_days = frozenset(d for d, n in days.items() if n >= DAY_SHARE * top)
-        curve, mean = _curve(points, cycle, start + width / 2, release_days)
-        return Release(
-            service,
-            cycle,
-            start,
-            width,
-            len(usable),
-            len(agreeing),
-            statistics.median(least),
-            statistics.median(most),
-            mean,
-            dated,
-            tuple(sorted(release_days)),
-            curve,
-        )
+        return _release(service, points, cycle, (start, width), agreeing, len(usable), dated)
     return None
+
+
+def _release(
+    service: str,
+    points: Sequence[tuple[datetime, bool]],
+    cycle: str,
+    window: tuple[float, float],
+    agreeing: Sequence[Episode],
+    placed: int,
+    dated: Share,
+) -> Release:
+    """The release in ``window`` (start phase, width) that ``agreeing`` of the ``placed``
+    episodes agree on: on which days, how long its batches last. Apart from the window search,
+    so that the tests' reference search (tests/test_stats_releases.py) describes its releases
+    with the same code."""
+    start, width = window
+    period = CYCLES[cycle]
+    least, most, days = [], [], Counter[int]()
+    for e in agreeing:
+        opened_late = e.first - timedelta(seconds=(phase(e.first, cycle) - start - width) % period)
+        opened_early = opened_late - timedelta(seconds=width)
+        least.append(max(0.0, (e.last - opened_late).total_seconds() / 60))
+        most.append((e.after - opened_early).total_seconds() / 60)
+        days[opened_late.astimezone(PARIS).weekday()] += 1
+    # Release days: those with a fair share of the agreeing episodes (a slot freed by a
+    # cancellation near the release time on another day must not make that day one).
+    top = max(days.values())
+    release_days = frozenset(d for d, n in days.items() if n >= DAY_SHARE * top)
+    curve, mean = _curve(points, cycle, start + width / 2, release_days)
+    return Release(
+        service,
+        cycle,
+        start,
+        width,
+        placed,
+        len(agreeing),
+        statistics.median(least),
+        statistics.median(most),
+        mean,
+        dated,
+        tuple(sorted(release_days)),
+        curve,
+    )
 
 
 def release_rows(

@@ -12,6 +12,7 @@ its findings) cost three times what writing it does, and the site exports millio
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
@@ -34,6 +35,7 @@ __all__ = [
     "RAW_COLUMNS",
     "Position",
     "Sink",
+    "adbc_readable",
     "csv_writer",
     "export_count",
     "export_extent",
@@ -327,3 +329,14 @@ def write_jsonl(rows: Iterable[Sequence[Any]], out: Sink) -> int:
 def write_csv(rows: Iterable[Sequence[Any]], out: Sink) -> int:
     """A header, then one row per probe; slots space-separated. Returns the number of rows."""
     return write_rows(rows, csv_writer(out))
+
+
+ADBC_DRIVER: Final = "adbc_driver_sqlite"
+
+
+def adbc_readable(store: Store) -> bool:
+    """Whether ``export_read.raw_tables`` reads ``store`` through ADBC (a SQLite file, the
+    driver installed), hence gives the ``also`` columns. Here, not in ``export_read``: the
+    site build's own process asks (``site/opendata_files.months_to_analyse``) and never reads
+    a month, so that it need not import pyarrow (0.3 s), which ``export_read`` does."""
+    return store.sqlite_file() is not None and importlib.util.find_spec(ADBC_DRIVER) is not None

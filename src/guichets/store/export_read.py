@@ -18,7 +18,6 @@ read transactions, each resuming after the last row read (``export.raw_pages``' 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import Any, Final
 import pyarrow as pa
 
 from guichets.store import Store, as_utc
-from guichets.store.export import RAW_COLUMNS, raw_pages
+from guichets.store.export import RAW_COLUMNS, adbc_readable, raw_pages
 
 __all__ = [
     "EXTRA_TYPES",
@@ -50,7 +49,6 @@ RAW_TYPES: Final[Mapping[str, pa.DataType]] = {
 # uses (``site/month_points.py``) and the export recomputes from the slots.
 EXTRA_TYPES: Final[Mapping[str, pa.DataType]] = {"category": pa.string()}
 _TYPES: Final[Mapping[str, pa.DataType]] = {**RAW_TYPES, **EXTRA_TYPES}
-_DRIVER: Final = "adbc_driver_sqlite"
 _BATCH_OPTION: Final = "adbc.sqlite.query.batch_rows"
 _BUSY_MS: Final = 30_000  # as the store's own connections wait for a lock
 
@@ -165,12 +163,6 @@ def raw_tables(
             yield table_of_rows(page)
         return
     yield from _closing_tables(connection, since, until, rows, _select(also, replicates=False))
-
-
-def adbc_readable(store: Store) -> bool:
-    """Whether :func:`raw_tables` reads ``store`` through ADBC (a SQLite file, the driver
-    installed), hence gives the ``also`` columns."""
-    return store.sqlite_file() is not None and importlib.util.find_spec(_DRIVER) is not None
 
 
 def _connection(store: Store, adbc: bool) -> Any | None:

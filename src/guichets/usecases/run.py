@@ -182,8 +182,10 @@ class SiteOptions:
         """In the service's worker thread: a store of its own (SQLite connections stay in the
         thread that opened them), the catalogue as it is now on disk. The site's modules
         (Jinja2, pyarrow) are imported here, when a build is asked, not by every robot command."""
+        from guichets.site.opendata_files import preload
         from guichets.usecases.site import DEFAULT_CONTACT, build_site_of, data_catalogue
 
+        preload()  # once in this process: each build's month files' process shares it
         with Store.open(self.db, home=self.home) as store:
             return build_site_of(
                 store, self.home, catalogue=data_catalogue(self.catalogue, self.home),
