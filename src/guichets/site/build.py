@@ -515,6 +515,14 @@ class SiteBuilder:
         self.archived = closed_months(self.figures.months, today)
         langs = list(langs)
         with self.month_releases(langs, months.analysing):
+            # What needs neither the month files nor the closed months' release analyses,
+            # before waiting for them: at a first build this process would otherwise wait, then
+            # do it alone while the other cores idle.
+            for lang in langs:
+                self.home_page(lang)
+                self.method_page(lang)
+                self.robot_page(lang)
+            self.write_feeds()
             self.open_data = write_open_data(
                 self.store, folder, self.figures.monthly_rows, created=self.figures.generated_at,
                 keep=keep, figures_text=self.figures_texts(), months=months,
@@ -526,11 +534,7 @@ class SiteBuilder:
                 for month in self.archived:
                     self.archive_page(lang, month)
                 self.archive_index(lang)
-                self.home_page(lang)
-                self.method_page(lang)
-                self.robot_page(lang)
                 self.data_page(lang)
-        self.write_feeds()
 
     def many_pages(self, langs: Iterable[str], workers: int) -> None:
         """The départements' and services' pages: those whose inputs changed, in up to
