@@ -43,8 +43,10 @@ from guichets.site.build import (
     kept_data,
     method_section,
 )
+from guichets.site.figures import SiteFigures
 from guichets.site.opendata import figures_csv, figures_json, start_months
 from guichets.site.serve import _resolve, check_loopback, site_app
+from guichets.stats.report import ReportRow
 from guichets.store import Store
 from guichets.store.alerts import AlertRecord, insert_alert
 from guichets.usecases.demo import run_demo
@@ -538,6 +540,21 @@ def test_kept_figures_lines_move_with_the_code(
     assert figures_text.FiguresText(cache, figures.fingerprints)(rows) == fresh
 
 
+def _with_a_later_month(
+    figures: SiteFigures,
+) -> tuple[list[ReportRow], list[ReportRow], dict[str, str]]:
+    """The demo's rows as closed months, the same rows a month later as the latest, and the
+    months' fingerprints: what the monthly figures' kept lines are made from."""
+    closed_rows = list(figures.monthly_rows)
+    later = []
+    for row in closed_rows:
+        copied = shallow_copy(row)
+        copied.period = "2999-01"
+        later.append(copied)
+    prints = {**figures.fingerprints, "2999-01": "the latest month's"}
+    return closed_rows, [*closed_rows, *later], prints
+
+
 def test_closed_months_figures_lines_are_kept_together_and_move_with_their_names(
     home: Path, tmp_path: Path
 ) -> None:
@@ -551,14 +568,7 @@ def test_closed_months_figures_lines_are_kept_together_and_move_with_their_names
     store = Store.open(home=work)
     cache = work / "cache-test"
     figures = read_figures(store, None, generated_at=datetime.now(UTC), cache=cache)
-    closed_rows = list(figures.monthly_rows)
-    later = []  # the demo's month closed, a month after it (the same rows) the latest
-    for row in closed_rows:
-        copied = shallow_copy(row)
-        copied.period = "2999-01"
-        later.append(copied)
-    rows = [*closed_rows, *later]
-    prints = {**figures.fingerprints, "2999-01": "the latest month's"}
+    closed_rows, rows, prints = _with_a_later_month(figures)
     fresh = figures_text.FiguresText(cache, prints)(rows)
     assert fresh == (figures_csv(rows), figures_json(rows))
     closed = cache / "closed-figures.bin"  # a header, then the closed rows' CSV and JSON lines
@@ -589,14 +599,7 @@ def test_closed_figures_lines_replaced_during_a_build_fail_it(home: Path, tmp_pa
     cache = work / "cache-test"
     with Store.open(home=work) as store:
         figures = read_figures(store, None, generated_at=datetime.now(UTC), cache=cache)
-    closed_rows = list(figures.monthly_rows)
-    later = []
-    for row in closed_rows:
-        copied = shallow_copy(row)
-        copied.period = "2999-01"
-        later.append(copied)
-    rows = [*closed_rows, *later]
-    prints = {**figures.fingerprints, "2999-01": "the latest month's"}
+    _, rows, prints = _with_a_later_month(figures)
     csv_text, json_text = figures_text.FiguresText(cache, prints).texts(rows)
     assert str(csv_text) == figures_csv(rows)  # read now, it is this build's
     renamed = shallow_copy(rows[0])
