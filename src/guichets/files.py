@@ -10,6 +10,7 @@ the site and caches skip that cost, since they are rebuilt from the database.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import pickle
 import shutil
@@ -27,6 +28,8 @@ __all__ = [
     "write_atomic",
     "write_kept",
 ]
+
+log = logging.getLogger(__name__)
 
 
 def partial_path(path: Path) -> Path:
@@ -115,10 +118,11 @@ def link_atomic(source: Path, path: Path) -> None:
             shutil.copy2(source, partial)
 
 
-# What a cache file may hold that is not (stamp, value) as ``write_kept`` wrote it: missing, cut,
+# What a cache file may hold that is not (stamp, value) as ``write_kept`` wrote it: missing or
+# not readable (a folder in its place, a folder of the path a file, no permission: OSError), cut,
 # written by an older code (a class moved or gone), or not a pair.
 _UNREADABLE = (
-    FileNotFoundError,
+    OSError,
     pickle.UnpicklingError,
     EOFError,
     ValueError,
@@ -144,7 +148,16 @@ def read_kept(path: Path, stamp: object) -> Any:
     return value if kept == stamp else None
 
 
-def write_kept(path: Path, stamp: object, value: object) -> None:
-    """Keep ``value`` at ``path`` under ``stamp`` (written whole or not at all, folder made)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, pickle.dumps((stamp, value), protocol=pickle.HIGHEST_PROTOCOL))
+def write_kept(path: Path, stamp: object, value: object) -> bool:
+    """Keep ``value`` at ``path`` under ``stamp`` (written whole or not at all, folder made);
+    whether it was kept. A cache is only a cache: a file that cannot be written there (a
+    read-only folder, a folder in its place, a full disk) is a warning in the log and the work
+    done again next time, never a failure of what it would have saved time for."""
+    data = pickle.dumps((stamp, value), protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, data)
+    except OSError as exc:
+        log.warning("not kept in the cache (done again next time): %s", exc)
+        return False
+    return True
