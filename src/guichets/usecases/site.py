@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Final
 
 from guichets import datadir
 from guichets.catalogue import Catalogue, load_catalogue
+from guichets.files import remove_stale_partials
 from guichets.http.policy import DEFAULT_USER_AGENT
 
 if TYPE_CHECKING:
@@ -94,6 +95,7 @@ def _build(
     from guichets.site.build import build_site, start_open_data
     from guichets.usecases.figures import read_figures
 
+    remove_stale_partials(datadir.cache(folder, "site"))  # left by a killed build
     months = start_open_data(store, folder)  # beside reading the figures, in another process
     try:
         with status("Reading the figures…"):
