@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
+import tempfile
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -134,3 +136,40 @@ def test_the_command_fails_clearly_while_another_build_holds_the_site(tmp_path: 
     assert not out.exists()  # nothing was built
     bad = CliRunner().invoke(app, ["site", "build", "--home", str(home), "--wait", "soon"])
     assert bad.exit_code == 2 and "--wait 'soon'" in bad.output
+
+
+def _as_nobody(out: Path, answer: Connection) -> None:
+    """Another user's build: refused while the site is held, then builds."""
+    os.setgid(65534)
+    os.setuid(65534)
+    try:
+        with site_lock(out):
+            answer.send("taken")
+    except SiteBusy as busy:
+        answer.send(f"busy: {busy}")
+    except OSError as error:
+        answer.send(f"error: {error!r}")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="another user is played by root only")
+def test_a_build_by_another_user_shares_the_lock_file(tmp_path: Path) -> None:
+    """The lock file is made by the first user to build (a service's, mode 0644): another
+    user's build (an operator's, in the group that may write beside the site) opens it
+    read-only, and is refused while the site is held, then takes it: a lock needs no writing."""
+    shared = Path(tempfile.mkdtemp(prefix="guichets-lock-"))  # not under root's 0700 tmp_path
+    try:
+        shared.chmod(0o777)
+        out = shared / "site"
+        answer, answer_end = multiprocessing.Pipe()
+        with site_lock(out):
+            assert lock_path(out).stat().st_mode & 0o777 == 0o644
+            other = _start(_as_nobody, out, answer_end)
+            said = answer.recv()
+            other.join()
+        assert said.startswith(f"busy: another build of the site {out}"), said
+        other = _start(_as_nobody, out, answer_end)
+        said = answer.recv()
+        other.join()
+        assert said == "taken"
+    finally:
+        shutil.rmtree(shared)
