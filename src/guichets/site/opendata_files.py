@@ -549,6 +549,7 @@ class InBackground:
         # The fingerprints, to the child (``later``): None once sent, or without ``later``.
         self._prints: Any = None
         prints_in = None
+        self._sends = later  # the fingerprints go to the child, which stamps the months
         if later:
             prints_in, self._prints = context.Pipe(duplex=False)
         self._process = context.Process(
@@ -575,10 +576,11 @@ class InBackground:
             prints_in.close()
 
     def remember(self, fingerprints: Mapping[str, str] | None) -> None:
-        """The months' fingerprints, known once the figures are read (see the class)."""
+        """The months' fingerprints, known once the figures are read (see the class); with
+        ``later``, sent to the child the first time (it stamps the months itself)."""
         if self._prints is not None:
             self._tell(fingerprints)
-        elif self._found is None:
+        elif self._found is None and not self._sends:
             self._later = fingerprints
 
     def _tell(self, fingerprints: Mapping[str, str] | None) -> None:
