@@ -18,6 +18,8 @@ import io
 import json
 import os
 import shutil
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -608,6 +610,55 @@ def test_a_rebuild_s_month_files_stopped_or_never_told(demo: Demo, tmp_path: Pat
         again = start_open_data(store, home, workers=2)  # never told: every month counted
         assert again is not None
         assert again.result() == (found, 0)
+
+
+# A site build in ``guichets run --site``: in a thread of a process whose event loop stops the run
+# on SIGTERM (``usecases/run.py``, ``stop_on_signals``), its figures failing to be read.
+_STOPPED_IN_A_RUN = """
+import asyncio, signal, sys
+from pathlib import Path
+from guichets.site.build import start_open_data
+from guichets.store import Store
+
+source, url, home = Path(sys.argv[1]), sys.argv[2] or None, Path(sys.argv[3])
+
+
+async def main() -> None:
+    told = []
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, lambda: told.append(1))
+
+    def build() -> None:
+        with Store.open(url, home=source) as store:
+            months = start_open_data(store, home, workers=2)
+            assert months is not None and months._prints is not None  # waits for them
+            months.stop()
+            months.stop()
+
+    await asyncio.to_thread(build)
+    print("run told to stop" if told else "stopped", flush=True)
+
+
+asyncio.run(main())
+"""
+
+
+def test_a_rebuild_s_month_files_stopped_in_a_run(demo: Demo, tmp_path: Path) -> None:
+    """The month files' process, forked by a build in ``guichets run --site``, ends when the
+    build stops it (twice): it does not take the run's SIGTERM handler (before: the stop was
+    ignored, the child waited for the fingerprints and the build for the child, for ever)."""
+    home = tmp_path / "data"
+    with demo.store() as store:
+        first = start_open_data(store, home, workers=2)
+        assert first is not None
+        first.result()
+    done = subprocess.run(
+        [sys.executable, "-c", _STOPPED_IN_A_RUN, str(demo.home), demo.url or "", str(home)],
+        capture_output=True,
+        text=True,
+        timeout=600,  # a hang's bound only: the stop takes a second
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (0, "stopped\n"), done.stderr
 
 
 def test_a_build_that_fails_stops_the_month_files(demo: Demo, tmp_path: Path) -> None:

@@ -80,6 +80,7 @@ _LAYOUT: Final = {
 }
 _FILE: Final = re.compile(r"observations-(\d{4}-\d{2})\.(csv\.gz|parquet|csv|jsonl)")
 _CHUNK: Final = 1 << 20
+_STOPS: Final = (signal.SIGINT, signal.SIGTERM)  # what InBackground's child takes at its default
 
 
 def month_file(label: str, kind: str) -> str:
@@ -567,10 +568,13 @@ class InBackground:
             ),
         )
         gc.freeze()  # the parent's objects stay shared: the child's collections never touch them
+        # Blocked across the fork, until the child has taken them at their default (_in_child).
+        before = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPS)
         try:
             self._process.start()
         finally:
             gc.unfreeze()
+            signal.pthread_sigmask(signal.SIG_SETMASK, before)  # a Ctrl-C waiting raises here
         send.close()
         if prints_in is not None:
             prints_in.close()
@@ -670,6 +674,15 @@ def _in_child(
     """``prints``: where the fingerprints come from (``InBackground``'s ``later``), else None;
     ``parents``: the parent's end of that pipe, closed here so that the parent's end alone
     holds it open (the parent gone, the child reads its end)."""
+    # The parent's handlers of SIGINT and SIGTERM are not this process's: ``guichets run
+    # --site`` builds in a thread of a process whose event loop stops the run on SIGTERM (a
+    # handler doing nothing here but writing to the loop's wakeup descriptor, shared with the
+    # parent). The SIGTERM of ``stop`` must end this process and its workers (forked after).
+    for stop in _STOPS:
+        signal.signal(stop, signal.SIG_DFL)
+    with contextlib.suppress(ValueError):
+        signal.set_wakeup_fd(-1)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPS)
     os.setpgid(0, 0)  # a group of its own, with its workers: see InBackground.stop
     if parents is not None:
         parents.close()
