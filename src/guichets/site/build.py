@@ -58,7 +58,7 @@ from guichets.site.pages_work import (
     digest,
     render_pages,
 )
-from guichets.site.publish import staged_site
+from guichets.site.publish import SiteLock, staged_site
 from guichets.site.serve import CSP
 from guichets.stats.indicators import barrier_rate, downtime_rate, failure_rate, unrecognized_rate
 from guichets.stats.method import METHOD_VERSION
@@ -1235,6 +1235,7 @@ def build_site(
     site_url: str | None = None,
     workers: int | None = None,
     months: MonthWriter | None = None,
+    held: SiteLock | None = None,
 ) -> BuildResult:
     """Write the site for ``figures`` into ``out``; returns what was written.
 
@@ -1242,13 +1243,14 @@ def build_site(
     killed halfway leaves the previous site whole, and links inside ``out`` are never followed.
     ``workers``: processes that write the open data's months and render pages (default: one per
     CPU, at most :data:`MAX_WORKERS`). ``months``: the open data's month files, started before
-    the figures were read (:func:`start_open_data`); stopped if the build fails."""
+    the figures were read (:func:`start_open_data`); stopped if the build fails. ``held``: the
+    site's lock, when the caller took it (``publish.site_lock``); else taken here."""
     if workers is None:
         workers = default_workers()
     try:
         with fewer_collections():
             return _build_site(
-                store, figures, out, home, contact, progress, site_url, workers, months
+                store, figures, out, home, contact, progress, site_url, workers, months, held
             )
     except BaseException:
         if months is not None:
@@ -1288,9 +1290,10 @@ def _build_site(
     site_url: str | None,
     workers: int,
     months: MonthWriter | None,
+    held: SiteLock | None,
 ) -> BuildResult:
     started = time.perf_counter()
-    with staged_site(out) as work:
+    with staged_site(out, held) as work:
         result = BuildResult(work)
         builder = SiteBuilder(
             store,
