@@ -1248,6 +1248,8 @@ def build_site(
     if workers is None:
         workers = default_workers()
     try:
+        if months is not None:  # as soon as known: a rebuild's month files wait for them
+            months.remember(figures.fingerprints or None)
         with fewer_collections():
             return _build_site(
                 store, figures, out, home, contact, progress, site_url, workers, months, held
@@ -1268,16 +1270,18 @@ def start_open_data(
     store: Store, home: Path | None, *, workers: int | None = None
 ) -> MonthWriter | None:
     """Start writing the open data's month files (kept in ``home``), in a child process, before
-    the figures are read, when none are kept yet (a first build): the longest part of a first
-    build (13 million probes over three years of 500 services) then runs beside reading the
-    figures, on another CPU. None otherwise (no data directory, one worker, no ``fork``, or
-    months kept: a rebuild needs the figures' fingerprints to skip them without counting their
-    probes): :func:`build_site` writes them."""
+    the figures are read, so that they are written beside reading them, on another CPU: at a
+    first build every month (the longest part of it: 13 million probes over three years of 500
+    services), at a rebuild the latest month, whose probes a run of the robot moved (the closed
+    months wait for the figures' fingerprints, which :func:`build_site` gives, to be skipped
+    without counting their probes). None when there is no data directory, one worker or no
+    ``fork``: :func:`build_site` then writes them."""
     workers = default_workers() if workers is None else workers
     keep = kept_data(home)
-    if keep is None or workers < 2 or not can_fork() or has_kept_months(keep / OBSERVATIONS):
+    if keep is None or workers < 2 or not can_fork():
         return None
-    return start_months(store, keep, keep=keep, workers=workers, background=True)
+    later = has_kept_months(keep / OBSERVATIONS)
+    return start_months(store, keep, keep=keep, workers=workers, background=True, later=later)
 
 
 def _build_site(
