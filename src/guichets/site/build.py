@@ -359,7 +359,8 @@ class MonthLine:
 
 
 def _month_line(row: ReportRow | None, label: str, fig: Figure | None) -> MonthLine:
-    """A month's rows in the tables: ``fig`` is ``figure(row, lang)`` (memoised by the builder)."""
+    """A month's rows in the tables: ``fig`` is ``figure(row, lang)`` (the latest month's kept by
+    ``SiteBuilder.figure_of``, a closed month's made for its table)."""
     t = row.tally if row is not None else None
     return MonthLine(label, fig, _category_counts(t), _not_measured_counts(t))
 
