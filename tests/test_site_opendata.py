@@ -10,6 +10,7 @@ rebuild after a new run must write only the month that changed. On SQLite and on
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import dataclasses
 import gzip
@@ -18,6 +19,7 @@ import io
 import json
 import os
 import shutil
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -245,6 +247,34 @@ def test_the_columns_read_by_adbc_are_the_cursors(demo: Demo) -> None:
         pa.concat_tables(fast).schema == pa.schema([pa.field(n, RAW_TYPES[n]) for n in RAW_COLUMNS])
         or demo.url is not None
     )  # PostgreSQL's instants are timestamps
+
+
+def test_probes_started_at_one_instant_are_read_in_id_order(demo: Demo, tmp_path: Path) -> None:
+    """ADBC's pages are read in start order alone, their ties put in id order after the read
+    (``export_read._in_start_order``): with many probes started at the same instants, across
+    pages and filling several pages, the pages are still the cursor's (start, then id)."""
+    if demo.url is not None:
+        pytest.skip("ADBC reads SQLite files only")
+    home = tmp_path / "home"
+    shutil.copytree(demo.home, home, ignore=shutil.ignore_patterns("site", "cache", "opendata"))
+    with contextlib.closing(sqlite3.connect(home / "guichets.sqlite")) as db, db:
+        ids = [i for (i,) in db.execute("SELECT probe_id FROM probes ORDER BY started_at")]
+        tied = {i: n // 5 for n, i in enumerate(ids[: len(ids) // 2])}  # instants of 5 probes
+        tied |= dict.fromkeys(ids[len(ids) // 2 : len(ids) // 2 + 40], -1)  # one of 40
+        for probe_id, group in tied.items():
+            at = datetime(2026, 10, 30, 12, tzinfo=UTC) + timedelta(microseconds=group)
+            db.execute(
+                "UPDATE probes SET started_at = ? WHERE probe_id = ?",
+                (at.strftime("%Y-%m-%d %H:%M:%S.%f"), probe_id),
+            )
+    since, until = datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC)
+    with Store.open(home=home) as store:
+        for rows in (3, 7, 16, 50_000):
+            fast = list(raw_tables(store, since, until, rows=rows))
+            slow = list(raw_tables(store, since, until, rows=rows, adbc=False))
+            assert [t.num_rows for t in fast] == [t.num_rows for t in slow]
+            assert all(a.equals(b) for a, b in zip(fast, slow, strict=True)), rows
+        assert sum(t.num_rows for t in fast) == store.count()
 
 
 def test_each_month_is_the_cli_export_of_that_month(demo: Demo, tmp_path: Path) -> None:
