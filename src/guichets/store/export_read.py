@@ -12,14 +12,13 @@ is read off the driver's cursor and converted, as before: the same tables, slowe
 The driver guesses a column's type from the rows of its first batch (a column of nulls is taken
 for integers, and a text later is an error), so each page is one query whose rows all fit in one
 batch: the guess sees every row, and a column of nulls is cast to its type here. Pages are short
-read transactions, each resuming where the last one ended, in ``export.raw_pages``' order (start,
-then id). SQLite walks the ``started_at`` index in that order but for probes started at the same
-instant, which it would sort by id through a temporary B-tree, every row of every page (a fifth
-of the read: 3.75 against 2.98 µs a row, a month of 500 services). So a piece is read in start
-order only, ends before the instant of its last row (whose probes may go on in the next piece),
-the next starts again at that instant, the rare ties are put in id order here, and the pieces
-are cut again into the pages of ``rows`` that the keyset would read (the Parquet files' row
-groups).
+read transactions, each resuming after the last row read (``export.raw_pages``' order and keyset:
+start, then id). SQLite walks the ``started_at`` index in that order but for probes started at
+the same instant, which it sorts by id through a temporary B-tree, every row of every page (a
+fifth of the read: 3.75 against 2.98 µs a row, a month of 500 services). So a page is read in
+start order only, with one row more: when that row starts later than the page's last, the page
+holds every probe of its instants, and its rare ties are put in id order here; when not (a
+page would end among probes started at one instant), the page is read again, sorted by SQLite.
 """
 
 from __future__ import annotations
@@ -75,14 +74,13 @@ def _select(also: Sequence[str], replicates: bool) -> str:
     )
 
 
-# A page in start order from an instant on (its first, or the one after it), then the probes of
-# one instant in id order (more of them than a page: never seen, but never a loop).
-_FROM: Final = " AND started_at >= ?"
-_PAST: Final = " AND started_at > ?"
+# After the last row read (its start, its start, its id): spelt so that SQLite walks the
+# started_at index from there, as ``readings.after_position``. A page is read in start order
+# (one row more, to tell whether the next one starts at another instant), or, when a page would
+# end among probes started at one instant, in start then id order.
+_AFTER: Final = " AND started_at >= ? AND (started_at > ? OR probe_id > ?)"
 _BY_START: Final = " ORDER BY started_at LIMIT ?"
-_AT: Final = " AND started_at = ?"
-_AFTER_ID: Final = " AND probe_id > ?"
-_BY_ID: Final = " ORDER BY probe_id LIMIT ?"
+_BY_START_AND_ID: Final = " ORDER BY started_at, probe_id LIMIT ?"
 _ORDER: Final = [("started_at", "ascending"), ("probe_id", "ascending")]
 
 
@@ -124,9 +122,9 @@ def _typed(table: pa.Table) -> pa.Table:
 def _in_order(table: pa.Table) -> pa.Table:
     """A page read in start order, its probes started at the same instant put in id order
     (none, mostly: the page as it is)."""
-    started = table.column("started_at")
     if table.num_rows < 2:
         return table
+    started = table.column("started_at")
     ties = pc.equal(started.slice(0, table.num_rows - 1), started.slice(1))
     if not pc.any(ties).as_py():
         return table
@@ -136,58 +134,29 @@ def _in_order(table: pa.Table) -> pa.Table:
 def _adbc_tables(
     connection: Any, since: datetime, until: datetime, rows: int, select: str
 ) -> Iterator[pa.Table]:
-    """The rows in pages of ``rows`` (the last one shorter), as the keyset of start and id would
-    cut them: :func:`_in_start_order`'s pieces put together and cut again."""
-    pending: list[pa.Table] = []
-    held = 0
-    for piece in _in_start_order(connection, since, until, rows, select):
-        pending.append(piece)
-        held += piece.num_rows
-        while held >= rows:
-            joined = pa.concat_tables(pending) if len(pending) > 1 else pending[0]
-            yield joined.slice(0, rows)
-            rest = joined.slice(rows)
-            pending, held = ([rest] if rest.num_rows else []), rest.num_rows
-    if held:
-        yield pa.concat_tables(pending) if len(pending) > 1 else pending[0]
-
-
-def _in_start_order(
-    connection: Any, since: datetime, until: datetime, rows: int, select: str
-) -> Iterator[pa.Table]:
-    """The rows by start then id, in pieces of at most ``rows`` (see the module)."""
     bounds = [_sqlite_instant(since), _sqlite_instant(until)]
+    after: list[Any] = []
     with contextlib.closing(connection.cursor()) as cursor:
         cursor.adbc_statement.set_options(**{_BATCH_OPTION: str(rows + 1)})
 
-        def page(where: str, values: list[Any], order: str) -> pa.Table:
-            cursor.execute(select + where + order, [*bounds, *values, rows])
+        def read(order: str, limit: int) -> pa.Table:
+            cursor.execute(select + (_AFTER if after else "") + order, [*bounds, *after, limit])
             return _typed(cursor.fetch_arrow_table())
 
-        where, values = "", list[Any]()
         while True:
-            table = page(where, values, _BY_START)
-            if table.num_rows < rows:  # the last page
-                if table.num_rows:
-                    yield _in_order(table)
-                return
+            table = read(_BY_START, rows + 1)
+            more = table.num_rows > rows
             started = table.column("started_at")
-            last = started[-1]
-            before = pc.sum(pc.less(started, last).cast(pa.int8())).as_py() or 0
-            if before:  # the page up to its last instant, whose probes the next one starts with
-                yield _in_order(table.slice(0, before))
-                where, values = _FROM, [last.as_py()]
-                continue
-            # Every row of the page started at one instant: its probes by id, then on past it.
-            at, after = last.as_py(), list[Any]()
-            while True:
-                group = page(_AT + (_AFTER_ID if after else ""), [at, *after], _BY_ID)
-                if group.num_rows:
-                    yield group
-                if group.num_rows < rows:
-                    break
-                after = [group.column("probe_id")[-1].as_py()]
-            where, values = _PAST, [at]
+            if more and started[rows] == started[rows - 1]:  # the page ends within a tie
+                table = read(_BY_START_AND_ID, rows)
+            else:
+                table = _in_order(table.slice(0, rows))
+            if table.num_rows:
+                yield table
+            if not more:
+                return
+            last_at = table.column("started_at")[-1].as_py()
+            after = [last_at, last_at, table.column("probe_id")[-1].as_py()]
 
 
 def table_of_rows(rows: Sequence[Sequence[Any]]) -> pa.Table:
