@@ -113,11 +113,12 @@ class _Aside:
         self._hash = hashlib.sha256()
         self.bytes = 0
 
-    def write(self, data: bytes) -> int:
+    def write(self, data: bytes | memoryview) -> int:
         self._hash.update(data)
         self._file.write(data)
-        self.bytes += len(data)
-        return len(data)
+        size = data.nbytes if isinstance(data, memoryview) else len(data)
+        self.bytes += size
+        return size
 
     def flush(self) -> None:
         self._file.flush()
@@ -181,9 +182,9 @@ def write_month(
                 if points is not None:
                     points.add(page)
                 columns = columns_of(page, types)
-                zipped.write(columns.text)
+                zipped.write(columns.data)
                 if plain is not None:
-                    plain.write(columns.text)
+                    plain.write(columns.data)
                 table.write_table(columns.table)
                 written = True
                 del columns
