@@ -36,7 +36,7 @@ from guichets.cli import app
 from guichets.clock import SimulatedClock
 from guichets.http import HostGates, Politeness
 from guichets.model import Observation
-from guichets.periods import Grain
+from guichets.periods import Grain, month_range
 from guichets.runner import Runner, from_catalogue
 from guichets.schedule import Plan
 from guichets.simulator import Simulator, load_scenario
@@ -50,7 +50,14 @@ from guichets.stats.method import METHOD_VERSION
 from guichets.stats.render import rows_csv, rows_json
 from guichets.stats.report import Level, ReportRow, build_report
 from guichets.store import Store
-from guichets.store.export import EXPORT_COLUMNS, RAW_COLUMNS, export_row, export_rows
+from guichets.store.export import (
+    EXPORT_COLUMNS,
+    RAW_COLUMNS,
+    export_extent,
+    export_row,
+    export_rows,
+    stored_count,
+)
 from guichets.store.export_read import RAW_TYPES, raw_tables
 from guichets.usecases import figures as figures_module
 from guichets.usecases.demo import DEMO_SCENARIO, simulated_catalogue
@@ -537,6 +544,74 @@ def test_month_files_started_before_the_figures(
         # Months kept: a rebuild starts them in build_site, with the figures' fingerprints.
         assert start_open_data(store, home, workers=2) is None
     assert again == (found, 0)
+
+
+def _no_count(*_: object) -> None:
+    raise AssertionError("a month's probes were counted (each row read)")
+
+
+def test_months_written_anew_are_counted_as_they_are_read(
+    demo: Demo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Months never written are not counted before they are (``export_extent`` reads each
+    row): their writer counts the probes it writes, and the manifest says what ``export_extent``
+    would, with the month's stored probes counted from the index (``stored``), which the stamp
+    of the fingerprints compares instead of counting the month again."""
+    folder = tmp_path / "observations"
+    prints = {"2026-10": "print-of-october", "2026-11": "print-of-november"}
+    with demo.store() as store:
+        monkeypatch.setattr(opendata_files, "export_extent", _no_count)
+        found, written = opendata_files.observation_files(
+            store, folder, observation_types(), workers=2
+        )
+        assert [m.label for m in found] == ["2026-10", "2026-11"] and written == 5
+        assert opendata_files.stamp_fingerprints(store, folder, prints) == 2
+        monkeypatch.undo()
+        manifest = json.loads((folder / MANIFEST).read_text("utf-8"))["months"]
+        for label, entry in manifest.items():
+            days = month_range(*map(int, label.split("-")))
+            count, last = export_extent(store, days.start, days.end)
+            assert last is not None and entry["probes"] == count > 0
+            assert entry["last"] == [last[0].isoformat(), last[1]]
+            assert entry["stored"] == stored_count(store, days) >= count
+            assert entry["fingerprint"] == prints[label]
+
+
+def test_a_month_whose_probes_moved_is_not_stamped(
+    demo: Demo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A probe saved in a month after its files were written (its stored count moved): the
+    month is not stamped with the figures' fingerprint, the others are; a month without probes
+    between two with probes has no files."""
+    if demo.url is not None:
+        pytest.skip("the same on PostgreSQL; here on a copy of the SQLite file")
+    home = tmp_path / "home"
+    shutil.copytree(demo.home, home, ignore=shutil.ignore_patterns("site", "cache", "opendata"))
+    folder = tmp_path / "observations"
+    with Store.open(home=home) as store:
+        first = next(iter(store.observations()))
+        back = timedelta(days=62)  # two months earlier: the month between has no probe
+        store.save(
+            dataclasses.replace(
+                first,
+                probe_id="0" * 28 + "a9e5",
+                started_at=first.started_at - back,
+                finished_at=first.finished_at - back,
+            )
+        )
+        monkeypatch.setattr(opendata_files, "export_extent", _no_count)
+        found, _ = opendata_files.observation_files(store, folder, observation_types())
+        labels = [m.label for m in found]
+        assert len(labels) == 3 and labels[1:] == ["2026-10", "2026-11"]
+        assert sorted(f.name for f in folder.iterdir() if "-09." in f.name) == []
+        store.save(dataclasses.replace(first, probe_id="0" * 28 + "0c70"))  # in October
+        prints = {label: f"print-of-{label}" for label in labels}
+        assert opendata_files.stamp_fingerprints(store, folder, prints) == 2
+    manifest = json.loads((folder / MANIFEST).read_text("utf-8"))["months"]
+    assert [label for label in labels if manifest[label]["fingerprint"]] == [
+        labels[0],
+        "2026-11",
+    ]
 
 
 def test_a_build_that_fails_stops_the_month_files(demo: Demo, tmp_path: Path) -> None:
