@@ -279,9 +279,26 @@ def new_run(store: Store, count: int, slot: datetime, step: int, seed: int) -> d
     }
 
 
+def _read_only(path: Path) -> sqlite3.Connection:
+    """The database opened to read only. Without a ``-wal`` file beside it, nobody writes it (a
+    writer of a WAL database keeps one): ``immutable=1``, which makes no ``-wal`` or ``-shm``
+    file beside it and reads it on a read-only file system (``mode=ro`` leaves both behind,
+    and cannot open it there). With one, ``mode=ro``, which reads what the WAL holds."""
+    wal = path.with_name(path.name + "-wal").exists()
+    return sqlite3.connect(
+        f"{path.resolve().as_uri()}?{'mode=ro' if wal else 'immutable=1'}", uri=True
+    )
+
+
 def take_back(home: Path) -> int:
-    """Delete the runs this script added (and their probes); rebuild the days they touched."""
-    db = sqlite3.connect(home / "guichets.sqlite", isolation_level=None)
+    """Delete the runs this script added (and their probes); rebuild the days they touched.
+    Looked for read-only first: most often there are none, and the data is shared."""
+    path = home / "guichets.sqlite"
+    with contextlib.closing(_read_only(path)) as reading:
+        query = "SELECT count(*) FROM runs WHERE command = ?"
+        if not reading.execute(query, (NEW_RUN,)).fetchone()[0]:
+            return 0
+    db = sqlite3.connect(path, isolation_level=None)
     try:
         ids = [r for (r,) in db.execute("SELECT id FROM runs WHERE command = ?", (NEW_RUN,))]
         if not ids:

@@ -540,6 +540,35 @@ def test_kept_figures_lines_move_with_the_code(
     assert figures_text.FiguresText(cache, figures.fingerprints)(rows) == fresh
 
 
+def test_a_month_s_figures_lines_are_printed_where_its_rows_are_computed(
+    home: Path, tmp_path: Path
+) -> None:
+    """``read_figures`` keeps each month's lines of the open data's monthly figures where it
+    computes the month (a forked worker, beside the build's own process), with the names and
+    départements the build gives its rows: the build then prints none of them and finds those
+    it would have printed. The month's rows kept in the cache are as computed (no name is
+    written into them: the catalogue may name a service otherwise at the next build)."""
+    from guichets.files import read_kept
+    from guichets.site import figures_text
+
+    work = tmp_path / "home"
+    shutil.copytree(home, work, ignore=shutil.ignore_patterns("site", "cache"))
+    catalogue = load_catalogue(work / "catalogue.toml")
+    cache = work / "cache-test"
+    with Store.open(home=work) as store:
+        figures = read_figures(store, catalogue, generated_at=datetime.now(UTC), cache=cache)
+    rows = figures.monthly_rows
+    assert any(row.label for row in rows)  # the catalogue's names are printed
+    texts = figures_text.FiguresText(cache, figures.fingerprints)
+    assert texts(rows) == (figures_csv(rows), figures_json(rows))
+    assert texts.printed == 0  # every line found kept
+    for month in figures.months:
+        label = f"{month.first:%Y-%m}"
+        kept = read_kept(cache / f"{label}.pickle", figures.fingerprints[label])
+        assert kept is not None
+        assert all(row.label is None for row in kept[0])
+
+
 def _with_a_later_month(
     figures: SiteFigures,
 ) -> tuple[list[ReportRow], list[ReportRow], dict[str, str]]:

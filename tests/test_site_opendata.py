@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import sqlite3
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -514,6 +515,12 @@ def test_month_files_are_kept_and_linked(demo: Demo, tmp_path: Path) -> None:
     assert not (sites[0] / "observations" / MANIFEST).exists()
 
 
+def _stamped(kept: Path) -> dict[str, Any]:
+    """Each kept month's fingerprint, as its manifest says."""
+    manifest = json.loads((kept / OBSERVATIONS / MANIFEST).read_text("utf-8"))
+    return {k: v["fingerprint"] for k, v in manifest["months"].items()}
+
+
 def test_month_files_started_before_the_figures(
     demo: Demo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -531,8 +538,7 @@ def test_month_files_started_before_the_figures(
         months.remember(prints)
         found, written = months.result()
         assert [m.label for m in found] == ["2026-10", "2026-11"] and written == 5
-        manifest = json.loads((kept / OBSERVATIONS / MANIFEST).read_text("utf-8"))
-        assert {k: v["fingerprint"] for k, v in manifest["months"].items()} == prints
+        assert _stamped(kept) == prints
 
         def no_count(*_: object) -> None:
             raise AssertionError("a month was counted again")
@@ -541,13 +547,98 @@ def test_month_files_started_before_the_figures(
         again = opendata_files.observation_files(
             store, kept / OBSERVATIONS, observation_types(), fingerprints=prints
         )
-        # Months kept: a rebuild starts them in build_site, with the figures' fingerprints.
-        assert start_open_data(store, home, workers=2) is None
     assert again == (found, 0)
 
 
 def _no_count(*_: object) -> None:
-    raise AssertionError("a month's probes were counted (each row read)")
+    raise AssertionError("a month was counted in the build's process")
+
+
+def _counted_only_from(monkeypatch: pytest.MonkeyPatch, label: str) -> None:
+    """``export_extent`` (counting a month's probes) refused for the months before ``label``,
+    here and in the processes forked after."""
+    year, month = (int(part) for part in label.split("-"))
+    first = month_range(year, month).start
+
+    def counted(store: Store, since: datetime, until: datetime) -> Any:
+        if since < first:
+            raise AssertionError(f"a month before {label} was counted")
+        return export_extent(store, since, until)
+
+    monkeypatch.setattr(opendata_files, "export_extent", counted)
+
+
+def test_a_rebuild_s_month_files_start_before_the_figures(
+    demo: Demo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Months kept (a rebuild): the month files start before the figures are read too; the
+    latest month, the one a run moves, is brought up to date before the fingerprints are known
+    (by its count), the closed ones are skipped by their fingerprint once given, uncounted, and
+    the latest month is stamped with its own, so that the next build counts nothing again."""
+    home = tmp_path / "data"
+    kept = kept_data(home)
+    assert kept is not None
+    prints = {"2026-10": "print-of-october", "2026-11": "print-of-november"}
+    with demo.store() as store:
+        first = start_open_data(store, home, workers=2)
+        assert first is not None
+        first.remember(prints)
+        found, _ = first.result()
+        november = kept / OBSERVATIONS / "observations-2026-11.csv"
+        november.unlink()  # to be written again, before the fingerprints come
+        _counted_only_from(monkeypatch, "2026-11")
+        months = start_open_data(store, home, workers=2)
+        assert isinstance(months, opendata_files.InBackground)
+        for _ in range(600):  # written while this process has not given the fingerprints yet
+            if november.exists():
+                break
+            time.sleep(0.1)
+        assert november.exists()
+        # Nothing is counted in this process: the child stamps the months (given twice, as
+        # build_site and the builder each do).
+        monkeypatch.setattr(opendata_files, "export_extent", _no_count)
+        months.remember(prints)
+        months.remember(prints)
+        assert months.result() == (found, 3)  # November's three files
+        assert _stamped(kept) == prints
+
+        # Nothing new: nothing written; a closed month's new fingerprint (its figures moved,
+        # not its probes) has it counted, found the same and stamped with it.
+        _counted_only_from(monkeypatch, "2026-10")
+        moved = {**prints, "2026-10": "october-again"}
+        months = start_open_data(store, home, workers=2)
+        assert months is not None
+        months.remember(moved)
+        assert months.result() == (found, 0)
+        assert _stamped(kept) == moved
+
+
+def test_a_rebuild_s_month_files_stopped_or_never_told(demo: Demo, tmp_path: Path) -> None:
+    """A rebuild's month files wait for the fingerprints: stopped (the figures could not be
+    read), the process ends and the kept months stay as they were; never told (the build's end
+    of the pipe closed), it ends with an error instead of waiting for ever."""
+    home = tmp_path / "data"
+    kept = kept_data(home)
+    assert kept is not None
+    with demo.store() as store:
+        first = start_open_data(store, home, workers=2)
+        assert first is not None
+        found, _ = first.result()
+        manifest = (kept / OBSERVATIONS / MANIFEST).read_bytes()
+        months = start_open_data(store, home, workers=2)
+        assert isinstance(months, opendata_files.InBackground)
+        months.stop()
+        assert months._process.exitcode is not None  # the child, reaped
+        assert (kept / OBSERVATIONS / MANIFEST).read_bytes() == manifest
+        months = start_open_data(store, home, workers=2)
+        assert isinstance(months, opendata_files.InBackground)
+        months._prints.close()  # as when this process ends before it knows them
+        months._prints = None
+        with pytest.raises(RuntimeError, match="no fingerprints came from the build"):
+            months.result()
+        again = start_open_data(store, home, workers=2)  # never told: every month counted
+        assert again is not None
+        assert again.result() == (found, 0)
 
 
 def test_months_written_anew_are_counted_as_they_are_read(

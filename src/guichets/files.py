@@ -10,12 +10,14 @@ the site and caches skip that cost, since they are rebuilt from the database.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import pickle
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any, Literal, overload
+from typing import IO, Any, Final, Literal, overload
 
 __all__ = [
     "atomic_file",
@@ -24,14 +26,58 @@ __all__ = [
     "link_atomic",
     "partial_path",
     "read_kept",
+    "remove_stale_partials",
     "write_atomic",
     "write_kept",
 ]
+
+log = logging.getLogger(__name__)
 
 
 def partial_path(path: Path) -> Path:
     """Where ``path`` is written before it is renamed into place."""
     return path.with_name(f".{path.name}.partial")
+
+
+# A partial file last written longer ago than this is no writer's: every writer of a cache
+# creates its partial anew (mtime: now) and renames it as soon as it is written, in seconds
+# (``link_atomic``'s partial, a hard link keeping its source's times, is never made in a cache).
+STALE_PARTIAL: Final = 3600.0
+
+
+def _is_partial(name: str) -> bool:
+    """Whether ``name`` is one :func:`partial_path` gives."""
+    return name.startswith(".") and name.endswith(".partial") and len(name) > len("..partial")
+
+
+def remove_stale_partials(folder: Path, *, older_than: float = STALE_PARTIAL) -> int:
+    """Remove the partial files a killed writer left in ``folder`` and its folders (a cache of
+    ours): regular files named as :func:`partial_path` names them, last written more than
+    ``older_than`` seconds ago; a fresh one may be another process's, at work. Links
+    are neither removed nor followed, nor linked folders walked; what cannot be looked at or
+    removed is left. Returns how many were removed."""
+    return _remove_partials(folder, time.time() - older_than)
+
+
+def _remove_partials(folder: Path, before: float) -> int:
+    removed = 0
+    try:
+        with os.scandir(folder) as scan:
+            entries = list(scan)
+    except OSError:  # no such folder (no build kept anything yet), or not readable
+        return 0
+    for entry in entries:
+        with contextlib.suppress(OSError):  # gone meanwhile, say
+            if entry.is_dir(follow_symlinks=False):
+                removed += _remove_partials(Path(entry.path), before)
+            elif (
+                _is_partial(entry.name)
+                and entry.is_file(follow_symlinks=False)
+                and entry.stat(follow_symlinks=False).st_mtime < before
+            ):
+                os.unlink(entry.path)
+                removed += 1
+    return removed
 
 
 def fsync_dir(folder: Path) -> None:
@@ -115,10 +161,11 @@ def link_atomic(source: Path, path: Path) -> None:
             shutil.copy2(source, partial)
 
 
-# What a cache file may hold that is not (stamp, value) as ``write_kept`` wrote it: missing, cut,
+# What a cache file may hold that is not (stamp, value) as ``write_kept`` wrote it: missing or
+# not readable (a folder in its place, a folder of the path a file, no permission: OSError), cut,
 # written by an older code (a class moved or gone), or not a pair.
 _UNREADABLE = (
-    FileNotFoundError,
+    OSError,
     pickle.UnpicklingError,
     EOFError,
     ValueError,
@@ -144,7 +191,16 @@ def read_kept(path: Path, stamp: object) -> Any:
     return value if kept == stamp else None
 
 
-def write_kept(path: Path, stamp: object, value: object) -> None:
-    """Keep ``value`` at ``path`` under ``stamp`` (written whole or not at all, folder made)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, pickle.dumps((stamp, value), protocol=pickle.HIGHEST_PROTOCOL))
+def write_kept(path: Path, stamp: object, value: object) -> bool:
+    """Keep ``value`` at ``path`` under ``stamp`` (written whole or not at all, folder made);
+    whether it was kept. A cache is only a cache: a file that cannot be written there (a
+    read-only folder, a folder in its place, a full disk) is a warning in the log and the work
+    done again next time, never a failure of what it would have saved time for."""
+    data = pickle.dumps((stamp, value), protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, data)
+    except OSError as exc:
+        log.warning("not kept in the cache (done again next time): %s", exc)
+        return False
+    return True

@@ -10,15 +10,17 @@ clean. So a run takes, before anything else:
 - with PostgreSQL, a session advisory lock on a connection held for the whole run, whose
   ``application_name`` names the holder the same way (other machines can run on one database).
 
-A second run exits at once with a message naming the first. After a lost PostgreSQL connection
-the advisory lock goes with it (the data-directory lock stays), and a second run on another
-machine could start: so a run asks :meth:`RunLock.check` before each save and at each heartbeat.
-A lock found gone is taken again when it is free (the run goes on, and says so in its log); when
-another run took it meanwhile, the run stops with one line naming it, never probing unlocked.
-When the lock's session answers with an error that is not a lost connection, whether the lock is
-held cannot be told: that is not taken for "not held" (taking it again would first let go of it,
-for a second run to take); the run stops with one line saying so (:class:`LockUnknown`).
-The advisory lock's SQL is in :mod:`guichets.store.advisory`.
+A second run exits at once with a message naming the first. The file's lock (:func:`file_lock`)
+is also the one a site's build takes beside its folder (``site/publish.py``).
+
+After a lost PostgreSQL connection the advisory lock goes with it (the data-directory lock stays),
+and a second run on another machine could start: so a run asks :meth:`RunLock.check` before each
+save and at each heartbeat. A lock found gone is taken again when it is free (the run goes on,
+and says so in its log); when another run took it meanwhile, the run stops with one line naming
+it, never probing unlocked. When the lock's session answers with an error that is not a lost
+connection, whether the lock is held cannot be told: that is not taken for "not held" (taking it
+again would first let go of it, for a second run to take); the run stops with one line saying so
+(:class:`LockUnknown`). The advisory lock's SQL is in :mod:`guichets.store.advisory`.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ import json
 import logging
 import os
 import socket
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -37,13 +40,22 @@ from typing import Any, Final
 from guichets.store import Store, StoreError
 from guichets.store.advisory import AdvisoryLock, LockUnknown
 
-__all__ = ["LOCK_FILE", "AlreadyRunning", "LockLost", "LockUnknown", "RunLock", "run_lock"]
+__all__ = [
+    "LOCK_FILE",
+    "AlreadyRunning",
+    "LockLost",
+    "LockUnknown",
+    "RunLock",
+    "file_lock",
+    "run_lock",
+]
 
 log = logging.getLogger(__name__)
 
 LOCK_FILE: Final = "run.lock"
 
 _APPLICATION: Final = "guichets run"
+POLL_SECONDS: Final = 0.25  # how often a lock waited for is tried again (file_lock)
 
 
 class AlreadyRunning(Exception):
@@ -93,12 +105,12 @@ def _holder_text() -> dict[str, Any]:
     }
 
 
-def _describe(holder: dict[str, Any] | None) -> str:
+def _describe(holder: dict[str, Any] | None, command: str) -> str:
     if not holder:
-        return "another guichets run (it did not say who it is)"
+        return f"another {command} (it did not say who it is)"
     return (
-        f"guichets run pid {holder.get('pid', '?')} on host {holder.get('host', '?')}, "
-        f"started {holder.get('started', '?')}"
+        f"{holder.get('command', command)} pid {holder.get('pid', '?')} on host "
+        f"{holder.get('host', '?')}, started {holder.get('started', '?')}"
     )
 
 
@@ -112,22 +124,49 @@ def _read_holder(handle: Any) -> dict[str, Any] | None:
 
 
 @contextlib.contextmanager
-def _folder_lock(home: Path) -> Iterator[None]:
-    home.mkdir(parents=True, exist_ok=True)
-    path = home / LOCK_FILE
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    with os.fdopen(fd, "r+", encoding="utf-8") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise AlreadyRunning(
-                f"{home} is in use by {_describe(_read_holder(handle))}; one run per data "
-                f"directory (the lock is {path}, released when that process ends)"
-            ) from None
+def file_lock(
+    path: Path,
+    command: str,
+    busy: Callable[[str], Exception],
+    *,
+    wait: float = 0.0,
+    waiting: Callable[[str], None] | None = None,
+) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (made with its folder if missing) for the block,
+    its text naming this process as ``command``: the one lock of the project, for a run's data
+    directory here and for a site's build (``site/publish.py``).
+
+    When another process holds it, ``waiting`` is told who (once), the lock is tried again every
+    :data:`POLL_SECONDS` for up to ``wait`` seconds, then ``busy(who)`` is raised: ``who``
+    describes the holder (its command, pid, host and start); another user's lock file is locked
+    through a read-only descriptor (its text then does not name this holder). The kernel drops a lock when its
+    process ends, however it ends, so a lock is never stale; children forked while it is held
+    share it, and it is let go explicitly at the end, for them too."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd, mode = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644), "r+"
+    except PermissionError:  # another user's lock file (a service's): a lock needs no writing
+        fd, mode = os.open(path, os.O_RDONLY | os.O_CLOEXEC), "r"
+    with os.fdopen(fd, mode, encoding="utf-8") as handle:
+        deadline = time.monotonic() + wait
+        told = False
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                who = _describe(_read_holder(handle), command)
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise busy(who) from None
+                if waiting is not None and not told:
+                    waiting(who)
+                    told = True
+                time.sleep(min(POLL_SECONDS, left))
         try:
             handle.seek(0)
             handle.truncate()
-            handle.write(json.dumps(_holder_text()) + "\n")
+            handle.write(json.dumps({"command": command, **_holder_text()}) + "\n")
             handle.flush()
         except OSError:
             pass  # the lock holds; only the holder's description could not be written
@@ -137,6 +176,16 @@ def _folder_lock(home: Path) -> Iterator[None]:
             with contextlib.suppress(OSError):
                 handle.truncate(0)
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _folder_lock(home: Path) -> contextlib.AbstractContextManager[None]:
+    def busy(who: str) -> Exception:
+        return AlreadyRunning(
+            f"{home} is in use by {who}; one run per data directory (the lock is "
+            f"{home / LOCK_FILE}, released when that process ends)"
+        )
+
+    return file_lock(home / LOCK_FILE, _APPLICATION, busy)
 
 
 @contextlib.contextmanager

@@ -14,7 +14,16 @@ from guichets import __version__, datadir
 from guichets.cli.commands import LazyGroup
 from guichets.untrusted import terminal_text
 
-__all__ = ["DbOption", "HomeOption", "app", "console", "errors", "fail", "home_and_db"]
+__all__ = [
+    "DbOption",
+    "HomeOption",
+    "app",
+    "console",
+    "duration",
+    "errors",
+    "fail",
+    "home_and_db",
+]
 
 app = typer.Typer(
     name="guichets",
@@ -79,6 +88,17 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     """Print a usage or input error on stderr; the caller raises what this returns."""
     errors.print(Text("error:", style="bold red"), message, soft_wrap=True)
     return typer.Exit(code)
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration(text: str, option: str) -> float:
+    """Seconds of a duration option such as ``90s``, ``30m``, ``12h`` or ``2d`` (zero allowed);
+    a usage error otherwise."""
+    if text[:-1].replace(".", "", 1).isdigit() and text[-1] in _UNITS:
+        return float(text[:-1]) * _UNITS[text[-1]]
+    raise fail(f"{option} {text!r}: give a duration such as 90s, 30m, 12h or 2d")
 
 
 def home_and_db(home: Path | None, db: str | None) -> tuple[Path, str | None]:

@@ -10,9 +10,19 @@ import typer
 from aiohttp import web
 
 from guichets import datadir
-from guichets.cli.app import DbOption, HomeOption, app, console, errors, fail, home_and_db
+from guichets.cli.app import (
+    DbOption,
+    HomeOption,
+    app,
+    console,
+    duration,
+    errors,
+    fail,
+    home_and_db,
+)
 from guichets.cli.report import catalogue_of, open_store
 from guichets.site.build import BuildResult
+from guichets.site.publish import SiteBusy
 from guichets.site.serve import check_loopback, site_app
 from guichets.usecases.site import DEFAULT_CONTACT, build_site_of
 
@@ -21,6 +31,10 @@ site_app_cli = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(site_app_cli, name="site")
+
+# How long a build waits for another build of the same site: under an hourly cron's period, so
+# that builds waiting for a slow one never pile up (a full-scale first build takes minutes).
+WAIT = "30m"
 
 
 def _note(text: str) -> None:
@@ -39,6 +53,7 @@ def build_into(
     contact: str,
     *,
     screenshots: int = 0,
+    wait: float = 0.0,
 ) -> BuildResult:
     """Build the site of a data directory, as ``guichets site build`` does."""
     with open_store(home, db) as (store, folder):
@@ -52,6 +67,7 @@ def build_into(
             status=console.status,
             say=_say,
             note=_note,
+            wait=wait,
         )
 
 
@@ -81,6 +97,13 @@ def build_command(
             "(headless Chromium), for the service pages to link to.",
         ),
     ] = 0,
+    wait: Annotated[
+        str,
+        typer.Option(
+            help="How long to wait for another build of the same --out to end (an hourly cron "
+            "meeting a slow build) before failing: 90s, 30m, 0s to fail at once.",
+        ),
+    ] = WAIT,
     home: HomeOption = None,
     db: DbOption = None,
 ) -> None:
@@ -97,7 +120,13 @@ def build_command(
     """
     if out is not None and out.exists() and not out.is_dir():
         raise fail(f"--out {out}: exists and is not a folder; give a folder")
-    result = build_into(home, db, out, catalogue, contact, screenshots=screenshots)
+    seconds = duration(wait, "--wait")
+    try:
+        result = build_into(
+            home, db, out, catalogue, contact, screenshots=screenshots, wait=seconds
+        )
+    except SiteBusy as exc:
+        raise fail(str(exc), 1) from exc
     if result.missing_shapes:
         errors.print(
             "note: no shape on the map for département(s) "

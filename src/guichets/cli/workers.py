@@ -16,7 +16,16 @@ from typing import Annotated
 import typer
 
 from guichets.catalogue import load_catalogue
-from guichets.cli.app import DbOption, HomeOption, app, console, errors, fail, home_and_db
+from guichets.cli.app import (
+    DbOption,
+    HomeOption,
+    app,
+    console,
+    duration,
+    errors,
+    fail,
+    home_and_db,
+)
 from guichets.cli.robot import AgentOption, GapOption, IgnoreRobotsOption, TimeoutOption
 from guichets.cli.robot import _politeness as politeness_of
 from guichets.clock import SystemClock
@@ -31,14 +40,6 @@ workers_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(workers_app, name="workers")
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def _seconds(text: str, option: str) -> float:
-    if text[:-1].replace(".", "", 1).isdigit() and text[-1] in _UNITS:
-        return float(text[:-1]) * _UNITS[text[-1]]
-    raise fail(f"{option} {text!r}: give a duration such as 90s, 30m, 12h or 2d")
 
 
 def _postgres(db: str | None) -> str:
@@ -106,7 +107,7 @@ def schedule(
         loaded = load_catalogue(catalogue)
     except ConfigError as exc:
         raise fail(str(exc)) from exc
-    window = timedelta(seconds=_seconds(ahead, "--ahead"))
+    window = timedelta(seconds=duration(ahead, "--ahead"))
     services = from_catalogue([s for s in loaded.services if s.enabled])
     from guichets.workers.scheduler import schedule as defer_ahead
 

@@ -58,7 +58,7 @@ from guichets.site.pages_work import (
     digest,
     render_pages,
 )
-from guichets.site.publish import staged_site
+from guichets.site.publish import SiteLock, staged_site
 from guichets.site.serve import CSP
 from guichets.stats.indicators import barrier_rate, downtime_rate, failure_rate, unrecognized_rate
 from guichets.stats.method import METHOD_VERSION
@@ -1229,6 +1229,7 @@ def build_site(
     site_url: str | None = None,
     workers: int | None = None,
     months: MonthWriter | None = None,
+    held: SiteLock | None = None,
 ) -> BuildResult:
     """Write the site for ``figures`` into ``out``; returns what was written.
 
@@ -1236,13 +1237,16 @@ def build_site(
     killed halfway leaves the previous site whole, and links inside ``out`` are never followed.
     ``workers``: processes that write the open data's months and render pages (default: one per
     CPU, at most :data:`MAX_WORKERS`). ``months``: the open data's month files, started before
-    the figures were read (:func:`start_open_data`); stopped if the build fails."""
+    the figures were read (:func:`start_open_data`); stopped if the build fails. ``held``: the
+    site's lock, when the caller took it (``publish.site_lock``); else taken here."""
     if workers is None:
         workers = default_workers()
     try:
+        if months is not None:  # as soon as known: a rebuild's month files wait for them
+            months.remember(figures.fingerprints or None)
         with fewer_collections():
             return _build_site(
-                store, figures, out, home, contact, progress, site_url, workers, months
+                store, figures, out, home, contact, progress, site_url, workers, months, held
             )
     except BaseException:
         if months is not None:
@@ -1260,16 +1264,18 @@ def start_open_data(
     store: Store, home: Path | None, *, workers: int | None = None
 ) -> MonthWriter | None:
     """Start writing the open data's month files (kept in ``home``), in a child process, before
-    the figures are read, when none are kept yet (a first build): the longest part of a first
-    build (13 million probes over three years of 500 services) then runs beside reading the
-    figures, on another CPU. None otherwise (no data directory, one worker, no ``fork``, or
-    months kept: a rebuild needs the figures' fingerprints to skip them without counting their
-    probes): :func:`build_site` writes them."""
+    the figures are read, so that they are written beside reading them, on another CPU: at a
+    first build every month (the longest part of it: 13 million probes over three years of 500
+    services), at a rebuild the latest month, whose probes a run of the robot moved (the closed
+    months wait for the figures' fingerprints, which :func:`build_site` gives, to be skipped
+    without counting their probes). None when there is no data directory, one worker or no
+    ``fork``: :func:`build_site` then writes them."""
     workers = default_workers() if workers is None else workers
     keep = kept_data(home)
-    if keep is None or workers < 2 or not can_fork() or has_kept_months(keep / OBSERVATIONS):
+    if keep is None or workers < 2 or not can_fork():
         return None
-    return start_months(store, keep, keep=keep, workers=workers, background=True)
+    later = has_kept_months(keep / OBSERVATIONS)
+    return start_months(store, keep, keep=keep, workers=workers, background=True, later=later)
 
 
 def _build_site(
@@ -1282,9 +1288,10 @@ def _build_site(
     site_url: str | None,
     workers: int,
     months: MonthWriter | None,
+    held: SiteLock | None,
 ) -> BuildResult:
     started = time.perf_counter()
-    with staged_site(out) as work:
+    with staged_site(out, held) as work:
         result = BuildResult(work)
         builder = SiteBuilder(
             store,

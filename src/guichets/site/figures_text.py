@@ -98,6 +98,11 @@ class FiguresText:
             write_kept(path, (FORMAT, self.code, fingerprint), lines)
         return {ident: (line[2], line[3]) for ident, line in lines.items()}
 
+    def keep_month(self, period: str, rows: Sequence[ReportRow]) -> None:
+        """Print and keep the lines of one month's rows, as :meth:`texts` will look for them:
+        where the month's rows are computed (``usecases/figures.py``), beside the build."""
+        self._month(period, rows)
+
     def __call__(self, rows: Sequence[ReportRow]) -> tuple[str, str]:
         csv_text, json_text = self.texts(rows)
         return str(csv_text), str(json_text)

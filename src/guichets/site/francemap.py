@@ -485,7 +485,8 @@ def keep_shapes(path: Path) -> None:
     Compacting them takes about a CPU-second, the same every time (the shapes do not depend on
     the data): the greater part of the home page's cost in ``guichets site build``, which an
     hourly cron runs in a fresh process. A missing, corrupt or differently stamped file is only
-    the cost of compacting them again (``files.read_kept``)."""
+    the cost of compacting them again (``files.read_kept``), and so is a file that cannot be
+    written (``files.write_kept``: a warning in the log)."""
     if _PROCESS_SHAPES:
         return
     source = _source()

@@ -676,17 +676,20 @@ def start_months(
     workers: int,
     background: bool = True,
     fingerprints: Mapping[str, str] | None = None,
+    later: bool = False,
 ) -> MonthWriter:
     """Bring the month files up to date: in a child process when ``background`` (the caller
     goes on, then asks for the result), else now. ``folder`` and ``keep`` as for
-    :func:`write_open_data`; ``fingerprints`` as for ``observation_files``."""
+    :func:`write_open_data`; ``fingerprints`` as for ``observation_files``; ``later``: in the
+    background, the fingerprints are given to the child by ``remember`` (``InBackground``)."""
     kept = (folder if keep is None else keep) / OBSERVATIONS
     types = observation_types()  # made an Arrow schema where the months are written
     analyse = months_to_analyse(store, kept)
     if background and can_fork():
         return InBackground(
-            store, kept, types, workers=workers, fingerprints=fingerprints, analyse=analyse
-        )
+            store, kept, types, workers=workers, fingerprints=fingerprints, later=later,
+            analyse=analyse,
+        )  # fmt: skip
     found = observation_files(
         store, kept, types, workers=workers, fingerprints=fingerprints, analyse=analyse
     )

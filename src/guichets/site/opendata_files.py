@@ -389,6 +389,7 @@ def observation_files(
     *,
     workers: int = 1,
     fingerprints: Mapping[str, str] | None = None,
+    later: Callable[[], Mapping[str, str] | None] | None = None,
     analyse: Collection[str] = frozenset(),
     ready: Callable[[], None] | None = None,
 ) -> tuple[list[MonthFiles], int]:
@@ -399,6 +400,11 @@ def observation_files(
     ``fingerprints``: what each month's figures were computed from (``usecases/figures.py``:
     its rollups' totals, which a new probe changes): a month whose fingerprint is the one its
     files were written with is not counted again (counting a month's probes reads each row).
+    ``later``: instead, the fingerprints are not known yet (the files were started before the
+    figures were read, beside them): the latest month is brought up to date first, by its count
+    (after a run of the robot, the month to write), then ``later()`` gives them (it waits for
+    the figures) for the months before it, and the latest month's is stamped on its entry when
+    its probes did not move meanwhile (:func:`stamp_fingerprints`).
     ``analyse``: the closed months (labels) whose batch releases to compute from the read that
     writes them (:func:`months_to_analyse`), given in their ``MonthFiles``. ``ready``: called
     once before months are written, when some are, after the modules that write them are
@@ -410,42 +416,54 @@ def observation_files(
     months = list(_months(store))
     latest = months[-1][0] if months else None  # the last probe's month: it has probes
     entries: dict[str, Any] = {}
-    todo = []
-    for label, days in months:
-        current = label == latest
-        entry = kept.get(label)
-        fingerprint = None if fingerprints is None else fingerprints.get(label)
-        if (
-            fingerprint is not None
-            and isinstance(entry, dict)
-            and entry.get("fingerprint") == fingerprint
-            and _intact(folder, entry, label, current)
-        ):
-            entries[label] = _as_closed(entry) if not current else entry
-            continue
-        if not isinstance(entry, dict):  # never written: written, and counted as it is read
-            todo.append((label, days, current, fingerprint))
-            continue
-        count, last = export_extent(store, days.start, days.end)
-        if not count or last is None:
-            continue
-        position = [last[0].isoformat(), last[1]]
-        if (
-            entry.get("probes") == count
-            and entry.get("last") == position
-            and _intact(folder, entry, label, current)
-        ):
-            entry = {**entry, "fingerprint": fingerprint}
-            entries[label] = _as_closed(entry) if not current else entry
-        else:
-            todo.append((label, days, current, fingerprint))
     written = 0
     releases: dict[str, tuple[Release, ...]] = {}
-    if todo:
+    readied = False
+
+    def bring(chosen: list[tuple[str, DateRange]], prints: Mapping[str, str] | None) -> None:
+        """The months ``chosen`` brought up to date, by ``prints`` (None: counted)."""
+        nonlocal written, readied
+        todo = []
+        for label, days in chosen:
+            current = label == latest
+            entry = kept.get(label)
+            fingerprint = None if prints is None else prints.get(label)
+            if (
+                fingerprint is not None
+                and isinstance(entry, dict)
+                and entry.get("fingerprint") == fingerprint
+                and _intact(folder, entry, label, current)
+            ):
+                entries[label] = _as_closed(entry) if not current else entry
+                continue
+            if not isinstance(entry, dict):  # never written: written, and counted as it is read
+                todo.append((label, days, current, fingerprint))
+                continue
+            count, last = export_extent(store, days.start, days.end)
+            if not count or last is None:
+                continue
+            position = [last[0].isoformat(), last[1]]
+            if (
+                entry.get("probes") == count
+                and entry.get("last") == position
+                and _intact(folder, entry, label, current)
+            ):
+                entry = {**entry, "fingerprint": fingerprint}
+                entries[label] = _as_closed(entry) if not current else entry
+            else:
+                todo.append((label, days, current, fingerprint))
+        if not todo:
+            return
         schema = _schema(types)
-        if ready is not None:
+        if ready is not None and not readied:
             ready()
-        _save(folder, entries)  # months being written are forgotten until they are done
+            readied = True
+        # Months being written are forgotten until they are done; those not looked at yet (the
+        # closed months while the latest is written first) are listed as they were.
+        undecided = {label: kept[label] for label, _ in months if label in kept}
+        for label, _ in chosen:
+            undecided.pop(label, None)
+        _save(folder, dict(sorted({**undecided, **entries}.items())))
         with _executor(store, len(todo), workers) as pool:
             futures = [
                 (
@@ -464,7 +482,15 @@ def observation_files(
                 entry = {**files, "fingerprint": fingerprint}
                 entries[label] = entry
                 written += len(entry["files"])
-                _save(folder, dict(sorted(entries.items())))
+                _save(folder, dict(sorted({**undecided, **entries}.items())))
+
+    if later is None:
+        bring(months, fingerprints)
+    else:
+        bring(months[-1:], None)
+        fingerprints = later()
+        bring(months[:-1], fingerprints)
+        _stamp_latest(store, entries, months[-1:], fingerprints)
     entries = dict(sorted(entries.items()))
     _save(folder, entries)
     keep = {month_file(label, kind) for label, entry in entries.items() for kind in entry["files"]}
@@ -481,6 +507,22 @@ def observation_files(
         for label, entry in entries.items()
     ]
     return found, written
+
+
+def _stamp_latest(
+    store: Store,
+    entries: dict[str, Any],
+    latest: list[tuple[str, DateRange]],
+    fingerprints: Mapping[str, str] | None,
+) -> None:
+    """The latest month's entry, brought up to date by its count before its fingerprint was
+    known, given it when its probes are still those counted (see :func:`stamp_fingerprints`)."""
+    for label, days in latest:
+        entry, fingerprint = entries.get(label), (fingerprints or {}).get(label)
+        if entry is None or fingerprint is None or entry.get("fingerprint") == fingerprint:
+            continue
+        if _unmoved(store, days, entry):
+            entries[label] = {**entry, "fingerprint": fingerprint}
 
 
 def months_to_analyse(store: Store, folder: Path) -> frozenset[str]:
@@ -502,8 +544,11 @@ class InBackground:
     The child leads a process group of its own (its month workers are in it), so that
     :meth:`stop` ends them all when the build fails before it asks for the result. Started
     before the figures are read (``site/build.py``, ``start_open_data``), the months cannot
-    know their fingerprints: :meth:`remember` gives them afterwards, and :meth:`result` stamps
-    the months whose probes did not change meanwhile (``stamp_fingerprints``)."""
+    know their fingerprints: :meth:`remember` gives them afterwards. At a first build (no month
+    kept: every month is written) :meth:`result` stamps the months whose probes did not change
+    meanwhile (``stamp_fingerprints``); with months kept (``later``: a rebuild), the child
+    brings the latest month up to date by its count while the figures are read, and waits for
+    the fingerprints (sent by :meth:`remember`) to tell the closed months it may skip."""
 
     def __init__(
         self,
@@ -513,6 +558,7 @@ class InBackground:
         *,
         workers: int,
         fingerprints: Mapping[str, str] | None = None,
+        later: bool = False,
         analyse: Collection[str] = frozenset(),
     ) -> None:
         context = multiprocessing.get_context("fork")
@@ -522,8 +568,25 @@ class InBackground:
         self._later: Mapping[str, str] | None = None
         self._found: tuple[list[MonthFiles], int] | None = None
         self._receive, send = context.Pipe(duplex=False)
+        # The fingerprints, to the child (``later``): None once sent, or without ``later``.
+        self._prints: Any = None
+        prints_in = None
+        self._sends = later  # the fingerprints go to the child, which stamps the months
+        if later:
+            prints_in, self._prints = context.Pipe(duplex=False)
         self._process = context.Process(
-            target=_in_child, args=(store, folder, types, workers, fingerprints, analyse, send)
+            target=_in_child,
+            args=(
+                store,
+                folder,
+                types,
+                workers,
+                fingerprints,
+                analyse,
+                send,
+                prints_in,
+                self._prints,
+            ),
         )
         gc.freeze()  # the parent's objects stay shared: the child's collections never touch them
         try:
@@ -531,14 +594,32 @@ class InBackground:
         finally:
             gc.unfreeze()
         send.close()
+        if prints_in is not None:
+            prints_in.close()
 
     def remember(self, fingerprints: Mapping[str, str] | None) -> None:
-        """The months' fingerprints, known once the figures are read (see the class)."""
-        self._later = fingerprints
+        """The months' fingerprints, known once the figures are read (see the class); with
+        ``later``, sent to the child the first time (it stamps the months itself)."""
+        if self._prints is not None:
+            self._tell(fingerprints)
+        elif self._found is None and not self._sends:
+            self._later = fingerprints
+
+    def _tell(self, fingerprints: Mapping[str, str] | None) -> None:
+        """Send the child the fingerprints it waits for (once)."""
+        prints, self._prints = self._prints, None
+        try:
+            prints.send(None if fingerprints is None else dict(fingerprints))
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the child ended: its result says why
+        finally:
+            prints.close()
 
     def result(self) -> tuple[list[MonthFiles], int]:
         """The months (waited for the first time; the same again after)."""
         if self._found is None:
+            if self._prints is not None:  # never told: the child counts every month
+                self._tell(None)
             self._found = self._wait()
         return self._found
 
@@ -570,6 +651,9 @@ class InBackground:
             self._process.terminate()  # in case it had no group yet
         self._process.join()
         self._receive.close()
+        if self._prints is not None:
+            self._prints.close()
+            self._prints = None
 
 
 def _unmoved(store: Store, days: DateRange, entry: Mapping[str, Any]) -> bool:
@@ -614,9 +698,27 @@ def _in_child(
     fingerprints: Mapping[str, str] | None,
     analyse: Collection[str],
     send: Any,
+    prints: Any,
+    parents: Any,
 ) -> None:
+    """``prints``: where the fingerprints come from (``InBackground``'s ``later``), else None;
+    ``parents``: the parent's end of that pipe, closed here so that the parent's end alone
+    holds it open (the parent gone, the child reads its end)."""
     os.setpgid(0, 0)  # a group of its own, with its workers: see InBackground.stop
+    if parents is not None:
+        parents.close()
     store.forked()
+
+    def later() -> Mapping[str, str] | None:
+        """The fingerprints the parent sends once it has read the figures."""
+        try:
+            found: Mapping[str, str] | None = prints.recv()
+        except EOFError:  # the parent ended, or stopped before it knew them
+            raise RuntimeError("no fingerprints came from the build") from None
+        finally:
+            prints.close()
+        return found
+
     try:
         found = observation_files(
             store,
@@ -624,6 +726,7 @@ def _in_child(
             types,
             workers=workers,
             fingerprints=fingerprints,
+            later=None if prints is None else later,
             analyse=analyse,
             ready=_ready,
         )

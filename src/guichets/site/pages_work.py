@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import multiprocessing
 import pickle
 from collections.abc import Sequence
@@ -220,7 +221,9 @@ def _share(jobs: Sequence[PageJob]) -> tuple[int, int]:
 
 
 def render_pages(builder: SiteBuilder, jobs: Sequence[PageJob], workers: int) -> None:
-    """Render ``jobs`` (in ``workers`` processes when there are enough of them)."""
+    """Render ``jobs`` in up to ``workers`` processes, this one among them (one share a process,
+    each at least :data:`MIN_PER_WORKER` pages): the others are forked and render theirs while
+    this one renders its own, instead of waiting for them."""
     global _BUILDER
     workers = min(workers, len(jobs) // MIN_PER_WORKER)
     if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
@@ -228,12 +231,17 @@ def render_pages(builder: SiteBuilder, jobs: Sequence[PageJob], workers: int) ->
             _render(builder, job)
         return
     result = builder.writer.result
-    shares = [list(jobs[i::workers]) for i in range(workers)]
+    cut = [len(jobs) * i // workers for i in range(workers + 1)]
+    shares = [list(jobs[a:b]) for a, b in itertools.pairwise(cut)]
     _BUILDER = builder
     try:
         context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(workers, context) as pool:
-            for written, pages in pool.map(_share, shares):
+        with ProcessPoolExecutor(workers - 1, context) as pool:
+            futures = [pool.submit(_share, share) for share in shares[1:]]
+            for job in shares[0]:
+                _render(builder, job)
+            for future in futures:
+                written, pages = future.result()
                 result.written += written
                 result.pages += pages
     finally:

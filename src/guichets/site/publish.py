@@ -16,6 +16,13 @@ written back to disk an hour earlier waits on the disk, not the CPU (about 2.5 m
 virtual disk mounted with ``discard``: 1 s for the 400 pages of 100 services), which the build's
 own process then spends rendering instead of waiting. Between two builds the disk holds the old
 versions of the files the last one replaced.
+
+Removing the leftovers beside ``--out`` would remove another build's staging folder while it
+works, so one build of a site at a time: a build holds an exclusive lock on ``.<out name>.lock``
+beside ``--out`` from before its leftovers are looked for until its swap is done
+(:func:`site_lock`, the run lock's ``flock``: dropped by the kernel when the process ends, however
+it ends). A second build of the same site waits for it up to the time it is given (``guichets
+site build --wait``), then fails with :class:`SiteBusy`, naming the holder and the lock.
 """
 
 from __future__ import annotations
@@ -29,15 +36,30 @@ import secrets
 import shutil
 import signal
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-__all__ = ["STAGING_MARK", "staged_site"]
+from guichets.runlock import file_lock
+
+__all__ = [
+    "LOCK_SUFFIX",
+    "STAGING_MARK",
+    "SiteBusy",
+    "SiteLock",
+    "lock_path",
+    "site_lock",
+    "staged_site",
+]
 
 STAGING_MARK = ".building-"
 # What stops a build from outside (a Ctrl-C, a kill): see _leftovers.
 _STOPS: Final = frozenset({signal.SIGINT, signal.SIGTERM})
 """Middle of the staging folder's name: ``.<out name>.building-<pid>`` beside ``--out``."""
+
+LOCK_SUFFIX: Final = ".lock"
+"""End of the lock file's name: ``.<out name>.lock`` beside ``--out``."""
+_BUILD: Final = "guichets site build"  # the lock's holder, as the lock file names it
 
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
@@ -136,12 +158,65 @@ def _reap(child: int) -> None:
     os.waitpid(child, 0)
 
 
+class SiteBusy(Exception):
+    """Another build of the same site holds its lock; the message names it and the lock."""
+
+
+@dataclass(frozen=True)
+class SiteLock:
+    """A site's lock, held by this process (:func:`site_lock`) for a build into ``out``."""
+
+    out: Path
+
+
+def _real(out: Path) -> Path:
+    """A link named as --out is the operator's choice: the site is built where it points."""
+    return out.resolve() if out.is_symlink() else out
+
+
+def lock_path(out: Path) -> Path:
+    """The lock file of the site ``out``: beside it, hidden, named after it."""
+    out = _real(out)
+    return out.parent / f".{out.name}{LOCK_SUFFIX}"
+
+
 @contextlib.contextmanager
-def staged_site(out: Path) -> Iterator[Path]:
+def site_lock(
+    out: Path, *, wait: float = 0.0, waiting: Callable[[str], None] | None = None
+) -> Iterator[SiteLock]:
+    """Hold the site ``out``'s build lock for the block; when another build holds it,
+    ``waiting`` is told once and the lock waited for up to ``wait`` seconds, then SiteBusy."""
+    out = _real(out)
+    path = lock_path(out)
+
+    def busy(who: str) -> Exception:
+        return SiteBusy(
+            f"another build of the site {out} is under way ({who}); one build of a site at a "
+            f"time. Build again when it ends, or wait for it longer (guichets site build --wait); "
+            f"the lock is {path}, released when that process ends"
+        )
+
+    def told(who: str) -> None:
+        if waiting is not None:
+            waiting(f"waiting up to {wait:.0f} s for another build of the site {out} ({who})")
+
+    with file_lock(path, _BUILD, busy, wait=wait, waiting=told):
+        yield SiteLock(out)
+
+
+@contextlib.contextmanager
+def staged_site(out: Path, held: SiteLock | None = None) -> Iterator[Path]:
     """Yield a staging folder holding the current site; when the block ends without error, the
-    staging folder becomes ``out`` at once. On error, ``out`` is left as it was."""
-    if out.is_symlink():
-        out = out.resolve()  # a link named as --out is the operator's choice: build where it points
+    staging folder becomes ``out`` at once. On error, ``out`` is left as it was. The site's lock
+    is taken for it (SiteBusy at once when another build holds it) unless ``held`` (taken by
+    the caller for the whole build: :func:`site_lock`)."""
+    out = _real(out)
+    if held is None:
+        with site_lock(out) as taken, staged_site(out, taken) as work:
+            yield work
+        return
+    if held.out != out:
+        raise ValueError(f"the lock held is {held.out}'s, not {out}'s")
     out.parent.mkdir(parents=True, exist_ok=True)
     removed = _leftovers(out)
     # A name no leftover being removed can have, even with this process's id reused.

@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -131,7 +131,7 @@ def _read_figures(
     departements: list[ReportRow] = []
     france: list[ReportRow] = []
     fingerprints: dict[str, str] = {}
-    computed = _months_of_rows(store, months, alive, until, cache, workers)
+    computed = _months_of_rows(store, months, alive, until, cache, workers, named)
     for month, ((month_rows_, month_departements, month_france), fingerprint) in zip(
         months, computed, strict=True
     ):
@@ -252,6 +252,7 @@ def _months_of_rows(
     until: datetime | None,
     cache: Path | None,
     workers: int | None,
+    named: Mapping[str, ServiceInfo] | None = None,
 ) -> list[tuple[MonthRows, str | None]]:
     """Every month's rows (services, départements, France, their lead times computed) and
     fingerprint (with a cache), in order: those the cache still holds for what they come from
@@ -291,7 +292,7 @@ def _months_of_rows(
                 if pool is None:
                     pool = stack.enter_context(forked_pool(store, workers))
                 todo[i] = pool.submit(
-                    _computed_rows, None, month, alive, until, cache, prints[i], helped[i]
+                    _computed_rows, None, month, alive, until, cache, prints[i], named, helped[i]
                 )
             else:
                 todo[i] = None
@@ -300,7 +301,9 @@ def _months_of_rows(
             found[i] = (
                 future.result()
                 if future is not None
-                else _computed_rows(store, months[i], alive, until, cache, prints[i], helped[i])
+                else _computed_rows(
+                    store, months[i], alive, until, cache, prints[i], named, helped[i]
+                )
             )
     return [(found[i], prints[i]) for i in range(len(months))]
 
@@ -331,11 +334,13 @@ def _computed_rows(
     until: datetime | None,
     cache: Path | None,
     fingerprint: str | None,
+    named: Mapping[str, ServiceInfo] | None = None,
     assisted: bool = True,
 ) -> MonthRows:
     """One month's rows computed from the store (None: the parent's, in a forked worker), kept
-    in the cache under ``fingerprint``; ``assisted=False`` when the month holds no assisted
-    read (:func:`_may_hold_assisted`)."""
+    in the cache under ``fingerprint``, and their lines in the open data's monthly figures
+    (:func:`_print_lines`, with the catalogue's services ``named``); ``assisted=False`` when
+    the month holds no assisted read (:func:`_may_hold_assisted`)."""
     if store is None:
         store = forked_store()
     services = report_rows(store, month, grain=Grain.MONTH, alive=(alive, until), assisted=assisted)
@@ -354,7 +359,41 @@ def _computed_rows(
         row.days = ranges.setdefault(row.days, row.days)
     if cache is not None:
         write_kept(_month_file(cache, month), fingerprint, rows)
+        if fingerprint is not None and named is not None:
+            _print_lines(cache, month, fingerprint, rows, named)
     return rows
+
+
+def _print_lines(
+    cache: Path,
+    month: DateRange,
+    fingerprint: str,
+    rows: MonthRows,
+    named: Mapping[str, ServiceInfo],
+) -> None:
+    """The month's lines of the open data's monthly figures (``site/figures_text.py``), printed
+    and kept where the month's rows are computed: a forked worker, beside the build's own
+    process, which then finds them kept (after a run, the latest month's 0.1 CPU-s at 100
+    services, from the end of the build). Printed with the names and départements
+    :func:`_read_figures` gives the service rows (the lines print them), on the rows it keeps
+    and returns as they were computed."""
+    from guichets.site.figures_text import FiguresText
+
+    services = rows[0]
+    derived = _services(None, [row.key for row in services])
+    before = [(row.label, row.departement) for row in services]
+    try:
+        for row in services:
+            info = named.get(row.key) or derived[row.key]
+            row.label = info.label if row.key in named else None
+            if row.departement is None:
+                row.departement = info.departement
+        FiguresText(cache, {_label(month): fingerprint}).keep_month(
+            _label(month), [row for level in rows for row in level]
+        )
+    finally:
+        for row, (label, departement) in zip(services, before, strict=True):
+            row.label, row.departement = label, departement
 
 
 def _press(store: Store, figures: SiteFigures, cache: Path | None = None) -> str | None:

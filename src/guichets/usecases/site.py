@@ -18,11 +18,13 @@ from typing import TYPE_CHECKING, Final
 
 from guichets import datadir
 from guichets.catalogue import Catalogue, load_catalogue
+from guichets.files import remove_stale_partials
 from guichets.http.policy import DEFAULT_USER_AGENT
 
 if TYPE_CHECKING:
     from guichets.site.build import BuildResult
     from guichets.site.figures import SiteFigures
+    from guichets.site.publish import SiteLock
     from guichets.store import Store
 
 __all__ = ["DEFAULT_CONTACT", "build_site_of", "data_catalogue"]
@@ -61,14 +63,39 @@ def build_site_of(
     status: Status = _quiet,
     say: Callable[[str], None] = _drop,
     note: Callable[[str], None] = _drop,
+    wait: float = 0.0,
 ) -> BuildResult:
     """Build the site of the data directory ``folder`` into ``out`` (default ``folder/site``);
     with ``screenshots``, each service's N latest probes rendered from the evidence first.
-    ``status`` wraps each long step, ``say`` and ``note`` tell what happened (and what failed)."""
+    ``status`` wraps each long step, ``say`` and ``note`` tell what happened (and what failed).
+
+    The site's lock is held from the start (``publish.site_lock``): one build of a site at a
+    time, the second waiting up to ``wait`` seconds, then SiteBusy."""
+    from guichets.site.publish import site_lock
+
+    target = out if out is not None else datadir.site(folder)
+    with site_lock(target, wait=wait, waiting=note) as held:
+        return _build(
+            store, folder, target, catalogue, contact, screenshots, status, say, note, held
+        )
+
+
+def _build(
+    store: Store,
+    folder: Path,
+    target: Path,
+    catalogue: Catalogue | None,
+    contact: str,
+    screenshots: int,
+    status: Status,
+    say: Callable[[str], None],
+    note: Callable[[str], None],
+    held: SiteLock,
+) -> BuildResult:
     from guichets.site.build import build_site, start_open_data
     from guichets.usecases.figures import read_figures
 
-    target = out if out is not None else datadir.site(folder)
+    remove_stale_partials(datadir.cache(folder, "site"))  # left by a killed build
     months = start_open_data(store, folder)  # beside reading the figures, in another process
     try:
         with status("Reading the figures…"):
@@ -86,7 +113,9 @@ def build_site_of(
             months.stop()
         raise
     with status(f"Writing the site into {target}/…"):
-        return build_site(store, figures, target, home=folder, contact=contact, months=months)
+        return build_site(
+            store, figures, target, home=folder, contact=contact, months=months, held=held
+        )
 
 
 def _screenshots(

@@ -1,0 +1,175 @@
+"""One build of a site at a time (``publish.site_lock``): a build removes the leftovers of earlier
+builds beside ``--out``, which would remove the staging folder of another build of the same site
+still at work. Two real processes, coordinated by pipes: never a sleep or a clock.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shutil
+import tempfile
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from guichets.cli import app
+from guichets.files import write_atomic
+from guichets.site.publish import STAGING_MARK, SiteBusy, lock_path, site_lock, staged_site
+from guichets.store import Store
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="two processes by fork")
+
+_FORK = multiprocessing.get_context("fork") if hasattr(os, "fork") else None
+
+
+def _slow_build(out: Path, text: str, inside: Connection, go: Connection) -> None:
+    """A build that says when its staging folder is in use, then waits to be let go."""
+    with staged_site(out) as work:
+        write_atomic(work / "index.html", text.encode())
+        inside.send(os.getpid())
+        go.recv()
+
+
+def _holding(out: Path, inside: Connection, go: Connection) -> None:
+    """Only the site's lock, held until let go."""
+    with site_lock(out):
+        inside.send(os.getpid())
+        go.recv()
+
+
+def _waiting_build(out: Path, text: str, told: Connection) -> None:
+    with site_lock(out, wait=3600, waiting=told.send) as held, staged_site(out, held) as work:
+        write_atomic(work / "index.html", text.encode())
+
+
+def _leftovers(out: Path) -> list[str]:
+    prefix = f".{out.name}{STAGING_MARK}"
+    return sorted(p.name for p in out.parent.iterdir() if p.name.startswith(prefix))
+
+
+def _start(target: object, *args: object) -> multiprocessing.process.BaseProcess:
+    assert _FORK is not None
+    child = _FORK.Process(target=target, args=args)  # type: ignore[attr-defined]
+    child.start()
+    return child
+
+
+def test_a_second_build_of_the_same_site_fails_and_leaves_the_first_at_work(
+    tmp_path: Path,
+) -> None:
+    """Without the lock, the second build's removal of leftovers took the first build's staging
+    folder (in use), and the first build's swap failed."""
+    out = tmp_path / "site"
+    with staged_site(out) as work:
+        write_atomic(work / "index.html", b"zero")
+    inside, inside_end = multiprocessing.Pipe()
+    go_end, go = multiprocessing.Pipe()
+    first = _start(_slow_build, out, "first", inside_end, go_end)
+    try:
+        pid = inside.recv()
+        with pytest.raises(SiteBusy) as refused, staged_site(out) as work:
+            write_atomic(work / "index.html", b"second")
+        message = str(refused.value)
+        assert f"another build of the site {out}" in message
+        assert f"pid {pid}" in message and "guichets site build" in message
+        assert str(lock_path(out)) in message
+    finally:
+        go.send("go")
+        first.join()
+    assert first.exitcode == 0
+    assert (out / "index.html").read_text() == "first"
+    assert lock_path(out) == tmp_path / ".site.lock"
+
+
+def test_a_build_given_time_waits_for_the_other_then_builds(tmp_path: Path) -> None:
+    """A second build given time says once that it waits, naming the first; the first is let
+    go only once it is heard; the second then builds, after the first, and its site is the one
+    left in place."""
+    out = tmp_path / "site"
+    inside, inside_end = multiprocessing.Pipe()
+    go_end, go = multiprocessing.Pipe()
+    told, told_end = multiprocessing.Pipe()
+    first = _start(_slow_build, out, "first", inside_end, go_end)
+    pid = inside.recv()
+    second = _start(_waiting_build, out, "second", told_end)
+    try:
+        said = told.recv()  # the second build is waiting: only now is the first let go
+        assert said.startswith(f"waiting up to 3600 s for another build of the site {out}")
+        assert f"pid {pid}" in said
+    finally:
+        go.send("go")
+        first.join()
+        second.join()
+    assert (first.exitcode, second.exitcode) == (0, 0)
+    assert (out / "index.html").read_text() == "second"
+    assert len(_leftovers(out)) == 1  # the first site swapped out, for the next build to remove
+
+
+def test_the_command_fails_clearly_while_another_build_holds_the_site(tmp_path: Path) -> None:
+    """``guichets site build --wait 0s`` while another process holds the site's lock: exit 1,
+    one message saying what (another build of that site, its pid), where (the lock file) and
+    what to do (build again, or --wait), and nothing built."""
+    home = tmp_path / "data"
+    with Store.open(None, home=home):
+        pass
+    out = tmp_path / "public"
+    inside, inside_end = multiprocessing.Pipe()
+    go_end, go = multiprocessing.Pipe()
+    holder = _start(_holding, out, inside_end, go_end)
+    try:
+        pid = inside.recv()
+        result = CliRunner().invoke(
+            app, ["site", "build", "--home", str(home), "--out", str(out), "--wait", "0s"]
+        )
+    finally:
+        go.send("go")
+        holder.join()
+    assert result.exit_code == 1, result.output
+    text = " ".join(result.output.split())
+    assert f"another build of the site {out} is under way" in text
+    assert f"pid {pid}" in text
+    assert str(lock_path(out)) in text
+    assert "--wait" in text
+    assert not out.exists()  # nothing was built
+    bad = CliRunner().invoke(app, ["site", "build", "--home", str(home), "--wait", "soon"])
+    assert bad.exit_code == 2 and "--wait 'soon'" in bad.output
+
+
+def _as_nobody(out: Path, answer: Connection) -> None:
+    """Another user's build: refused while the site is held, then builds."""
+    os.setgid(65534)
+    os.setuid(65534)
+    try:
+        with site_lock(out):
+            answer.send("taken")
+    except SiteBusy as busy:
+        answer.send(f"busy: {busy}")
+    except OSError as error:
+        answer.send(f"error: {error!r}")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="another user is played by root only")
+def test_a_build_by_another_user_shares_the_lock_file(tmp_path: Path) -> None:
+    """The lock file is made by the first user to build (a service's, mode 0644): another
+    user's build (an operator's, in the group that may write beside the site) opens it
+    read-only, and is refused while the site is held, then takes it: a lock needs no writing."""
+    shared = Path(tempfile.mkdtemp(prefix="guichets-lock-"))  # not under root's 0700 tmp_path
+    try:
+        shared.chmod(0o777)
+        out = shared / "site"
+        answer, answer_end = multiprocessing.Pipe()
+        with site_lock(out):
+            assert lock_path(out).stat().st_mode & 0o777 == 0o644
+            other = _start(_as_nobody, out, answer_end)
+            said = answer.recv()
+            other.join()
+        assert said.startswith(f"busy: another build of the site {out}"), said
+        other = _start(_as_nobody, out, answer_end)
+        said = answer.recv()
+        other.join()
+        assert said == "taken"
+    finally:
+        shutil.rmtree(shared)
