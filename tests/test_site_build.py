@@ -668,6 +668,51 @@ def test_rollups_checked_for_one_database_are_not_trusted_for_another(
         assert _figures_json(store, cache) == _figures_json(store, None)
 
 
+def test_months_without_assisted_reads_give_the_rows_searched_for_them(
+    home: Path, tmp_path: Path
+) -> None:
+    """With a cache, a month whose stored probes are all in its rollups is computed without
+    searching its assisted reads (``figures._may_hold_assisted``): the rows are those computed
+    with the search, here beside a month with a replicate (searched, none found) and the latest
+    month with an assisted read (searched, counted apart)."""
+    from guichets.periods import month_range
+    from guichets.store import Origin
+    from guichets.usecases.figures import _may_hold_assisted
+
+    copy = tmp_path / "home"
+    shutil.copytree(home, copy, ignore=shutil.ignore_patterns("site", "cache", "opendata"))
+    with Store.open(home=copy) as store:
+        last = list(store.observations())[-1]
+
+        def moved(back: timedelta, tail: str) -> Observation:
+            return replace(
+                last,
+                probe_id="0" * 28 + tail,
+                started_at=last.started_at - back,
+                finished_at=last.finished_at - back,
+                trail=(),
+            )
+
+        store.save(moved(timedelta(days=80), "0080"))  # a month of robot probes only
+        store.save(moved(timedelta(days=40), "0040"))
+        store.save(
+            moved(timedelta(days=40, minutes=1), "4040"),
+            origin=Origin(worker="w", vantage="v", replicate_of="k"),
+        )
+        store.save(replace(moved(timedelta(0), "beef"), assisted=True))
+        fresh = _figures_json(store, None)  # every month searched
+        assert _figures_json(store, tmp_path / "cache") == fresh
+        assert _figures_json(store, tmp_path / "cache") == fresh  # read back
+        assert any(row["assisted_probes"] for row in fresh)
+
+        def searched(back: timedelta) -> bool:
+            at = (last.started_at - back).astimezone(PARIS)
+            return _may_hold_assisted(store.rollup_totals(month_range(at.year, at.month)))
+
+        assert [searched(timedelta(days=d)) for d in (80, 40, 0)] == [False, True, True]
+        assert _may_hold_assisted(None)
+
+
 def test_a_rows_figure_is_made_once_and_never_taken_for_another_rows(home: Path) -> None:
     """``SiteBuilder.figure_of`` keeps each row's figure for the build, by the row's identity:
     an entry left under a row's id by another row (an id reused) is made again."""

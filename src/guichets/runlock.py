@@ -139,9 +139,9 @@ def file_lock(
     When another process holds it, ``waiting`` is told who (once), the lock is tried again every
     :data:`POLL_SECONDS` for up to ``wait`` seconds, then ``busy(who)`` is raised: ``who``
     describes the holder (its command, pid, host and start); another user's lock file is locked
-    through a read-only descriptor (its text then does not name this holder). The kernel drops a lock when its
-    process ends, however it ends, so a lock is never stale; children forked while it is held
-    share it, and it is let go explicitly at the end, for them too."""
+    through a read-only descriptor (its text then does not name this holder). The kernel drops
+    a lock when its process ends, however it ends, so a lock is never stale; children forked
+    while it is held share it, and it is let go explicitly at the end, for them too."""
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd, mode = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644), "r+"
