@@ -31,6 +31,7 @@ from guichets.catalogue import catalogue_to_toml, load_catalogue
 from guichets.cli import app
 from guichets.cli.site import DEFAULT_CONTACT
 from guichets.model import PARIS, Observation
+from guichets.periods import month_range
 from guichets.site import i18n, pages_work
 from guichets.site.archive import ARCHIVE_DIR
 from guichets.site.build import (
@@ -44,6 +45,7 @@ from guichets.site.build import (
     method_section,
 )
 from guichets.site.figures import SiteFigures
+from guichets.site.fragments import PageFragments
 from guichets.site.opendata import figures_csv, figures_json, start_months
 from guichets.site.serve import _resolve, check_loopback, site_app
 from guichets.stats.report import ReportRow
@@ -666,6 +668,51 @@ def test_rollups_checked_for_one_database_are_not_trusted_for_another(
         assert _figures_json(store, cache) == _figures_json(store, None)
 
 
+def test_months_without_assisted_reads_give_the_rows_searched_for_them(
+    home: Path, tmp_path: Path
+) -> None:
+    """With a cache, a month whose stored probes are all in its rollups is computed without
+    searching its assisted reads (``figures._may_hold_assisted``): the rows are those computed
+    with the search, here beside a month with a replicate (searched, none found) and the latest
+    month with an assisted read (searched, counted apart)."""
+    from guichets.periods import month_range
+    from guichets.store import Origin
+    from guichets.usecases.figures import _may_hold_assisted
+
+    copy = tmp_path / "home"
+    shutil.copytree(home, copy, ignore=shutil.ignore_patterns("site", "cache", "opendata"))
+    with Store.open(home=copy) as store:
+        last = list(store.observations())[-1]
+
+        def moved(back: timedelta, tail: str) -> Observation:
+            return replace(
+                last,
+                probe_id="0" * 28 + tail,
+                started_at=last.started_at - back,
+                finished_at=last.finished_at - back,
+                trail=(),
+            )
+
+        store.save(moved(timedelta(days=80), "0080"))  # a month of robot probes only
+        store.save(moved(timedelta(days=40), "0040"))
+        store.save(
+            moved(timedelta(days=40, minutes=1), "4040"),
+            origin=Origin(worker="w", vantage="v", replicate_of="k"),
+        )
+        store.save(replace(moved(timedelta(0), "beef"), assisted=True))
+        fresh = _figures_json(store, None)  # every month searched
+        assert _figures_json(store, tmp_path / "cache") == fresh
+        assert _figures_json(store, tmp_path / "cache") == fresh  # read back
+        assert any(row["assisted_probes"] for row in fresh)
+
+        def searched(back: timedelta) -> bool:
+            at = (last.started_at - back).astimezone(PARIS)
+            return _may_hold_assisted(store.rollup_totals(month_range(at.year, at.month)))
+
+        assert [searched(timedelta(days=d)) for d in (80, 40, 0)] == [False, True, True]
+        assert _may_hold_assisted(None)
+
+
 def test_a_rows_figure_is_made_once_and_never_taken_for_another_rows(home: Path) -> None:
     """``SiteBuilder.figure_of`` keeps each row's figure for the build, by the row's identity:
     an entry left under a row's id by another row (an id reused) is made again."""
@@ -684,3 +731,24 @@ def test_a_rows_figure_is_made_once_and_never_taken_for_another_rows(home: Path)
         builder._figures[(id(other), "fr")] = (row, first)  # stale: made for another row
         assert builder.figure_of(other, "fr") == figure(other, "fr") != first
         assert builder.figure_of(None, "fr") is None
+
+
+def test_a_closed_months_figure_is_made_for_its_table_and_not_kept(home: Path) -> None:
+    """``figure_of`` keeps the figures shown on several pages (a service's latest month: its
+    page's headline and table, its département's list); a closed month's, shown once in its
+    page's table of months, is made for that table and not kept (at three years of 500
+    services, 44,000 kept figures held 50 MB of the build's process). The table is the same."""
+    with Store.open(home=home) as store:
+        figures = read_figures(store, None, generated_at=datetime.now(UTC))
+        months = [month_range(2020, 1), month_range(2020, 2), figures.months[-1]]
+        figures = replace(figures, months=months)
+        out = Path("unused")
+        builder = SiteBuilder(
+            store, figures, out, home=None, contact="x", writer=_Writer(BuildResult(out))
+        )
+        rows = [r for rows in figures.by_service.values() for r in rows.values()][:3]
+        table = builder.month_rows(rows, "service", "x", "fr", PageFragments(None, "code"))
+    assert set(builder._figures) == {(id(rows[-1]), "fr")}
+    for row in rows[:-1]:  # the closed months' lines, with their own figures
+        shown = figure(row, "fr")
+        assert shown is not None and shown.valid in table[1][0]

@@ -10,6 +10,7 @@ rebuild after a new run must write only the month that changed. On SQLite and on
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import dataclasses
 import gzip
@@ -18,6 +19,7 @@ import io
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -57,6 +59,7 @@ from guichets.store.export import (
     export_extent,
     export_row,
     export_rows,
+    stored_count,
 )
 from guichets.store.export_read import RAW_TYPES, raw_tables
 from guichets.usecases import figures as figures_module
@@ -254,6 +257,34 @@ def test_the_columns_read_by_adbc_are_the_cursors(demo: Demo) -> None:
         pa.concat_tables(fast).schema == pa.schema([pa.field(n, RAW_TYPES[n]) for n in RAW_COLUMNS])
         or demo.url is not None
     )  # PostgreSQL's instants are timestamps
+
+
+def test_probes_started_at_one_instant_are_read_in_id_order(demo: Demo, tmp_path: Path) -> None:
+    """ADBC's pages are read in start order alone, their ties put in id order after the read
+    (``export_read._in_start_order``): with many probes started at the same instants, across
+    pages and filling several pages, the pages are still the cursor's (start, then id)."""
+    if demo.url is not None:
+        pytest.skip("ADBC reads SQLite files only")
+    home = tmp_path / "home"
+    shutil.copytree(demo.home, home, ignore=shutil.ignore_patterns("site", "cache", "opendata"))
+    with contextlib.closing(sqlite3.connect(home / "guichets.sqlite")) as db, db:
+        ids = [i for (i,) in db.execute("SELECT probe_id FROM probes ORDER BY started_at")]
+        tied = {i: n // 5 for n, i in enumerate(ids[: len(ids) // 2])}  # instants of 5 probes
+        tied |= dict.fromkeys(ids[len(ids) // 2 : len(ids) // 2 + 40], -1)  # one of 40
+        for probe_id, group in tied.items():
+            at = datetime(2026, 10, 30, 12, tzinfo=UTC) + timedelta(microseconds=group)
+            db.execute(
+                "UPDATE probes SET started_at = ? WHERE probe_id = ?",
+                (at.strftime("%Y-%m-%d %H:%M:%S.%f"), probe_id),
+            )
+    since, until = datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC)
+    with Store.open(home=home) as store:
+        for rows in (3, 7, 16, 50_000):
+            fast = list(raw_tables(store, since, until, rows=rows))
+            slow = list(raw_tables(store, since, until, rows=rows, adbc=False))
+            assert [t.num_rows for t in fast] == [t.num_rows for t in slow]
+            assert all(a.equals(b) for a, b in zip(fast, slow, strict=True)), rows
+        assert sum(t.num_rows for t in fast) == store.count()
 
 
 def test_each_month_is_the_cli_export_of_that_month(demo: Demo, tmp_path: Path) -> None:
@@ -659,6 +690,70 @@ def test_a_rebuild_s_month_files_stopped_in_a_run(demo: Demo, tmp_path: Path) ->
         check=False,
     )
     assert (done.returncode, done.stdout) == (0, "stopped\n"), done.stderr
+
+
+def test_months_written_anew_are_counted_as_they_are_read(
+    demo: Demo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Months never written are not counted before they are (``export_extent`` reads each
+    row): their writer counts the probes it writes, and the manifest says what ``export_extent``
+    would, with the month's stored probes counted from the index (``stored``), which the stamp
+    of the fingerprints compares instead of counting the month again."""
+    folder = tmp_path / "observations"
+    prints = {"2026-10": "print-of-october", "2026-11": "print-of-november"}
+    with demo.store() as store:
+        monkeypatch.setattr(opendata_files, "export_extent", _no_count)
+        found, written = opendata_files.observation_files(
+            store, folder, observation_types(), workers=2
+        )
+        assert [m.label for m in found] == ["2026-10", "2026-11"] and written == 5
+        assert opendata_files.stamp_fingerprints(store, folder, prints) == 2
+        monkeypatch.undo()
+        manifest = json.loads((folder / MANIFEST).read_text("utf-8"))["months"]
+        for label, entry in manifest.items():
+            days = month_range(*map(int, label.split("-")))
+            count, last = export_extent(store, days.start, days.end)
+            assert last is not None and entry["probes"] == count > 0
+            assert entry["last"] == [last[0].isoformat(), last[1]]
+            assert entry["stored"] == stored_count(store, days) >= count
+            assert entry["fingerprint"] == prints[label]
+
+
+def test_a_month_whose_probes_moved_is_not_stamped(
+    demo: Demo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A probe saved in a month after its files were written (its stored count moved): the
+    month is not stamped with the figures' fingerprint, the others are; a month without probes
+    between two with probes has no files."""
+    if demo.url is not None:
+        pytest.skip("the same on PostgreSQL; here on a copy of the SQLite file")
+    home = tmp_path / "home"
+    shutil.copytree(demo.home, home, ignore=shutil.ignore_patterns("site", "cache", "opendata"))
+    folder = tmp_path / "observations"
+    with Store.open(home=home) as store:
+        first = next(iter(store.observations()))
+        back = timedelta(days=62)  # two months earlier: the month between has no probe
+        store.save(
+            dataclasses.replace(
+                first,
+                probe_id="0" * 28 + "a9e5",
+                started_at=first.started_at - back,
+                finished_at=first.finished_at - back,
+            )
+        )
+        monkeypatch.setattr(opendata_files, "export_extent", _no_count)
+        found, _ = opendata_files.observation_files(store, folder, observation_types())
+        labels = [m.label for m in found]
+        assert len(labels) == 3 and labels[1:] == ["2026-10", "2026-11"]
+        assert sorted(f.name for f in folder.iterdir() if "-09." in f.name) == []
+        store.save(dataclasses.replace(first, probe_id="0" * 28 + "0c70"))  # in October
+        prints = {label: f"print-of-{label}" for label in labels}
+        assert opendata_files.stamp_fingerprints(store, folder, prints) == 2
+    manifest = json.loads((folder / MANIFEST).read_text("utf-8"))["months"]
+    assert [label for label in labels if manifest[label]["fingerprint"]] == [
+        labels[0],
+        "2026-11",
+    ]
 
 
 def test_a_build_that_fails_stops_the_month_files(demo: Demo, tmp_path: Path) -> None:

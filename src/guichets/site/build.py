@@ -359,7 +359,8 @@ class MonthLine:
 
 
 def _month_line(row: ReportRow | None, label: str, fig: Figure | None) -> MonthLine:
-    """A month's rows in the tables: ``fig`` is ``figure(row, lang)`` (memoised by the builder)."""
+    """A month's rows in the tables: ``fig`` is ``figure(row, lang)`` (the latest month's kept by
+    ``SiteBuilder.figure_of``, a closed month's made for its table)."""
     t = row.tally if row is not None else None
     return MonthLine(label, fig, _category_counts(t), _not_measured_counts(t))
 
@@ -760,8 +761,8 @@ class SiteBuilder:
         macros = self.env.get_template("macros.html").module
         t = i18n.words(lang)
 
-        def rows(row: ReportRow | None, label: str) -> tuple[str, str, str]:
-            line = _month_line(row, label, self.figure_of(row, lang))
+        def rows(row: ReportRow | None, label: str, fig: Figure | None) -> tuple[str, str, str]:
+            line = _month_line(row, label, fig)
             if line.figure is None:
                 return str(macros.category_row(line, t)), "", ""  # type: ignore[attr-defined]
             return (
@@ -774,11 +775,17 @@ class SiteBuilder:
         key = self.closed_key()
         kept = None if key is None else page.get(name, key)
         if kept is None:
-            made = [rows(row, label) for row, label in zip(monthly, labels[:-1], strict=False)]
+            # A closed month's figure is shown once a page (its service's, or its
+            # département's): not kept by ``figure_of``, whose 44,000 figures held 50 MB of the
+            # build's process at a first build of three years of 500 services, for nothing.
+            made = [
+                rows(row, label, figure(row, lang))
+                for row, label in zip(monthly, labels[:-1], strict=False)
+            ]
             kept = tuple("".join(r[i] for r in reversed(made)) for i in range(3))
             if key is not None and closed:
                 page.put(name, key, kept)
-        latest = rows(monthly[-1], labels[-1])
+        latest = rows(monthly[-1], labels[-1], self.figure_of(monthly[-1], lang))
         return [
             (Markup(latest[0]), Markup(latest[1]), Markup(latest[2])),
             (Markup(kept[0]), Markup(kept[1]), Markup(kept[2])),

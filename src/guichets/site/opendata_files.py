@@ -37,8 +37,14 @@ import guichets
 from guichets.files import link_atomic, partial_path, write_atomic
 from guichets.periods import DateRange, month_range
 from guichets.stats.releases import Release
-from guichets.store import Store
-from guichets.store.export import EXPORT_COLUMNS, adbc_readable, export_extent
+from guichets.store import Store, as_utc
+from guichets.store.export import (
+    EXPORT_COLUMNS,
+    adbc_readable,
+    export_extent,
+    export_last,
+    stored_count,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -114,11 +120,12 @@ class _Aside:
         self._hash = hashlib.sha256()
         self.bytes = 0
 
-    def write(self, data: bytes) -> int:
+    def write(self, data: bytes | memoryview) -> int:
         self._hash.update(data)
         self._file.write(data)
-        self.bytes += len(data)
-        return len(data)
+        size = data.nbytes if isinstance(data, memoryview) else len(data)
+        self.bytes += size
+        return size
 
     def flush(self) -> None:
         self._file.flush()
@@ -152,8 +159,10 @@ def write_month(
     points: MonthPoints | None = None,
 ) -> dict[str, Any]:
     """Write one month's files into ``folder`` (aside, then renamed); returns its manifest
-    entry (without the extent, which the caller read before). ``points``: given each page
-    read, with the stored category besides (the month's release analysis)."""
+    entry: the files, and the probes written (``probes``: how many; ``last``: where the last
+    sorts, as :func:`~guichets.store.export.export_extent` tells it, None without probes).
+    ``points``: given each page read, with the stored category besides (the month's release
+    analysis)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -178,13 +187,20 @@ def write_month(
                     out.write(csv_header())
             written = False
             also = () if points is None else ALSO
+            count, last = 0, None
             for page in raw_tables(store, days.start, days.end, rows=PAGE_ROWS, also=also):
                 if points is not None:
                     points.add(page)
+                if page.num_rows:
+                    count += page.num_rows
+                    last = [
+                        as_utc(page.column("started_at")[-1].as_py()).isoformat(),
+                        page.column("probe_id")[-1].as_py(),
+                    ]
                 columns = columns_of(page, types)
-                zipped.write(columns.text)
+                zipped.write(columns.data)
                 if plain is not None:
-                    plain.write(columns.text)
+                    plain.write(columns.data)
                 table.write_table(columns.table)
                 written = True
                 del columns
@@ -201,7 +217,7 @@ def write_month(
         if plain is not None:
             plain.close()
         parquet.unlink(missing_ok=True)
-    return {"files": {kind: files[kind] for kind in kinds}}
+    return {"probes": count, "last": last, "files": {kind: files[kind] for kind in kinds}}
 
 
 def _table_types(schema: pa.Schema) -> dict[str, str]:
@@ -263,15 +279,19 @@ def _work(
     folder: Path, label: str, days: DateRange, current: bool, schema: pa.Schema, analyse: bool
 ) -> tuple[dict[str, Any], list[Release] | None]:
     """A month's files, and its releases when asked (a closed month whose archive page waits
-    for them; never the current month's, which has none): from the same read of its probes."""
+    for them; never the current month's, which has none): from the same read of its probes.
+    The entry says how many probes the month stores besides (``stored``, all of them, from the
+    ``started_at`` index), when that number did not move while they were read: what
+    :func:`stamp_fingerprints` compares, rather than counting the month's probes again."""
     from guichets.site.month_points import MonthPoints, month_releases
 
     assert _STORE is not None
-    if not analyse or current:
-        return write_month(_STORE, folder, label, days, current, schema), None
-    points = MonthPoints()
+    before = stored_count(_STORE, days)
+    points = MonthPoints() if analyse and not current else None
     entry = write_month(_STORE, folder, label, days, current, schema, points)
-    return entry, month_releases(_STORE, days, points)
+    if stored_count(_STORE, days) == before:  # no probe came or went while it was read
+        entry["stored"] = before
+    return entry, None if points is None else month_releases(_STORE, days, points)
 
 
 class _Serial(Executor):
@@ -417,20 +437,22 @@ def observation_files(
             ):
                 entries[label] = _as_closed(entry) if not current else entry
                 continue
+            if not isinstance(entry, dict):  # never written: written, and counted as it is read
+                todo.append((label, days, current, fingerprint))
+                continue
             count, last = export_extent(store, days.start, days.end)
             if not count or last is None:
                 continue
             position = [last[0].isoformat(), last[1]]
             if (
-                isinstance(entry, dict)
-                and entry.get("probes") == count
+                entry.get("probes") == count
                 and entry.get("last") == position
                 and _intact(folder, entry, label, current)
             ):
                 entry = {**entry, "fingerprint": fingerprint}
                 entries[label] = _as_closed(entry) if not current else entry
             else:
-                todo.append((label, days, current, count, position, fingerprint))
+                todo.append((label, days, current, fingerprint))
         if not todo:
             return
         schema = _schema(types)
@@ -447,16 +469,18 @@ def observation_files(
             futures = [
                 (
                     label,
-                    {"probes": count, "last": position, "fingerprint": fingerprint},
+                    fingerprint,
                     pool.submit(_work, folder, label, days, current, schema, label in analyse),
                 )
-                for label, days, current, count, position, fingerprint in todo
+                for label, days, current, fingerprint in todo
             ]
-            for label, extent, future in futures:
+            for label, fingerprint, future in futures:
                 files, analysed = future.result()
+                if not files["probes"]:  # none to publish (its files go below)
+                    continue
                 if analysed is not None:
                     releases[label] = tuple(analysed)
-                entry = {**extent, **files}
+                entry = {**files, "fingerprint": fingerprint}
                 entries[label] = entry
                 written += len(entry["files"])
                 _save(folder, dict(sorted({**undecided, **entries}.items())))
@@ -498,9 +522,7 @@ def _stamp_latest(
         entry, fingerprint = entries.get(label), (fingerprints or {}).get(label)
         if entry is None or fingerprint is None or entry.get("fingerprint") == fingerprint:
             continue
-        count, last = export_extent(store, days.start, days.end)
-        position = None if last is None else [last[0].isoformat(), last[1]]
-        if entry.get("probes") == count and entry.get("last") == position:
+        if _unmoved(store, days, entry):
             entries[label] = {**entry, "fingerprint": fingerprint}
 
 
@@ -638,6 +660,20 @@ class InBackground:
             self._prints = None
 
 
+def _unmoved(store: Store, days: DateRange, entry: Mapping[str, Any]) -> bool:
+    """Whether the month's probes are those its files were written from: the month stores as
+    many probes as it did while they were read (``stored``, counted from the index) and its last
+    probe is the same; without ``stored``, the probes are counted again (each row read)."""
+    if isinstance(entry.get("stored"), int):
+        if stored_count(store, days) != entry["stored"]:
+            return False
+        last = export_last(store, days.start, days.end)
+        return entry.get("last") == (None if last is None else [last[0].isoformat(), last[1]])
+    count, last = export_extent(store, days.start, days.end)
+    position = None if last is None else [last[0].isoformat(), last[1]]
+    return bool(entry.get("probes") == count and entry.get("last") == position)
+
+
 def stamp_fingerprints(store: Store, folder: Path, fingerprints: Mapping[str, str]) -> int:
     """Give the kept months written without their figures' fingerprint the one computed since,
     when their probes are still those the files were written from (count and last probe, read
@@ -650,9 +686,7 @@ def stamp_fingerprints(store: Store, folder: Path, fingerprints: Mapping[str, st
             continue
         if entry.get("fingerprint") == fingerprint:
             continue
-        count, last = export_extent(store, days.start, days.end)
-        position = None if last is None else [last[0].isoformat(), last[1]]
-        if entry.get("probes") == count and entry.get("last") == position:
+        if _unmoved(store, days, entry):
             kept[label] = {**entry, "fingerprint": fingerprint}
             stamped += 1
     if stamped:

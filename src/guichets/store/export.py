@@ -39,6 +39,7 @@ __all__ = [
     "csv_writer",
     "export_count",
     "export_extent",
+    "export_last",
     "export_row",
     "export_rows",
     "export_values",
@@ -255,16 +256,28 @@ def export_extent(store: Store, since: datetime, until: datetime) -> tuple[int, 
     sorts: from the ``started_at`` index, no row is read but the last."""
     where = _within(since, until)
     count = select(func.count()).select_from(probes).where(*where)
-    last = (
+    with store.reading("count probes") as conn:
+        total = int(conn.execute(count).scalar_one())
+        found = conn.execute(_last(where)).first()
+    return total, None if found is None else (found.started_at, found.probe_id)
+
+
+def _last(where: list[ColumnElement[bool]]) -> Select[Any]:
+    """The last probe's position among those ``where`` picks: the index walked back."""
+    return (
         select(probes.c.started_at, probes.c.probe_id)
         .where(*where)
         .order_by(probes.c.started_at.desc(), probes.c.probe_id.desc())
         .limit(1)
     )
-    with store.reading("count probes") as conn:
-        total = int(conn.execute(count).scalar_one())
-        found = conn.execute(last).first()
-    return total, None if found is None else (found.started_at, found.probe_id)
+
+
+def export_last(store: Store, since: datetime, until: datetime) -> Position | None:
+    """Where the last probe :func:`export_rows` gives over [since, until) sorts (the index
+    walked back from ``until``: no count of every row, unlike :func:`export_extent`)."""
+    with store.reading("find the last probe") as conn:
+        found = conn.execute(_last(_within(since, until))).first()
+    return None if found is None else (found.started_at, found.probe_id)
 
 
 def stored_count(store: Store, days: DateRange) -> int:

@@ -12,7 +12,13 @@ is read off the driver's cursor and converted, as before: the same tables, slowe
 The driver guesses a column's type from the rows of its first batch (a column of nulls is taken
 for integers, and a text later is an error), so each page is one query whose rows all fit in one
 batch: the guess sees every row, and a column of nulls is cast to its type here. Pages are short
-read transactions, each resuming after the last row read (``export.raw_pages``' order and keyset).
+read transactions, each resuming after the last row read (``export.raw_pages``' order and keyset:
+start, then id). SQLite walks the ``started_at`` index in that order but for probes started at
+the same instant, which it sorts by id through a temporary B-tree, every row of every page (a
+fifth of the read: 3.75 against 2.98 µs a row, a month of 500 services). So a page is read in
+start order only, with one row more: when that row starts later than the page's last, the page
+holds every probe of its instants, and its rare ties are put in id order here; when not (a
+page would end among probes started at one instant), the page is read again, sorted by SQLite.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from guichets.store import Store, as_utc
 from guichets.store.export import RAW_COLUMNS, adbc_readable, raw_pages
@@ -67,10 +74,14 @@ def _select(also: Sequence[str], replicates: bool) -> str:
     )
 
 
-# After the last row read: spelt so that SQLite walks the started_at index from there, as
-# ``readings.after_position``.
+# After the last row read (its start, its start, its id): spelt so that SQLite walks the
+# started_at index from there, as ``readings.after_position``. A page is read in start order
+# (one row more, to tell whether the next one starts at another instant), or, when a page would
+# end among probes started at one instant, in start then id order.
 _AFTER: Final = " AND started_at >= ? AND (started_at > ? OR probe_id > ?)"
-_ORDER: Final = " ORDER BY started_at, probe_id LIMIT ?"
+_BY_START: Final = " ORDER BY started_at LIMIT ?"
+_BY_START_AND_ID: Final = " ORDER BY started_at, probe_id LIMIT ?"
+_ORDER: Final = [("started_at", "ascending"), ("probe_id", "ascending")]
 
 
 def warm_up() -> None:
@@ -108,6 +119,18 @@ def _typed(table: pa.Table) -> pa.Table:
     return pa.table(columns, names=table.column_names)
 
 
+def _in_order(table: pa.Table) -> pa.Table:
+    """A page read in start order, its probes started at the same instant put in id order
+    (none, mostly: the page as it is)."""
+    if table.num_rows < 2:
+        return table
+    started = table.column("started_at")
+    ties = pc.equal(started.slice(0, table.num_rows - 1), started.slice(1))
+    if not pc.any(ties).as_py():
+        return table
+    return table.take(pc.sort_indices(table, sort_keys=_ORDER))
+
+
 def _adbc_tables(
     connection: Any, since: datetime, until: datetime, rows: int, select: str
 ) -> Iterator[pa.Table]:
@@ -115,13 +138,22 @@ def _adbc_tables(
     after: list[Any] = []
     with contextlib.closing(connection.cursor()) as cursor:
         cursor.adbc_statement.set_options(**{_BATCH_OPTION: str(rows + 1)})
+
+        def read(order: str, limit: int) -> pa.Table:
+            cursor.execute(select + (_AFTER if after else "") + order, [*bounds, *after, limit])
+            return _typed(cursor.fetch_arrow_table())
+
         while True:
-            sql = select + (_AFTER if after else "") + _ORDER
-            cursor.execute(sql, [*bounds, *after, rows])
-            table = _typed(cursor.fetch_arrow_table())
+            table = read(_BY_START, rows + 1)
+            more = table.num_rows > rows
+            started = table.column("started_at")
+            if more and started[rows] == started[rows - 1]:  # the page ends within a tie
+                table = read(_BY_START_AND_ID, rows)
+            else:
+                table = _in_order(table.slice(0, rows))
             if table.num_rows:
                 yield table
-            if table.num_rows < rows:
+            if not more:
                 return
             last_at = table.column("started_at")[-1].as_py()
             after = [last_at, last_at, table.column("probe_id")[-1].as_py()]

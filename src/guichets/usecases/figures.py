@@ -273,14 +273,17 @@ def _months_of_rows(
     beside = len(months) > 1 and worth_forking(store, workers, len(months))
     found: dict[int, MonthRows] = {}
     prints: dict[int, str | None] = {}
+    helped: dict[int, bool] = {}
     todo: dict[int, Future[MonthRows] | None] = {}
     with contextlib.ExitStack() as stack:
         pool: ProcessPoolExecutor | None = None
         for i in [len(months) - 1, *range(len(months) - 1)]:  # the latest first
             month = months[i]
-            prints[i] = None
+            prints[i], helped[i] = None, True
             if cache is not None:
-                prints[i] = _fingerprint(store, month, alive, until, checked.of(month))
+                totals = checked.of(month)
+                prints[i] = _fingerprint(store, month, alive, until, totals)
+                helped[i] = _may_hold_assisted(totals)
                 rows = read_kept(_month_file(cache, month), prints[i])
                 if rows is not None:
                     found[i] = rows
@@ -289,7 +292,7 @@ def _months_of_rows(
                 if pool is None:
                     pool = stack.enter_context(forked_pool(store, workers))
                 todo[i] = pool.submit(
-                    _computed_rows, None, month, alive, until, cache, prints[i], named
+                    _computed_rows, None, month, alive, until, cache, prints[i], named, helped[i]
                 )
             else:
                 todo[i] = None
@@ -298,9 +301,22 @@ def _months_of_rows(
             found[i] = (
                 future.result()
                 if future is not None
-                else _computed_rows(store, months[i], alive, until, cache, prints[i], named)
+                else _computed_rows(
+                    store, months[i], alive, until, cache, prints[i], named, helped[i]
+                )
             )
     return [(found[i], prints[i]) for i in range(len(months))]
+
+
+def _may_hold_assisted(totals: Sequence[int] | None) -> bool:
+    """Whether a month whose checked rollups have these totals (``Store.rollup_totals``) may
+    hold assisted reads. Its rollups count the robot's probes (neither replicates nor assisted
+    reads), checked against the probes stored (``_CheckedTotals``); the last total counts every
+    probe stored, from an index: when the two are equal, the month has no assisted read, and
+    computing its rows need not search them (a read of each of its probes: at 500 services,
+    0.15 CPU-s a month). A probe saved since the totals were read moves them, hence the month's
+    fingerprint: the next build computes it again."""
+    return totals is None or totals[-1] != totals[1]
 
 
 def _label(month: DateRange) -> str:
@@ -319,13 +335,15 @@ def _computed_rows(
     cache: Path | None,
     fingerprint: str | None,
     named: Mapping[str, ServiceInfo] | None = None,
+    assisted: bool = True,
 ) -> MonthRows:
     """One month's rows computed from the store (None: the parent's, in a forked worker), kept
     in the cache under ``fingerprint``, and their lines in the open data's monthly figures
-    (:func:`_print_lines`, with the catalogue's services ``named``)."""
+    (:func:`_print_lines`, with the catalogue's services ``named``); ``assisted=False`` when
+    the month holds no assisted read (:func:`_may_hold_assisted`)."""
     if store is None:
         store = forked_store()
-    services = report_rows(store, month, grain=Grain.MONTH, alive=(alive, until))
+    services = report_rows(store, month, grain=Grain.MONTH, alive=(alive, until), assisted=assisted)
     rows: MonthRows = (
         services,
         group_rows(services, Level.DEPARTEMENT),

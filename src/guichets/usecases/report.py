@@ -67,15 +67,24 @@ def report_rows(
     departement: str | None = None,
     labels: Mapping[str, str] | None = None,
     alive: Spans | None = None,
+    assisted: bool = True,
 ) -> list[ReportRow]:
     """The rows of ``days`` from the stored rollups (refresh them first when in doubt:
-    :meth:`~guichets.store.Store.refresh_rollups`); ``alive`` when the caller has read it."""
+    :meth:`~guichets.store.Store.refresh_rollups`); ``alive`` when the caller has read it.
+    ``assisted=False``: the caller knows that ``days`` hold no assisted read (every probe
+    stored in them is in a rollup), and their search, which reads every probe of ``days``
+    (no index finds them), is skipped."""
     spans, until = alive_spans(store) if alive is None else alive
     # Assisted reads (a person answered the captcha): few, read from the probes, and counted in
     # each row's own assisted tally, never in the robot's (docs/method.md, section 10).
-    helped = store.observations(
-        service=service, departement=departement, since=days.start, until=days.end, assisted=True
-    )
+    helped = (
+        store.observations(
+            service=service, departement=departement, since=days.start, until=days.end,
+            assisted=True,
+        )
+        if assisted
+        else ()
+    )  # fmt: skip
     return build_report(
         store.rollups(days, service=service, departement=departement),
         days,
