@@ -134,8 +134,9 @@ def test_the_command_fails_clearly_while_another_build_holds_the_site(tmp_path: 
     assert str(lock_path(out)) in text
     assert "--wait" in text
     assert not out.exists()  # nothing was built
-    bad = CliRunner().invoke(app, ["site", "build", "--home", str(home), "--wait", "soon"])
-    assert bad.exit_code == 2 and "--wait 'soon'" in bad.output
+    for wait in ("soon", "\u00b2s", "1\u0663m"):  # a superscript two, an Arabic-Indic three
+        bad = CliRunner().invoke(app, ["site", "build", "--home", str(home), "--wait", wait])
+        assert bad.exit_code == 2 and f"--wait {wait!r}" in bad.output, bad.output
 
 
 def _as_nobody(out: Path, answer: Connection) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -91,13 +92,15 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# ASCII digits only: ``str.isdigit`` also takes ``²`` (which ``float`` refuses: a traceback).
+_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)([smhd])", re.ASCII)
 
 
 def duration(text: str, option: str) -> float:
     """Seconds of a duration option such as ``90s``, ``30m``, ``12h`` or ``2d`` (zero allowed);
     a usage error otherwise."""
-    if text[:-1].replace(".", "", 1).isdigit() and text[-1] in _UNITS:
-        return float(text[:-1]) * _UNITS[text[-1]]
+    if (found := _DURATION.fullmatch(text)) is not None:
+        return float(found[1]) * _UNITS[found[2]]
     raise fail(f"{option} {text!r}: give a duration such as 90s, 30m, 12h or 2d")
 
 
