@@ -591,9 +591,11 @@ def test_a_rebuild_s_month_files_start_before_the_figures(
         _counted_only_from(monkeypatch, "2026-11")
         months = start_open_data(store, home, workers=2)
         assert isinstance(months, opendata_files.InBackground)
-        for _ in range(600):  # written while this process has not given the fingerprints yet
-            if november.exists():
-                break
+        # Written while this process has not given the fingerprints yet: waited for as long as
+        # the child lives (a bound only a hung child reaches, not a busy machine's 60 s).
+        hung = time.monotonic() + 600
+        while not november.exists() and months._process.is_alive():
+            assert time.monotonic() < hung, "November was not written before the fingerprints"
             time.sleep(0.1)
         assert november.exists()
         # Nothing is counted in this process: the child stamps the months (given twice, as
