@@ -123,6 +123,42 @@ def _read_holder(handle: Any) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+# The descriptors of the locks this process takes or holds (file_lock): see _forked.
+_HELD: set[int] = set()
+
+
+def _forked() -> None:
+    """In a child forked while a lock is held (a build's workers, its month files' process):
+    its copy of the lock's descriptor is replaced by one of /dev/null (the same number, for the
+    copy of the parent's objects it has), so that the lock ends with the process that took it.
+    Otherwise a child left running when its parent was killed holds it (for ever when it hangs,
+    as pool workers whose parent is gone can), and every later build is refused, naming a
+    process that is gone."""
+    if not _HELD:
+        return
+    null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        for fd in _HELD:
+            with contextlib.suppress(OSError):
+                os.dup2(null, fd, inheritable=False)
+    finally:
+        os.close(null)
+    _HELD.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked)
+
+
+@contextlib.contextmanager
+def _not_inherited(fd: int) -> Iterator[None]:
+    _HELD.add(fd)
+    try:
+        yield
+    finally:
+        _HELD.discard(fd)
+
+
 @contextlib.contextmanager
 def file_lock(
     path: Path,
@@ -140,14 +176,14 @@ def file_lock(
     :data:`POLL_SECONDS` for up to ``wait`` seconds, then ``busy(who)`` is raised: ``who``
     describes the holder (its command, pid, host and start); another user's lock file is locked
     through a read-only descriptor (its text then does not name this holder). The kernel drops
-    a lock when its process ends, however it ends, so a lock is never stale; children forked
-    while it is held share it, and it is let go explicitly at the end, for them too."""
+    a lock when its process ends, however it ends, so a lock is never stale: children forked
+    while it is held do not hold it (:func:`_forked`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd, mode = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644), "r+"
     except PermissionError:  # another user's lock file (a service's): a lock needs no writing
         fd, mode = os.open(path, os.O_RDONLY | os.O_CLOEXEC), "r"
-    with os.fdopen(fd, mode, encoding="utf-8") as handle:
+    with os.fdopen(fd, mode, encoding="utf-8") as handle, _not_inherited(fd):
         deadline = time.monotonic() + wait
         told = False
         while True:

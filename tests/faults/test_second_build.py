@@ -8,6 +8,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import shutil
+import signal
 import tempfile
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -43,6 +44,19 @@ def _holding(out: Path, inside: Connection, go: Connection) -> None:
 def _waiting_build(out: Path, text: str, told: Connection) -> None:
     with site_lock(out, wait=3600, waiting=told.send) as held, staged_site(out, held) as work:
         write_atomic(work / "index.html", text.encode())
+
+
+def _outlived(go: Connection) -> None:
+    """A build's forked worker that outlives it (left running, or hung, when it was killed)."""
+    go.recv()
+
+
+def _holding_with_a_worker(out: Path, inside: Connection, go: Connection) -> None:
+    """A build holding the site, with a forked worker; waits to be killed."""
+    with site_lock(out):
+        worker = _start(_outlived, go)
+        inside.send(worker.pid)
+        inside.recv()  # never comes: this process is killed
 
 
 def _leftovers(out: Path) -> list[str]:
@@ -174,3 +188,25 @@ def test_a_build_by_another_user_shares_the_lock_file(tmp_path: Path) -> None:
         assert said == "taken"
     finally:
         shutil.rmtree(shared)
+
+
+def test_a_killed_build_s_workers_do_not_hold_the_site(tmp_path: Path) -> None:
+    """A build killed (SIGKILL, SIGTERM without a handler, the OOM killer) while a worker it
+    forked lives on: the site's lock goes with the build, not with the worker (before: the
+    worker's copy of the lock's descriptor held it, and every later build was refused, naming
+    the killed build, for as long as the worker lived: for ever when it hung, as pool workers
+    whose parent is gone can)."""
+    out = tmp_path / "public"
+    inside, inside_end = multiprocessing.Pipe()
+    go_end, go = multiprocessing.Pipe()
+    holder = _start(_holding_with_a_worker, out, inside_end, go_end)
+    try:
+        worker = inside.recv()
+        assert holder.pid is not None
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.join()
+        os.kill(worker, 0)  # the worker lives on
+        with site_lock(out):  # at once (wait=0): SiteBusy before
+            pass
+    finally:
+        go.send("go")  # the worker ends
