@@ -96,6 +96,11 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)([smhd])", re.ASCII)
 
 
+def is_duration(text: str) -> bool:
+    """Whether ``text`` is spelt as :func:`duration` reads it."""
+    return _DURATION.fullmatch(text) is not None
+
+
 def duration(text: str, option: str) -> float:
     """Seconds of a duration option such as ``90s``, ``30m``, ``12h`` or ``2d`` (zero allowed);
     a usage error otherwise."""

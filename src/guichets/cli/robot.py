@@ -18,7 +18,16 @@ from guichets.cli.alerts import (
     SiteUrlOption,
     alert_options,
 )
-from guichets.cli.app import DbOption, HomeOption, app, console, fail, home_and_db
+from guichets.cli.app import (
+    DbOption,
+    HomeOption,
+    app,
+    console,
+    duration,
+    fail,
+    home_and_db,
+    is_duration,
+)
 from guichets.cli.running import long_run, run_once
 from guichets.clock import SystemClock, parse_instant
 from guichets.health import DEFAULT_STALL_AFTER
@@ -41,8 +50,6 @@ catalogue_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(catalogue_app, name="catalogue")
-
-_DURATION = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def _politeness(
@@ -159,16 +166,19 @@ def catalogue_check(
 
 
 def _seconds(text: str, option: str) -> float:
-    if text[:-1].isdigit() and text[-1] in _DURATION and int(text[:-1]) > 0:
-        return float(int(text[:-1]) * _DURATION[text[-1]])
+    """A positive duration (``cli.app.duration``'s spelling: ASCII digits and a unit)."""
+    seconds = duration(text, option)
+    if seconds > 0:
+        return seconds
     raise fail(f"{option} {text!r}: give a duration such as 30m, 1h or 1d")
 
 
 def _until(text: str | None, now: datetime) -> datetime | None:
+    """An instant, or a duration from ``now`` (``cli.app.duration``'s spelling)."""
     if text is None:
         return None
-    if text[:-1].isdigit() and text[-1] in _DURATION:
-        return now + timedelta(seconds=int(text[:-1]) * _DURATION[text[-1]])
+    if is_duration(text):
+        return now + timedelta(seconds=duration(text, "--until"))
     try:
         return parse_instant(text)
     except ValueError as exc:
