@@ -259,12 +259,12 @@ def test_the_columns_read_by_adbc_are_the_cursors(demo: Demo) -> None:
     )  # PostgreSQL's instants are timestamps
 
 
+@pytest.mark.parametrize("demo", ["sqlite"], indirect=True)  # ADBC reads SQLite files only
 def test_probes_started_at_one_instant_are_read_in_id_order(demo: Demo, tmp_path: Path) -> None:
     """ADBC's pages are read in start order alone, their ties put in id order after the read
     (``export_read._in_start_order``): with many probes started at the same instants, across
     pages and filling several pages, the pages are still the cursor's (start, then id)."""
-    if demo.url is not None:
-        pytest.skip("ADBC reads SQLite files only")
+    assert demo.url is None
     home = tmp_path / "home"
     shutil.copytree(demo.home, home, ignore=shutil.ignore_patterns("site", "cache", "opendata"))
     with contextlib.closing(sqlite3.connect(home / "guichets.sqlite")) as db, db:
@@ -721,14 +721,14 @@ def test_months_written_anew_are_counted_as_they_are_read(
             assert entry["fingerprint"] == prints[label]
 
 
+@pytest.mark.parametrize("demo", ["sqlite"], indirect=True)  # on a copy of the SQLite file
 def test_a_month_whose_probes_moved_is_not_stamped(
     demo: Demo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A probe saved in a month after its files were written (its stored count moved): the
     month is not stamped with the figures' fingerprint, the others are; a month without probes
-    between two with probes has no files."""
-    if demo.url is not None:
-        pytest.skip("the same on PostgreSQL; here on a copy of the SQLite file")
+    between two with probes has no files (the same code reads PostgreSQL's counts)."""
+    assert demo.url is None
     home = tmp_path / "home"
     shutil.copytree(demo.home, home, ignore=shutil.ignore_patterns("site", "cache", "opendata"))
     folder = tmp_path / "observations"
