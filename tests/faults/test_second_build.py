@@ -71,6 +71,16 @@ def _start(target: object, *args: object) -> multiprocessing.process.BaseProcess
     return child
 
 
+def _start_holding(
+    target: object, *args: object
+) -> tuple[multiprocessing.process.BaseProcess, Connection, Connection]:
+    """Start ``target(*args, inside, go)`` forked; returns it with this side's ends: what it
+    tells from inside (``recv``), and ``go`` (``send``) to let it end."""
+    inside, inside_end = multiprocessing.Pipe()
+    go_end, go = multiprocessing.Pipe()
+    return _start(target, *args, inside_end, go_end), inside, go
+
+
 def test_a_second_build_of_the_same_site_fails_and_leaves_the_first_at_work(
     tmp_path: Path,
 ) -> None:
@@ -79,9 +89,7 @@ def test_a_second_build_of_the_same_site_fails_and_leaves_the_first_at_work(
     out = tmp_path / "site"
     with staged_site(out) as work:
         write_atomic(work / "index.html", b"zero")
-    inside, inside_end = multiprocessing.Pipe()
-    go_end, go = multiprocessing.Pipe()
-    first = _start(_slow_build, out, "first", inside_end, go_end)
+    first, inside, go = _start_holding(_slow_build, out, "first")
     try:
         pid = inside.recv()
         with pytest.raises(SiteBusy) as refused, staged_site(out) as work:
@@ -103,10 +111,8 @@ def test_a_build_given_time_waits_for_the_other_then_builds(tmp_path: Path) -> N
     go only once it is heard; the second then builds, after the first, and its site is the one
     left in place."""
     out = tmp_path / "site"
-    inside, inside_end = multiprocessing.Pipe()
-    go_end, go = multiprocessing.Pipe()
     told, told_end = multiprocessing.Pipe()
-    first = _start(_slow_build, out, "first", inside_end, go_end)
+    first, inside, go = _start_holding(_slow_build, out, "first")
     pid = inside.recv()
     second = _start(_waiting_build, out, "second", told_end)
     try:
@@ -130,9 +136,7 @@ def test_the_command_fails_clearly_while_another_build_holds_the_site(tmp_path: 
     with Store.open(None, home=home):
         pass
     out = tmp_path / "public"
-    inside, inside_end = multiprocessing.Pipe()
-    go_end, go = multiprocessing.Pipe()
-    holder = _start(_holding, out, inside_end, go_end)
+    holder, inside, go = _start_holding(_holding, out)
     try:
         pid = inside.recv()
         result = CliRunner().invoke(
@@ -197,9 +201,7 @@ def test_a_killed_build_s_workers_do_not_hold_the_site(tmp_path: Path) -> None:
     the killed build, for as long as the worker lived: for ever when it hung, as pool workers
     whose parent is gone can)."""
     out = tmp_path / "public"
-    inside, inside_end = multiprocessing.Pipe()
-    go_end, go = multiprocessing.Pipe()
-    holder = _start(_holding_with_a_worker, out, inside_end, go_end)
+    holder, inside, go = _start_holding(_holding_with_a_worker, out)
     try:
         worker = inside.recv()
         assert holder.pid is not None
