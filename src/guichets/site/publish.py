@@ -53,9 +53,9 @@ __all__ = [
 ]
 
 STAGING_MARK = ".building-"
+"""Middle of the staging folder's name: ``.<out name>.building-<pid>`` beside ``--out``."""
 # What stops a build from outside (a Ctrl-C, a kill): see _leftovers.
 _STOPS: Final = frozenset({signal.SIGINT, signal.SIGTERM})
-"""Middle of the staging folder's name: ``.<out name>.building-<pid>`` beside ``--out``."""
 
 LOCK_SUFFIX: Final = ".lock"
 """End of the lock file's name: ``.<out name>.lock`` beside ``--out``."""
