@@ -4,6 +4,7 @@ the database's, so each figure is checked against counts made here by hand."""
 
 from __future__ import annotations
 
+import pickle
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -15,7 +16,7 @@ from guichets.stats.indicators import DayStatus, longest_blocked_spell, robot_ga
 from guichets.stats.render import rows_table
 from guichets.stats.report import Level, build_report, group_rows, rollups_of
 from guichets.stats.wilson import wilson_interval
-from guichets.tally import facts_of
+from guichets.tally import Tally, facts_of
 from tests.observations import mixed_probes, observation
 
 CONTRACT = ("service", "departement", "period", "probes", "valid", "A", "B", "C", "D", "E",
@@ -138,6 +139,35 @@ def test_settled_days_keep_their_number_and_refuse_to_be_grouped() -> None:
     with pytest.raises(ValueError, match="settled"):
         group_rows(rows, Level.FRANCE)
     assert grouped[0]["days_probed"] >= max(d["days_probed"] for d in before)
+
+
+def test_settled_rows_read_the_same_in_less_memory_and_refuse_to_be_added_to() -> None:
+    """The site holds every month's rows settled (22 000 at national scale): their tallies
+    without samples, read only, the empty assisted tally and the empty parts shared by a
+    month's rows, which carry them once when pickled together (the months' cache, a forked
+    worker's answer); what is published from them does not move."""
+    whole = DateRange(date(2026, 10, 1), date(2026, 11, 30))
+    rows = _rows(mixed_probes(), whole)
+    before = [r.to_json() for r in rows]
+    for row in rows:
+        row.settle_leads((0.5, 0.9))
+        row.settle_days()
+    assert [r.to_json() for r in rows] == before
+    again = pickle.loads(pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL))
+    assert [r.to_json() for r in again] == before
+    assert len({id(r.assisted) for r in again}) == 1 and not again[0].assisted.probes
+    assert len({id(r.tally.leads) for r in again} | {id(r.assisted.leads) for r in again}) == 1
+    assert len({id(r.probed_days) for r in again}) == 1
+    assert not hasattr(again[0], "__dict__") and not hasattr(again[0].tally, "__dict__")
+    for row in again:
+        with pytest.raises(TypeError, match="settled"):
+            row.assisted += rows[0].tally
+        with pytest.raises(TypeError, match="settled"):
+            row.tally += rows[0].tally
+    total = Tally()
+    for row in again:  # a settled tally is still added to another (the press summary's sum)
+        total += row.tally
+    assert total.probes == sum(d["probes"] for d in before)
 
 
 def test_blocked_is_not_closed_closed_and_blind_days_are_told_apart() -> None:

@@ -39,7 +39,7 @@ __all__ = ["CACHE_FORMAT", "read_figures"]
 # Bump when ReportRow changes shape *or when how a cached row is computed changes* (lead times,
 # intervals, the rollups' reading): the months' fingerprints hold no digest of the code, so
 # closed months are recomputed only by this bump (docs/site.md, "Rebuilds").
-CACHE_FORMAT: Final = 6
+CACHE_FORMAT: Final = 7
 CHECKED_FILE: Final = "rollups-checked.pickle"
 MAX_WORKERS: Final = 4  # processes computing months, at most (as many as a site build's)
 
