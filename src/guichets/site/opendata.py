@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, Protocol
 
-from guichets.files import atomic_file, write_atomic
+from guichets.files import atomic_file, remove_stale_partials, write_atomic
 from guichets.french import MONTHS as MONTHS_FR
 from guichets.model import Category, Outcome
 from guichets.site.opendata_files import (
@@ -719,8 +719,7 @@ def write_open_data(
     if created.utcoffset() is None:
         raise ValueError(f"created={created.isoformat()} is naive; give an aware datetime")
     folder.mkdir(parents=True, exist_ok=True)
-    for stale in folder.glob(".*.partial"):
-        stale.unlink()
+    remove_stale_partials(folder, older_than=None)  # the site's own: its lock is held
     (folder / ".manifest.json").unlink(missing_ok=True)  # the old layout's, if any
     kept = (folder if keep is None else keep) / OBSERVATIONS
     if months is None:

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Final
 from isal import igzip
 
 import guichets
-from guichets.files import link_atomic, partial_path, write_atomic
+from guichets.files import link_atomic, partial_path, remove_stale_partials, write_atomic
 from guichets.periods import DateRange, month_range
 from guichets.stats.releases import Release
 from guichets.store import Store, as_utc
@@ -411,8 +411,7 @@ def observation_files(
     once before months are written, when some are, after the modules that write them are
     imported (see ``_in_child``)."""
     folder.mkdir(parents=True, exist_ok=True)
-    for file in folder.glob(".*.partial"):
-        file.unlink()
+    remove_stale_partials(folder, older_than=None)  # the caller holds every writer's lock
     kept = _load(folder)
     months = list(_months(store))
     latest = months[-1][0] if months else None  # the last probe's month: it has probes
