@@ -8,9 +8,11 @@ until this side reads) and by the processes' own pipes: never a sleep or a clock
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import select
 import shutil
+import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -27,6 +29,8 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="forked month wr
 GUICHETS = [sys.executable, "-m", "guichets"]
 LATEST = "2026-11"  # the demo's last month: its plain CSV (170 KB) overfills a pipe (64 KB)
 HANG = 600.0  # seconds: a hang's bound only, never reached by a process that does its work
+# How long processes sent SIGKILL may take to be gone: a bound that only catches their living on.
+GONE = 120.0
 
 
 @pytest.fixture(scope="module")
@@ -84,3 +88,73 @@ def test_partial_files_left_in_the_open_data_go_and_only_they(home: Path, tmp_pa
     assert named.is_dir()
     assert not link.is_symlink() and (outside / "precious").read_text() == "keep me"
     assert theirs.read_text() == "not ours"
+
+
+@contextlib.contextmanager
+def _blocking_partial(home: Path) -> Iterator[int]:
+    """The latest month's plain CSV to be written into a FIFO (made where its partial file goes):
+    its writer opens it, writes 64 KB and blocks, until this side reads. Yields the FIFO's
+    reading end (held open: a writer neither blocks opening it nor gets EPIPE)."""
+    folder = _observations(home)
+    folder.mkdir(parents=True)
+    fifo = folder / f".{month_file(LATEST, 'csv')}.partial"
+    os.mkfifo(fifo)
+    end = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        yield end
+    finally:
+        os.close(end)
+        fifo.unlink(missing_ok=True)
+
+
+def _started(build: subprocess.Popen[str], end: int) -> None:
+    """Wait until a writer of ``build`` writes into the FIFO ``end`` reads, or the build ends."""
+    ended = os.pidfd_open(build.pid)
+    try:
+        waiting = select.poll()
+        waiting.register(end, select.POLLIN)
+        waiting.register(ended, select.POLLIN)
+        ready = dict(waiting.poll(HANG * 1000))
+    finally:
+        os.close(ended)
+    assert end in ready, f"the build ended before writing the month: {build.communicate()}"
+
+
+def _writers_gone(end: int, timeout: float) -> bool:
+    """Whether every writer of the FIFO ``end`` reads closed it (their processes gone), within
+    ``timeout``: POLLHUP, never reported while one holds it (nothing is read meanwhile)."""
+    waiting = select.poll()
+    waiting.register(end, 0)  # POLLHUP alone
+    return bool(waiting.poll(timeout * 1000))
+
+
+@pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="a process's end waited by pidfd")
+def test_a_killed_build_s_month_writers_end_with_it(home: Path, tmp_path: Path) -> None:
+    """A build killed (SIGKILL: nothing of it runs) while its month files' process has a worker
+    writing a month: the writer ends with it, its partial file not renamed into place (before:
+    the month files' process and its workers went on, writing ``DATA/opendata`` under the very
+    names the next build writes, and they were found alive after two minutes). The next build
+    then writes the month whole."""
+    with _blocking_partial(home) as end:
+        build = subprocess.Popen(
+            [*GUICHETS, "site", "build", "--home", str(home), "--out", str(tmp_path / "site")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        _started(build, end)
+        build.kill()
+        build.wait()
+        assert _writers_gone(end, GONE), "the killed build's month writer lives on"
+        fifo = _observations(home) / f".{month_file(LATEST, 'csv')}.partial"
+        assert stat.S_ISFIFO(os.lstat(fifo).st_mode)  # never renamed into place
+        assert not (_observations(home) / month_file(LATEST, "csv")).exists()
+    done = _build(home, tmp_path / "site")
+    assert done.returncode == 0, done.stderr
+    exported = tmp_path / "exported.csv"
+    subprocess.run(
+        [*GUICHETS, "export", "observations", "--home", str(home), "--month", LATEST,
+         "--format", "csv", "-o", str(exported)],
+        capture_output=True, check=True, timeout=HANG,
+    )  # fmt: skip
+    written = _observations(home) / month_file(LATEST, "csv")
+    assert written.read_bytes() == exported.read_bytes()

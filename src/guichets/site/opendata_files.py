@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Final
 from isal import igzip
 
 import guichets
+from guichets import forks
 from guichets.files import link_atomic, partial_path, remove_stale_partials, write_atomic
 from guichets.periods import DateRange, month_range
 from guichets.stats.releases import Release
@@ -86,7 +87,6 @@ _LAYOUT: Final = {
 }
 _FILE: Final = re.compile(r"observations-(\d{4}-\d{2})\.(csv\.gz|parquet|csv|jsonl)")
 _CHUNK: Final = 1 << 20
-_STOPS: Final = (signal.SIGINT, signal.SIGTERM)  # what InBackground's child takes at its default
 
 
 def month_file(label: str, kind: str) -> str:
@@ -317,7 +317,10 @@ def _executor(store: Store, tasks: int, workers: int) -> Iterator[Executor]:
             yield _Serial()
             return
         context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(min(workers, tasks), context, initializer=_forked) as pool:
+        with (
+            forks.ours(),
+            ProcessPoolExecutor(min(workers, tasks), context, initializer=_forked) as pool,
+        ):
             yield pool
     finally:
         _STORE = None
@@ -589,13 +592,11 @@ class InBackground:
             ),
         )
         gc.freeze()  # the parent's objects stay shared: the child's collections never touch them
-        # Blocked across the fork, until the child has taken them at their default (_in_child).
-        before = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPS)
         try:
-            self._process.start()
+            with forks.ours():  # the signals at their default, ended with this thread
+                self._process.start()
         finally:
             gc.unfreeze()
-            signal.pthread_sigmask(signal.SIG_SETMASK, before)  # a Ctrl-C waiting raises here
         send.close()
         if prints_in is not None:
             prints_in.close()
@@ -707,15 +708,9 @@ def _in_child(
     """``prints``: where the fingerprints come from (``InBackground``'s ``later``), else None;
     ``parents``: the parent's end of that pipe, closed here so that the parent's end alone
     holds it open (the parent gone, the child reads its end)."""
-    # The parent's handlers of SIGINT and SIGTERM are not this process's: ``guichets run
-    # --site`` builds in a thread of a process whose event loop stops the run on SIGTERM (a
-    # handler doing nothing here but writing to the loop's wakeup descriptor, shared with the
-    # parent). The SIGTERM of ``stop`` must end this process and its workers (forked after).
-    for stop in _STOPS:
-        signal.signal(stop, signal.SIG_DFL)
-    with contextlib.suppress(ValueError):
-        signal.set_wakeup_fd(-1)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPS)
+    # Forked as a child of ours (``forks.ours``): SIGINT and SIGTERM at their default (the
+    # SIGTERM of ``stop`` ends it, not the handler of ``guichets run --site``'s event loop), and
+    # it ends when the build's thread does, as its workers (children of ours too) end with it.
     os.setpgid(0, 0)  # a group of its own, with its workers: see InBackground.stop
     if parents is not None:
         parents.close()
