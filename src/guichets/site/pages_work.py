@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Final, Protocol
 
 import guichets
+from guichets import forks
 from guichets.files import read_kept, write_kept
 from guichets.site.figures import ServiceInfo, SiteFigures
 from guichets.stats.method import METHOD_VERSION
@@ -236,7 +237,7 @@ def render_pages(builder: SiteBuilder, jobs: Sequence[PageJob], workers: int) ->
     _BUILDER = builder
     try:
         context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(workers - 1, context) as pool:
+        with forks.ours(), ProcessPoolExecutor(workers - 1, context) as pool:
             futures = [pool.submit(_share, share) for share in shares[1:]]
             for job in shares[0]:
                 _render(builder, job)
