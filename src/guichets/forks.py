@@ -39,7 +39,7 @@ _PR_SET_PDEATHSIG: Final = 1  # <linux/prctl.h>
 
 class _State(threading.local):
     depth = 0  # how many ``ours`` blocks this thread is in
-    mask: set[signal.Signals] | None = None  # the thread's signal mask before the fork
+    mask: set[int | signal.Signals] | None = None  # the thread's signal mask before the fork
     parent = 0  # the pid of the process forking
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from guichets.site.build import kept_data
+from guichets.site.build import data_folder, kept_data
 from guichets.site.opendata_files import OBSERVATIONS, month_file
 from tests.test_site_opendata import DAYS, START, _robot
 
@@ -65,9 +65,10 @@ def _build(home: Path, out: Path, *more: str) -> subprocess.CompletedProcess[str
 
 
 def test_partial_files_left_in_the_open_data_go_and_only_they(home: Path, tmp_path: Path) -> None:
-    """What killed writers left in the month files' folder (partial files of any age, links
-    named as partial files) is removed by the next build, links unfollowed; a folder so named
-    is walked, not removed (before: the build failed, IsADirectoryError, a traceback)."""
+    """What killed writers left in ``DATA/opendata`` (partial files of any age, links named as
+    partial files, in any method version's folder) is removed by the next build, once it holds
+    the month files' lock, links unfollowed; a folder so named is walked, not removed (before:
+    the build failed, IsADirectoryError, a traceback; and an older version's were kept)."""
     assert _build(home, tmp_path / "first").returncode == 0
     folder = _observations(home)
     left = folder / f".{month_file(LATEST, 'csv')}.partial"
@@ -82,9 +83,13 @@ def test_partial_files_left_in_the_open_data_go_and_only_they(home: Path, tmp_pa
     link.symlink_to(outside / "precious")
     theirs = folder / "notes.partial"  # not a name ours have
     theirs.write_text("not ours")
+    older = home / "opendata" / "v0.9" / OBSERVATIONS / ".observations-2020-01.csv.gz.partial"
+    older.parent.mkdir(parents=True)
+    older.write_text("an older version's, half written")
     done = _build(home, tmp_path / "second")
     assert done.returncode == 0, done.stderr
     assert not left.exists() and not (named / ".inside.partial").exists()
+    assert not older.exists()
     assert named.is_dir()
     assert not link.is_symlink() and (outside / "precious").read_text() == "keep me"
     assert theirs.read_text() == "not ours"
@@ -158,3 +163,51 @@ def test_a_killed_build_s_month_writers_end_with_it(home: Path, tmp_path: Path) 
     )  # fmt: skip
     written = _observations(home) / month_file(LATEST, "csv")
     assert written.read_bytes() == exported.read_bytes()
+
+
+def test_two_builds_of_one_data_directory_write_its_month_files_in_turn(
+    home: Path, tmp_path: Path
+) -> None:
+    """Two builds of one data directory into two sites at once (each site's lock is its
+    ``--out``'s): the second waits for the first's month files, saying so and naming it, until
+    the first and every process writing them are gone (here the first is killed while a worker
+    of it writes a month), then writes them whole (before: both wrote ``DATA/opendata`` at once,
+    under the same partial names: one could rename the other's half-written file into place)."""
+    with _blocking_partial(home) as end:
+        first = subprocess.Popen(
+            [*GUICHETS, "site", "build", "--home", str(home), "--out", str(tmp_path / "a")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        _started(first, end)
+        # The name goes (the first's writer keeps writing what it opened): a second writer
+        # would make a partial file of its own, not block on this one.
+        (_observations(home) / f".{month_file(LATEST, 'csv')}.partial").unlink()
+        second = subprocess.Popen(
+            [*GUICHETS, "site", "build", "--home", str(home), "--out", str(tmp_path / "b"),
+             "--wait", f"{HANG:.0f}s"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert second.stderr is not None
+        said = ""
+        while line := second.stderr.readline():  # what it says first (wrapped), if anything
+            said += line
+            if line.rstrip().endswith(")"):
+                break
+        said = " ".join(said.split())
+        first.kill()
+        first.wait()
+        _, err = second.communicate(timeout=HANG)
+    assert said.startswith(
+        f"waiting up to {HANG:.0f} s for another build writing the open data's month files of "
+        f"{home / 'opendata'} (guichets site build pid {first.pid} on host"
+    ), (said, err)
+    assert second.returncode == 0, err
+    exported = tmp_path / "exported.csv"
+    subprocess.run(
+        [*GUICHETS, "export", "observations", "--home", str(home), "--month", LATEST,
+         "--format", "csv", "-o", str(exported)],
+        capture_output=True, check=True, timeout=HANG,
+    )  # fmt: skip
+    published = data_folder(tmp_path / "b") / OBSERVATIONS
+    assert (published / month_file(LATEST, "csv")).read_bytes() == exported.read_bytes()

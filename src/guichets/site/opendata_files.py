@@ -37,6 +37,7 @@ import guichets
 from guichets import forks
 from guichets.files import link_atomic, partial_path, remove_stale_partials, write_atomic
 from guichets.periods import DateRange, month_range
+from guichets.runlock import HeldLock, held_lock
 from guichets.stats.releases import Release
 from guichets.store import Store, as_utc
 from guichets.store.export import (
@@ -59,8 +60,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "KINDS",
+    "LOCK",
     "InBackground",
     "MonthFiles",
+    "MonthsBusy",
+    "hold_months",
     "link_into",
     "month_file",
     "months_to_analyse",
@@ -87,6 +91,8 @@ _LAYOUT: Final = {
 }
 _FILE: Final = re.compile(r"observations-(\d{4}-\d{2})\.(csv\.gz|parquet|csv|jsonl)")
 _CHUNK: Final = 1 << 20
+LOCK: Final = ".lock"  # DATA/opendata/.lock: see hold_months
+_WRITER: Final = "guichets site build"  # the lock's holder, as the lock file names it
 
 
 def month_file(label: str, kind: str) -> str:
@@ -105,6 +111,47 @@ class MonthFiles:
     files: Mapping[str, Mapping[str, Any]]  # kind → {"bytes", "sha256"}
     # Not what the files are: the same files listed by two builds are equal.
     releases: tuple[Release, ...] | None = field(default=None, compare=False)
+
+
+class MonthsBusy(Exception):
+    """Another build writes the data directory's month files; the message names it and the
+    lock."""
+
+
+def hold_months(
+    keep: Path, *, wait: float = 0.0, waiting: Callable[[str], None] | None = None
+) -> HeldLock:
+    """The lock of the month files kept in ``keep`` (``DATA/opendata/v<version>``) and of every
+    folder beside it: ``DATA/opendata/.lock``, held by the build that writes them and by the
+    processes it forks to write them (its month files' process and their workers), each to its
+    end (``runlock.held_lock``): one writer of a data directory's month files at a time, even
+    when two builds of it into two sites run at once, or a killed build's writers have not yet
+    ended. When another build holds it, ``waiting`` is told once and it is waited for up to
+    ``wait`` seconds, then MonthsBusy. Once held, the partial files killed writers left under
+    ``DATA/opendata`` are removed, whatever their age: no writer of theirs is at work. The
+    caller takes it after the site's lock, never before: one order, no deadlock."""
+    root = keep.parent
+    path = root / LOCK
+
+    def busy(who: str) -> Exception:
+        return MonthsBusy(
+            f"the open data's month files of {root} are being written by another build ({who}); "
+            "one writer of a data directory's month files at a time. Build again when it ends, "
+            f"or wait for it longer (guichets site build --wait); the lock is {path}, released "
+            "when that build and the processes writing its month files end"
+        )
+
+    def told(who: str) -> None:
+        if waiting is not None:
+            waiting(
+                f"waiting up to {wait:.0f} s for another build writing the open data's month "
+                f"files of {root} ({who})"
+            )
+
+    root.mkdir(parents=True, exist_ok=True)
+    lock = held_lock(path, _WRITER, busy, wait=wait, waiting=told)
+    remove_stale_partials(root, older_than=None)
+    return lock
 
 
 # -- one month ---------------------------------------------------------------------------------
@@ -563,9 +610,11 @@ class InBackground:
         fingerprints: Mapping[str, str] | None = None,
         later: bool = False,
         analyse: Collection[str] = frozenset(),
+        lock: HeldLock | None = None,
     ) -> None:
         context = multiprocessing.get_context("fork")
         self._store, self._folder = store, folder
+        self._lock = lock  # the month files' (hold_months), the child's too, let go when done
         self.analysing = frozenset(analyse)
         self._every_month = not has_kept_months(folder)  # a first build: all to write
         self._later: Mapping[str, str] | None = None
@@ -597,6 +646,8 @@ class InBackground:
                 self._process.start()
         finally:
             gc.unfreeze()
+            if lock is not None:  # held by the child and its workers; not by what forks next
+                lock.keep_from_children()
         send.close()
         if prints_in is not None:
             prints_in.close()
@@ -640,12 +691,19 @@ class InBackground:
         finally:
             self._receive.close()
             self._process.join()
-        if not ok:
-            raise RuntimeError(f"writing the open data's month files failed: {payload}")
-        months, written = payload
-        if self._later:
-            stamp_fingerprints(self._store, self._folder, self._later)
+        try:
+            if not ok:
+                raise RuntimeError(f"writing the open data's month files failed: {payload}")
+            months, written = payload
+            if self._later:
+                stamp_fingerprints(self._store, self._folder, self._later)
+        finally:
+            self._let_go()
         return months, written
+
+    def _let_go(self) -> None:
+        if self._lock is not None:
+            self._lock.close()
 
     def stop(self) -> None:
         """End the child and its workers (the build failed before it needed the months)."""
@@ -658,6 +716,7 @@ class InBackground:
         if self._prints is not None:
             self._prints.close()
             self._prints = None
+        self._let_go()
 
 
 def _unmoved(store: Store, days: DateRange, entry: Mapping[str, Any]) -> bool:
