@@ -46,16 +46,17 @@ def _waiting_build(out: Path, text: str, told: Connection) -> None:
         write_atomic(work / "index.html", text.encode())
 
 
-def _outlived(go: Connection) -> None:
-    """A build's forked worker that outlives it (left running, or hung, when it was killed)."""
+def _outlived(inside: Connection, go: Connection) -> None:
+    """A build's forked worker that outlives it (left running, or hung, when it was killed);
+    says its pid from inside: once it runs, what a child does at the fork is done."""
+    inside.send(os.getpid())
     go.recv()
 
 
 def _holding_with_a_worker(out: Path, inside: Connection, go: Connection) -> None:
     """A build holding the site, with a forked worker; waits to be killed."""
     with site_lock(out):
-        worker = _start(_outlived, go)
-        inside.send(worker.pid)
+        _start(_outlived, inside, go)
         inside.recv()  # never comes: this process is killed
 
 
