@@ -377,6 +377,31 @@ def test_cached_months_give_the_figures_computed_afresh(home: Path, tmp_path: Pa
         assert _figures_json(store, cache) == changed  # the month that moved is computed again
 
 
+def test_the_latest_probes_are_those_of_the_services_with_rows_whoever_names_them(
+    home: Path, tmp_path: Path
+) -> None:
+    """``read_figures`` reads the latest probes while the months that moved are computed, of the
+    services the catalogue names and of those with rows in the months found kept, then of any
+    other service with rows: every service with rows gets its own, in order, and no other,
+    whether the catalogue names it or not, names a service never probed, or months are kept."""
+    from guichets.site.figures import LATEST_PROBES
+
+    work = tmp_path / "home"
+    shutil.copytree(home, work, ignore=shutil.ignore_patterns("site", "cache"))
+    catalogue = load_catalogue(work / "catalogue.toml")
+    never = catalogue.services[0].model_copy(update={"id": "zz-never-probed"})
+    partial = catalogue.model_copy(update={"services": (catalogue.services[0], never)})
+    cache = work / "cache-test"
+    with Store.open(home=work) as store:
+        for named, kept in ((None, None), (partial, cache), (partial, cache), (catalogue, cache)):
+            figures = read_figures(store, named, generated_at=datetime.now(UTC), cache=kept)
+            stored = sorted(figures.by_service)
+            assert len(stored) > 1 and "zz-never-probed" not in stored
+            assert figures.latest_probes == store.latest_observations_of(stored, LATEST_PROBES)
+            assert list(figures.latest_probes) == stored
+            assert all(figures.latest_probes.values())
+
+
 def test_rollups_behind_the_probes_are_caught_with_the_cache_too(
     home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
