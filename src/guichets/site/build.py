@@ -49,7 +49,7 @@ from guichets.site.opendata import (
     start_months,
     write_open_data,
 )
-from guichets.site.opendata_files import OBSERVATIONS, can_fork, has_kept_months
+from guichets.site.opendata_files import can_fork, hold_months
 from guichets.site.pages_work import (
     FEEDS_FILE,
     KeptDigests,
@@ -1301,21 +1301,36 @@ def default_workers() -> int:
 
 
 def start_open_data(
-    store: Store, home: Path | None, *, workers: int | None = None
+    store: Store,
+    home: Path | None,
+    *,
+    workers: int | None = None,
+    wait: float = 0.0,
+    waiting: Callable[[str], None] | None = None,
 ) -> MonthWriter | None:
     """Start writing the open data's month files (kept in ``home``), in a child process, before
     the figures are read, so that they are written beside reading them, on another CPU: at a
     first build every month (the longest part of it: 13 million probes over three years of 500
     services), at a rebuild the latest month, whose probes a run of the robot moved (the closed
     months wait for the figures' fingerprints, which :func:`build_site` gives, to be skipped
-    without counting their probes). None when there is no data directory, one worker or no
-    ``fork``: :func:`build_site` then writes them."""
+    without counting their probes). With one worker or no ``fork``, they are written in this
+    process when :func:`build_site` asks for them. None when there is no data directory.
+
+    The data directory's month files are written by one build at a time (``hold_months``,
+    taken after the site's lock, held by the month files' process and its workers to their
+    end): when another build writes them (of the same data into another site), ``waiting`` is
+    told and that build waited for up to ``wait`` seconds, then MonthsBusy; the months it
+    wrote are then found written, and linked."""
     workers = default_workers() if workers is None else workers
     keep = kept_data(home)
-    if keep is None or workers < 2 or not can_fork():
+    if keep is None:
         return None
-    later = has_kept_months(keep / OBSERVATIONS)
-    return start_months(store, keep, keep=keep, workers=workers, background=True, later=later)
+    held = hold_months(keep, wait=wait, waiting=waiting)
+    background = workers >= 2 and can_fork()
+    return start_months(
+        store, keep, keep=keep, workers=workers, background=background, later=None, held=held,
+        defer=not background,
+    )  # fmt: skip
 
 
 def _build_site(

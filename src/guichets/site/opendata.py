@@ -24,14 +24,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, Protocol
 
-from guichets.files import atomic_file, write_atomic
+from guichets.files import atomic_file, remove_stale_partials, write_atomic
 from guichets.french import MONTHS as MONTHS_FR
 from guichets.model import Category, Outcome
+from guichets.runlock import HeldLock
 from guichets.site.opendata_files import (
     OBSERVATIONS,
     InBackground,
     MonthFiles,
     can_fork,
+    has_kept_months,
+    hold_months,
     link_into,
     month_file,
     months_to_analyse,
@@ -706,6 +709,43 @@ class _Now:
         pass
 
 
+class _Deferred:
+    """Written in this process when the result is first asked, with the fingerprints given by
+    then (a build that cannot fork: they are known by then), under the month files' lock."""
+
+    def __init__(
+        self, store: Store, kept: Path, workers: int, analysing: frozenset[str], lock: HeldLock
+    ) -> None:
+        self._store, self._kept, self._workers = store, kept, workers
+        self.analysing = analysing
+        self._lock: HeldLock | None = lock
+        self._prints: Mapping[str, str] | None = None
+        self._found: tuple[list[MonthFiles], int] | None = None
+
+    def result(self) -> tuple[list[MonthFiles], int]:
+        if self._found is None:
+            try:
+                self._found = observation_files(
+                    self._store, self._kept, observation_types(), workers=self._workers,
+                    fingerprints=self._prints, analyse=self.analysing,
+                )  # fmt: skip
+            finally:
+                self.stop()
+        return self._found
+
+    def busy(self) -> bool:
+        return False  # written when asked
+
+    def remember(self, fingerprints: Mapping[str, str] | None) -> None:
+        if self._found is None:
+            self._prints = fingerprints
+
+    def stop(self) -> None:
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+
 def start_months(
     store: Store,
     folder: Path,
@@ -714,23 +754,41 @@ def start_months(
     workers: int,
     background: bool = True,
     fingerprints: Mapping[str, str] | None = None,
-    later: bool = False,
+    later: bool | None = False,
+    held: HeldLock | None = None,
+    defer: bool = False,
 ) -> MonthWriter:
     """Bring the month files up to date: in a child process when ``background`` (the caller
-    goes on, then asks for the result), else now. ``folder`` and ``keep`` as for
+    goes on, then asks for the result), else now (with ``defer``, when the result is first
+    asked, with the fingerprints ``remember`` gave). ``folder`` and ``keep`` as for
     :func:`write_open_data`; ``fingerprints`` as for ``observation_files``; ``later``: in the
-    background, the fingerprints are given to the child by ``remember`` (``InBackground``)."""
+    background, the fingerprints are given to the child by ``remember`` (``InBackground``);
+    None: when months are kept already (a rebuild). With ``keep``, the month files' lock
+    (``hold_months``): ``held`` when the caller took it (it is the writer's to let go, once
+    written or stopped), else taken here, not waited for (MonthsBusy)."""
     kept = (folder if keep is None else keep) / OBSERVATIONS
-    types = observation_types()  # made an Arrow schema where the months are written
-    analyse = months_to_analyse(store, kept)
-    if background and can_fork():
-        return InBackground(
-            store, kept, types, workers=workers, fingerprints=fingerprints, later=later,
-            analyse=analyse,
-        )  # fmt: skip
-    found = observation_files(
-        store, kept, types, workers=workers, fingerprints=fingerprints, analyse=analyse
-    )
+    lock = held if held is not None or keep is None else hold_months(keep)
+    try:
+        types = observation_types()  # made an Arrow schema where the months are written
+        analyse = months_to_analyse(store, kept)
+        if later is None:
+            later = has_kept_months(kept)
+        if background and can_fork():
+            return InBackground(
+                store, kept, types, workers=workers, fingerprints=fingerprints, later=later,
+                analyse=analyse, lock=lock,
+            )  # fmt: skip
+        if defer and lock is not None:
+            return _Deferred(store, kept, workers, analyse, lock)
+        found = observation_files(
+            store, kept, types, workers=workers, fingerprints=fingerprints, analyse=analyse
+        )
+    except BaseException:
+        if lock is not None:
+            lock.close()
+        raise
+    if lock is not None:
+        lock.close()
     return _Now(found, analyse)
 
 
@@ -757,8 +815,7 @@ def write_open_data(
     if created.utcoffset() is None:
         raise ValueError(f"created={created.isoformat()} is naive; give an aware datetime")
     folder.mkdir(parents=True, exist_ok=True)
-    for stale in folder.glob(".*.partial"):
-        stale.unlink()
+    remove_stale_partials(folder, older_than=None)  # the site's own: its lock is held
     (folder / ".manifest.json").unlink(missing_ok=True)  # the old layout's, if any
     kept = (folder if keep is None else keep) / OBSERVATIONS
     if months is None:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Final, Protocol
 
 import guichets
+from guichets import forks
 from guichets.files import read_kept, write_kept
 from guichets.site.figures import ServiceInfo, SiteFigures
 from guichets.stats.method import METHOD_VERSION
@@ -282,8 +283,10 @@ def render_pages(builder: SiteBuilder, jobs: Sequence[PageJob], workers: int) ->
     under_way = PagesUnderWay(builder, pool)
     _BUILDER = builder
     try:
-        # Every worker is forked at the first submission (``fork``): each has the builder.
-        under_way.futures = [pool.submit(_share, share) for share in shares[1:]]
+        # Every worker is forked at the first submission (``fork``): each has the builder,
+        # and is a child of ours (``forks.ours``: signals at their default, ended with us).
+        with forks.ours():
+            under_way.futures = [pool.submit(_share, share) for share in shares[1:]]
     except BaseException:
         under_way.stop()
         raise
