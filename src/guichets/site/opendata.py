@@ -208,29 +208,67 @@ _LEAD: Final = ("method_version", "key")  # before the columns of ``guichets rep
 def figures_csv(rows: Sequence[ReportRow]) -> str:
     """``rows_csv`` with the method's version and the row's key first: the same cells, parsed
     and written again by the same csv module."""
+    header, lines = figures_csv_lines(rows)
+    return header + "".join(lines)
+
+
+class _Taken:
+    """A text sink that gives back what was written since it was last asked."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def write(self, text: str) -> None:
+        self.parts.append(text)
+
+    def take(self) -> str:
+        text = "".join(self.parts)
+        self.parts.clear()
+        return text
+
+
+def figures_csv_lines(rows: Sequence[ReportRow]) -> tuple[str, list[str]]:
+    """:func:`figures_csv`'s header, and each row's line (a quoted cell may hold a line break):
+    the file is their concatenation. One pass for every row (the monthly figures' lines are
+    kept row by row: ``site/figures_text.py``)."""
     table = list(csv.reader(io.StringIO(rows_csv(rows))))
-    out = io.StringIO()
+    out = _Taken()
     write = cell_writer(out)  # the cells come back escaped already; the key is escaped here
     write([*_LEAD, *table[0]])
+    header = out.take()
+    lines = []
     for row, cells in zip(rows, table[1:], strict=True):
         write([METHOD_VERSION, row.key, *cells])
-    return out.getvalue()
+        lines.append(out.take())
+    return header, lines
 
 
 def figures_json(rows: Sequence[ReportRow]) -> str:
     """``rows_json`` with the method's version and the row's key first in each row. Its rows are
     one per line, so each line gets the two fields and the rest stays as ``report`` wrote it."""
-    text = rows_json(rows)
     if not rows:
-        return text + "\n"
-    lines = text.split("\n")
+        return rows_json(rows) + "\n"
+    return "[\n" + ",\n".join(figures_json_lines(rows)) + "\n]\n"
+
+
+def figures_json_lines(rows: Sequence[ReportRow]) -> list[str]:
+    """Each row's line of :func:`figures_json` (without the comma between two): one pass for
+    every row."""
+    if not rows:
+        return []
+    lines = rows_json(rows).split("\n")
     body = lines[1:-1]
-    if len(body) != len(rows) or not all(line.startswith("{") for line in body):
+    if (
+        len(body) != len(rows)
+        or not all(line.startswith("{") and line.endswith("},") for line in body[:-1])
+        or not (body[-1].startswith("{") and body[-1].endswith("}"))
+    ):
         raise ValueError("rows_json no longer writes one row per line; update figures_json")
     for i, row in enumerate(rows):
         lead = json.dumps({"method_version": METHOD_VERSION, "key": row.key}, ensure_ascii=False)
-        body[i] = lead[:-1] + ", " + body[i][1:]
-    return "\n".join([lines[0], *body, lines[-1]]) + "\n"
+        line = body[i] if i + 1 == len(rows) else body[i][:-1]  # without the comma between
+        body[i] = lead[:-1] + ", " + line[1:]
+    return body
 
 
 # -- the package ------------------------------------------------------------------------------
