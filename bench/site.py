@@ -433,6 +433,9 @@ PHASES = (
     ("guichets.site.opendata", None, ("figures_csv", "figures_json")),
     ("guichets.site.releases_cache", None, ("releases_of_the_day",)),
     ("guichets.site.publish", None, ("_clone", "_remove")),
+    # The pages this process renders (many_pages forks their workers; it renders its own when
+    # it has the time, then waits for the workers).
+    ("guichets.site.pages_work", "PagesUnderWay", ("help", "wait")),
     (
         "guichets.site.build",
         "SiteBuilder",

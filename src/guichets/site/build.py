@@ -543,6 +543,8 @@ class SiteBuilder:
                 self.method_page(lang)
                 self.robot_page(lang)
             self.write_feeds()
+            # The pages no worker took yet, before waiting for the month files.
+            pages.help()
             self.open_data = write_open_data(
                 self.store, folder, self.figures.monthly_rows, created=self.figures.generated_at,
                 keep=keep, figures_text=self.figures_texts(), months=months,
@@ -557,9 +559,9 @@ class SiteBuilder:
                 self.data_page(lang)
 
     def many_pages(self, langs: Iterable[str], workers: int) -> PagesUnderWay:
-        """The départements' and services' pages: those whose inputs changed, in up to
-        ``workers`` processes (``site/pages_work.py``); this one's share rendered when it
-        returns, the others' when what it returns is waited for."""
+        """The départements' and services' pages: those whose inputs changed, to render in up
+        to ``workers`` processes (``site/pages_work.py``): the forked ones start at once, this
+        one renders those left when what it returns is helped or waited for."""
         f = self.figures
         keys = PageKeys(self)
         # A service's page lists its alerts, which ``guichets alerts check`` (stalled) stores

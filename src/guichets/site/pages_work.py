@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import itertools
 import multiprocessing
 import pickle
 from collections.abc import Callable, Sequence
@@ -201,6 +200,7 @@ class PageKeys:
 # -- rendering ---------------------------------------------------------------------------------
 
 _BUILDER: SiteBuilder | None = None  # the parent's builder, for the forked workers
+_PAGES: tuple[Sequence[PageJob], _Next] | None = None  # the pages, and which is next, for them
 
 
 def _render(builder: SiteBuilder, job: PageJob) -> None:
@@ -210,40 +210,77 @@ def _render(builder: SiteBuilder, job: PageJob) -> None:
         builder.departement_page(job.lang, job.ident)
 
 
-def _share(jobs: Sequence[PageJob]) -> tuple[int, int]:
-    """In a worker: render these pages; returns (files written, pages rendered). The closed
-    months' pieces it drew are kept by the worker itself (``site/fragments.py``: a file a
-    page), not sent back to the parent."""
-    assert _BUILDER is not None
+class _Next:
+    """Which page is the next to render, shared by the processes rendering them (a counter in
+    memory they share): each takes the next page as soon as it is done with one, so that they
+    all end together whatever each page costs and whatever else each has to do."""
+
+    def __init__(self, count: int, context: Any = None) -> None:
+        self.count = count
+        self.value = None if context is None else context.Value("q", 0)
+        self.taken = 0  # without a context: this process alone
+
+    def __call__(self) -> int | None:
+        if self.value is None:
+            at, self.taken = self.taken, self.taken + 1
+        else:
+            with self.value.get_lock():
+                at = self.value.value
+                self.value.value = at + 1
+        return at if at < self.count else None
+
+
+def _share() -> tuple[int, int]:
+    """In a worker: render pages until none is left; returns (files written, pages rendered).
+    The closed months' pieces it drew are kept by the worker itself (``site/fragments.py``: a
+    file a page), not sent back to the parent."""
+    assert _BUILDER is not None and _PAGES is not None
+    jobs, take = _PAGES
     result = _BUILDER.writer.result
     result.written = result.pages = 0
-    for job in jobs:
-        _render(_BUILDER, job)
+    while (at := take()) is not None:
+        _render(_BUILDER, jobs[at])
     return result.written, result.pages
 
 
 class PagesUnderWay:
-    """The shares of pages forked workers may still be rendering (:func:`render_pages`), while
-    the build's process goes on with the rest of the site: :meth:`wait` for them (then
-    ``finished`` runs: the pages' digests are kept only once every page is written), or
-    :meth:`stop` them when the build fails."""
+    """The pages to render, by forked workers (:func:`render_pages`) and by this process when it
+    has the time (:meth:`help`): meanwhile the build goes on with the rest of the site. :meth:`wait`
+    renders what is left here, waits for the workers (then ``finished`` runs: the pages' digests
+    are kept only once every page is written); :meth:`stop` ends them when the build fails."""
 
     def __init__(
         self,
         builder: SiteBuilder,
+        jobs: Sequence[PageJob],
+        take: _Next,
         pool: ProcessPoolExecutor | None = None,
-        futures: Sequence[Future[tuple[int, int]]] = (),
     ) -> None:
         self.builder = builder
+        self.jobs = jobs
+        self.take = take
         self.pool = pool
-        self.futures = list(futures)
+        self.futures: list[Future[tuple[int, int]]] = []
         self.finished: Callable[[], None] | None = None
         self.done = False
 
-    def wait(self) -> None:
-        """Wait for the workers' pages and count them, once (a worker's error is raised here)."""
+    def help(self) -> None:
+        """Render, in this process, the pages no worker has taken yet, until none is left."""
         if self.done:
             return
+        try:
+            while (at := self.take()) is not None:
+                _render(self.builder, self.jobs[at])
+        except BaseException:
+            self.stop()
+            raise
+
+    def wait(self) -> None:
+        """Render what is left, wait for the workers' pages and count them, once (a worker's
+        error is raised here)."""
+        if self.done:
+            return
+        self.help()
         self.done = True
         result = self.builder.writer.result
         if self.pool is not None:
@@ -265,37 +302,28 @@ class PagesUnderWay:
 
 
 def render_pages(builder: SiteBuilder, jobs: Sequence[PageJob], workers: int) -> PagesUnderWay:
-    """Render ``jobs`` in up to ``workers`` processes, this one among them (one share a process,
-    each at least :data:`MIN_PER_WORKER` pages): the others are forked and render theirs while
-    this one renders its own, then goes on with the rest of the site (what it returns says when
-    they are done)."""
-    global _BUILDER
+    """The pages ``jobs``, to render in up to ``workers`` processes, this one among them (each
+    at least :data:`MIN_PER_WORKER` pages): the others are forked and start at once, taking
+    the pages one after another; this one takes its own when it has the time (what it returns:
+    :meth:`PagesUnderWay.help`, ``wait``)."""
+    global _BUILDER, _PAGES
     workers = min(workers, len(jobs) // MIN_PER_WORKER)
     if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        for job in jobs:
-            _render(builder, job)
-        return PagesUnderWay(builder)
+        return PagesUnderWay(builder, jobs, _Next(len(jobs)))
     builder.writer.result.files.update(job.file for job in jobs)
-    cut = [len(jobs) * i // workers for i in range(workers + 1)]
-    shares = [list(jobs[a:b]) for a, b in itertools.pairwise(cut)]
     context = multiprocessing.get_context("fork")
+    take = _Next(len(jobs), context)
     pool = ProcessPoolExecutor(workers - 1, context)
-    under_way = PagesUnderWay(builder, pool)
-    _BUILDER = builder
+    under_way = PagesUnderWay(builder, jobs, take, pool)
+    _BUILDER, _PAGES = builder, (jobs, take)
     try:
         # Every worker is forked at the first submission (``fork``): each has the builder,
         # and is a child of ours (``forks.ours``: signals at their default, ended with us).
         with forks.ours():
-            under_way.futures = [pool.submit(_share, share) for share in shares[1:]]
+            under_way.futures = [pool.submit(_share) for _ in range(workers - 1)]
     except BaseException:
         under_way.stop()
         raise
     finally:
-        _BUILDER = None
-    try:
-        for job in shares[0]:
-            _render(builder, job)
-    except BaseException:
-        under_way.stop()
-        raise
+        _BUILDER = _PAGES = None
     return under_way
