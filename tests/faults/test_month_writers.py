@@ -17,6 +17,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -113,7 +114,7 @@ def _blocking_partial(home: Path) -> Iterator[int]:
         fifo.unlink(missing_ok=True)
 
 
-def _started(build: subprocess.Popen[str], end: int) -> None:
+def _started(build: subprocess.Popen[Any], end: int) -> None:
     """Wait until a writer of ``build`` writes into the FIFO ``end`` reads, or the build ends."""
     ended = os.pidfd_open(build.pid)
     try:
