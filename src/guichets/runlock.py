@@ -26,11 +26,13 @@ again would first let go of it, for a second run to take); the run stops with on
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import logging
 import os
 import socket
+import stat
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -45,6 +47,7 @@ __all__ = [
     "AlreadyRunning",
     "HeldLock",
     "LockLost",
+    "LockRefused",
     "LockUnknown",
     "RunLock",
     "file_lock",
@@ -62,6 +65,11 @@ POLL_SECONDS: Final = 0.25  # how often a lock waited for is tried again (file_l
 
 class AlreadyRunning(Exception):
     """Another run holds the data directory or the database; the message names it."""
+
+
+class LockRefused(Exception):
+    """A lock file that is not one: a symbolic link (whoever may write beside a site could point
+    it at any file, for the lock's text to be written into) or not a regular file."""
 
 
 class LockLost(StoreError):
@@ -152,6 +160,33 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forked)
 
 
+# Never through a link (O_NOFOLLOW), never blocked by a FIFO (O_NONBLOCK: no effect on a file).
+_OPEN: Final = os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
+
+
+def _open(path: Path) -> tuple[int, str]:
+    """The lock file's descriptor and mode; LockRefused when it is not a regular file (a link,
+    a FIFO, a folder), which is never written, nor anything it points at."""
+    try:
+        try:
+            fd, mode = os.open(path, os.O_RDWR | os.O_CREAT | _OPEN, 0o644), "r+"
+        except PermissionError:  # another user's lock file (a service's): a lock needs no writing
+            fd, mode = os.open(path, os.O_RDONLY | _OPEN), "r"
+    except OSError as exc:
+        if exc.errno not in (errno.ELOOP, errno.EISDIR, errno.ENXIO):
+            raise
+        fd, mode = -1, ""
+    if fd >= 0 and stat.S_ISREG(os.fstat(fd).st_mode):
+        return fd, mode
+    if fd >= 0:
+        os.close(fd)
+    kind = "a symbolic link" if path.is_symlink() else "not a regular file"
+    raise LockRefused(
+        f"the lock file {path} is {kind}: refused (a lock file is never followed nor written "
+        "elsewhere). Remove it if you did not make it, and look at who may write in its folder"
+    )
+
+
 def _take(
     path: Path,
     command: str,
@@ -164,10 +199,7 @@ def _take(
     as ``command``; unless ``inherited``, in :data:`_HELD` from its opening (see :func:`_forked`:
     the caller discards it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd, mode = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644), "r+"
-    except PermissionError:  # another user's lock file (a service's): a lock needs no writing
-        fd, mode = os.open(path, os.O_RDONLY | os.O_CLOEXEC), "r"
+    fd, mode = _open(path)
     handle = os.fdopen(fd, mode, encoding="utf-8")
     if not inherited:
         _HELD.add(fd)

@@ -21,6 +21,7 @@ from guichets.cli.app import (
     home_and_db,
 )
 from guichets.cli.report import catalogue_of, open_store
+from guichets.runlock import LockRefused
 from guichets.site.build import BuildResult
 from guichets.site.opendata_files import MonthsBusy
 from guichets.site.publish import SiteBusy
@@ -126,7 +127,7 @@ def build_command(
         result = build_into(
             home, db, out, catalogue, contact, screenshots=screenshots, wait=seconds
         )
-    except (SiteBusy, MonthsBusy) as exc:
+    except (SiteBusy, MonthsBusy, LockRefused) as exc:
         raise fail(str(exc), 1) from exc
     if result.missing_shapes:
         errors.print(
