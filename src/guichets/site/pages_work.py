@@ -224,9 +224,9 @@ def _share(jobs: Sequence[PageJob]) -> tuple[int, int]:
 
 class PagesUnderWay:
     """The shares of pages forked workers may still be rendering (:func:`render_pages`), while
-    the build's process goes on with the rest of the site: :meth:`wait` for them (then
-    ``finished`` runs: the pages' digests are kept only once every page is written), or
-    :meth:`stop` them when the build fails."""
+    the build's process goes on with the rest of the site: :meth:`wait` for them (before
+    forking anything else too), :meth:`keep` once the whole site is written (``finished``
+    runs: the pages' digests are kept only then), or :meth:`stop` them when the build fails."""
 
     def __init__(
         self,
@@ -254,11 +254,22 @@ class PagesUnderWay:
                     result.pages += pages
             finally:
                 self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def keep(self) -> None:
+        """The build wrote every other file: wait for the pages, then run ``finished`` (never
+        at a mere :meth:`wait`, which the build's process may ask for halfway: a build failing
+        after it would keep the digests of pages that the site left as it was never shows, and
+        the next build would take that site's pages for them)."""
+        self.wait()
         if self.finished is not None:
             self.finished()
+            self.finished = None
 
     def stop(self) -> None:
-        """The build failed: the workers are ended (their pages are not counted or kept)."""
+        """The build failed: the workers' pages are neither counted nor their digests kept. A
+        worker rendering its share is waited for (a pool ends no running task; a Ctrl-C, sent
+        to the whole group, ends them), into the staging folder that the failed build
+        removes."""
         self.done = True
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
