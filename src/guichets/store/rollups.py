@@ -20,8 +20,10 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from guichets.model import Category, Outcome
 from guichets.periods import DateRange, local_day
+from guichets.store import totals
 from guichets.store.engine import StoreBase
 from guichets.store.schema import daily_details, daily_rollups, probes
+from guichets.store.totals import stored
 from guichets.tally import (
     CATEGORIES,
     OUTCOMES,
@@ -235,6 +237,7 @@ def rebuild(
                 for (o, k), n in t.details.items()
             ],
         )
+    totals.recount(conn, days)  # and the days' running totals, whatever wrote them
     return len(found)
 
 
@@ -344,21 +347,8 @@ class Rollups(StoreBase):
     def rollup_totals(self, days: DateRange) -> list[int]:
         """The rows of ``days`` and the sums of their counts (:data:`COUNT_COLUMNS`), then every
         probe stored in those days (the robot's, its replicates, the assisted reads: not all in
-        a rollup), counted from the ``started_at`` index alone: what the site's month cache
-        fingerprints, and how it tells cheaply that a month's probes moved (``stored``)."""
-        columns = [daily_rollups.c[name] for name in COUNT_COLUMNS]
-        query = select(func.count(), *(func.coalesce(func.sum(c), 0) for c in columns)).where(
-            _in_days(days)
-        )
+        a rollup): what the site's month cache fingerprints, and how it tells cheaply that a
+        month's probes moved. Read from the running totals the database keeps (``totals``): a
+        few hundred rows, whatever the number of probes."""
         with self._guard("read the rollups' totals"), self._connect() as conn:
-            totals = [int(v) for v in conn.execute(query).one()]
-            return [*totals, stored(conn, days)]
-
-
-def stored(conn: Connection, days: DateRange) -> int:
-    """Every probe stored in ``days``, whatever it is: a count the ``started_at`` index answers
-    alone (no row of the table is read), unlike :func:`stale`'s, which must read each row."""
-    query = select(func.count()).where(
-        probes.c.started_at >= days.start, probes.c.started_at < days.end
-    )
-    return int(conn.execute(query).scalar_one())
+            return totals.read(conn, days)
