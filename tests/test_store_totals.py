@@ -12,11 +12,11 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from alembic import command
-from sqlalchemy import Connection, Date, Engine, bindparam, create_engine, text
+from sqlalchemy import Boolean, Connection, Date, Engine, bindparam, create_engine, text
 
 from guichets.model import Outcome
 from guichets.periods import DateRange, month_range
-from guichets.store import Origin, Store, migrate
+from guichets.store import Origin, Store, migrate, rollups, totals
 from guichets.store.rollups import COUNT_COLUMNS
 from guichets.store.schema import UTCDateTime
 from guichets.store.totals import TOTALS
@@ -41,6 +41,11 @@ OLD_ROLLUPS = text(
     + " FROM daily_rollups WHERE day >= :first AND day <= :last"
 )
 OLD_STORED = text("SELECT count(*) FROM probes WHERE started_at >= :start AND started_at < :end")
+OLD_BEHIND = text(
+    "SELECT (SELECT count(*) FROM probes WHERE started_at >= :start AND started_at < :end "
+    "AND replicate_of IS NULL AND assisted = :no) != "
+    "(SELECT coalesce(sum(probes), 0) FROM daily_rollups WHERE day >= :first AND day <= :last)"
+)
 
 
 def engine_of(url: str) -> Engine:
@@ -60,12 +65,29 @@ def old_totals(conn: Connection, days: DateRange) -> list[int]:
     return [*(int(v) for v in conn.execute(rollups).one()), int(conn.execute(stored).scalar_one())]
 
 
-def check(store: Store, url: str) -> None:
+def old_behind(conn: Connection, days: DateRange) -> bool:
+    """``rollups.stale`` before the running totals: the robot's probes counted row by row."""
+    query = OLD_BEHIND.bindparams(
+        bindparam("first", days.first, type_=Date()),
+        bindparam("last", days.last, type_=Date()),
+        bindparam("start", days.start, type_=UTCDateTime()),
+        bindparam("end", days.end, type_=UTCDateTime()),
+        bindparam("no", False, type_=Boolean()),
+    )
+    return bool(conn.execute(query).scalar_one())
+
+
+def check(store: Store, url: str) -> bool:
+    """The totals and the check of the rollups equal the direct queries' over every period;
+    returns whether the rollups of the widest are behind the probes."""
     engine = engine_of(url)
     try:
         with engine.connect() as conn:
             for days in PERIODS:
                 assert store.rollup_totals(days) == old_totals(conn, days), days
+                assert totals.behind(conn, days) is old_behind(conn, days), days
+                assert rollups.stale(conn, days) is old_behind(conn, days), days
+            return old_behind(conn, PERIODS[-1])
     finally:
         engine.dispose()
 
@@ -108,7 +130,7 @@ def test_saves_late_probes_replicates_and_assisted_reads(db_url: str, store: Sto
     october, november = store.rollup_totals(OCTOBER), store.rollup_totals(NOVEMBER)
     assert october[-1] == october[1] + 1, "the replicate"
     assert november[-1] == november[1] + 1, "the assisted read: 1 November in Paris"
-    check(store, db_url)
+    assert not check(store, db_url), "neither is of the robot's sample: the rollups are right"
 
 
 def test_raw_inserts_deletes_moves_and_rebuilds(db_url: str, store: Store) -> None:
@@ -120,18 +142,31 @@ def test_raw_inserts_deletes_moves_and_rebuilds(db_url: str, store: Store) -> No
         "detail, slots_count, slots, requests, message, trail, extra, cpu_seconds, assisted) "
         "SELECT 'raw', service, platform, url, started_at, finished_at, outcome, detail, "
         "slots_count, slots, requests, message, trail, extra, cpu_seconds, assisted "
-        "FROM probes WHERE probe_id = 'p00000'",
+        "FROM probes WHERE probe_id = 'p00001'",
     )
-    check(store, db_url)
+    assert check(store, db_url), "a probe of the robot's with no rollup: behind"
+    assert store.rollup_totals(OCTOBER)[-1] == 75 + 1
     # Moved across the end of October (23:00 UTC on the 31st is midnight in Paris), then deleted.
     moved = "2026-10-31 23:00:00.000000" if sqlite else "2026-10-31T23:00:00+00:00"
     raw(db_url, f"UPDATE probes SET started_at = '{moved}' WHERE probe_id = 'raw'")
     check(store, db_url)
-    raw(db_url, "DELETE FROM probes WHERE probe_id IN ('raw', 'p00001', 'p00002')")
+    raw(db_url, "DELETE FROM probes WHERE probe_id IN ('raw', 'p00002', 'p00003')")
     check(store, db_url)
     # The rollups rebuilt from the probes: every row deleted and inserted again.
     assert store.rebuild_rollups(OCTOBER) > 0
-    check(store, db_url)
+    assert not check(store, db_url)
+    # A probe turned into a replicate, then into an assisted read, then back: the robot's count
+    # follows (the rollups, untouched, fall behind, then are right again).
+    raw(db_url, "UPDATE probes SET replicate_of = 'k9' WHERE probe_id = 'p00004'")
+    assert check(store, db_url)
+    raw(
+        db_url,
+        "UPDATE probes SET replicate_of = NULL, assisted = :yes WHERE probe_id = 'p00004'",
+        yes=True,
+    )
+    assert check(store, db_url)
+    raw(db_url, "UPDATE probes SET assisted = :no WHERE probe_id = 'p00004'", no=False)
+    assert not check(store, db_url)
     # A rollup deleted by hand, and one whose counts are changed: the day's totals follow.
     raw(db_url, "DELETE FROM daily_rollups WHERE day = '2026-10-25' AND service LIKE '38%'")
     raw(
@@ -214,3 +249,19 @@ def test_two_writers_in_the_same_hour_lose_no_count(db_url: str) -> None:
         assert one.rollup_totals(SEPTEMBER)[:2] == [1, 80]
         assert one.rollup_totals(SEPTEMBER)[-1] == 80
         check(one, db_url)
+
+
+def test_a_period_off_the_hour_is_counted_from_the_tables(db_url: str, store: Store) -> None:
+    """Paris kept its local mean time (+0:09:21) until 1911: its days then start off the hour,
+    which no hour of the totals can split; such a period is counted from the base tables."""
+    old = month_range(1900, 1)
+    assert old.start.minute != 0
+    assert store.save(observation(90010, datetime(1899, 12, 31, 23, 55, tzinfo=UTC)))  # 1 Jan
+    assert store.save(observation(90011, datetime(1899, 12, 31, 23, 45, tzinfo=UTC)))  # 31 Dec
+    assert store.rollup_totals(old)[-1] == 1
+    engine = engine_of(db_url)
+    try:
+        with engine.connect() as conn:
+            assert store.rollup_totals(old) == old_totals(conn, old)
+    finally:
+        engine.dispose()

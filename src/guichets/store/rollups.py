@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 from typing import Any, Final
 
-from sqlalchemy import Connection, and_, case, delete, false, func, select, text
+from sqlalchemy import Connection, and_, case, delete, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -123,8 +123,7 @@ def _filters(table: Any, service: str | None, departement: str | None) -> list[C
     if table is probes:
         # A replicate (a second vantage point's probe) is never counted, nor a read behind a
         # captcha a person answered: not of the robot's sample (docs/human-assisted.md).
-        where.append(probes.c.replicate_of.is_(None))
-        where.append(probes.c.assisted.is_(false()))
+        where += totals.sample()
     if service is not None:
         where.append(table.c.service == service)
     if departement is not None:
@@ -141,8 +140,14 @@ def stale(
 ) -> bool:
     """Whether the rollups of these days count fewer or more probes than are stored.
 
-    Both counts come from one statement, hence one snapshot, even on PostgreSQL.
+    Both counts come from one statement, hence one snapshot, even on PostgreSQL: for a whole
+    period, two sums of the running totals the database keeps (``totals.behind``: the same
+    numbers); for a service or a département, a count of the probes, each row read.
     """
+    if service is None and departement is None:
+        found = totals.behind(conn, days)
+        if found is not None:
+            return found
     raw = (
         select(func.count())
         .select_from(probes)

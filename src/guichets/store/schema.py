@@ -304,6 +304,7 @@ hourly_probes = Table(
     metadata,
     Column("hour", UTCDateTime, primary_key=True),  # the hour's start (UTC)
     Column("probes", BigInteger, nullable=False),  # every probe, replicates and assisted too
+    Column("robot", BigInteger, nullable=False),  # the robot's sample: neither of those
     sqlite_with_rowid=False,
 )
 

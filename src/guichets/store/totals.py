@@ -3,12 +3,13 @@ Paris day (``daily_totals``), kept by the database's triggers (migration 0008_ru
 
 A period's totals are then read from a few hundred rows, by primary key: a month of 500 services
 stores 360,000 probes and 15,000 rollups, which the indexes answered in 45 ms, in every month of
-every site build. The sums are those the direct queries give, exactly (:func:`counted`, kept for
-bounds off the hour and for the tests): the hour of a probe compares with a bound on an hour as
-its ``started_at`` does, and a day's totals are the sums of its rollups as they are stored.
-:func:`recount` computes them again from the base tables, for a period whose rollups are rebuilt:
-the repair of totals written past their triggers (a SQLite ``INSERT OR REPLACE``, which deletes
-without firing them; a PostgreSQL session with triggers disabled).
+every site build; and whether its rollups count the probes of the robot's sample (:func:`behind`),
+which took a read of every probe, 1-2 s a month. The sums are those the direct queries give, exactly
+(:func:`counted`, kept for bounds off the hour and for the tests): the hour of a probe compares with
+a bound on an hour as its ``started_at`` does, and a day's totals are the sums of its rollups as
+they are stored. :func:`recount` computes them again from the base tables, for a period whose
+rollups are rebuilt: the repair of totals written past their triggers (a SQLite ``INSERT OR
+REPLACE``, which deletes without firing them; a PostgreSQL session with triggers disabled).
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from sqlalchemy import (
     Date,
     and_,
     bindparam,
+    case,
     delete,
+    false,
     func,
     literal_column,
     select,
@@ -30,7 +33,7 @@ from sqlalchemy import (
 from guichets.periods import DateRange
 from guichets.store.schema import UTCDateTime, daily_rollups, daily_totals, hourly_probes, probes
 
-__all__ = ["TOTALS", "counted", "read", "recount", "stored"]
+__all__ = ["TOTALS", "behind", "counted", "read", "recount", "sample", "stored"]
 
 # The counts summed, in daily_totals' order: "probes", the outcomes, the categories, "slots_seen".
 TOTALS: Final = tuple(c.name for c in daily_totals.columns)[2:]
@@ -73,6 +76,27 @@ _READ: Final = select(
     daily_totals.c.day <= bindparam("last", type_=Date()),
 )
 _STORED_ALONE: Final = select(_STORED)
+_BEHIND: Final = select(
+    select(func.coalesce(func.sum(hourly_probes.c.robot), 0))
+    .where(
+        hourly_probes.c.hour >= bindparam("start", type_=UTCDateTime()),
+        hourly_probes.c.hour < bindparam("end", type_=UTCDateTime()),
+    )
+    .scalar_subquery(),
+    select(func.coalesce(func.sum(daily_totals.c.probes), 0))
+    .where(
+        daily_totals.c.day >= bindparam("first", type_=Date()),
+        daily_totals.c.day <= bindparam("last", type_=Date()),
+    )
+    .scalar_subquery(),
+)
+
+
+def sample() -> list[ColumnElement[bool]]:
+    """The probes of the robot's sample, the only ones a rollup counts: neither a replicate (a
+    second vantage point's probe) nor a read behind a captcha a person answered
+    (docs/human-assisted.md). The triggers' ``robot`` count spells the same predicate."""
+    return [probes.c.replicate_of.is_(None), probes.c.assisted.is_(false())]
 
 
 def _bounds(days: DateRange) -> dict[str, Any]:
@@ -93,6 +117,16 @@ def stored(conn: Connection, days: DateRange) -> int:
     if not _on_hours(days):
         return _indexed(conn, days)
     return int(conn.execute(_STORED_ALONE, _bounds(days)).scalar_one())
+
+
+def behind(conn: Connection, days: DateRange) -> bool | None:
+    """Whether the rollups of ``days`` count fewer or more probes than the robot's sample stores
+    (``rollups.stale`` for a whole period): two sums of the running totals in one statement;
+    None when the period is off the hour (then count the tables)."""
+    if not _on_hours(days):
+        return None
+    robot, rolled = conn.execute(_BEHIND, _bounds(days)).one()
+    return int(robot) != int(rolled)
 
 
 def counted(conn: Connection, days: DateRange) -> list[int]:
@@ -131,8 +165,10 @@ def recount(conn: Connection, days: DateRange) -> None:
     conn.execute(delete(hourly_probes).where(_hours(days)))
     conn.execute(
         hourly_probes.insert().from_select(
-            ["hour", "probes"],
-            select(hour, func.count())
+            ["hour", "probes", "robot"],
+            select(
+                hour, func.count(), func.coalesce(func.sum(case((and_(*sample()), 1), else_=0)), 0)
+            )
             .select_from(probes)
             .where(probes.c.started_at >= days.start, probes.c.started_at < days.end)
             .group_by(hour),
