@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import pickle
 import re
 import shutil
@@ -44,7 +45,7 @@ from guichets.site.build import (
     kept_data,
     method_section,
 )
-from guichets.site.figures import SiteFigures
+from guichets.site.figures import ServiceInfo, SiteFigures
 from guichets.site.fragments import PageFragments
 from guichets.site.opendata import figures_csv, figures_json, start_months
 from guichets.site.serve import _resolve, check_loopback, site_app
@@ -189,6 +190,30 @@ def test_service_page_lists_the_latest_probes_and_the_dossier_command(
     assert rows[0].css_first("th").text() == i18n.fmt_instant(last.started_at, "fr")
     code = page.css_first("pre code").text()
     assert code.startswith(f"guichets evidence dossier --service {service} --from ")
+
+
+def test_a_screenshot_taken_at_probe_time_is_published_with_its_probe(
+    home: Path, tmp_path: Path
+) -> None:
+    """A latest probe's screenshot in the evidence (``run --screenshots``) is copied into the
+    site and linked from its service's page; a service with no screenshot folder has none."""
+    from guichets.evidence.layout import screenshots_dir
+    from guichets.evidence.screenshot import screenshot_name
+
+    copy = tmp_path / "home"
+    shutil.copytree(home, copy, ignore=shutil.ignore_patterns("site", "cache", "opendata"))
+    with Store.open(home=copy) as store:
+        shot, other = store.services()[:2]
+        last = list(store.observations(service=shot))[-1]
+    name = screenshot_name(last)
+    (screenshots_dir(copy) / shot).mkdir(parents=True)
+    (screenshots_dir(copy) / shot / name).write_bytes(b"\x89PNG not really")
+    out = tmp_path / "public"
+    _build(copy, out)
+    assert (out / "captures" / shot / name).read_bytes() == b"\x89PNG not really"
+    assert [p.parent.name for p in (out / "captures").rglob("*.png")] == [shot]
+    assert f"../captures/{shot}/{name}" in (out / "services" / f"{shot}.html").read_text()
+    assert "captures/" not in (out / "services" / f"{other}.html").read_text()
 
 
 def test_rebuild_without_news_writes_nothing(home: Path, tmp_path: Path) -> None:
@@ -377,6 +402,31 @@ def test_cached_months_give_the_figures_computed_afresh(home: Path, tmp_path: Pa
         assert _figures_json(store, cache) == changed  # the month that moved is computed again
 
 
+def test_the_latest_probes_are_those_of_the_services_with_rows_whoever_names_them(
+    home: Path, tmp_path: Path
+) -> None:
+    """``read_figures`` reads the latest probes while the months that moved are computed, of the
+    services the catalogue names and of those with rows in the months found kept, then of any
+    other service with rows: every service with rows gets its own, in order, and no other,
+    whether the catalogue names it or not, names a service never probed, or months are kept."""
+    from guichets.site.figures import LATEST_PROBES
+
+    work = tmp_path / "home"
+    shutil.copytree(home, work, ignore=shutil.ignore_patterns("site", "cache"))
+    catalogue = load_catalogue(work / "catalogue.toml")
+    never = catalogue.services[0].model_copy(update={"id": "zz-never-probed"})
+    partial = catalogue.model_copy(update={"services": (catalogue.services[0], never)})
+    cache = work / "cache-test"
+    with Store.open(home=work) as store:
+        for named, kept in ((None, None), (partial, cache), (partial, cache), (catalogue, cache)):
+            figures = read_figures(store, named, generated_at=datetime.now(UTC), cache=kept)
+            stored = sorted(figures.by_service)
+            assert len(stored) > 1 and "zz-never-probed" not in stored
+            assert figures.latest_probes == store.latest_observations_of(stored, LATEST_PROBES)
+            assert list(figures.latest_probes) == stored
+            assert all(figures.latest_probes.values())
+
+
 def test_rollups_behind_the_probes_are_caught_with_the_cache_too(
     home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -497,6 +547,41 @@ def test_an_incremental_build_is_a_fresh_build(
     month = next((out / "donnees/v1.0/observations").glob("*.csv.gz"))
     kept = copy / "opendata/v1.0/observations" / month.name
     assert month.stat().st_ino == kept.stat().st_ino  # a hard link to the kept file
+
+
+def test_a_page_worker_that_fails_fails_the_build_and_keeps_no_page_digest(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pages' forked workers render their shares while the build's process goes on with the
+    rest of the site (``pages_work.PagesUnderWay``): a worker that fails then fails the build
+    all the same, the published site stays as it was, and the pages' digests are not kept (a
+    page never written would otherwise be taken for one written, and skipped, next time)."""
+    monkeypatch.setattr(pages_work, "MIN_PER_WORKER", 10)  # the demo's pages, in two workers
+    copy = tmp_path / "home"
+    shutil.copytree(home, copy, ignore=shutil.ignore_patterns("site", "cache", "opendata"))
+    out = tmp_path / "public"
+    catalogue = load_catalogue(copy / "catalogue.toml")
+    cache = copy / "cache" / "site"
+    at = datetime(2027, 1, 1, tzinfo=UTC)
+    with Store.open(home=copy) as store:
+        figures = read_figures(store, catalogue, generated_at=at, cache=cache)
+        build_site(store, figures, out, home=copy, contact=DEFAULT_CONTACT, workers=2)
+        published = _files(out)
+        digests = (cache / pages_work.CACHE_FILE).read_bytes()
+        _probe_again(store, timedelta(minutes=7), "dead")
+        figures = read_figures(store, catalogue, generated_at=at, cache=cache)
+        parent, service_page = os.getpid(), SiteBuilder.service_page
+
+        def failing(builder: SiteBuilder, lang: str, info: ServiceInfo) -> None:
+            if os.getpid() != parent:
+                raise RuntimeError("a page worker fails")
+            service_page(builder, lang, info)
+
+        monkeypatch.setattr(SiteBuilder, "service_page", failing)
+        with pytest.raises(RuntimeError, match="a page worker fails"):
+            build_site(store, figures, out, home=copy, contact=DEFAULT_CONTACT, workers=2)
+    assert _files(out) == published
+    assert (cache / pages_work.CACHE_FILE).read_bytes() == digests
 
 
 def test_kept_pieces_are_stamped_with_the_code_that_computes_their_figures() -> None:

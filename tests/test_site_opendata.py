@@ -346,6 +346,32 @@ def test_the_figures_are_the_report_rows_with_the_method_version(
     assert all(list(p)[:3] == ["method_version", "key", "level"] for p in published)
 
 
+def test_each_row_s_figures_lines_printed_together_are_those_it_prints_alone(demo: Demo) -> None:
+    """The monthly figures' lines are kept row by row (``site/figures_text.py``) and printed a
+    month's rows at once (``figures_csv_lines``, ``figures_json_lines``): each row's lines are
+    those it prints alone, whatever its name holds (a line break, which CSV quotes, a quote, a
+    formula's first character, a carriage return, a line separator JSON escapes), and the two
+    files are their lines put together."""
+    with demo.store() as store:
+        rows = _monthly_rows(store)
+    odd = ["deux\nlignes", 'un "guillemet", une virgule', "=1+1", "retour\r\nchariot", "l\u2028s"]
+    for row, label in zip(rows[-len(odd) :], odd, strict=True):
+        row.label = label
+    header, csv_lines = opendata_module.figures_csv_lines(rows)
+    json_lines = opendata_module.figures_json_lines(rows)
+    alone_header = opendata_module.figures_csv([])
+    assert header == alone_header
+    for row, csv_line, json_line in zip(rows, csv_lines, json_lines, strict=True):
+        assert csv_line == opendata_module.figures_csv([row])[len(alone_header) :]
+        assert json_line == opendata_module.figures_json([row]).split("\n")[1]
+    assert opendata_module.figures_csv(rows) == header + "".join(csv_lines)
+    assert opendata_module.figures_json(rows) == "[\n" + ",\n".join(json_lines) + "\n]\n"
+    assert "deux\nlignes" in "".join(csv_lines) and "\\u2028" in "".join(json_lines)
+    assert opendata_module.figures_json_lines([]) == [] and opendata_module.figures_json([]) == (
+        "[]\n"
+    )
+
+
 def test_the_package_validates(demo: Demo, tmp_path: Path) -> None:
     data, _ = _build(demo, tmp_path / "donnees")
     valid, errors = _validate(data.folder)

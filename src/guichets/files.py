@@ -50,16 +50,21 @@ def _is_partial(name: str) -> bool:
     return name.startswith(".") and name.endswith(".partial") and len(name) > len("..partial")
 
 
-def remove_stale_partials(folder: Path, *, older_than: float = STALE_PARTIAL) -> int:
-    """Remove the partial files a killed writer left in ``folder`` and its folders (a cache of
-    ours): regular files named as :func:`partial_path` names them, last written more than
-    ``older_than`` seconds ago; a fresh one may be another process's, at work. Links
-    are neither removed nor followed, nor linked folders walked; what cannot be looked at or
-    removed is left. Returns how many were removed."""
-    return _remove_partials(folder, time.time() - older_than)
+def remove_stale_partials(folder: Path, *, older_than: float | None = STALE_PARTIAL) -> int:
+    """Remove the partial files a killed writer left in ``folder`` and its folders (a folder of
+    ours: the cache, the open data's month files): regular files named as :func:`partial_path`
+    names them, last written more than ``older_than`` seconds ago; a fresh one may be another
+    process's, at work. ``older_than=None``: whatever their age, and the links named so too
+    (removed, never followed: a writer opening the name would follow one), for a folder whose
+    every writer holds a lock that the caller holds (``DATA/opendata``). Otherwise links are
+    neither removed nor followed. Linked folders are never walked, folders never removed, nor
+    anything else (a FIFO, a socket); what cannot be looked at or removed is left. Returns how
+    many were removed."""
+    before = None if older_than is None else time.time() - older_than
+    return _remove_partials(folder, before)
 
 
-def _remove_partials(folder: Path, before: float) -> int:
+def _remove_partials(folder: Path, before: float | None) -> int:
     removed = 0
     try:
         with os.scandir(folder) as scan:
@@ -70,14 +75,20 @@ def _remove_partials(folder: Path, before: float) -> int:
         with contextlib.suppress(OSError):  # gone meanwhile, say
             if entry.is_dir(follow_symlinks=False):
                 removed += _remove_partials(Path(entry.path), before)
-            elif (
-                _is_partial(entry.name)
-                and entry.is_file(follow_symlinks=False)
-                and entry.stat(follow_symlinks=False).st_mtime < before
-            ):
+            elif _is_partial(entry.name) and _left(entry, before):
                 os.unlink(entry.path)
                 removed += 1
     return removed
+
+
+def _left(entry: os.DirEntry[str], before: float | None) -> bool:
+    """Whether ``entry`` (named as a partial file) is one a writer left (see
+    :func:`remove_stale_partials`)."""
+    if entry.is_symlink():
+        return before is None
+    if not entry.is_file(follow_symlinks=False):
+        return False  # a FIFO, a socket: not what a writer of ours makes
+    return before is None or entry.stat(follow_symlinks=False).st_mtime < before
 
 
 def fsync_dir(folder: Path) -> None:

@@ -26,11 +26,13 @@ again would first let go of it, for a second run to take); the run stops with on
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import logging
 import os
 import socket
+import stat
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -43,10 +45,13 @@ from guichets.store.advisory import AdvisoryLock, LockUnknown
 __all__ = [
     "LOCK_FILE",
     "AlreadyRunning",
+    "HeldLock",
     "LockLost",
+    "LockRefused",
     "LockUnknown",
     "RunLock",
     "file_lock",
+    "held_lock",
     "run_lock",
 ]
 
@@ -60,6 +65,11 @@ POLL_SECONDS: Final = 0.25  # how often a lock waited for is tried again (file_l
 
 class AlreadyRunning(Exception):
     """Another run holds the data directory or the database; the message names it."""
+
+
+class LockRefused(Exception):
+    """A lock file that is not one: a symbolic link (whoever may write beside a site could point
+    it at any file, for the lock's text to be written into) or not a regular file."""
 
 
 class LockLost(StoreError):
@@ -150,40 +160,50 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forked)
 
 
-@contextlib.contextmanager
-def _not_inherited(fd: int) -> Iterator[None]:
-    _HELD.add(fd)
+# Never through a link (O_NOFOLLOW), never blocked by a FIFO (O_NONBLOCK: no effect on a file).
+_OPEN: Final = os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
+
+
+def _open(path: Path) -> tuple[int, str]:
+    """The lock file's descriptor and mode; LockRefused when it is not a regular file (a link,
+    a FIFO, a folder), which is never written, nor anything it points at."""
     try:
-        yield
-    finally:
-        _HELD.discard(fd)
+        try:
+            fd, mode = os.open(path, os.O_RDWR | os.O_CREAT | _OPEN, 0o644), "r+"
+        except PermissionError:  # another user's lock file (a service's): a lock needs no writing
+            fd, mode = os.open(path, os.O_RDONLY | _OPEN), "r"
+    except OSError as exc:
+        if exc.errno not in (errno.ELOOP, errno.EISDIR, errno.ENXIO):
+            raise
+        fd, mode = -1, ""
+    if fd >= 0 and stat.S_ISREG(os.fstat(fd).st_mode):
+        return fd, mode
+    if fd >= 0:
+        os.close(fd)
+    kind = "a symbolic link" if path.is_symlink() else "not a regular file"
+    raise LockRefused(
+        f"the lock file {path} is {kind}: refused (a lock file is never followed nor written "
+        "elsewhere). Remove it if you did not make it, and look at who may write in its folder"
+    )
 
 
-@contextlib.contextmanager
-def file_lock(
+def _take(
     path: Path,
     command: str,
     busy: Callable[[str], Exception],
-    *,
-    wait: float = 0.0,
-    waiting: Callable[[str], None] | None = None,
-) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on ``path`` (made with its folder if missing) for the block,
-    its text naming this process as ``command``: the one lock of the project, for a run's data
-    directory here and for a site's build (``site/publish.py``).
-
-    When another process holds it, ``waiting`` is told who (once), the lock is tried again every
-    :data:`POLL_SECONDS` for up to ``wait`` seconds, then ``busy(who)`` is raised: ``who``
-    describes the holder (its command, pid, host and start); another user's lock file is locked
-    through a read-only descriptor (its text then does not name this holder). The kernel drops
-    a lock when its process ends, however it ends, so a lock is never stale: children forked
-    while it is held do not hold it (:func:`_forked`)."""
+    wait: float,
+    waiting: Callable[[str], None] | None,
+    inherited: bool,
+) -> Any:
+    """The file ``path`` opened and locked (see :func:`file_lock`), its text naming this process
+    as ``command``; unless ``inherited``, in :data:`_HELD` from its opening (see :func:`_forked`:
+    the caller discards it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    fd, mode = _open(path)
+    handle = os.fdopen(fd, mode, encoding="utf-8")
+    if not inherited:
+        _HELD.add(fd)
     try:
-        fd, mode = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644), "r+"
-    except PermissionError:  # another user's lock file (a service's): a lock needs no writing
-        fd, mode = os.open(path, os.O_RDONLY | os.O_CLOEXEC), "r"
-    with os.fdopen(fd, mode, encoding="utf-8") as handle, _not_inherited(fd):
         deadline = time.monotonic() + wait
         told = False
         while True:
@@ -206,12 +226,74 @@ def file_lock(
             handle.flush()
         except OSError:
             pass  # the lock holds; only the holder's description could not be written
+    except BaseException:
+        _HELD.discard(fd)
+        handle.close()
+        raise
+    return handle
+
+
+@contextlib.contextmanager
+def file_lock(
+    path: Path,
+    command: str,
+    busy: Callable[[str], Exception],
+    *,
+    wait: float = 0.0,
+    waiting: Callable[[str], None] | None = None,
+) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (made with its folder if missing) for the block,
+    its text naming this process as ``command``: the one lock of the project, for a run's data
+    directory here and for a site's build (``site/publish.py``).
+
+    When another process holds it, ``waiting`` is told who (once), the lock is tried again every
+    :data:`POLL_SECONDS` for up to ``wait`` seconds, then ``busy(who)`` is raised: ``who``
+    describes the holder (its command, pid, host and start); another user's lock file is locked
+    through a read-only descriptor (its text then does not name this holder). The kernel drops
+    a lock when its process ends, however it ends, so a lock is never stale: children forked
+    while it is held do not hold it (:func:`_forked`)."""
+    with _take(path, command, busy, wait, waiting, inherited=False) as handle:
         try:
             yield
         finally:
+            _HELD.discard(handle.fileno())
             with contextlib.suppress(OSError):
                 handle.truncate(0)
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class HeldLock:
+    """A lock of :func:`held_lock`: held by this process and by the children it forks, until
+    :meth:`close` here and the end of every child that holds it."""
+
+    def __init__(self, handle: Any) -> None:
+        self._handle = handle
+
+    def keep_from_children(self) -> None:
+        """Children forked from now on do not hold it (as :func:`file_lock`'s)."""
+        if not self._handle.closed:
+            _HELD.add(self._handle.fileno())
+
+    def close(self) -> None:
+        """Let go of this process's hold (never unlocked here: that would unlock it for the
+        children holding it too); the lock is free once they have ended. Twice is once."""
+        if not self._handle.closed:
+            _HELD.discard(self._handle.fileno())
+            self._handle.close()
+
+
+def held_lock(
+    path: Path,
+    command: str,
+    busy: Callable[[str], Exception],
+    *,
+    wait: float = 0.0,
+    waiting: Callable[[str], None] | None = None,
+) -> HeldLock:
+    """:func:`file_lock`'s lock, taken as it takes it, but held by the children forked while
+    it is held (until :meth:`HeldLock.keep_from_children`), each to its end: a lock over what
+    a group of processes writes, free only once the last of them is gone, however each ends."""
+    return HeldLock(_take(path, command, busy, wait, waiting, inherited=True))
 
 
 def _folder_lock(home: Path) -> contextlib.AbstractContextManager[None]:

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from guichets.cli import app
 from guichets.files import write_atomic
+from guichets.runlock import LOCK_FILE, LockRefused, run_lock
 from guichets.site.publish import STAGING_MARK, SiteBusy, lock_path, site_lock, staged_site
 from guichets.store import Store
 
@@ -46,16 +47,17 @@ def _waiting_build(out: Path, text: str, told: Connection) -> None:
         write_atomic(work / "index.html", text.encode())
 
 
-def _outlived(go: Connection) -> None:
-    """A build's forked worker that outlives it (left running, or hung, when it was killed)."""
+def _outlived(inside: Connection, go: Connection) -> None:
+    """A build's forked worker that outlives it (left running, or hung, when it was killed);
+    says its pid from inside: once it runs, what a child does at the fork is done."""
+    inside.send(os.getpid())
     go.recv()
 
 
 def _holding_with_a_worker(out: Path, inside: Connection, go: Connection) -> None:
     """A build holding the site, with a forked worker; waits to be killed."""
     with site_lock(out):
-        worker = _start(_outlived, go)
-        inside.send(worker.pid)
+        _start(_outlived, inside, go)
         inside.recv()  # never comes: this process is killed
 
 
@@ -212,3 +214,39 @@ def test_a_killed_build_s_workers_do_not_hold_the_site(tmp_path: Path) -> None:
             pass
     finally:
         go.send("go")  # the worker ends
+
+
+def test_a_lock_file_made_a_link_is_refused_and_nothing_written_through_it(
+    tmp_path: Path,
+) -> None:
+    """The lock file beside ``--out`` made a symbolic link (by whoever may write beside the
+    site) to another file, or to a name nothing has: the build exits 1 saying that the lock
+    file is a link, and what it points at is neither written nor made (before: opened through
+    the link, the file was truncated and given the lock's text, or made). The run's lock in the
+    data directory the same."""
+    home = tmp_path / "data"
+    with Store.open(None, home=home):
+        pass
+    out = tmp_path / "public"
+    precious = tmp_path / "precious"
+    precious.write_text("keep me")
+    for target in (precious, tmp_path / "made"):
+        lock_path(out).unlink(missing_ok=True)
+        lock_path(out).symlink_to(target)
+        result = CliRunner().invoke(
+            app, ["site", "build", "--home", str(home), "--out", str(out), "--wait", "0s"]
+        )
+        assert result.exit_code == 1, result.output
+        text = " ".join(result.output.split())
+        assert f"the lock file {lock_path(out)} is a symbolic link: refused" in text
+        assert not out.exists()  # nothing was built
+    assert precious.read_text() == "keep me"
+    assert not (tmp_path / "made").exists()
+    (home / LOCK_FILE).symlink_to(precious)
+    with (
+        Store.open(None, home=home) as store,
+        pytest.raises(LockRefused, match="symbolic link"),
+        run_lock(home, store),
+    ):
+        pass
+    assert precious.read_text() == "keep me"

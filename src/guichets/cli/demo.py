@@ -23,7 +23,7 @@ from guichets.cli.app import DbOption, app, console, errors, fail
 from guichets.cli.report import print_summary
 from guichets.cli.site import serve_site
 from guichets.model import Observation
-from guichets.runlock import AlreadyRunning
+from guichets.runlock import AlreadyRunning, LockRefused
 from guichets.store import Store
 from guichets.usecases.demo import DEMO_CADENCE, DEMO_SCENARIO, run_demo
 from guichets.usecases.site import build_site_of, data_catalogue
@@ -111,7 +111,7 @@ def demo(
         )  # fmt: skip
         try:
             result = asyncio.run(demo_run)
-        except AlreadyRunning as exc:
+        except (AlreadyRunning, LockRefused) as exc:
             raise fail(str(exc), 1) from exc
     elapsed = time.perf_counter() - started
     with Store.open(db, home=out) as store:

@@ -36,7 +36,7 @@ from guichets.model import Observation
 from guichets.platforms import READERS, Target, reader_for
 from guichets.probe import ProbeSpec, run_probe
 from guichets.resilience import DB_PATIENCE, DiskFull, disk_message
-from guichets.runlock import AlreadyRunning
+from guichets.runlock import AlreadyRunning, LockRefused
 from guichets.runner import Runner
 from guichets.schedule import Plan
 from guichets.service import parse_endpoint
@@ -320,7 +320,7 @@ def run(
                         endpoint=endpoint, stall_after=stall_after, screenshots=screenshots,
                         alerts=alerts, services=services,
                     )  # fmt: skip
-        except AlreadyRunning as exc:
+        except (AlreadyRunning, LockRefused) as exc:
             raise fail(str(exc), 1) from exc
         except EvidenceUnwritable as exc:
             raise fail(str(exc)) from exc

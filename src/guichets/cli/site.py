@@ -21,7 +21,9 @@ from guichets.cli.app import (
     home_and_db,
 )
 from guichets.cli.report import catalogue_of, open_store
+from guichets.runlock import LockRefused
 from guichets.site.build import BuildResult
+from guichets.site.opendata_files import MonthsBusy
 from guichets.site.publish import SiteBusy
 from guichets.site.serve import check_loopback, site_app
 from guichets.usecases.site import DEFAULT_CONTACT, build_site_of
@@ -125,7 +127,7 @@ def build_command(
         result = build_into(
             home, db, out, catalogue, contact, screenshots=screenshots, wait=seconds
         )
-    except SiteBusy as exc:
+    except (SiteBusy, MonthsBusy, LockRefused) as exc:
         raise fail(str(exc), 1) from exc
     if result.missing_shapes:
         errors.print(

@@ -49,11 +49,12 @@ from guichets.site.opendata import (
     start_months,
     write_open_data,
 )
-from guichets.site.opendata_files import OBSERVATIONS, can_fork, has_kept_months
+from guichets.site.opendata_files import can_fork, hold_months
 from guichets.site.pages_work import (
     FEEDS_FILE,
     KeptDigests,
     PageKeys,
+    PagesUnderWay,
     code_digest,
     digest,
     render_pages,
@@ -511,11 +512,29 @@ class SiteBuilder:
         # pages are rendered here: forked page workers would only share the same cores with
         # them, and each would hold its own copy of the figures it touches (at three years of
         # 500 services, two workers were 200 MB of a first build's 600).
-        self.many_pages(langs, workers=1 if months.busy() else self.workers)
+        langs = list(langs)
+        pages = self.many_pages(langs, workers=1 if months.busy() else self.workers)
+        try:
+            self._rest(langs, folder, keep, months, pages)
+            pages.wait()  # the pages' forked workers, if any, rendered theirs meanwhile
+        except BaseException:
+            pages.stop()
+            raise
+
+    def _rest(
+        self,
+        langs: list[str],
+        folder: Path,
+        keep: Path | None,
+        months: MonthWriter,
+        pages: PagesUnderWay,
+    ) -> None:
+        """Every page but the départements' and services', and the open data."""
         today = self.figures.generated_at.astimezone(PARIS).date()
         self.archived = closed_months(self.figures.months, today)
-        langs = list(langs)
-        with self.month_releases(langs, months.analysing):
+        # No process is forked while the pages' workers are at work (their pool's threads
+        # live here): the release analyses' workers wait for them.
+        with self.month_releases(langs, months.analysing, before=pages.wait):
             # What needs neither the month files nor the closed months' release analyses,
             # before waiting for them: at a first build this process would otherwise wait, then
             # do it alone while the other cores idle.
@@ -537,9 +556,10 @@ class SiteBuilder:
                 self.archive_index(lang)
                 self.data_page(lang)
 
-    def many_pages(self, langs: Iterable[str], workers: int) -> None:
+    def many_pages(self, langs: Iterable[str], workers: int) -> PagesUnderWay:
         """The départements' and services' pages: those whose inputs changed, in up to
-        ``workers`` processes (``site/pages_work.py``)."""
+        ``workers`` processes (``site/pages_work.py``); this one's share rendered when it
+        returns, the others' when what it returns is waited for."""
         f = self.figures
         keys = PageKeys(self)
         # A service's page lists its alerts, which ``guichets alerts check`` (stalled) stores
@@ -566,9 +586,10 @@ class SiteBuilder:
         result = self.writer.result
         result.files.update(job.file for job in jobs)
         result.pages += len(jobs) - len(todo)
-        render_pages(self, todo, workers)
+        under_way = render_pages(self, todo, workers)
         result.rendered += len(todo)
-        keys.save()
+        under_way.finished = keys.save  # once every page is written
+        return under_way
 
     def figures_texts(self) -> Callable[[Sequence[ReportRow]], tuple[Chunked, Chunked]] | None:
         """The monthly figures' files from the months' cached lines, when months are cached."""
@@ -587,6 +608,10 @@ class SiteBuilder:
             return
         folder = screenshots_dir(self.home)
         for service, probes in self.figures.latest_probes.items():
+            # A service never screenshot has no folder: one look, not one for each of its
+            # probes (1 200 at 100 services, 0.015 s of every build's own process).
+            if not probes or not (folder / service).is_dir():
+                continue
             for obs in probes:
                 name = screenshot_name(obs)
                 source = folder / service / name
@@ -913,7 +938,12 @@ class SiteBuilder:
         return self._kept[path]
 
     @contextmanager
-    def month_releases(self, langs: Sequence[str], analysing: frozenset[str]) -> Iterator[None]:
+    def month_releases(
+        self,
+        langs: Sequence[str],
+        analysing: frozenset[str],
+        before: Callable[[], None] | None = None,
+    ) -> Iterator[None]:
         """The release analyses of the closed months whose pages are to be rendered, started in
         forked workers (``store/forked.py``) while the open data is finished and the pages are
         rendered here; :meth:`_month_press` takes their results.
@@ -924,7 +954,8 @@ class SiteBuilder:
         builds copy the frozen pages back and compute none; with fewer than two, or a store a
         child cannot reach, they are computed here as before. The months in ``analysing`` are
         not: the month files' writer gives theirs, from the read that writes them
-        (``site/month_points.py``; a month it could not tell is then computed here)."""
+        (``site/month_points.py``; a month it could not tell is then computed here). ``before``
+        is called before any is forked."""
         f = self.figures
         todo = [
             month
@@ -937,6 +968,8 @@ class SiteBuilder:
         if not worth_forking(self.store, workers, len(todo)):
             yield
             return
+        if before is not None:
+            before()
         with forked_pool(self.store, workers) as pool:
             self.releases = {_period(m): pool.submit(_releases_of, m) for m in todo}
             try:
@@ -1268,21 +1301,36 @@ def default_workers() -> int:
 
 
 def start_open_data(
-    store: Store, home: Path | None, *, workers: int | None = None
+    store: Store,
+    home: Path | None,
+    *,
+    workers: int | None = None,
+    wait: float = 0.0,
+    waiting: Callable[[str], None] | None = None,
 ) -> MonthWriter | None:
     """Start writing the open data's month files (kept in ``home``), in a child process, before
     the figures are read, so that they are written beside reading them, on another CPU: at a
     first build every month (the longest part of it: 13 million probes over three years of 500
     services), at a rebuild the latest month, whose probes a run of the robot moved (the closed
     months wait for the figures' fingerprints, which :func:`build_site` gives, to be skipped
-    without counting their probes). None when there is no data directory, one worker or no
-    ``fork``: :func:`build_site` then writes them."""
+    without counting their probes). With one worker or no ``fork``, they are written in this
+    process when :func:`build_site` asks for them. None when there is no data directory.
+
+    The data directory's month files are written by one build at a time (``hold_months``,
+    taken after the site's lock, held by the month files' process and its workers to their
+    end): when another build writes them (of the same data into another site), ``waiting`` is
+    told and that build waited for up to ``wait`` seconds, then MonthsBusy; the months it
+    wrote are then found written, and linked."""
     workers = default_workers() if workers is None else workers
     keep = kept_data(home)
-    if keep is None or workers < 2 or not can_fork():
+    if keep is None:
         return None
-    later = has_kept_months(keep / OBSERVATIONS)
-    return start_months(store, keep, keep=keep, workers=workers, background=True, later=later)
+    held = hold_months(keep, wait=wait, waiting=waiting)
+    background = workers >= 2 and can_fork()
+    return start_months(
+        store, keep, keep=keep, workers=workers, background=background, later=None, held=held,
+        defer=not background,
+    )  # fmt: skip
 
 
 def _build_site(

@@ -24,14 +24,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, Protocol
 
-from guichets.files import atomic_file, write_atomic
+from guichets.files import atomic_file, remove_stale_partials, write_atomic
 from guichets.french import MONTHS as MONTHS_FR
 from guichets.model import Category, Outcome
+from guichets.runlock import HeldLock
 from guichets.site.opendata_files import (
     OBSERVATIONS,
     InBackground,
     MonthFiles,
     can_fork,
+    has_kept_months,
+    hold_months,
     link_into,
     month_file,
     months_to_analyse,
@@ -205,29 +208,67 @@ _LEAD: Final = ("method_version", "key")  # before the columns of ``guichets rep
 def figures_csv(rows: Sequence[ReportRow]) -> str:
     """``rows_csv`` with the method's version and the row's key first: the same cells, parsed
     and written again by the same csv module."""
+    header, lines = figures_csv_lines(rows)
+    return header + "".join(lines)
+
+
+class _Taken:
+    """A text sink that gives back what was written since it was last asked."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def write(self, text: str) -> None:
+        self.parts.append(text)
+
+    def take(self) -> str:
+        text = "".join(self.parts)
+        self.parts.clear()
+        return text
+
+
+def figures_csv_lines(rows: Sequence[ReportRow]) -> tuple[str, list[str]]:
+    """:func:`figures_csv`'s header, and each row's line (a quoted cell may hold a line break):
+    the file is their concatenation. One pass for every row (the monthly figures' lines are
+    kept row by row: ``site/figures_text.py``)."""
     table = list(csv.reader(io.StringIO(rows_csv(rows))))
-    out = io.StringIO()
+    out = _Taken()
     write = cell_writer(out)  # the cells come back escaped already; the key is escaped here
     write([*_LEAD, *table[0]])
+    header = out.take()
+    lines = []
     for row, cells in zip(rows, table[1:], strict=True):
         write([METHOD_VERSION, row.key, *cells])
-    return out.getvalue()
+        lines.append(out.take())
+    return header, lines
 
 
 def figures_json(rows: Sequence[ReportRow]) -> str:
     """``rows_json`` with the method's version and the row's key first in each row. Its rows are
     one per line, so each line gets the two fields and the rest stays as ``report`` wrote it."""
-    text = rows_json(rows)
     if not rows:
-        return text + "\n"
-    lines = text.split("\n")
+        return rows_json(rows) + "\n"
+    return "[\n" + ",\n".join(figures_json_lines(rows)) + "\n]\n"
+
+
+def figures_json_lines(rows: Sequence[ReportRow]) -> list[str]:
+    """Each row's line of :func:`figures_json` (without the comma between two): one pass for
+    every row."""
+    if not rows:
+        return []
+    lines = rows_json(rows).split("\n")
     body = lines[1:-1]
-    if len(body) != len(rows) or not all(line.startswith("{") for line in body):
+    if (
+        len(body) != len(rows)
+        or not all(line.startswith("{") and line.endswith("},") for line in body[:-1])
+        or not (body[-1].startswith("{") and body[-1].endswith("}"))
+    ):
         raise ValueError("rows_json no longer writes one row per line; update figures_json")
     for i, row in enumerate(rows):
         lead = json.dumps({"method_version": METHOD_VERSION, "key": row.key}, ensure_ascii=False)
-        body[i] = lead[:-1] + ", " + body[i][1:]
-    return "\n".join([lines[0], *body, lines[-1]]) + "\n"
+        line = body[i] if i + 1 == len(rows) else body[i][:-1]  # without the comma between
+        body[i] = lead[:-1] + ", " + line[1:]
+    return body
 
 
 # -- the package ------------------------------------------------------------------------------
@@ -668,6 +709,43 @@ class _Now:
         pass
 
 
+class _Deferred:
+    """Written in this process when the result is first asked, with the fingerprints given by
+    then (a build that cannot fork: they are known by then), under the month files' lock."""
+
+    def __init__(
+        self, store: Store, kept: Path, workers: int, analysing: frozenset[str], lock: HeldLock
+    ) -> None:
+        self._store, self._kept, self._workers = store, kept, workers
+        self.analysing = analysing
+        self._lock: HeldLock | None = lock
+        self._prints: Mapping[str, str] | None = None
+        self._found: tuple[list[MonthFiles], int] | None = None
+
+    def result(self) -> tuple[list[MonthFiles], int]:
+        if self._found is None:
+            try:
+                self._found = observation_files(
+                    self._store, self._kept, observation_types(), workers=self._workers,
+                    fingerprints=self._prints, analyse=self.analysing,
+                )  # fmt: skip
+            finally:
+                self.stop()
+        return self._found
+
+    def busy(self) -> bool:
+        return False  # written when asked
+
+    def remember(self, fingerprints: Mapping[str, str] | None) -> None:
+        if self._found is None:
+            self._prints = fingerprints
+
+    def stop(self) -> None:
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+
 def start_months(
     store: Store,
     folder: Path,
@@ -676,23 +754,41 @@ def start_months(
     workers: int,
     background: bool = True,
     fingerprints: Mapping[str, str] | None = None,
-    later: bool = False,
+    later: bool | None = False,
+    held: HeldLock | None = None,
+    defer: bool = False,
 ) -> MonthWriter:
     """Bring the month files up to date: in a child process when ``background`` (the caller
-    goes on, then asks for the result), else now. ``folder`` and ``keep`` as for
+    goes on, then asks for the result), else now (with ``defer``, when the result is first
+    asked, with the fingerprints ``remember`` gave). ``folder`` and ``keep`` as for
     :func:`write_open_data`; ``fingerprints`` as for ``observation_files``; ``later``: in the
-    background, the fingerprints are given to the child by ``remember`` (``InBackground``)."""
+    background, the fingerprints are given to the child by ``remember`` (``InBackground``);
+    None: when months are kept already (a rebuild). With ``keep``, the month files' lock
+    (``hold_months``): ``held`` when the caller took it (it is the writer's to let go, once
+    written or stopped), else taken here, not waited for (MonthsBusy)."""
     kept = (folder if keep is None else keep) / OBSERVATIONS
-    types = observation_types()  # made an Arrow schema where the months are written
-    analyse = months_to_analyse(store, kept)
-    if background and can_fork():
-        return InBackground(
-            store, kept, types, workers=workers, fingerprints=fingerprints, later=later,
-            analyse=analyse,
-        )  # fmt: skip
-    found = observation_files(
-        store, kept, types, workers=workers, fingerprints=fingerprints, analyse=analyse
-    )
+    lock = held if held is not None or keep is None else hold_months(keep)
+    try:
+        types = observation_types()  # made an Arrow schema where the months are written
+        analyse = months_to_analyse(store, kept)
+        if later is None:
+            later = has_kept_months(kept)
+        if background and can_fork():
+            return InBackground(
+                store, kept, types, workers=workers, fingerprints=fingerprints, later=later,
+                analyse=analyse, lock=lock,
+            )  # fmt: skip
+        if defer and lock is not None:
+            return _Deferred(store, kept, workers, analyse, lock)
+        found = observation_files(
+            store, kept, types, workers=workers, fingerprints=fingerprints, analyse=analyse
+        )
+    except BaseException:
+        if lock is not None:
+            lock.close()
+        raise
+    if lock is not None:
+        lock.close()
     return _Now(found, analyse)
 
 
@@ -719,8 +815,7 @@ def write_open_data(
     if created.utcoffset() is None:
         raise ValueError(f"created={created.isoformat()} is naive; give an aware datetime")
     folder.mkdir(parents=True, exist_ok=True)
-    for stale in folder.glob(".*.partial"):
-        stale.unlink()
+    remove_stale_partials(folder, older_than=None)  # the site's own: its lock is held
     (folder / ".manifest.json").unlink(missing_ok=True)  # the old layout's, if any
     kept = (folder if keep is None else keep) / OBSERVATIONS
     if months is None:

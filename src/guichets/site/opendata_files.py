@@ -34,8 +34,10 @@ from typing import TYPE_CHECKING, Any, Final
 from isal import igzip
 
 import guichets
-from guichets.files import link_atomic, partial_path, write_atomic
+from guichets import forks
+from guichets.files import link_atomic, partial_path, remove_stale_partials, write_atomic
 from guichets.periods import DateRange, month_range
+from guichets.runlock import HeldLock, held_lock
 from guichets.stats.releases import Release
 from guichets.store import Store, as_utc
 from guichets.store.export import (
@@ -58,8 +60,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "KINDS",
+    "LOCK",
     "InBackground",
     "MonthFiles",
+    "MonthsBusy",
+    "hold_months",
     "link_into",
     "month_file",
     "months_to_analyse",
@@ -86,7 +91,8 @@ _LAYOUT: Final = {
 }
 _FILE: Final = re.compile(r"observations-(\d{4}-\d{2})\.(csv\.gz|parquet|csv|jsonl)")
 _CHUNK: Final = 1 << 20
-_STOPS: Final = (signal.SIGINT, signal.SIGTERM)  # what InBackground's child takes at its default
+LOCK: Final = ".lock"  # DATA/opendata/.lock: see hold_months
+_WRITER: Final = "guichets site build"  # the lock's holder, as the lock file names it
 
 
 def month_file(label: str, kind: str) -> str:
@@ -105,6 +111,47 @@ class MonthFiles:
     files: Mapping[str, Mapping[str, Any]]  # kind → {"bytes", "sha256"}
     # Not what the files are: the same files listed by two builds are equal.
     releases: tuple[Release, ...] | None = field(default=None, compare=False)
+
+
+class MonthsBusy(Exception):
+    """Another build writes the data directory's month files; the message names it and the
+    lock."""
+
+
+def hold_months(
+    keep: Path, *, wait: float = 0.0, waiting: Callable[[str], None] | None = None
+) -> HeldLock:
+    """The lock of the month files kept in ``keep`` (``DATA/opendata/v<version>``) and of every
+    folder beside it: ``DATA/opendata/.lock``, held by the build that writes them and by the
+    processes it forks to write them (its month files' process and their workers), each to its
+    end (``runlock.held_lock``): one writer of a data directory's month files at a time, even
+    when two builds of it into two sites run at once, or a killed build's writers have not yet
+    ended. When another build holds it, ``waiting`` is told once and it is waited for up to
+    ``wait`` seconds, then MonthsBusy. Once held, the partial files killed writers left under
+    ``DATA/opendata`` are removed, whatever their age: no writer of theirs is at work. The
+    caller takes it after the site's lock, never before: one order, no deadlock."""
+    root = keep.parent
+    path = root / LOCK
+
+    def busy(who: str) -> Exception:
+        return MonthsBusy(
+            f"the open data's month files of {root} are being written by another build ({who}); "
+            "one writer of a data directory's month files at a time. Build again when it ends, "
+            f"or wait for it longer (guichets site build --wait); the lock is {path}, released "
+            "when that build and the processes writing its month files end"
+        )
+
+    def told(who: str) -> None:
+        if waiting is not None:
+            waiting(
+                f"waiting up to {wait:.0f} s for another build writing the open data's month "
+                f"files of {root} ({who})"
+            )
+
+    root.mkdir(parents=True, exist_ok=True)
+    lock = held_lock(path, _WRITER, busy, wait=wait, waiting=told)
+    remove_stale_partials(root, older_than=None)
+    return lock
 
 
 # -- one month ---------------------------------------------------------------------------------
@@ -317,7 +364,10 @@ def _executor(store: Store, tasks: int, workers: int) -> Iterator[Executor]:
             yield _Serial()
             return
         context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(min(workers, tasks), context, initializer=_forked) as pool:
+        with (
+            forks.ours(),
+            ProcessPoolExecutor(min(workers, tasks), context, initializer=_forked) as pool,
+        ):
             yield pool
     finally:
         _STORE = None
@@ -411,8 +461,7 @@ def observation_files(
     once before months are written, when some are, after the modules that write them are
     imported (see ``_in_child``)."""
     folder.mkdir(parents=True, exist_ok=True)
-    for file in folder.glob(".*.partial"):
-        file.unlink()
+    remove_stale_partials(folder, older_than=None)  # the caller holds every writer's lock
     kept = _load(folder)
     months = list(_months(store))
     latest = months[-1][0] if months else None  # the last probe's month: it has probes
@@ -561,9 +610,11 @@ class InBackground:
         fingerprints: Mapping[str, str] | None = None,
         later: bool = False,
         analyse: Collection[str] = frozenset(),
+        lock: HeldLock | None = None,
     ) -> None:
         context = multiprocessing.get_context("fork")
         self._store, self._folder = store, folder
+        self._lock = lock  # the month files' (hold_months), the child's too, let go when done
         self.analysing = frozenset(analyse)
         self._every_month = not has_kept_months(folder)  # a first build: all to write
         self._later: Mapping[str, str] | None = None
@@ -590,13 +641,13 @@ class InBackground:
             ),
         )
         gc.freeze()  # the parent's objects stay shared: the child's collections never touch them
-        # Blocked across the fork, until the child has taken them at their default (_in_child).
-        before = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPS)
         try:
-            self._process.start()
+            with forks.ours():  # the signals at their default, ended with this thread
+                self._process.start()
         finally:
             gc.unfreeze()
-            signal.pthread_sigmask(signal.SIG_SETMASK, before)  # a Ctrl-C waiting raises here
+            if lock is not None:  # held by the child and its workers; not by what forks next
+                lock.keep_from_children()
         send.close()
         if prints_in is not None:
             prints_in.close()
@@ -640,12 +691,19 @@ class InBackground:
         finally:
             self._receive.close()
             self._process.join()
-        if not ok:
-            raise RuntimeError(f"writing the open data's month files failed: {payload}")
-        months, written = payload
-        if self._later:
-            stamp_fingerprints(self._store, self._folder, self._later)
+        try:
+            if not ok:
+                raise RuntimeError(f"writing the open data's month files failed: {payload}")
+            months, written = payload
+            if self._later:
+                stamp_fingerprints(self._store, self._folder, self._later)
+        finally:
+            self._let_go()
         return months, written
+
+    def _let_go(self) -> None:
+        if self._lock is not None:
+            self._lock.close()
 
     def stop(self) -> None:
         """End the child and its workers (the build failed before it needed the months)."""
@@ -658,6 +716,7 @@ class InBackground:
         if self._prints is not None:
             self._prints.close()
             self._prints = None
+        self._let_go()
 
 
 def _unmoved(store: Store, days: DateRange, entry: Mapping[str, Any]) -> bool:
@@ -708,15 +767,9 @@ def _in_child(
     """``prints``: where the fingerprints come from (``InBackground``'s ``later``), else None;
     ``parents``: the parent's end of that pipe, closed here so that the parent's end alone
     holds it open (the parent gone, the child reads its end)."""
-    # The parent's handlers of SIGINT and SIGTERM are not this process's: ``guichets run
-    # --site`` builds in a thread of a process whose event loop stops the run on SIGTERM (a
-    # handler doing nothing here but writing to the loop's wakeup descriptor, shared with the
-    # parent). The SIGTERM of ``stop`` must end this process and its workers (forked after).
-    for stop in _STOPS:
-        signal.signal(stop, signal.SIG_DFL)
-    with contextlib.suppress(ValueError):
-        signal.set_wakeup_fd(-1)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPS)
+    # Forked as a child of ours (``forks.ours``): SIGINT and SIGTERM at their default (the
+    # SIGTERM of ``stop`` ends it, not the handler of ``guichets run --site``'s event loop), and
+    # it ends when the build's thread does, as its workers (children of ours too) end with it.
     os.setpgid(0, 0)  # a group of its own, with its workers: see InBackground.stop
     if parents is not None:
         parents.close()

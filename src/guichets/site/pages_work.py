@@ -17,14 +17,15 @@ import hashlib
 import itertools
 import multiprocessing
 import pickle
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, Final, Protocol
 
 import guichets
+from guichets import forks
 from guichets.files import read_kept, write_kept
 from guichets.site.figures import ServiceInfo, SiteFigures
 from guichets.stats.method import METHOD_VERSION
@@ -34,6 +35,7 @@ __all__ = [
     "KeptDigests",
     "PageJob",
     "PageKeys",
+    "PagesUnderWay",
     "code_digest",
     "code_sources",
     "digest",
@@ -220,30 +222,80 @@ def _share(jobs: Sequence[PageJob]) -> tuple[int, int]:
     return result.written, result.pages
 
 
-def render_pages(builder: SiteBuilder, jobs: Sequence[PageJob], workers: int) -> None:
+class PagesUnderWay:
+    """The shares of pages forked workers may still be rendering (:func:`render_pages`), while
+    the build's process goes on with the rest of the site: :meth:`wait` for them (then
+    ``finished`` runs: the pages' digests are kept only once every page is written), or
+    :meth:`stop` them when the build fails."""
+
+    def __init__(
+        self,
+        builder: SiteBuilder,
+        pool: ProcessPoolExecutor | None = None,
+        futures: Sequence[Future[tuple[int, int]]] = (),
+    ) -> None:
+        self.builder = builder
+        self.pool = pool
+        self.futures = list(futures)
+        self.finished: Callable[[], None] | None = None
+        self.done = False
+
+    def wait(self) -> None:
+        """Wait for the workers' pages and count them, once (a worker's error is raised here)."""
+        if self.done:
+            return
+        self.done = True
+        result = self.builder.writer.result
+        if self.pool is not None:
+            try:
+                for future in self.futures:
+                    written, pages = future.result()
+                    result.written += written
+                    result.pages += pages
+            finally:
+                self.pool.shutdown(wait=True, cancel_futures=True)
+        if self.finished is not None:
+            self.finished()
+
+    def stop(self) -> None:
+        """The build failed: the workers are ended (their pages are not counted or kept)."""
+        self.done = True
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def render_pages(builder: SiteBuilder, jobs: Sequence[PageJob], workers: int) -> PagesUnderWay:
     """Render ``jobs`` in up to ``workers`` processes, this one among them (one share a process,
     each at least :data:`MIN_PER_WORKER` pages): the others are forked and render theirs while
-    this one renders its own, instead of waiting for them."""
+    this one renders its own, then goes on with the rest of the site (what it returns says when
+    they are done)."""
     global _BUILDER
     workers = min(workers, len(jobs) // MIN_PER_WORKER)
     if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
         for job in jobs:
             _render(builder, job)
-        return
-    result = builder.writer.result
+        return PagesUnderWay(builder)
+    builder.writer.result.files.update(job.file for job in jobs)
     cut = [len(jobs) * i // workers for i in range(workers + 1)]
     shares = [list(jobs[a:b]) for a, b in itertools.pairwise(cut)]
+    context = multiprocessing.get_context("fork")
+    pool = ProcessPoolExecutor(workers - 1, context)
+    under_way = PagesUnderWay(builder, pool)
     _BUILDER = builder
     try:
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(workers - 1, context) as pool:
-            futures = [pool.submit(_share, share) for share in shares[1:]]
-            for job in shares[0]:
-                _render(builder, job)
-            for future in futures:
-                written, pages = future.result()
-                result.written += written
-                result.pages += pages
+        # Every worker is forked at the first submission (``fork``): each has the builder,
+        # and is a child of ours (``forks.ours``: signals at their default, ended with us).
+        with forks.ours():
+            under_way.futures = [pool.submit(_share, share) for share in shares[1:]]
+    except BaseException:
+        under_way.stop()
+        raise
     finally:
         _BUILDER = None
-    result.files.update(job.file for job in jobs)
+    try:
+        for job in shares[0]:
+            _render(builder, job)
+    except BaseException:
+        under_way.stop()
+        raise
+    return under_way

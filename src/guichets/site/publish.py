@@ -34,12 +34,12 @@ import errno
 import os
 import secrets
 import shutil
-import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from guichets import forks
 from guichets.runlock import file_lock
 
 __all__ = [
@@ -54,8 +54,6 @@ __all__ = [
 
 STAGING_MARK = ".building-"
 """Middle of the staging folder's name: ``.<out name>.building-<pid>`` beside ``--out``."""
-# What stops a build from outside (a Ctrl-C, a kill): see _leftovers.
-_STOPS: Final = frozenset({signal.SIGINT, signal.SIGTERM})
 
 LOCK_SUFFIX: Final = ".lock"
 """End of the lock file's name: ``.<out name>.lock`` beside ``--out``."""
@@ -132,25 +130,19 @@ def _leftovers(out: Path) -> Callable[[], None]:
         for path in found:
             _remove(path)
         return lambda: None
-    # Blocked across the fork: a Ctrl-C (sent to the whole process group) or a stop that reached
-    # the child before it is in its ``try`` would raise there, up the build's own stack, and
-    # run a second copy of the build's error handlers (the month files' writer stopped,
-    # connections closed, output flushed twice). The child takes them at their default (it
-    # dies: the next build removes what is left), then lets them in.
-    before = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPS)
-    try:
+    # A child of ours (``forks.ours``): a Ctrl-C (sent to the whole process group) or a stop that
+    # reached a child with the parent's handlers would raise there, up the build's own stack,
+    # and run a second copy of the build's error handlers (the month files' writer stopped,
+    # connections closed, output flushed twice); it takes them at their default (it dies: the
+    # next build removes what is left), and ends with the build.
+    with forks.ours():
         child = os.fork()
-        if child == 0:  # only unlinks: nothing of the parent's (connections, buffers) is touched
-            try:
-                for stop in _STOPS:
-                    signal.signal(stop, signal.SIG_DFL)
-                signal.pthread_sigmask(signal.SIG_SETMASK, before)
-                for path in found:
-                    _remove(path)
-            finally:
-                os._exit(0)
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, before)  # in the parent only: see above
+    if child == 0:  # only unlinks: nothing of the parent's (connections, buffers) is touched
+        try:
+            for path in found:
+                _remove(path)
+        finally:
+            os._exit(0)
     return lambda: _reap(child)
 
 

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 
+from guichets import forks
 from guichets.store import Store
 
 __all__ = ["forked_pool", "forked_store", "worth_forking"]
@@ -50,13 +51,15 @@ def forked_pool(store: Store, workers: int) -> Iterator[ProcessPoolExecutor]:
     reach ``store`` by :func:`forked_store`; ask :func:`worth_forking` first.
 
     The parent's objects are frozen while the pool lives (``gc.freeze``): the workers'
-    collections never touch them, so the pages they share with the parent stay shared."""
+    collections never touch them, so the pages they share with the parent stay shared. The
+    workers are children of ours (``forks.ours``): the signals at their default, ended with
+    their parent."""
     global _FORKED_STORE
     _FORKED_STORE = store
     context = multiprocessing.get_context("fork")
     gc.freeze()
     try:
-        with ProcessPoolExecutor(workers, context, initializer=_forked) as pool:
+        with forks.ours(), ProcessPoolExecutor(workers, context, initializer=_forked) as pool:
             yield pool
     finally:
         gc.unfreeze()

@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,6 +23,7 @@ from guichets.catalogue import Catalogue
 from guichets.collector import fewer_collections
 from guichets.departements import DEPARTEMENTS
 from guichets.files import read_kept, write_kept
+from guichets.model import Observation
 from guichets.periods import DateRange, Grain, local_day, month_range
 from guichets.site.figures import LATEST_PROBES, LEAD_QUANTILES, ServiceInfo, SiteFigures
 from guichets.site.releases_cache import releases_of_the_day
@@ -131,7 +132,10 @@ def _read_figures(
     departements: list[ReportRow] = []
     france: list[ReportRow] = []
     fingerprints: dict[str, str] = {}
-    computed = _months_of_rows(store, months, alive, until, cache, workers, named)
+    early = _Early(store, months[-1], named)
+    computed = _months_of_rows(
+        store, months, alive, until, cache, workers, named, meanwhile=early.read
+    )
     for month, ((month_rows_, month_departements, month_france), fingerprint) in zip(
         months, computed, strict=True
     ):
@@ -150,7 +154,7 @@ def _read_figures(
         info = services.get(row.key)
         if info is not None and row.departement is None:
             row.departement = info.departement
-    last_probe = store.last_probe_at()
+    last_probe = early.last_probe
     figures = SiteFigures(
         generated_at=generated_at,
         last_probe=last_probe,
@@ -162,15 +166,51 @@ def _read_figures(
         fingerprints=fingerprints,
         cache=cache,
     )
-    figures.latest_probes = store.latest_observations_of(stored, LATEST_PROBES)
-    latest = months[-1]
-    for service_id, found in vantage_barriers(store, latest).items():
-        split = split_vantages(seen_from(found, latest))
-        if split is not None:
-            figures.vantages[service_id] = split
+    figures.latest_probes = early.latest_probes(stored)
+    figures.vantages = early.vantages
     if press:
         figures.press_markdown = _press(store, figures, cache)
     return figures
+
+
+class _Early:
+    """What the site reads besides the months' rows, and which they do not change: read while
+    the months that moved are computed in forked workers (:func:`_months_of_rows`' ``meanwhile``),
+    instead of after them. After a run that is the latest month, whose worker this process
+    otherwise waited for once it had checked and read the closed months, then read these (the
+    latest probes of 100 services and the vantage points' split: 0.07 CPU-s, 0.1 s). The
+    services with rows are only known once every month's rows are: the latest probes are read
+    of those the catalogue names and of those with rows in the months found kept, and of any
+    other afterwards."""
+
+    def __init__(self, store: Store, latest: DateRange, named: Mapping[str, ServiceInfo]) -> None:
+        self.store = store
+        self.month = latest
+        self.named = named
+        self.last_probe: datetime | None = None
+        self.vantages: dict[str, tuple[list[str], list[str]]] = {}
+        self.probes: dict[str, list[Observation]] = {}
+
+    def read(self, found: Iterable[MonthRows]) -> None:
+        """The last probe's instant, the vantage points' split, and the latest probes of the
+        services the catalogue names or ``found`` (months' rows) holds."""
+        store = self.store
+        self.last_probe = store.last_probe_at()
+        known = {row.key for rows in found for row in rows[0]}
+        self.probes = store.latest_observations_of(sorted(known | set(self.named)), LATEST_PROBES)
+        for service_id, seen in vantage_barriers(store, self.month).items():
+            split = split_vantages(seen_from(seen, self.month))
+            if split is not None:
+                self.vantages[service_id] = split
+
+    def latest_probes(self, stored: Sequence[str]) -> dict[str, list[Observation]]:
+        """The latest probes of the services with rows (``stored``), in their order."""
+        missing = [service for service in stored if service not in self.probes]
+        more = self.store.latest_observations_of(missing, LATEST_PROBES) if missing else {}
+        return {
+            service: self.probes[service] if service in self.probes else more[service]
+            for service in stored
+        }
 
 
 class _CheckedTotals:
@@ -254,6 +294,7 @@ def _months_of_rows(
     cache: Path | None,
     workers: int | None,
     named: Mapping[str, ServiceInfo] | None = None,
+    meanwhile: Callable[[Iterable[MonthRows]], None] | None = None,
 ) -> list[tuple[MonthRows, str | None]]:
     """Every month's rows (services, départements, France, their lead times computed) and
     fingerprint (with a cache), in order: those the cache still holds for what they come from
@@ -268,7 +309,9 @@ def _months_of_rows(
     opens its own connections (``Store.forked``: SQLite in WAL lets readers share the file,
     PostgreSQL serves each its own session), computes a month, keeps it in the cache and sends
     the rows back pickled: a month's rows are a few hundred kB, and a worker holds one month
-    at a time, so the build's memory grows by the workers' working sets, not by copies."""
+    at a time, so the build's memory grows by the workers' working sets, not by copies.
+    ``meanwhile`` is given the months found kept once every month is checked, before the
+    others are waited for (:class:`_Early`)."""
     checked = _CheckedTotals(store, months, cache)
     workers = min(MAX_WORKERS, os.cpu_count() or 1) if workers is None else workers
     beside = len(months) > 1 and worth_forking(store, workers, len(months))
@@ -298,6 +341,8 @@ def _months_of_rows(
             else:
                 todo[i] = None
         checked.save()
+        if meanwhile is not None:  # given the months found kept, while the others are computed
+            meanwhile(found.values())
         for i, future in todo.items():
             found[i] = (
                 future.result()

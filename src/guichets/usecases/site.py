@@ -70,13 +70,15 @@ def build_site_of(
     ``status`` wraps each long step, ``say`` and ``note`` tell what happened (and what failed).
 
     The site's lock is held from the start (``publish.site_lock``): one build of a site at a
-    time, the second waiting up to ``wait`` seconds, then SiteBusy."""
+    time, the second waiting up to ``wait`` seconds, then SiteBusy. Then the data directory's
+    month files' (``opendata_files.hold_months``): one writer of them at a time, whatever the
+    site, the second waiting up to ``wait`` seconds as well, then MonthsBusy."""
     from guichets.site.publish import site_lock
 
     target = out if out is not None else datadir.site(folder)
     with site_lock(target, wait=wait, waiting=note) as held:
         return _build(
-            store, folder, target, catalogue, contact, screenshots, status, say, note, held
+            store, folder, target, catalogue, contact, screenshots, status, say, note, held, wait
         )
 
 
@@ -91,12 +93,15 @@ def _build(
     say: Callable[[str], None],
     note: Callable[[str], None],
     held: SiteLock,
+    wait: float,
 ) -> BuildResult:
     from guichets.site.build import build_site, start_open_data
     from guichets.usecases.figures import read_figures
 
     remove_stale_partials(datadir.cache(folder, "site"))  # left by a killed build
-    months = start_open_data(store, folder)  # beside reading the figures, in another process
+    # Beside reading the figures, in another process; one build of the data directory's month
+    # files at a time, its lock taken after the site's (one order: no deadlock).
+    months = start_open_data(store, folder, wait=wait, waiting=note)
     try:
         with status("Reading the figures…"):
             figures = read_figures(
