@@ -17,11 +17,13 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from guichets.site.build import data_folder, kept_data
-from guichets.site.opendata_files import OBSERVATIONS, month_file
+from guichets.site.build import data_folder, kept_data, start_open_data
+from guichets.site.opendata_files import OBSERVATIONS, MonthsBusy, hold_months, month_file
+from guichets.store import Store
 from tests.test_site_opendata import DAYS, START, _robot
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="forked month writers")
@@ -112,7 +114,7 @@ def _blocking_partial(home: Path) -> Iterator[int]:
         fifo.unlink(missing_ok=True)
 
 
-def _started(build: subprocess.Popen[str], end: int) -> None:
+def _started(build: subprocess.Popen[Any], end: int) -> None:
     """Wait until a writer of ``build`` writes into the FIFO ``end`` reads, or the build ends."""
     ended = os.pidfd_open(build.pid)
     try:
@@ -211,3 +213,24 @@ def test_two_builds_of_one_data_directory_write_its_month_files_in_turn(
     )  # fmt: skip
     published = data_folder(tmp_path / "b") / OBSERVATIONS
     assert (published / month_file(LATEST, "csv")).read_bytes() == exported.read_bytes()
+
+
+def test_a_build_that_cannot_fork_writes_its_months_when_asked_under_the_lock(
+    home: Path, tmp_path: Path
+) -> None:
+    """One worker (one CPU): the month files are written in the build's process when they are
+    first asked for, with the fingerprints given by then, holding the month files' lock from
+    the start until they are written; the same months as a forked writer's."""
+    with Store.open(None, home=home) as store:
+        months = start_open_data(store, home, workers=1)
+        assert months is not None and not months.busy()
+        with pytest.raises(MonthsBusy, match="being written by another build"):
+            hold_months(kept_data(home) or tmp_path)
+        months.remember(None)
+        found, written = months.result()
+        assert [m.label for m in found] == ["2026-10", LATEST] and written == 5
+        assert months.result() == (found, written)  # the same again, nothing written twice
+        hold_months(kept_data(home) or tmp_path).close()  # free once written
+        forked = start_open_data(store, home, workers=2)
+        assert forked is not None
+        assert forked.result() == (found, 0)

@@ -141,3 +141,22 @@ def test_a_killed_builds_partial_files_are_removed_by_the_next_build_and_only_th
     assert link.is_symlink() and (outside / "precious").read_text() == "keep me"
     assert (outside / ".elsewhere.partial").read_text() == "not the cache's"
     assert theirs.read_text() == "someone's"
+
+
+def test_a_templates_cache_that_cannot_be_made_does_not_fail_the_build(
+    home: Path, tmp_path: Path
+) -> None:
+    """A file where the templates are kept compiled (``DATA/cache/site/templates``, Jinja2's
+    bytecode cache): the folder cannot be made, nor anything read or written under it (root
+    included). The build compiles the templates, renders the site and exits 0, saying once in
+    its log what was not kept; the file is left as it was (before: FileExistsError, exit 1)."""
+    templates = datadir.cache(home, "site") / "templates"
+    templates.parent.mkdir(parents=True, exist_ok=True)
+    templates.write_text("someone's")
+    built = _build(home, tmp_path / "public")
+    assert built.returncode == 0, built.stderr
+    said = " ".join(built.stderr.split())
+    assert said.count("not kept in the cache (done again next time): [Errno 17] File exists") == 1
+    assert f"'{templates}'" in said
+    assert "<svg" in (tmp_path / "public" / "index.html").read_text("utf-8")
+    assert templates.read_text() == "someone's"

@@ -10,6 +10,7 @@ Stored pages are never published as HTML: a probe is shown by its screenshot (a 
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -28,7 +29,7 @@ from guichets.collector import fewer_collections
 from guichets.departements import DEPARTEMENTS
 from guichets.evidence.layout import screenshots_dir
 from guichets.evidence.screenshot import ProbeTimeScreenshots, Renderer, screenshot_name
-from guichets.files import copy_atomic, write_atomic
+from guichets.files import UNREADABLE, copy_atomic, write_atomic
 from guichets.model import PARIS, Category, Observation, Outcome
 from guichets.periods import DateRange
 from guichets.site import alerttext, charts, feeds, francemap, i18n
@@ -74,6 +75,8 @@ from guichets.tally import Tally
 
 __all__ = ["BuildResult", "build_site", "data_folder", "render_screenshots"]
 
+log = logging.getLogger(__name__)
+
 NOT_MEASURED: Final = (Outcome.BARRIER, Outcome.SITE_ERROR, Outcome.UNRECOGNIZED)
 TREND_MONTHS: Final = 12  # months in a table's sparkline
 MAX_WORKERS: Final = 4  # processes of a build, at most
@@ -105,14 +108,49 @@ def kept_data(home: Path | None) -> Path | None:
     return None if home is None else home / "opendata" / f"v{METHOD_VERSION}"
 
 
+class _KeptTemplates(jinja2.FileSystemBytecodeCache):
+    """Jinja2's bytecode cache, only a cache (as ``files.read_kept``, ``write_kept``): a
+    compiled template that cannot be read is compiled again, one that cannot be kept (its folder
+    cannot be made: a file in its place, a full disk, a read-only folder) is said once in the
+    log, and the templates are compiled at every build; never a failure of the build."""
+
+    def __init__(self, folder: Path) -> None:
+        self._broken: str | None = None
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self._say(exc)
+        super().__init__(str(folder))
+
+    def _say(self, exc: OSError) -> None:
+        if self._broken is None:
+            self._broken = str(exc)
+            log.warning("not kept in the cache (done again next time): %s", exc)
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        if self._broken is not None:
+            return
+        try:
+            super().load_bytecode(bucket)
+        except UNREADABLE:
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        if self._broken is not None:
+            return
+        try:
+            super().dump_bytecode(bucket)
+        except OSError as exc:
+            self._say(exc)
+
+
 def _environment(cache: Path | None = None) -> jinja2.Environment:
     """The templates; with ``cache`` (the data directory's), compiled once and kept there
     (Jinja2's bytecode cache, keyed by each template's source): compiling them was a tenth of
     a rebuild that renders few pages."""
     bytecode = None
     if cache is not None:
-        (cache / "templates").mkdir(parents=True, exist_ok=True)
-        bytecode = jinja2.FileSystemBytecodeCache(str(cache / "templates"))
+        bytecode = _KeptTemplates(cache / "templates")
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("guichets.site", "templates"),
         autoescape=True,  # every page is HTML; nothing is ever trusted unescaped
