@@ -16,11 +16,15 @@ import stat
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from guichets.site import pages_work
+from guichets.site.archive import ARCHIVE_DIR
 from guichets.site.build import data_folder, kept_data, start_open_data
 from guichets.site.opendata_files import OBSERVATIONS, MonthsBusy, hold_months, month_file
 from guichets.store import Store
@@ -234,3 +238,36 @@ def test_a_build_that_cannot_fork_writes_its_months_when_asked_under_the_lock(
         forked = start_open_data(store, home, workers=2)
         assert forked is not None
         assert forked.result() == (found, 0)
+
+
+def test_a_build_that_fails_after_waiting_for_its_pages_keeps_no_page_digest(
+    home: Path, tmp_path: Path
+) -> None:
+    """A rebuild whose closed months' pages are to be rendered again (their frozen copies gone)
+    forks their release analyses' workers after waiting for the pages' (``PagesUnderWay``), then
+    fails (its month files' writer cannot write the latest month): the site stays as it was, and
+    so do the pages' digests. Before, they were kept at that wait, mid-build: the next build
+    took the pages of the site left as it was for pages made from the new figures, and
+    published them unchanged."""
+    out = tmp_path / "site"
+    assert _build(home, out).returncode == 0
+    digests = home / "cache" / "site" / pages_work.CACHE_FILE
+    kept = digests.read_bytes()
+    with Store.open(home=home) as store:  # a probe as a run saves it: every page's key moves
+        service = store.services()[0]
+        last = list(store.observations(service=service))[-1]
+        later = timedelta(minutes=7)
+        store.save(replace(last, probe_id=last.probe_id[:-4] + "late", trail=(),
+                           started_at=last.started_at + later,
+                           finished_at=last.finished_at + later))  # fmt: skip
+    for frozen in (out / ARCHIVE_DIR, out / "en" / ARCHIVE_DIR, home / "archive"):
+        shutil.rmtree(frozen)  # the closed months' pages: rendered again, analyses forked
+    # Where the writer of the latest month's CSV makes its partial file: a folder (left as it
+    # is), which it cannot open: the month files' process fails, and the build with it.
+    (_observations(home) / f".{month_file(LATEST, 'csv')}.partial").mkdir()
+    published = sorted(p.relative_to(out) for p in out.rglob("*"))
+    failed = _build(home, out)
+    assert failed.returncode == 1, failed.stderr
+    assert "month files failed" in failed.stderr
+    assert sorted(p.relative_to(out) for p in out.rglob("*")) == published
+    assert digests.read_bytes() == kept

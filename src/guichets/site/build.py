@@ -554,7 +554,7 @@ class SiteBuilder:
         pages = self.many_pages(langs, workers=1 if months.busy() else self.workers)
         try:
             self._rest(langs, folder, keep, months, pages)
-            pages.wait()  # the pages' forked workers, if any, rendered theirs meanwhile
+            pages.keep()  # the pages' forked workers, if any, rendered theirs meanwhile
         except BaseException:
             pages.stop()
             raise

@@ -229,6 +229,14 @@ class _Next:
                 self.value.value = at + 1
         return at if at < self.count else None
 
+    def close(self) -> None:
+        """No page is taken any more (the build failed): each process ends the one it renders."""
+        if self.value is None:
+            self.taken = self.count
+        else:
+            with self.value.get_lock():
+                self.value.value = self.count
+
 
 def _share() -> tuple[int, int]:
     """In a worker: render pages until none is left; returns (files written, pages rendered).
@@ -245,9 +253,10 @@ def _share() -> tuple[int, int]:
 
 class PagesUnderWay:
     """The pages to render, by forked workers (:func:`render_pages`) and by this process when it
-    has the time (:meth:`help`): meanwhile the build goes on with the rest of the site. :meth:`wait`
-    renders what is left here, waits for the workers (then ``finished`` runs: the pages' digests
-    are kept only once every page is written); :meth:`stop` ends them when the build fails."""
+    has the time (:meth:`help`): meanwhile the build goes on with the rest of the site.
+    :meth:`wait` renders what is left here and waits for the workers (before forking anything
+    else too), :meth:`keep` once the whole site is written (``finished`` runs: the pages'
+    digests are kept only then), :meth:`stop` when the build fails."""
 
     def __init__(
         self,
@@ -291,12 +300,24 @@ class PagesUnderWay:
                     result.pages += pages
             finally:
                 self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def keep(self) -> None:
+        """The build wrote every other file: wait for the pages, then run ``finished`` (never
+        at a mere :meth:`wait`, which the build's process may ask for halfway: a build failing
+        after it would keep the digests of pages that the site left as it was never shows, and
+        the next build would take that site's pages for them)."""
+        self.wait()
         if self.finished is not None:
             self.finished()
+            self.finished = None
 
     def stop(self) -> None:
-        """The build failed: the workers are ended (their pages are not counted or kept)."""
+        """The build failed: the workers' pages are neither counted nor their digests kept. No
+        page is handed out any more, and a worker rendering one is waited for (a pool ends no
+        running task; a Ctrl-C, sent to the whole group, ends them), into the staging folder
+        that the failed build removes."""
         self.done = True
+        self.take.close()
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
