@@ -131,6 +131,29 @@ def _started(build: subprocess.Popen[Any], end: int) -> None:
     assert end in ready, f"the build ended before writing the month: {build.communicate()}"
 
 
+def _writing(home: Path, out: Path, end: int) -> subprocess.Popen[bytes]:
+    """A ``guichets site build`` of ``home`` into ``out``, once a writer of it writes into the
+    FIFO ``end`` reads (:func:`_blocking_partial`)."""
+    build = subprocess.Popen(
+        [*GUICHETS, "site", "build", "--home", str(home), "--out", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _started(build, end)
+    return build
+
+
+def _exported(home: Path, tmp_path: Path) -> bytes:
+    """The latest month's probes as ``guichets export observations`` writes them (plain CSV)."""
+    exported = tmp_path / "exported.csv"
+    subprocess.run(
+        [*GUICHETS, "export", "observations", "--home", str(home), "--month", LATEST,
+         "--format", "csv", "-o", str(exported)],
+        capture_output=True, check=True, timeout=HANG,
+    )  # fmt: skip
+    return exported.read_bytes()
+
+
 def _writers_gone(end: int, timeout: float) -> bool:
     """Whether every writer of the FIFO ``end`` reads closed it (their processes gone), within
     ``timeout``: POLLHUP, never reported while one holds it (nothing is read meanwhile)."""
@@ -147,12 +170,7 @@ def test_a_killed_build_s_month_writers_end_with_it(home: Path, tmp_path: Path) 
     names the next build writes, and they were found alive after two minutes). The next build
     then writes the month whole."""
     with _blocking_partial(home) as end:
-        build = subprocess.Popen(
-            [*GUICHETS, "site", "build", "--home", str(home), "--out", str(tmp_path / "site")],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        _started(build, end)
+        build = _writing(home, tmp_path / "site", end)
         build.kill()
         build.wait()
         assert _writers_gone(end, GONE), "the killed build's month writer lives on"
@@ -161,14 +179,8 @@ def test_a_killed_build_s_month_writers_end_with_it(home: Path, tmp_path: Path) 
         assert not (_observations(home) / month_file(LATEST, "csv")).exists()
     done = _build(home, tmp_path / "site")
     assert done.returncode == 0, done.stderr
-    exported = tmp_path / "exported.csv"
-    subprocess.run(
-        [*GUICHETS, "export", "observations", "--home", str(home), "--month", LATEST,
-         "--format", "csv", "-o", str(exported)],
-        capture_output=True, check=True, timeout=HANG,
-    )  # fmt: skip
     written = _observations(home) / month_file(LATEST, "csv")
-    assert written.read_bytes() == exported.read_bytes()
+    assert written.read_bytes() == _exported(home, tmp_path)
 
 
 def test_two_builds_of_one_data_directory_write_its_month_files_in_turn(
@@ -180,12 +192,7 @@ def test_two_builds_of_one_data_directory_write_its_month_files_in_turn(
     of it writes a month), then writes them whole (before: both wrote ``DATA/opendata`` at once,
     under the same partial names: one could rename the other's half-written file into place)."""
     with _blocking_partial(home) as end:
-        first = subprocess.Popen(
-            [*GUICHETS, "site", "build", "--home", str(home), "--out", str(tmp_path / "a")],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        _started(first, end)
+        first = _writing(home, tmp_path / "a", end)
         # The name goes (the first's writer keeps writing what it opened): a second writer
         # would make a partial file of its own, not block on this one.
         (_observations(home) / f".{month_file(LATEST, 'csv')}.partial").unlink()
@@ -209,14 +216,8 @@ def test_two_builds_of_one_data_directory_write_its_month_files_in_turn(
         f"{home / 'opendata'} (guichets site build pid {first.pid} on host"
     ), (said, err)
     assert second.returncode == 0, err
-    exported = tmp_path / "exported.csv"
-    subprocess.run(
-        [*GUICHETS, "export", "observations", "--home", str(home), "--month", LATEST,
-         "--format", "csv", "-o", str(exported)],
-        capture_output=True, check=True, timeout=HANG,
-    )  # fmt: skip
     published = data_folder(tmp_path / "b") / OBSERVATIONS
-    assert (published / month_file(LATEST, "csv")).read_bytes() == exported.read_bytes()
+    assert (published / month_file(LATEST, "csv")).read_bytes() == _exported(home, tmp_path)
 
 
 def test_a_build_that_cannot_fork_writes_its_months_when_asked_under_the_lock(
