@@ -168,6 +168,9 @@ def generate(home: Path, count: int, days: int, step: int) -> dict[str, Any]:
     db = sqlite3.connect(home / "guichets.sqlite", isolation_level=None)
     db.execute("PRAGMA synchronous=OFF")
     db.execute("PRAGMA cache_size=-2000000")  # 2 GB while filling
+    # The running totals' triggers (migration 0008) make each row's insert a statement with a
+    # statement journal: in memory, not a temporary file, or the fill is 2.8 times slower.
+    db.execute("PRAGMA temp_store=MEMORY")
     insert = f"INSERT INTO probes ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
     began = time.perf_counter()
     written, shown, batch = 0, 0, []
@@ -433,6 +436,9 @@ PHASES = (
     ("guichets.site.opendata", None, ("figures_csv", "figures_json")),
     ("guichets.site.releases_cache", None, ("releases_of_the_day",)),
     ("guichets.site.publish", None, ("_clone", "_remove")),
+    # The pages this process renders (many_pages forks their workers; it renders its own when
+    # it has the time, then waits for the workers).
+    ("guichets.site.pages_work", "PagesUnderWay", ("help", "wait")),
     (
         "guichets.site.build",
         "SiteBuilder",

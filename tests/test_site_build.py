@@ -584,6 +584,28 @@ def test_a_page_worker_that_fails_fails_the_build_and_keeps_no_page_digest(
     assert (cache / pages_work.CACHE_FILE).read_bytes() == digests
 
 
+def test_pages_are_handed_out_once_each_across_processes_and_none_once_closed() -> None:
+    """The processes rendering pages take them one at a time from a counter they share
+    (``pages_work._Next``): each page once, whichever process asks; none after ``close`` (the
+    build failed)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    take = pages_work._Next(6, context)
+    assert [take(), take()] == [0, 1]
+    child = context.Process(target=lambda: [take() for _ in range(3)])
+    child.start()
+    child.join()
+    assert child.exitcode == 0
+    assert [take(), take()] == [5, None]
+    again = pages_work._Next(3, context)
+    assert again() == 0
+    again.close()
+    assert again() is None
+    alone = pages_work._Next(2)
+    assert [alone(), alone(), alone()] == [0, 1, None]
+
+
 def test_kept_pieces_are_stamped_with_the_code_that_computes_their_figures() -> None:
     """Kept page pieces, feeds and figures' lines are reused while the code's digest stands: it
     must cover what computes and formats a figure (intervals, rates, lead times), not only the

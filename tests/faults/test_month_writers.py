@@ -16,12 +16,18 @@ import stat
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from guichets.site.build import data_folder, kept_data
-from guichets.site.opendata_files import OBSERVATIONS, month_file
+from guichets.site import pages_work
+from guichets.site.archive import ARCHIVE_DIR
+from guichets.site.build import data_folder, kept_data, start_open_data
+from guichets.site.opendata_files import OBSERVATIONS, MonthsBusy, hold_months, month_file
+from guichets.store import Store
 from tests.test_site_opendata import DAYS, START, _robot
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="forked month writers")
@@ -112,7 +118,7 @@ def _blocking_partial(home: Path) -> Iterator[int]:
         fifo.unlink(missing_ok=True)
 
 
-def _started(build: subprocess.Popen[str], end: int) -> None:
+def _started(build: subprocess.Popen[Any], end: int) -> None:
     """Wait until a writer of ``build`` writes into the FIFO ``end`` reads, or the build ends."""
     ended = os.pidfd_open(build.pid)
     try:
@@ -123,6 +129,29 @@ def _started(build: subprocess.Popen[str], end: int) -> None:
     finally:
         os.close(ended)
     assert end in ready, f"the build ended before writing the month: {build.communicate()}"
+
+
+def _writing(home: Path, out: Path, end: int) -> subprocess.Popen[bytes]:
+    """A ``guichets site build`` of ``home`` into ``out``, once a writer of it writes into the
+    FIFO ``end`` reads (:func:`_blocking_partial`)."""
+    build = subprocess.Popen(
+        [*GUICHETS, "site", "build", "--home", str(home), "--out", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _started(build, end)
+    return build
+
+
+def _exported(home: Path, tmp_path: Path) -> bytes:
+    """The latest month's probes as ``guichets export observations`` writes them (plain CSV)."""
+    exported = tmp_path / "exported.csv"
+    subprocess.run(
+        [*GUICHETS, "export", "observations", "--home", str(home), "--month", LATEST,
+         "--format", "csv", "-o", str(exported)],
+        capture_output=True, check=True, timeout=HANG,
+    )  # fmt: skip
+    return exported.read_bytes()
 
 
 def _writers_gone(end: int, timeout: float) -> bool:
@@ -141,12 +170,7 @@ def test_a_killed_build_s_month_writers_end_with_it(home: Path, tmp_path: Path) 
     names the next build writes, and they were found alive after two minutes). The next build
     then writes the month whole."""
     with _blocking_partial(home) as end:
-        build = subprocess.Popen(
-            [*GUICHETS, "site", "build", "--home", str(home), "--out", str(tmp_path / "site")],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        _started(build, end)
+        build = _writing(home, tmp_path / "site", end)
         build.kill()
         build.wait()
         assert _writers_gone(end, GONE), "the killed build's month writer lives on"
@@ -155,14 +179,8 @@ def test_a_killed_build_s_month_writers_end_with_it(home: Path, tmp_path: Path) 
         assert not (_observations(home) / month_file(LATEST, "csv")).exists()
     done = _build(home, tmp_path / "site")
     assert done.returncode == 0, done.stderr
-    exported = tmp_path / "exported.csv"
-    subprocess.run(
-        [*GUICHETS, "export", "observations", "--home", str(home), "--month", LATEST,
-         "--format", "csv", "-o", str(exported)],
-        capture_output=True, check=True, timeout=HANG,
-    )  # fmt: skip
     written = _observations(home) / month_file(LATEST, "csv")
-    assert written.read_bytes() == exported.read_bytes()
+    assert written.read_bytes() == _exported(home, tmp_path)
 
 
 def test_two_builds_of_one_data_directory_write_its_month_files_in_turn(
@@ -174,12 +192,7 @@ def test_two_builds_of_one_data_directory_write_its_month_files_in_turn(
     of it writes a month), then writes them whole (before: both wrote ``DATA/opendata`` at once,
     under the same partial names: one could rename the other's half-written file into place)."""
     with _blocking_partial(home) as end:
-        first = subprocess.Popen(
-            [*GUICHETS, "site", "build", "--home", str(home), "--out", str(tmp_path / "a")],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        _started(first, end)
+        first = _writing(home, tmp_path / "a", end)
         # The name goes (the first's writer keeps writing what it opened): a second writer
         # would make a partial file of its own, not block on this one.
         (_observations(home) / f".{month_file(LATEST, 'csv')}.partial").unlink()
@@ -203,11 +216,59 @@ def test_two_builds_of_one_data_directory_write_its_month_files_in_turn(
         f"{home / 'opendata'} (guichets site build pid {first.pid} on host"
     ), (said, err)
     assert second.returncode == 0, err
-    exported = tmp_path / "exported.csv"
-    subprocess.run(
-        [*GUICHETS, "export", "observations", "--home", str(home), "--month", LATEST,
-         "--format", "csv", "-o", str(exported)],
-        capture_output=True, check=True, timeout=HANG,
-    )  # fmt: skip
     published = data_folder(tmp_path / "b") / OBSERVATIONS
-    assert (published / month_file(LATEST, "csv")).read_bytes() == exported.read_bytes()
+    assert (published / month_file(LATEST, "csv")).read_bytes() == _exported(home, tmp_path)
+
+
+def test_a_build_that_cannot_fork_writes_its_months_when_asked_under_the_lock(
+    home: Path, tmp_path: Path
+) -> None:
+    """One worker (one CPU): the month files are written in the build's process when they are
+    first asked for, with the fingerprints given by then, holding the month files' lock from
+    the start until they are written; the same months as a forked writer's."""
+    with Store.open(None, home=home) as store:
+        months = start_open_data(store, home, workers=1)
+        assert months is not None and not months.busy()
+        with pytest.raises(MonthsBusy, match="being written by another build"):
+            hold_months(kept_data(home) or tmp_path)
+        months.remember(None)
+        found, written = months.result()
+        assert [m.label for m in found] == ["2026-10", LATEST] and written == 5
+        assert months.result() == (found, written)  # the same again, nothing written twice
+        hold_months(kept_data(home) or tmp_path).close()  # free once written
+        forked = start_open_data(store, home, workers=2)
+        assert forked is not None
+        assert forked.result() == (found, 0)
+
+
+def test_a_build_that_fails_after_waiting_for_its_pages_keeps_no_page_digest(
+    home: Path, tmp_path: Path
+) -> None:
+    """A rebuild whose closed months' pages are to be rendered again (their frozen copies gone)
+    forks their release analyses' workers after waiting for the pages' (``PagesUnderWay``), then
+    fails (its month files' writer cannot write the latest month): the site stays as it was, and
+    so do the pages' digests. Before, they were kept at that wait, mid-build: the next build
+    took the pages of the site left as it was for pages made from the new figures, and
+    published them unchanged."""
+    out = tmp_path / "site"
+    assert _build(home, out).returncode == 0
+    digests = home / "cache" / "site" / pages_work.CACHE_FILE
+    kept = digests.read_bytes()
+    with Store.open(home=home) as store:  # a probe as a run saves it: every page's key moves
+        service = store.services()[0]
+        last = list(store.observations(service=service))[-1]
+        later = timedelta(minutes=7)
+        store.save(replace(last, probe_id=last.probe_id[:-4] + "late", trail=(),
+                           started_at=last.started_at + later,
+                           finished_at=last.finished_at + later))  # fmt: skip
+    for frozen in (out / ARCHIVE_DIR, out / "en" / ARCHIVE_DIR, home / "archive"):
+        shutil.rmtree(frozen)  # the closed months' pages: rendered again, analyses forked
+    # Where the writer of the latest month's CSV makes its partial file: a folder (left as it
+    # is), which it cannot open: the month files' process fails, and the build with it.
+    (_observations(home) / f".{month_file(LATEST, 'csv')}.partial").mkdir()
+    published = sorted(p.relative_to(out) for p in out.rglob("*"))
+    failed = _build(home, out)
+    assert failed.returncode == 1, failed.stderr
+    assert "month files failed" in failed.stderr
+    assert sorted(p.relative_to(out) for p in out.rglob("*")) == published
+    assert digests.read_bytes() == kept

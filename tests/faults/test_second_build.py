@@ -9,6 +9,8 @@ import multiprocessing
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import tempfile
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -16,6 +18,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from guichets import datadir
 from guichets.cli import app
 from guichets.files import write_atomic
 from guichets.runlock import LOCK_FILE, LockRefused, run_lock
@@ -250,3 +253,27 @@ def test_a_lock_file_made_a_link_is_refused_and_nothing_written_through_it(
     ):
         pass
     assert precious.read_text() == "keep me"
+
+
+def test_a_demo_whose_site_another_build_holds_fails_clearly(tmp_path: Path) -> None:
+    """``guichets demo`` builds its site after its run, without waiting: while another build
+    holds that site (``guichets site build --home`` of the demo's data, into its site), it
+    exits 1 with the same message as ``site build``, naming the holder, and no traceback
+    (before: SiteBusy's traceback; likewise MonthsBusy and a lock file made a link)."""
+    home = tmp_path / "demo"
+    holder, inside, go = _start_holding(_holding, datadir.site(home))
+    try:
+        pid = inside.recv()
+        done = subprocess.run(
+            [sys.executable, "-m", "guichets", "demo", "--days", "1", "--out", str(home),
+             "--no-serve", "--no-evidence"],
+            capture_output=True, text=True, timeout=600, check=False,
+        )  # fmt: skip
+    finally:
+        go.send("go")
+        holder.join()
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    text = " ".join(done.stderr.split())
+    assert f"another build of the site {datadir.site(home)} is under way" in text, text
+    assert f"pid {pid}" in text

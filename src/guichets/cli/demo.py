@@ -24,6 +24,8 @@ from guichets.cli.report import print_summary
 from guichets.cli.site import serve_site
 from guichets.model import Observation
 from guichets.runlock import AlreadyRunning, LockRefused
+from guichets.site.opendata_files import MonthsBusy
+from guichets.site.publish import SiteBusy
 from guichets.store import Store
 from guichets.usecases.demo import DEMO_CADENCE, DEMO_SCENARIO, run_demo
 from guichets.usecases.site import build_site_of, data_catalogue
@@ -126,11 +128,14 @@ def demo(
         return
     shots = DEMO_SCREENSHOTS if evidence else 0
     with Store.open(db, home=out) as store:
-        built = build_site_of(
-            store, out, catalogue=data_catalogue(None, out), screenshots=shots,
-            status=console.status, say=lambda text: console.print(text, highlight=False),
-            note=lambda text: errors.print(text, highlight=False),
-        )  # fmt: skip
+        try:
+            built = build_site_of(
+                store, out, catalogue=data_catalogue(None, out), screenshots=shots,
+                status=console.status, say=lambda text: console.print(text, highlight=False),
+                note=lambda text: errors.print(text, highlight=False),
+            )  # fmt: skip
+        except (SiteBusy, MonthsBusy, LockRefused) as exc:  # another build of its data: no wait
+            raise fail(str(exc), 1) from exc
     console.print(f"Website: {built.pages} pages in {built.out}/ in {built.seconds:.1f} s")
     if serve:
         serve_site(built.out, port=port)

@@ -554,7 +554,7 @@ class SiteBuilder:
         pages = self.many_pages(langs, workers=1 if months.busy() else self.workers)
         try:
             self._rest(langs, folder, keep, months, pages)
-            pages.wait()  # the pages' forked workers, if any, rendered theirs meanwhile
+            pages.keep()  # the pages' forked workers, if any, rendered theirs meanwhile
         except BaseException:
             pages.stop()
             raise
@@ -581,6 +581,8 @@ class SiteBuilder:
                 self.method_page(lang)
                 self.robot_page(lang)
             self.write_feeds()
+            # The pages no worker took yet, before waiting for the month files.
+            pages.help()
             self.open_data = write_open_data(
                 self.store, folder, self.figures.monthly_rows, created=self.figures.generated_at,
                 keep=keep, figures_text=self.figures_texts(), months=months,
@@ -595,9 +597,9 @@ class SiteBuilder:
                 self.data_page(lang)
 
     def many_pages(self, langs: Iterable[str], workers: int) -> PagesUnderWay:
-        """The départements' and services' pages: those whose inputs changed, in up to
-        ``workers`` processes (``site/pages_work.py``); this one's share rendered when it
-        returns, the others' when what it returns is waited for."""
+        """The départements' and services' pages: those whose inputs changed, to render in up
+        to ``workers`` processes (``site/pages_work.py``): the forked ones start at once, this
+        one renders those left when what it returns is helped or waited for."""
         f = self.figures
         keys = PageKeys(self)
         # A service's page lists its alerts, which ``guichets alerts check`` (stalled) stores

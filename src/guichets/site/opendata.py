@@ -719,6 +719,7 @@ class _Deferred:
         self._store, self._kept, self._workers = store, kept, workers
         self.analysing = analysing
         self._lock: HeldLock | None = lock
+        lock.keep_from_children()  # no process of the build writes them but this one
         self._prints: Mapping[str, str] | None = None
         self._found: tuple[list[MonthFiles], int] | None = None
 

@@ -12,11 +12,12 @@ bytes change).
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import hashlib
-import itertools
 import multiprocessing
 import pickle
+import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -201,6 +202,7 @@ class PageKeys:
 # -- rendering ---------------------------------------------------------------------------------
 
 _BUILDER: SiteBuilder | None = None  # the parent's builder, for the forked workers
+_PAGES: tuple[Sequence[PageJob], _Next] | None = None  # the pages, and which is next, for them
 
 
 def _render(builder: SiteBuilder, job: PageJob) -> None:
@@ -210,40 +212,112 @@ def _render(builder: SiteBuilder, job: PageJob) -> None:
         builder.departement_page(job.lang, job.ident)
 
 
-def _share(jobs: Sequence[PageJob]) -> tuple[int, int]:
-    """In a worker: render these pages; returns (files written, pages rendered). The closed
-    months' pieces it drew are kept by the worker itself (``site/fragments.py``: a file a
-    page), not sent back to the parent."""
-    assert _BUILDER is not None
+class _KernelLock:
+    """A lock between this process and those it forks that the kernel lets go of when its
+    holder ends, however it ends: a record lock (``lockf``) on an unlinked file, which is a
+    process's own and never inherited by a fork. A multiprocessing lock held by a process
+    that died (killed by the OOM killer, or by a Ctrl-C sent to the whole group, which the
+    workers take at its default: ``forks.ours``) is held for ever, and every other process
+    waiting for it waits for ever."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile()  # noqa: SIM115 - open as long as the lock lives
+
+    def acquire(self) -> bool:
+        fcntl.lockf(self._file, fcntl.LOCK_EX)
+        return True
+
+    def release(self) -> None:
+        fcntl.lockf(self._file, fcntl.LOCK_UN)
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *_: object) -> None:
+        self.release()
+
+
+class _Next:
+    """Which page is the next to render, shared by the processes rendering them (a counter in
+    memory they share): each takes the next page as soon as it is done with one, so that they
+    all end together whatever each page costs and whatever else each has to do. The counter's
+    lock is a :class:`_KernelLock`: a process killed while it takes a page stops no other."""
+
+    def __init__(self, count: int, context: Any = None) -> None:
+        self.count = count
+        self.value = None if context is None else context.Value("q", 0, lock=_KernelLock())
+        self.taken = 0  # without a context: this process alone
+
+    def __call__(self) -> int | None:
+        if self.value is None:
+            at, self.taken = self.taken, self.taken + 1
+        else:
+            with self.value.get_lock():
+                at = self.value.value
+                self.value.value = at + 1
+        return at if at < self.count else None
+
+    def close(self) -> None:
+        """No page is taken any more (the build failed): each process ends the one it renders."""
+        if self.value is None:
+            self.taken = self.count
+        else:
+            with self.value.get_lock():
+                self.value.value = self.count
+
+
+def _share() -> tuple[int, int]:
+    """In a worker: render pages until none is left; returns (files written, pages rendered).
+    The closed months' pieces it drew are kept by the worker itself (``site/fragments.py``: a
+    file a page), not sent back to the parent."""
+    assert _BUILDER is not None and _PAGES is not None
+    jobs, take = _PAGES
     result = _BUILDER.writer.result
     result.written = result.pages = 0
-    for job in jobs:
-        _render(_BUILDER, job)
+    while (at := take()) is not None:
+        _render(_BUILDER, jobs[at])
     return result.written, result.pages
 
 
 class PagesUnderWay:
-    """The shares of pages forked workers may still be rendering (:func:`render_pages`), while
-    the build's process goes on with the rest of the site: :meth:`wait` for them (then
-    ``finished`` runs: the pages' digests are kept only once every page is written), or
-    :meth:`stop` them when the build fails."""
+    """The pages to render, by forked workers (:func:`render_pages`) and by this process when it
+    has the time (:meth:`help`): meanwhile the build goes on with the rest of the site.
+    :meth:`wait` renders what is left here and waits for the workers (before forking anything
+    else too), :meth:`keep` once the whole site is written (``finished`` runs: the pages'
+    digests are kept only then), :meth:`stop` when the build fails."""
 
     def __init__(
         self,
         builder: SiteBuilder,
+        jobs: Sequence[PageJob],
+        take: _Next,
         pool: ProcessPoolExecutor | None = None,
-        futures: Sequence[Future[tuple[int, int]]] = (),
     ) -> None:
         self.builder = builder
+        self.jobs = jobs
+        self.take = take
         self.pool = pool
-        self.futures = list(futures)
+        self.futures: list[Future[tuple[int, int]]] = []
         self.finished: Callable[[], None] | None = None
         self.done = False
 
-    def wait(self) -> None:
-        """Wait for the workers' pages and count them, once (a worker's error is raised here)."""
+    def help(self) -> None:
+        """Render, in this process, the pages no worker has taken yet, until none is left."""
         if self.done:
             return
+        try:
+            while (at := self.take()) is not None:
+                _render(self.builder, self.jobs[at])
+        except BaseException:
+            self.stop()
+            raise
+
+    def wait(self) -> None:
+        """Render what is left, wait for the workers' pages and count them, once (a worker's
+        error is raised here)."""
+        if self.done:
+            return
+        self.help()
         self.done = True
         result = self.builder.writer.result
         if self.pool is not None:
@@ -254,48 +328,51 @@ class PagesUnderWay:
                     result.pages += pages
             finally:
                 self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def keep(self) -> None:
+        """The build wrote every other file: wait for the pages, then run ``finished`` (never
+        at a mere :meth:`wait`, which the build's process may ask for halfway: a build failing
+        after it would keep the digests of pages that the site left as it was never shows, and
+        the next build would take that site's pages for them)."""
+        self.wait()
         if self.finished is not None:
             self.finished()
+            self.finished = None
 
     def stop(self) -> None:
-        """The build failed: the workers are ended (their pages are not counted or kept)."""
+        """The build failed: the workers' pages are neither counted nor their digests kept. No
+        page is handed out any more, and a worker rendering one is waited for (a pool ends no
+        running task; a Ctrl-C, sent to the whole group, ends them), into the staging folder
+        that the failed build removes."""
         self.done = True
+        self.take.close()
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def render_pages(builder: SiteBuilder, jobs: Sequence[PageJob], workers: int) -> PagesUnderWay:
-    """Render ``jobs`` in up to ``workers`` processes, this one among them (one share a process,
-    each at least :data:`MIN_PER_WORKER` pages): the others are forked and render theirs while
-    this one renders its own, then goes on with the rest of the site (what it returns says when
-    they are done)."""
-    global _BUILDER
+    """The pages ``jobs``, to render in up to ``workers`` processes, this one among them (each
+    at least :data:`MIN_PER_WORKER` pages): the others are forked and start at once, taking
+    the pages one after another; this one takes its own when it has the time (what it returns:
+    :meth:`PagesUnderWay.help`, ``wait``)."""
+    global _BUILDER, _PAGES
     workers = min(workers, len(jobs) // MIN_PER_WORKER)
     if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        for job in jobs:
-            _render(builder, job)
-        return PagesUnderWay(builder)
+        return PagesUnderWay(builder, jobs, _Next(len(jobs)))
     builder.writer.result.files.update(job.file for job in jobs)
-    cut = [len(jobs) * i // workers for i in range(workers + 1)]
-    shares = [list(jobs[a:b]) for a, b in itertools.pairwise(cut)]
     context = multiprocessing.get_context("fork")
+    take = _Next(len(jobs), context)
     pool = ProcessPoolExecutor(workers - 1, context)
-    under_way = PagesUnderWay(builder, pool)
-    _BUILDER = builder
+    under_way = PagesUnderWay(builder, jobs, take, pool)
+    _BUILDER, _PAGES = builder, (jobs, take)
     try:
         # Every worker is forked at the first submission (``fork``): each has the builder,
         # and is a child of ours (``forks.ours``: signals at their default, ended with us).
         with forks.ours():
-            under_way.futures = [pool.submit(_share, share) for share in shares[1:]]
+            under_way.futures = [pool.submit(_share) for _ in range(workers - 1)]
     except BaseException:
         under_way.stop()
         raise
     finally:
-        _BUILDER = None
-    try:
-        for job in shares[0]:
-            _render(builder, job)
-    except BaseException:
-        under_way.stop()
-        raise
+        _BUILDER = _PAGES = None
     return under_way

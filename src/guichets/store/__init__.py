@@ -6,13 +6,14 @@ has one is refused, not merged. Opening a store brings its schema to the latest 
 
 All the SQL of guichets is in this package, one module per concern, behind one facade,
 :class:`Store`: ``engine`` (opening, migrations, transactions), ``runs``, ``probes`` (writing),
-``readings`` (reading probes back), ``rollups`` (the daily rollups), ``evidence`` (WARC rows and
-the ledger; its digests in ``ledger``), ``export`` (the open-data rows); ``schema`` holds the
-tables and ``migrations/`` their history. Functions of the store, by concern, for the layers
-above: ``alerts``, ``outbox`` (alert messages not yet delivered), ``assisted``, ``advisory`` (the
-run lock), ``connection`` (a lost connection, a ping, the libpq URI), ``vantage``; and the
-workers' async SQL on their psycopg pool: ``book``, ``host_gates``, ``jobs``. The contract
-``sql-in-store`` (pyproject) keeps it so.
+``readings`` (reading probes back), ``rollups`` (the daily rollups), ``totals`` (the running totals
+the database's triggers keep: probes per hour, the rollups' sums per day), ``evidence`` (WARC rows
+and the ledger; its digests in ``ledger``), ``export`` (the open-data rows); ``schema`` holds the
+tables and ``migrations/`` their history. Functions of the store, by concern, for the layers above:
+``alerts``, ``outbox`` (alert messages not yet delivered), ``assisted``, ``advisory`` (the run
+lock), ``connection`` (a lost connection, a ping, the libpq URI), ``vantage``; and the workers'
+async SQL on their psycopg pool: ``book``, ``host_gates``, ``jobs``. The contract ``sql-in-store``
+(pyproject) keeps it so.
 """
 
 from __future__ import annotations

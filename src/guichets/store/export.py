@@ -281,8 +281,9 @@ def export_last(store: Store, since: datetime, until: datetime) -> Position | No
 
 
 def stored_count(store: Store, days: DateRange) -> int:
-    """Every probe stored in ``days``, replicates and assisted reads too, counted from the
-    ``started_at`` index alone: more than :func:`export_extent` counts when it has replicates."""
+    """Every probe stored in ``days``, replicates and assisted reads too, from the running
+    totals of its hours (``store/totals.py``): more than :func:`export_extent` counts when it
+    has replicates."""
     with store.reading("count probes") as conn:
         return stored(conn, days)
 

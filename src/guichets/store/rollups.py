@@ -14,14 +14,16 @@ from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 from typing import Any, Final
 
-from sqlalchemy import Connection, and_, case, delete, false, func, select, text
+from sqlalchemy import Connection, and_, case, delete, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
 from guichets.model import Category, Outcome
 from guichets.periods import DateRange, local_day
+from guichets.store import totals
 from guichets.store.engine import StoreBase
 from guichets.store.schema import daily_details, daily_rollups, probes
+from guichets.store.totals import stored
 from guichets.tally import (
     CATEGORIES,
     OUTCOMES,
@@ -121,8 +123,7 @@ def _filters(table: Any, service: str | None, departement: str | None) -> list[C
     if table is probes:
         # A replicate (a second vantage point's probe) is never counted, nor a read behind a
         # captcha a person answered: not of the robot's sample (docs/human-assisted.md).
-        where.append(probes.c.replicate_of.is_(None))
-        where.append(probes.c.assisted.is_(false()))
+        where += totals.sample()
     if service is not None:
         where.append(table.c.service == service)
     if departement is not None:
@@ -139,8 +140,14 @@ def stale(
 ) -> bool:
     """Whether the rollups of these days count fewer or more probes than are stored.
 
-    Both counts come from one statement, hence one snapshot, even on PostgreSQL.
+    Both counts come from one statement, hence one snapshot, even on PostgreSQL: for a whole
+    period, two sums of the running totals the database keeps (``totals.behind``: the same
+    numbers); for a service or a département, a count of the probes, each row read.
     """
+    if service is None and departement is None:
+        found = totals.behind(conn, days)
+        if found is not None:
+            return found
     raw = (
         select(func.count())
         .select_from(probes)
@@ -235,6 +242,7 @@ def rebuild(
                 for (o, k), n in t.details.items()
             ],
         )
+    totals.recount(conn, days)  # and the days' running totals, whatever wrote them
     return len(found)
 
 
@@ -344,21 +352,8 @@ class Rollups(StoreBase):
     def rollup_totals(self, days: DateRange) -> list[int]:
         """The rows of ``days`` and the sums of their counts (:data:`COUNT_COLUMNS`), then every
         probe stored in those days (the robot's, its replicates, the assisted reads: not all in
-        a rollup), counted from the ``started_at`` index alone: what the site's month cache
-        fingerprints, and how it tells cheaply that a month's probes moved (``stored``)."""
-        columns = [daily_rollups.c[name] for name in COUNT_COLUMNS]
-        query = select(func.count(), *(func.coalesce(func.sum(c), 0) for c in columns)).where(
-            _in_days(days)
-        )
+        a rollup): what the site's month cache fingerprints, and how it tells cheaply that a
+        month's probes moved. Read from the running totals the database keeps (``totals``): a
+        few hundred rows, whatever the number of probes."""
         with self._guard("read the rollups' totals"), self._connect() as conn:
-            totals = [int(v) for v in conn.execute(query).one()]
-            return [*totals, stored(conn, days)]
-
-
-def stored(conn: Connection, days: DateRange) -> int:
-    """Every probe stored in ``days``, whatever it is: a count the ``started_at`` index answers
-    alone (no row of the table is read), unlike :func:`stale`'s, which must read each row."""
-    query = select(func.count()).where(
-        probes.c.started_at >= days.start, probes.c.started_at < days.end
-    )
-    return int(conn.execute(query).scalar_one())
+            return totals.read(conn, days)

@@ -41,11 +41,13 @@ __all__ = [
     "assisted_attempts",
     "daily_details",
     "daily_rollups",
+    "daily_totals",
     "evidence_files",
     "evidence_heads",
     "evidence_ledger",
     "evidence_records",
     "host_gates",
+    "hourly_probes",
     "kept_pages",
     "metadata",
     "probes",
@@ -288,6 +290,39 @@ daily_details = Table(
     Column("detail", Text, primary_key=True),
     Column("probes", Integer, nullable=False),
     Index("ix_daily_details_day", "day"),
+)
+
+
+# Running totals (docs/site.md, "Rebuilds"): every probe stored per UTC hour, and the sums of the
+# daily rollups per Paris day, kept by triggers of the database itself on ``probes`` and
+# ``daily_rollups`` (migration 0008_running_totals spells them), whoever writes: a site build
+# reads a month's totals from a few hundred of these rows instead of its tens of thousands of
+# rollups and probes (``Store.rollup_totals``). On SQLite, a migration that copies either table
+# (batch mode) drops its triggers with it: it must create them again.
+hourly_probes = Table(
+    "hourly_probes",
+    metadata,
+    Column("hour", UTCDateTime, primary_key=True),  # the hour's start (UTC)
+    Column("probes", BigInteger, nullable=False),  # every probe, replicates and assisted too
+    Column("robot", BigInteger, nullable=False),  # the robot's sample: neither of those
+    sqlite_with_rowid=False,
+)
+
+daily_totals = Table(
+    "daily_totals",
+    metadata,
+    Column("day", Date, primary_key=True),  # a Paris date, as daily_rollups.day
+    Column("rollups", BigInteger, nullable=False),  # the day's rows in daily_rollups
+    *(
+        Column(name, BigInteger, nullable=False)  # the sum of that column over them
+        for name in (
+            "probes",
+            *(o.value for o in Outcome),
+            *(f"cat_{c.value.lower()}" for c in Category),
+            "slots_seen",
+        )
+    ),
+    sqlite_with_rowid=False,
 )
 
 

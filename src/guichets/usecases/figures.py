@@ -220,9 +220,10 @@ class _CheckedTotals:
 
     Checking a month (:meth:`~guichets.store.Store.refresh_rollups`) counts its probes: over
     years, seconds, in every build. So the totals of the last check are kept in the cache
-    (period -> totals, the last of which counts every probe stored, from an index alone): a
-    month is checked again only when its stored probes moved by a number other than its
-    rollups' (a probe written by other means, one deleted, a replicate or an assisted read).
+    (period -> totals, the last of which counts every probe stored, from the running totals of
+    its hours): a month is checked again only when its stored probes moved by a number other
+    than its rollups' (a probe written by other means, one deleted, a replicate or an assisted
+    read). Reading a month's totals costs a few hundred rows (``store/totals.py``).
     After a run of the robot, both moved by the probes it saved: nothing to count. Without a
     cache, the whole span is checked at once, as ``guichets report`` does."""
 
@@ -357,10 +358,10 @@ def _may_hold_assisted(totals: Sequence[int] | None) -> bool:
     """Whether a month whose checked rollups have these totals (``Store.rollup_totals``) may
     hold assisted reads. Its rollups count the robot's probes (neither replicates nor assisted
     reads), checked against the probes stored (``_CheckedTotals``); the last total counts every
-    probe stored, from an index: when the two are equal, the month has no assisted read, and
-    computing its rows need not search them (a read of each of its probes: at 500 services,
-    0.15 CPU-s a month). A probe saved since the totals were read moves them, hence the month's
-    fingerprint: the next build computes it again."""
+    probe stored (the running totals of its hours): when the two are equal, the month has no
+    assisted read, and computing its rows need not search them (a read of each of its probes:
+    at 500 services, 0.15 CPU-s a month). A probe saved since the totals were read moves them,
+    hence the month's fingerprint: the next build computes it again."""
     return totals is None or totals[-1] != totals[1]
 
 
