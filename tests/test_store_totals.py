@@ -265,3 +265,56 @@ def test_a_period_off_the_hour_is_counted_from_the_tables(db_url: str, store: St
             assert store.rollup_totals(old) == old_totals(conn, old)
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_probe_saved_while_the_totals_are_made_is_counted(db_url: str) -> None:
+    """PostgreSQL: the store brought to the running totals (migration 0008) while another
+    session is saving a probe (a run on another machine, as the store is upgraded): once both
+    have committed, the totals count it (before: the first totals' read, made before the
+    triggers, did not see it, and the triggers came after it: a probe short until a rebuild)."""
+    with Store.open(db_url) as store:
+        for k, o in enumerate(mixed_probes()):
+            assert store.save(o, period_key=f"k{k}")
+    engine = engine_of(db_url)
+    try:
+        with engine.begin() as conn, migrate.alembic_config(conn) as config:
+            command.downgrade(config, "0007_alert_outbox")
+        with engine.connect() as writer:
+            saving = writer.begin()
+            writer.execute(
+                text(
+                    "INSERT INTO probes (probe_id, service, platform, url, started_at, "
+                    "finished_at, outcome, detail, slots_count, slots, requests, message, trail, "
+                    "extra, cpu_seconds, assisted) SELECT 'raw', service, platform, url, "
+                    "started_at, finished_at, outcome, detail, slots_count, slots, requests, "
+                    "message, trail, extra, cpu_seconds, assisted FROM probes "
+                    "WHERE probe_id = 'p00001'"
+                )
+            )
+            opening = threading.Thread(target=lambda: Store.open(db_url).close())
+            opening.start()
+            _until_a_lock_is_waited_for(engine, opening)
+            saving.commit()
+        opening.join(timeout=120)  # a hang's bound only
+        assert not opening.is_alive()
+    finally:
+        engine.dispose()
+    with Store.open(db_url) as store:
+        check(store, db_url)
+        assert store.rollup_totals(OCTOBER)[-1] == 75 + 1
+
+
+def _until_a_lock_is_waited_for(engine: Engine, opening: threading.Thread) -> None:
+    """Until a session waits for a lock on a table of this test's schema (the store's opening,
+    for the uncommitted save's), read from the server's lock table; the opening must not end
+    first (it would have gone past the save)."""
+    waiting = text(
+        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON l.relation = c.oid "
+        "JOIN pg_namespace n ON c.relnamespace = n.oid "
+        "WHERE NOT l.granted AND n.nspname = current_schema()"
+    )
+    with engine.connect() as conn:
+        while not conn.execute(waiting).scalar_one():
+            assert opening.is_alive(), "the store was opened without waiting for the save"
+            opening.join(timeout=0.01)  # a poll of the server's state, not a wait for time

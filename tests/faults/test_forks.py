@@ -80,3 +80,43 @@ def test_pool_workers_forked_in_a_run_take_sigterm_at_its_default(tmp_path: Path
         check=False,
     )
     assert (done.returncode, done.stdout) == (0, "the workers ended\n"), done.stderr
+
+
+# The pages a build's processes take one at a time (``pages_work._Next``): a forked process is
+# killed while it takes one (in the counter's lock: the OOM killer, a Ctrl-C sent to the whole
+# group, systemd's SIGTERM to every process of the service; workers take both at their default).
+_KILLED_TAKING = """
+import multiprocessing, os, signal
+from guichets.site.pages_work import _Next
+
+take = _Next(3, multiprocessing.get_context("fork"))
+said, say = os.pipe()
+never, held = os.pipe()
+child = os.fork()
+if child == 0:
+    take.value.get_lock().acquire()  # where a worker is while it takes a page
+    os.write(say, b"in")
+    os.read(never, 1)  # until killed
+    os._exit(0)
+os.read(said, 2)
+os.kill(child, signal.SIGKILL)
+os.waitpid(child, 0)
+print(take(), take(), take(), take(), flush=True)
+take.close()
+print(take(), flush=True)
+"""
+
+
+def test_a_process_killed_taking_a_page_stops_no_other() -> None:
+    """A process killed while it takes the next page leaves the others taking theirs, and a
+    failed build's stop handing out no more (before: the counter's lock, a multiprocessing
+    lock, stayed held by the dead process, and every later take, the stop's too, waited for
+    it for ever: the build hung, killed here at the 120 s bound)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _KILLED_TAKING],
+        capture_output=True,
+        text=True,
+        timeout=120,  # a hang's bound only: the pages are taken at once
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (0, "0 1 2 None\nNone\n"), done.stderr

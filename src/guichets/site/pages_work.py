@@ -12,10 +12,12 @@ bytes change).
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import hashlib
 import multiprocessing
 import pickle
+import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -210,14 +212,40 @@ def _render(builder: SiteBuilder, job: PageJob) -> None:
         builder.departement_page(job.lang, job.ident)
 
 
+class _KernelLock:
+    """A lock between this process and those it forks that the kernel lets go of when its
+    holder ends, however it ends: a record lock (``lockf``) on an unlinked file, which is a
+    process's own and never inherited by a fork. A multiprocessing lock held by a process
+    that died (killed by the OOM killer, or by a Ctrl-C sent to the whole group, which the
+    workers take at its default: ``forks.ours``) is held for ever, and every other process
+    waiting for it waits for ever."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile()  # noqa: SIM115 - open as long as the lock lives
+
+    def acquire(self) -> bool:
+        fcntl.lockf(self._file, fcntl.LOCK_EX)
+        return True
+
+    def release(self) -> None:
+        fcntl.lockf(self._file, fcntl.LOCK_UN)
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *_: object) -> None:
+        self.release()
+
+
 class _Next:
     """Which page is the next to render, shared by the processes rendering them (a counter in
     memory they share): each takes the next page as soon as it is done with one, so that they
-    all end together whatever each page costs and whatever else each has to do."""
+    all end together whatever each page costs and whatever else each has to do. The counter's
+    lock is a :class:`_KernelLock`: a process killed while it takes a page stops no other."""
 
     def __init__(self, count: int, context: Any = None) -> None:
         self.count = count
-        self.value = None if context is None else context.Value("q", 0)
+        self.value = None if context is None else context.Value("q", 0, lock=_KernelLock())
         self.taken = 0  # without a context: this process alone
 
     def __call__(self) -> int | None:

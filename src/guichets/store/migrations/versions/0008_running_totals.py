@@ -137,6 +137,10 @@ def _postgresql() -> list[str]:
     counted = ", ".join(("day", *_COUNTS))
     same_day = [f"NEW.{c} - OLD.{c}" for c in _COUNTS]
     return [
+        # Writers kept out until the triggers are made (in this transaction): a probe or a rollup
+        # committed between the first totals' read and the triggers would be counted by neither.
+        # Taken in the order a save and a rebuild take them (probes, then rollups): no deadlock.
+        "LOCK TABLE probes, daily_rollups IN SHARE ROW EXCLUSIVE MODE",
         f"INSERT INTO hourly_probes (hour, probes, robot) "
         f"SELECT {_pg_hour('started_at')}, count(*), sum({_robot('probes', 'false')}) "
         "FROM probes GROUP BY 1",
