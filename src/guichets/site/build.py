@@ -668,7 +668,9 @@ class SiteBuilder:
         for code in self.figures.departements():
             name = DEPARTEMENTS.get(code, code)
             row = self.latest_row(self.figures.by_departement.get(code, {}), period)
-            fig = figure(row, lang)
+            # The latest month's figure is also its département page's (figure_of: made once);
+            # a closed month's (an archive page) is shown here only.
+            fig = self.figure_of(row, lang) if period is None else figure(row, lang)
             value = None if fig is None else fig.value
             if fig is None or value is None:
                 label = f"{name} ({code}) : {i18n.message('no_valid', lang)}"
