@@ -606,6 +606,38 @@ def test_pages_are_handed_out_once_each_across_processes_and_none_once_closed() 
     assert [alone(), alone(), alone()] == [0, 1, None]
 
 
+def test_pages_taken_at_once_by_two_processes_are_each_taken_once() -> None:
+    """Two processes taking pages as fast as they can from one counter (``pages_work._Next``)
+    get every page once between them: the counter's lock must hold across the read and the
+    write of the next page (a lock let go by the read handed out pages twice, and the two
+    processes renamed the same partial file: the build failed)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    count = 100_000
+    take = pages_work._Next(count, context)
+    reading, writing = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: takes pages, sends their numbers
+        try:
+            os.close(reading)
+            got = []
+            while (at := take()) is not None:
+                got.append(at)
+            with os.fdopen(writing, "w") as out:
+                out.write(" ".join(map(str, got)))
+        finally:
+            os._exit(0)
+    os.close(writing)
+    mine = []
+    while (at := take()) is not None:
+        mine.append(at)
+    with os.fdopen(reading) as into:
+        theirs = [int(n) for n in into.read().split()]
+    os.waitpid(pid, 0)
+    assert sorted(mine + theirs) == list(range(count))
+
+
 def test_kept_pieces_are_stamped_with_the_code_that_computes_their_figures() -> None:
     """Kept page pieces, feeds and figures' lines are reused while the code's digest stands: it
     must cover what computes and formats a figure (intervals, rates, lead times), not only the

@@ -94,7 +94,7 @@ said, say = os.pipe()
 never, held = os.pipe()
 child = os.fork()
 if child == 0:
-    take.value.get_lock().acquire()  # where a worker is while it takes a page
+    take.lock.acquire()  # where a worker is while it takes a page
     os.write(say, b"in")
     os.read(never, 1)  # until killed
     os._exit(0)

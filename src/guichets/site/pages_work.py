@@ -218,7 +218,8 @@ class _KernelLock:
     process's own and never inherited by a fork. A multiprocessing lock held by a process
     that died (killed by the OOM killer, or by a Ctrl-C sent to the whole group, which the
     workers take at its default: ``forks.ours``) is held for ever, and every other process
-    waiting for it waits for ever."""
+    waiting for it waits for ever. Not re-entrant: a second acquire in the holder's process
+    returns at once, and any release lets go of it."""
 
     def __init__(self) -> None:
         self._file = tempfile.TemporaryFile()  # noqa: SIM115 - open as long as the lock lives
@@ -245,24 +246,30 @@ class _Next:
 
     def __init__(self, count: int, context: Any = None) -> None:
         self.count = count
-        self.value = None if context is None else context.Value("q", 0, lock=_KernelLock())
+        # A raw value beside its lock, not ``context.Value(lock=...)``: that wrapper takes its
+        # lock again in each read and write of ``.value``, and a record lock is not counted (a
+        # process takes it twice at once, and lets go of it at the first release): the read let
+        # it go, and two processes took the same page (both renamed its partial file, and the
+        # build failed).
+        self.value = None if context is None else context.RawValue("q", 0)
+        self.lock = _KernelLock() if context is not None else None
         self.taken = 0  # without a context: this process alone
 
     def __call__(self) -> int | None:
-        if self.value is None:
+        if self.value is None or self.lock is None:
             at, self.taken = self.taken, self.taken + 1
         else:
-            with self.value.get_lock():
+            with self.lock:
                 at = self.value.value
                 self.value.value = at + 1
         return at if at < self.count else None
 
     def close(self) -> None:
         """No page is taken any more (the build failed): each process ends the one it renders."""
-        if self.value is None:
+        if self.value is None or self.lock is None:
             self.taken = self.count
         else:
-            with self.value.get_lock():
+            with self.lock:
                 self.value.value = self.count
 
 
