@@ -46,11 +46,12 @@ __all__ = [
 CACHE_FILE: Final = "pages.pickle"
 FEEDS_FILE: Final = "feeds.pickle"  # the feeds' digests (``build.SiteBuilder.write_feeds``)
 FORMAT: Final = 1
-# Fewer pages than this a process: not worth forking. Measured at 100 services x 365 days (400
-# pages, 0.6 CPU-s once the closed months are kept, site/fragments.py): rendered in the build's
-# own process, a rebuild took less CPU and less time than in two forked workers, which copy
-# the parent's memory as they touch it and compete with the open data's writer for two cores.
-MIN_PER_WORKER: Final = 300
+# Fewer pages than this a process: not worth forking. At 100 services x 365 days (400 pages):
+# in equal shares, two processes were no faster than one (the build's own process ended its
+# share, then the rest of the site alone); taken one at a time (``_Next``), with the build's
+# process making the rest meanwhile, two are: the rebuild 0.77-0.93 s against 1.04-1.07 s in one,
+# four alternated pairs, +0.06-0.3 CPU-s (docs/benchmarks.md, sixth session).
+MIN_PER_WORKER: Final = 150
 
 
 class SiteBuilder(Protocol):
