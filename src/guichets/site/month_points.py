@@ -11,7 +11,8 @@ The two reads differ, and what is taken here is what the analysis's own read
 (``Store.iter_probe_points``) gives, so that the releases are the same:
 
 - the export leaves out the replicates, the analysis counts them: when the month stores more
-  probes than the export read (``stored_count``, from an index), its replicates are read too;
+  probes than the export read (``stored_count``, from the running totals), its replicates are
+  read too;
 - the export has the assisted reads, the analysis does not: they are left out here;
 - the analysis uses the stored ``category`` (a date found unless it is ``E``), the export
   prints one computed from the slots: the stored one is read beside the export's columns

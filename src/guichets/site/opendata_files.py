@@ -721,7 +721,7 @@ class InBackground:
 
 def _unmoved(store: Store, days: DateRange, entry: Mapping[str, Any]) -> bool:
     """Whether the month's probes are those its files were written from: the month stores as
-    many probes as it did while they were read (``stored``, counted from the index) and its last
+    many probes as it did while they were read (``stored``, from the running totals) and its last
     probe is the same; without ``stored``, the probes are counted again (each row read)."""
     if isinstance(entry.get("stored"), int):
         if stored_count(store, days) != entry["stored"]:
