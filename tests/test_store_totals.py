@@ -209,14 +209,21 @@ def test_a_rebuild_repairs_totals_written_past_the_triggers(db_url: str, store: 
     check(store, db_url)
 
 
-def test_a_database_from_before_the_totals_gets_them_when_opened(db_url: str) -> None:
+def _saved_then_before_the_totals(db_url: str) -> Engine:
+    """The mixed probes saved, then the store taken back to the migration before the running
+    totals (no trigger counts what is written next); returns an engine on it, to dispose."""
     with Store.open(db_url) as store:
         for k, o in enumerate(mixed_probes()):
             assert store.save(o, period_key=f"k{k}")
     engine = engine_of(db_url)
+    with engine.begin() as conn, migrate.alembic_config(conn) as config:
+        command.downgrade(config, "0007_alert_outbox")
+    return engine
+
+
+def test_a_database_from_before_the_totals_gets_them_when_opened(db_url: str) -> None:
+    engine = _saved_then_before_the_totals(db_url)
     try:
-        with engine.begin() as conn, migrate.alembic_config(conn) as config:
-            command.downgrade(config, "0007_alert_outbox")
         with engine.begin() as conn:  # written while no trigger counted them
             conn.execute(text("DELETE FROM probes WHERE probe_id = 'p00003'"))
             conn.execute(text("DELETE FROM daily_rollups WHERE day = '2026-10-24'"))
@@ -273,13 +280,8 @@ def test_a_probe_saved_while_the_totals_are_made_is_counted(db_url: str) -> None
     session is saving a probe (a run on another machine, as the store is upgraded): once both
     have committed, the totals count it (before: the first totals' read, made before the
     triggers, did not see it, and the triggers came after it: a probe short until a rebuild)."""
-    with Store.open(db_url) as store:
-        for k, o in enumerate(mixed_probes()):
-            assert store.save(o, period_key=f"k{k}")
-    engine = engine_of(db_url)
+    engine = _saved_then_before_the_totals(db_url)
     try:
-        with engine.begin() as conn, migrate.alembic_config(conn) as config:
-            command.downgrade(config, "0007_alert_outbox")
         with engine.connect() as writer:
             saving = writer.begin()
             writer.execute(
